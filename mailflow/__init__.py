@@ -1,0 +1,3 @@
+"""mailflow: a shared mailbox that runs the company's written communication standard."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""Adapters that yield raw mail from a mailbox. They never parse and never store."""

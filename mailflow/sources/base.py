@@ -1,0 +1,72 @@
+"""The ``MailSource`` protocol shared by Maildir, IMAP and Exchange.
+
+A source yields batches of raw mail that the ingest service has not seen, and marks a batch
+processed only when told to, which the service does after its transaction committed
+(invariant 1). What the service already knows reaches the source through a ``SourceCursor``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """How far a folder has been read: UIDs are only meaningful with their UIDVALIDITY."""
+
+    uidvalidity: int
+    last_uid: int
+
+
+@dataclass(frozen=True)
+class FetchedMail:
+    """One raw message as the mailbox holds it."""
+
+    folder: str
+    key: str  # stable within the folder: the IMAP UID as text, the Maildir unique name
+    raw: bytes
+    uid: int | None = None  # IMAP only
+    uidvalidity: int | None = None  # IMAP only
+
+
+class SourceCursor(Protocol):
+    """What the ingest service remembers about one source; implemented over the database."""
+
+    def checkpoint(self, folder: str) -> Checkpoint | None:
+        """Return the committed checkpoint of ``folder``, or None before the first batch."""
+        ...
+
+    def seen_keys(self, folder: str) -> set[str]:
+        """Return the keys of ``folder`` already committed (sources without UIDs use this)."""
+        ...
+
+    def known_message_ids(self, message_ids: Iterable[str]) -> set[str]:
+        """Return which of these Message-IDs (with <>) are stored already."""
+        ...
+
+
+class MailSource(Protocol):
+    """A mailbox mailflow reads. Implementations: MaildirSource, ImapSource."""
+
+    @property
+    def name(self) -> str:
+        """A stable, secret-free identity for checkpoints, leases and logs."""
+        ...
+
+    def fetch(self, cursor: SourceCursor) -> Iterator[Sequence[FetchedMail]]:
+        """Yield batches of mail not yet committed according to ``cursor``; oldest first."""
+        ...
+
+    def acknowledge(self, mails: Sequence[FetchedMail]) -> None:
+        """Mark these committed mails processed in the mailbox (flag, move or nothing)."""
+        ...
+
+    def wait_for_mail(self, timeout_s: float) -> None:
+        """Block until new mail may have arrived (IMAP IDLE) or ``timeout_s`` passed."""
+        ...
+
+    def close(self) -> None:
+        """Release connections; the source may not be used afterwards."""
+        ...

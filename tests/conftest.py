@@ -1,0 +1,3 @@
+"""Shared fixtures: real servers started per session, real databases per test."""
+
+pytest_plugins = ["tests.servers.dovecot", "tests.servers.databases"]
