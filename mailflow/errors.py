@@ -24,7 +24,7 @@ class RuleFileError(ConfigurationError):
 
 
 class MessageRejected(MailflowError):
-    """Raised when a message cannot be parsed as mail; the message is quarantined with ``reason``."""
+    """Raised when a message cannot be parsed as mail; it is quarantined with ``reason``."""
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)

@@ -69,10 +69,8 @@ class Settings(BaseSettings):
     def _one_secret_source(self) -> Settings:
         for name in ("source", "transport"):
             if getattr(self, f"{name}_password") and getattr(self, f"{name}_password_file"):
-                raise ValueError(
-                    f"set MAILFLOW_{name.upper()}_PASSWORD or MAILFLOW_{name.upper()}_PASSWORD_FILE,"
-                    " not both"
-                )
+                variable = f"MAILFLOW_{name.upper()}_PASSWORD"
+                raise ValueError(f"set {variable} or {variable}_FILE, not both")
         return self
 
     @classmethod

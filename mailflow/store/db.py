@@ -1,0 +1,84 @@
+"""Engines and sessions for SQLite (the embedded default) and PostgreSQL.
+
+SQLite gets WAL, foreign keys, a busy timeout and real ``BEGIN`` handling (pysqlite defers it
+otherwise, which makes transactional DDL and lock upgrades misbehave). Writers that must not
+collide ask for ``BEGIN IMMEDIATE`` with the ``sqlite_immediate`` execution option.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+from sqlalchemy.orm import Session, sessionmaker
+
+from mailflow.errors import ConfigurationError
+
+SQLITE_PRAGMAS = (
+    "PRAGMA journal_mode=WAL",
+    "PRAGMA busy_timeout=30000",
+    "PRAGMA synchronous=NORMAL",
+)
+
+
+def parse_database_url(url: str) -> URL:
+    """Return the SQLAlchemy URL; raise ConfigurationError for a malformed or driverless one."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError as e:
+        raise ConfigurationError(f"MAILFLOW_DATABASE_URL is not a database URL: {e}") from e
+    if parsed.drivername == "postgresql":
+        # SQLAlchemy 2.1 picks psycopg 3 anyway; 2.0 would want psycopg2, which we do not ship.
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    if parsed.get_backend_name() not in ("sqlite", "postgresql"):
+        raise ConfigurationError(
+            f"MAILFLOW_DATABASE_URL: {parsed.get_backend_name()} is not supported;"
+            " use sqlite:///path or postgresql+psycopg://user@host/db"
+        )
+    return parsed
+
+
+def make_engine(url: str, *, sqlite_foreign_keys: bool = True, **kwargs: Any) -> Engine:
+    """Return an engine for ``url``, creating the SQLite file's folder when needed.
+
+    Migrations pass ``sqlite_foreign_keys=False``: Alembic's batch mode copies and drops
+    tables, which foreign-key enforcement would refuse or cascade.
+    """
+    parsed = parse_database_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(parsed, **kwargs)
+        _configure_sqlite(engine, foreign_keys=sqlite_foreign_keys)
+        return engine
+    return create_engine(parsed, pool_pre_ping=True, **kwargs)
+
+
+def _configure_sqlite(engine: Engine, *, foreign_keys: bool) -> None:
+    pragmas = [*SQLITE_PRAGMAS, f"PRAGMA foreign_keys={'ON' if foreign_keys else 'OFF'}"]
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # we emit BEGIN ourselves, below
+        cursor = dbapi_connection.cursor()
+        for pragma in pragmas:
+            cursor.execute(pragma)
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        immediate = conn.get_execution_options().get("sqlite_immediate")
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def make_session_factory(engine: Engine) -> sessionmaker[Session]:
+    """Return the session factory use cases open transactions with."""
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+def is_sqlite(engine: Engine) -> bool:
+    """Return True when ``engine`` talks to SQLite."""
+    return engine.dialect.name == "sqlite"

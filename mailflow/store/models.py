@@ -1,0 +1,198 @@
+"""The tables mailflow keeps: messages with their raw bytes, attachments, checkpoints, leases.
+
+Knows models, not protocols: nothing here imports sources, jobs or the mail parser. A
+``MetaData`` naming convention keeps constraint names equal on SQLite and PostgreSQL, which
+Alembic's batch mode on SQLite needs to drop or alter them later.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy import Date as SqlDate
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+STATUS_STORED = "stored"
+STATUS_QUARANTINED = "quarantined"
+MESSAGE_STATUSES = (STATUS_STORED, STATUS_QUARANTINED)
+
+# RFC 5322 caps a line at 998 characters; Message-IDs longer than this are not real mail.
+MESSAGE_ID_LENGTH = 998
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """An aware datetime stored as UTC; SQLite would otherwise hand back naive values."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a timezone-aware column")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {  # noqa: RUF012 (SQLAlchemy reads this class attribute by name)
+        datetime: UtcDateTime(),
+        date: SqlDate(),
+        dict[str, Any]: JSON(),
+    }
+
+
+class Message(Base):
+    """One mail as received: Message-ID unique (invariant 2), parsed fields, status."""
+
+    __tablename__ = "messages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[str] = mapped_column(String(MESSAGE_ID_LENGTH), unique=True)
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    reason: Mapped[str | None] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(500))
+    folder: Mapped[str] = mapped_column(String(500))
+    source_key: Mapped[str] = mapped_column(String(500))
+    received_at: Mapped[datetime]
+    date: Mapped[datetime | None] = mapped_column(index=True)
+    subject: Mapped[str | None] = mapped_column(Text)
+    from_name: Mapped[str | None] = mapped_column(String(500))
+    from_address: Mapped[str | None] = mapped_column(String(500), index=True)
+    in_reply_to: Mapped[str | None] = mapped_column(String(MESSAGE_ID_LENGTH), index=True)
+    automated: Mapped[bool] = mapped_column(default=False)
+    automated_reason: Mapped[str | None] = mapped_column(String(200))
+    subject_reason: Mapped[str | None] = mapped_column(String(200))
+    department: Mapped[str | None] = mapped_column(String(200))
+    topic: Mapped[str | None] = mapped_column(Text)
+    conforms: Mapped[bool] = mapped_column(default=False)
+    body_text: Mapped[str | None] = mapped_column(Text)
+    # the whole `mailflow parse --json` document, so later features need no re-parse
+    parsed: Mapped[dict[str, Any] | None]
+
+    raw: Mapped[RawMessage] = relationship(
+        back_populates="message", cascade="all, delete-orphan", lazy="raise"
+    )
+    attachments: Mapped[list[AttachmentRecord]] = relationship(
+        back_populates="message", cascade="all, delete-orphan", order_by="AttachmentRecord.id"
+    )
+    addresses: Mapped[list[MessageAddress]] = relationship(
+        back_populates="message", cascade="all, delete-orphan", order_by="MessageAddress.id"
+    )
+
+
+class RawMessage(Base):
+    """The bytes as received, kept apart so listing messages never loads them."""
+
+    __tablename__ = "raw_messages"
+
+    message_pk: Mapped[int] = mapped_column(
+        ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True
+    )
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+
+    message: Mapped[Message] = relationship(back_populates="raw")
+
+
+class AttachmentRecord(Base):
+    """An attachment's metadata; the content stays in the raw message."""
+
+    __tablename__ = "attachments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_pk: Mapped[int] = mapped_column(
+        ForeignKey("messages.id", ondelete="CASCADE"), index=True
+    )
+    filename: Mapped[str | None] = mapped_column(String(1000))
+    content_type: Mapped[str] = mapped_column(String(200))
+    size: Mapped[int] = mapped_column(BigInteger)
+    version: Mapped[str | None] = mapped_column(String(50))
+    date: Mapped[date | None]
+
+    message: Mapped[Message] = relationship(back_populates="attachments")
+
+
+class MessageAddress(Base):
+    """Who a message came from and went to, one row per address and role."""
+
+    __tablename__ = "message_addresses"
+    __table_args__ = (Index("ix_message_addresses_address_role", "address", "role"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_pk: Mapped[int] = mapped_column(
+        ForeignKey("messages.id", ondelete="CASCADE"), index=True
+    )
+    role: Mapped[str] = mapped_column(String(10))  # from, to, cc, reply_to
+    name: Mapped[str] = mapped_column(String(500))
+    address: Mapped[str] = mapped_column(String(500))
+
+    message: Mapped[Message] = relationship(back_populates="addresses")
+
+
+class SeenKey(Base):
+    """A mailbox entry already committed, for sources without UIDs (Maildir)."""
+
+    __tablename__ = "seen_keys"
+    __table_args__ = (UniqueConstraint("source", "folder", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source: Mapped[str] = mapped_column(String(500))
+    folder: Mapped[str] = mapped_column(String(500))
+    key: Mapped[str] = mapped_column(String(500))
+
+
+class MailboxCheckpoint(Base):
+    """How far an IMAP folder has been committed: (UIDVALIDITY, last UID)."""
+
+    __tablename__ = "mailbox_checkpoints"
+    __table_args__ = (UniqueConstraint("source", "folder"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source: Mapped[str] = mapped_column(String(500))
+    folder: Mapped[str] = mapped_column(String(500))
+    uidvalidity: Mapped[int] = mapped_column(BigInteger)
+    last_uid: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[datetime]
+
+
+class MailboxLease(Base):
+    """Invariant 12: the one poller allowed to read a mailbox, fenced by ``epoch``."""
+
+    __tablename__ = "mailbox_leases"
+
+    source: Mapped[str] = mapped_column(String(500), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(200))
+    epoch: Mapped[int] = mapped_column(Integer)
+    expires_at: Mapped[datetime]
