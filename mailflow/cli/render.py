@@ -1,0 +1,153 @@
+"""How the command line shows things to people: tables, progress, summaries.
+
+``--json`` output is built here too, so the table and the JSON always show the same rows.
+"""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Any
+
+from rich.console import Console
+from rich.status import Status
+from rich.table import Table
+from sqlalchemy.orm import Session, sessionmaker
+
+from mailflow.service.ingest import IngestReport
+from mailflow.store.messages import list_messages
+from mailflow.store.models import STATUS_QUARANTINED, Message
+
+_SUBJECT_WIDTH = 48
+
+
+class IngestProgress:
+    """A live status line on stderr while a mailbox is read."""
+
+    def __init__(self, console: Console, source: str) -> None:
+        self._status = Status(f"reading {source} …", console=console)
+        self._source = source
+
+    def __enter__(self) -> IngestProgress:
+        self._status.start()
+        return self
+
+    def __exit__(
+        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._status.stop()
+
+    def update(self, report: IngestReport) -> None:
+        self._status.update(
+            f"reading {self._source}: {report.stored} stored, "
+            f"{report.quarantined} quarantined, {report.duplicates} already known"
+        )
+
+
+def print_report(console: Console, report: IngestReport) -> None:
+    """Print one line saying what an ingest pass did."""
+    console.print(
+        f"{report.stored} stored, {report.quarantined} quarantined, "
+        f"{report.duplicates} already known",
+        highlight=False,
+    )
+
+
+def message_row(m: Message) -> dict[str, Any]:
+    """Return the ``messages list --json`` object of one message (contract fields first)."""
+    return {
+        "message_id": m.message_id,
+        "subject": m.subject,
+        "from": m.from_address,
+        "date": m.date.isoformat() if m.date else None,
+        "status": m.status,
+        "reason": m.reason,
+        "from_name": m.from_name,
+        "received_at": m.received_at.isoformat(),
+        "automated": m.automated,
+        "automated_reason": m.automated_reason,
+        "subject_reason": m.subject_reason,
+        "department": m.department,
+        "topic": m.topic,
+        "conforms": m.conforms,
+        "in_reply_to": m.in_reply_to,
+    }
+
+
+def message_rows(
+    sessions: sessionmaker[Session], *, status: str | None = None, limit: int | None = None
+) -> list[dict[str, Any]]:
+    """Return stored messages as ``messages list --json`` objects."""
+    with sessions() as session:
+        return [message_row(m) for m in list_messages(session, status=status, limit=limit)]
+
+
+def print_messages(
+    console: Console,
+    sessions: sessionmaker[Session],
+    *,
+    status: str | None = None,
+    limit: int | None = None,
+) -> None:
+    """Print stored messages as a table, newest first."""
+    with sessions() as session:
+        rows = list_messages(session, status=status, limit=limit)
+        table = Table(title=f"{len(rows)} message(s)", show_lines=False, expand=False)
+        for column in ("date", "from", "subject", "事由", "部门", "status / note"):
+            table.add_column(column, overflow="fold")
+        for m in rows:
+            table.add_row(
+                m.date.astimezone().strftime("%Y-%m-%d %H:%M") if m.date else "—",
+                m.from_name or m.from_address or "—",
+                _clip(m.subject or "(no subject)"),
+                m.subject_reason or "",
+                m.department or "",
+                _note(m),
+            )
+    console.print(table)
+
+
+def _note(m: Message) -> str:
+    if m.status == STATUS_QUARANTINED:
+        return f"[red]quarantined[/]: {m.reason}"
+    if m.automated:
+        return f"[dim]automated ({m.automated_reason})[/]"
+    return "[green]stored[/]" if m.conforms else "stored, subject not in 【事由】部门-主题 form"
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= _SUBJECT_WIDTH else text[: _SUBJECT_WIDTH - 1] + "…"
+
+
+def print_parsed(console: Console, doc: dict[str, Any]) -> None:
+    """Print a parsed message for people: headers, subject analysis, attachments, body."""
+    subject = doc["subject"]
+    table = Table(show_header=False, box=None)
+    table.add_column(style="bold")
+    table.add_column(overflow="fold")
+    sender = doc["from"]
+    table.add_row("message-id", doc["message_id"])
+    table.add_row("date", doc["date"] or "—")
+    table.add_row("from", _addr(sender) if sender else "—")
+    table.add_row("to", ", ".join(_addr(a) for a in doc["to"]) or "—")
+    table.add_row("cc", ", ".join(_addr(a) for a in doc["cc"]) or "—")
+    table.add_row("subject", subject["raw"])
+    table.add_row(
+        "  convention",
+        "conforms"
+        if subject["conforms"]
+        else "does not conform: " + ", ".join(subject["problems"]),
+    )
+    for key, label in (("reason", "  事由"), ("department", "  部门"), ("topic", "  主题")):
+        table.add_row(label, subject[key] or "—")
+    if doc["automated"]:
+        table.add_row("automated", doc["automated_reason"])
+    for a in doc["attachments"]:
+        extra = ", ".join(f"{k} {a[k]}" for k in ("version", "date") if a[k])
+        table.add_row("attachment", f"{a['filename']} ({a['content_type']}, {a['size']} B) {extra}")
+    console.print(table)
+    console.rule("body")
+    console.print(doc["body_text"], highlight=False, markup=False)
+
+
+def _addr(a: dict[str, str]) -> str:
+    return f"{a['name']} <{a['address']}>" if a["name"] else a["address"]

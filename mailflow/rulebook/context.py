@@ -1,0 +1,25 @@
+"""Turns the organisation and the settings into the parser's ParseContext."""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo
+
+from mailflow.errors import ConfigurationError
+from mailflow.mail.model import ParseContext
+from mailflow.rulebook.organization import Organization
+from mailflow.settings import Settings
+
+
+def parse_context(org: Organization, settings: Settings) -> ParseContext:
+    """Return what the parser needs; MAILFLOW_TIMEZONE wins over the rules' timezone."""
+    tz_name = settings.timezone or org.organization.timezone
+    try:
+        tz = ZoneInfo(tz_name)
+    except Exception as e:
+        raise ConfigurationError(f"MAILFLOW_TIMEZONE: unknown timezone {tz_name!r}") from e
+    return ParseContext(
+        timezone=tz,
+        departments=org.department_names(),
+        own_addresses=frozenset({org.organization.shared_address.lower()}),
+        limits=settings.limits,
+    )

@@ -1,0 +1,68 @@
+"""Safe YAML loading that remembers where each value was written.
+
+Pydantic reports a problem as a path (``departments.技术部.managers.0``); administrators need
+``organization.yaml:12``. ``load_yaml`` returns the data together with a ``Locator`` that maps
+such paths back to line numbers of the file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from mailflow.errors import RuleFileError
+
+
+@dataclass(frozen=True)
+class Locator:
+    """Maps a path of keys and indexes in a YAML document to the 1-based line it starts on."""
+
+    path: Path
+    root: yaml.Node | None
+
+    def line(self, loc: Sequence[str | int]) -> int:
+        """Return the line of the deepest node along ``loc`` that exists in the file."""
+        node = self.root
+        line = node.start_mark.line + 1 if node is not None else 1
+        for part in loc:
+            node = _child(node, part)
+            if node is None:
+                break
+            line = node.start_mark.line + 1
+        return line
+
+    def problem(self, loc: Sequence[str | int], message: str) -> str:
+        """Return ``file:line: message`` for the value at ``loc``."""
+        return f"{self.path}:{self.line(loc)}: {message}"
+
+
+def _child(node: yaml.Node | None, part: str | int) -> yaml.Node | None:
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            if str(key.value) == str(part):
+                return value  # type: ignore[no-any-return]
+    if isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+        return node.value[part]  # type: ignore[no-any-return]
+    return None
+
+
+def load_yaml(path: Path) -> tuple[Any, Locator]:
+    """Return the document in ``path`` and its locator; raise RuleFileError naming the line."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise RuleFileError([f"{path}:1: file not found"]) from None
+    except UnicodeDecodeError as e:
+        raise RuleFileError([f"{path}:1: not UTF-8 text ({e.reason}); save it as UTF-8"]) from e
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        line = mark.line + 1 if mark else 1
+        raise RuleFileError([f"{path}:{line}: YAML syntax error: {e.problem or e}"]) from e
+    return data, Locator(path, root)

@@ -1,0 +1,264 @@
+"""Ingestion: raw mail from a source becomes stored or quarantined rows, exactly once.
+
+Per batch, in one transaction: parse each mail (a failure quarantines it with its reason and
+never stops the batch), insert the ones whose Message-ID is new, advance the folder's
+checkpoint, check the poller still holds its lease. Only after the commit is the source told
+to mark the batch processed (invariant 1), so a crash at any point loses nothing, and the
+Message-ID key makes a re-read harmless (invariant 2).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from mailflow.errors import LeaseLost, MessageRejected
+from mailflow.mail.message import parse_message
+from mailflow.mail.model import ParseContext, ParsedMessage, to_contract
+from mailflow.sources.base import Checkpoint, FetchedMail, MailSource
+from mailflow.store import cursors, messages
+from mailflow.store.models import STATUS_QUARANTINED, STATUS_STORED, Message
+
+log = logging.getLogger(__name__)
+
+_MESSAGE_ID_HEADER = re.compile(rb"^message-id:[ \t]*(<[^<>\s]+>)", re.IGNORECASE | re.MULTILINE)
+_HEADER_END = re.compile(rb"\r?\n\r?\n")
+
+
+@dataclass
+class IngestReport:
+    """What one pass over a source did."""
+
+    stored: int = 0
+    quarantined: int = 0
+    duplicates: int = 0
+    batches: int = 0
+    quarantine_reasons: list[str] = field(default_factory=list)
+
+    @property
+    def seen(self) -> int:
+        return self.stored + self.quarantined + self.duplicates
+
+
+@dataclass(frozen=True)
+class Lease:
+    """The poller's claim on a mailbox: who it is and the fencing epoch it holds."""
+
+    owner: str
+    epoch: int
+
+
+class DatabaseCursor:
+    """A SourceCursor over the database, for one source."""
+
+    def __init__(self, session_factory: sessionmaker[Session], source: str) -> None:
+        self._sessions = session_factory
+        self._source = source
+
+    def checkpoint(self, folder: str) -> Checkpoint | None:
+        with self._sessions() as session:
+            point = cursors.checkpoint(session, self._source, folder)
+        return Checkpoint(*point) if point else None
+
+    def seen_keys(self, folder: str) -> set[str]:
+        with self._sessions() as session:
+            return cursors.seen_keys(session, self._source, folder)
+
+    def known_message_ids(self, message_ids: Iterable[str]) -> set[str]:
+        with self._sessions() as session:
+            return messages.existing_message_ids(session, message_ids)
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    mail: FetchedMail
+    message: Message
+    sha256: str
+    attachments: list[dict[str, Any]]
+    addresses: list[tuple[str, str, str]]
+
+
+def ingest(
+    source: MailSource,
+    session_factory: sessionmaker[Session],
+    ctx: ParseContext,
+    lease: Lease | None = None,
+    on_batch: Callable[[IngestReport], None] | None = None,
+) -> IngestReport:
+    """Store every mail ``source`` has that is not stored yet; return what was done.
+
+    Raises LeaseLost when another poller took the mailbox over mid-way; the batch in hand is
+    then rolled back, never half-written.
+    """
+    report = IngestReport()
+    cursor = DatabaseCursor(session_factory, source.name)
+    for batch in source.fetch(cursor):
+        if not batch:
+            continue
+        _commit_batch(session_factory, source.name, batch, ctx, lease, report)
+        source.acknowledge(batch)
+        report.batches += 1
+        if on_batch:
+            on_batch(report)
+    return report
+
+
+def _commit_batch(
+    session_factory: sessionmaker[Session],
+    source: str,
+    batch: Sequence[FetchedMail],
+    ctx: ParseContext,
+    lease: Lease | None,
+    report: IngestReport,
+) -> None:
+    now = datetime.now(UTC)
+    prepared = [_prepare(mail, source, ctx, now) for mail in batch]
+    # A second mailbox may store the same Message-ID between our check and our commit: one
+    # retry re-checks and finds it. A third failure is a real bug and propagates.
+    for attempt in range(2):
+        try:
+            counts = _write(session_factory, source, batch, prepared, lease, now)
+        except IntegrityError:
+            if attempt:
+                raise
+            log.info("a concurrent writer stored some of this batch; retrying it")
+            continue
+        for item, stored in zip(prepared, counts, strict=True):
+            if not stored:
+                report.duplicates += 1
+            elif item.message.status == STATUS_STORED:
+                report.stored += 1
+            else:
+                report.quarantined += 1
+                report.quarantine_reasons.append(item.message.reason or "")
+        return
+
+
+def _write(
+    session_factory: sessionmaker[Session],
+    source: str,
+    batch: Sequence[FetchedMail],
+    prepared: list[_Prepared],
+    lease: Lease | None,
+    now: datetime,
+) -> list[bool]:
+    with session_factory() as session, session.begin():
+        session.connection(execution_options={"sqlite_immediate": True})
+        if lease and not cursors.holds_lease(session, source, lease.owner, lease.epoch, now):
+            raise LeaseLost(source)
+        known = messages.existing_message_ids(session, (p.message.message_id for p in prepared))
+        stored: list[bool] = []
+        for item in prepared:
+            new = item.message.message_id not in known
+            stored.append(new)
+            if new:
+                known.add(item.message.message_id)
+                messages.add_message(
+                    session,
+                    message=item.message,
+                    raw=item.mail.raw,
+                    sha256=item.sha256,
+                    attachments=item.attachments,
+                    addresses=item.addresses,
+                )
+        _advance(session, source, batch, now)
+    return stored
+
+
+def _advance(session: Session, source: str, batch: Sequence[FetchedMail], now: datetime) -> None:
+    by_folder: dict[tuple[str, int], int] = {}
+    keys: dict[str, list[str]] = {}
+    for mail in batch:
+        if mail.uid is not None and mail.uidvalidity is not None:
+            point = (mail.folder, mail.uidvalidity)
+            by_folder[point] = max(by_folder.get(point, 0), mail.uid)
+        else:
+            keys.setdefault(mail.folder, []).append(mail.key)
+    for (folder, uidvalidity), last_uid in by_folder.items():
+        cursors.save_checkpoint(session, source, folder, uidvalidity, last_uid, now)
+    for folder, folder_keys in keys.items():
+        cursors.add_seen_keys(session, source, folder, folder_keys)
+
+
+def _prepare(mail: FetchedMail, source: str, ctx: ParseContext, now: datetime) -> _Prepared:
+    sha256 = hashlib.sha256(mail.raw).hexdigest()
+    common = {"source": source, "folder": mail.folder, "source_key": mail.key, "received_at": now}
+    try:
+        parsed = parse_message(mail.raw, ctx)
+    except MessageRejected as e:
+        return _quarantined(mail, sha256, e.reason, common)
+    except Exception as e:  # a parser bug must not block the mailbox (invariant 6)
+        log.exception("parser failed on %s %s/%s", source, mail.folder, mail.key)
+        return _quarantined(mail, sha256, f"parser error: {type(e).__name__}: {e}", common)
+    return _Prepared(
+        mail,
+        _stored_row(parsed, common),
+        sha256,
+        [
+            {
+                "filename": a.filename,
+                "content_type": a.content_type,
+                "size": a.size,
+                "version": a.version,
+                "date": a.date,
+            }
+            for a in parsed.attachments
+        ],
+        _address_rows(parsed),
+    )
+
+
+def _stored_row(parsed: ParsedMessage, common: dict[str, Any]) -> Message:
+    return Message(
+        message_id=parsed.message_id,
+        status=STATUS_STORED,
+        reason=None,
+        date=parsed.date,
+        subject=parsed.subject.raw,
+        from_name=parsed.from_.name if parsed.from_ else None,
+        from_address=parsed.from_.address if parsed.from_ else None,
+        in_reply_to=parsed.in_reply_to,
+        automated=parsed.automated,
+        automated_reason=parsed.automated_reason,
+        subject_reason=parsed.subject.reason,
+        department=parsed.subject.department,
+        topic=parsed.subject.topic,
+        conforms=parsed.subject.conforms,
+        body_text=parsed.body_text,
+        parsed=to_contract(parsed),
+        **common,
+    )
+
+
+def _address_rows(parsed: ParsedMessage) -> list[tuple[str, str, str]]:
+    rows = [("from", parsed.from_.name, parsed.from_.address)] if parsed.from_ else []
+    for role, group in (("to", parsed.to), ("cc", parsed.cc), ("reply_to", parsed.reply_to)):
+        rows.extend((role, a.name, a.address) for a in group)
+    return rows
+
+
+def _quarantined(mail: FetchedMail, sha256: str, reason: str, common: dict[str, Any]) -> _Prepared:
+    head = _HEADER_END.split(mail.raw[:65536], maxsplit=1)[0]
+    match = _MESSAGE_ID_HEADER.search(head)
+    message_id = (
+        match.group(1).decode("ascii", "replace")
+        if match
+        else f"<sha256-{sha256[:32]}@mailflow.invalid>"
+    )
+    row = Message(
+        message_id=message_id,
+        status=STATUS_QUARANTINED,
+        reason=reason,
+        automated=False,
+        conforms=False,
+        **common,
+    )
+    return _Prepared(mail, row, sha256, [], [])

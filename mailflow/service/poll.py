@@ -1,0 +1,106 @@
+"""The poller: one per mailbox (invariant 12), reading, storing and waiting for new mail.
+
+The lease lives in the database, so it works on SQLite and PostgreSQL alike and across hosts;
+each batch's transaction re-checks it (a fencing epoch), so a poller that stalled past its
+lease cannot write over the one that took over.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import socket
+import threading
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from mailflow.errors import MailflowError, SourceConnectionError
+from mailflow.mail.model import ParseContext
+from mailflow.service.ingest import IngestReport, Lease, ingest
+from mailflow.sources.base import MailSource
+from mailflow.store import cursors
+
+log = logging.getLogger(__name__)
+
+LEASE_TTL = timedelta(seconds=60)
+# renew well inside the TTL, so a slow batch or a long IDLE never lets the lease lapse
+LEASE_RENEW_S = 20.0
+MAX_BACKOFF_S = 300.0
+
+
+class MailboxBusy(MailflowError):
+    """Raised when another poller holds the mailbox's lease and this one may not wait."""
+
+
+def poller_identity() -> str:
+    """Return a name for this process that is unique across hosts and restarts."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def take_lease(sessions: sessionmaker[Session], source: str, owner: str) -> Lease | None:
+    """Take or renew the lease on ``source``; return it, or None while another poller has it."""
+    with sessions() as session, session.begin():
+        session.connection(execution_options={"sqlite_immediate": True})
+        row = cursors.acquire_lease(session, source, owner, datetime.now(UTC), LEASE_TTL)
+        return Lease(owner, row.epoch) if row else None
+
+
+def give_up_lease(sessions: sessionmaker[Session], source: str, owner: str) -> None:
+    """Release the lease so a successor need not wait for it to expire."""
+    with sessions() as session, session.begin():
+        cursors.release_lease(session, source, owner)
+
+
+def poll_once(
+    source: MailSource,
+    sessions: sessionmaker[Session],
+    ctx: ParseContext,
+    on_batch: Callable[[IngestReport], None] | None = None,
+) -> IngestReport:
+    """Ingest what the mailbox holds now, under a lease; raise MailboxBusy if one is held."""
+    owner = poller_identity()
+    lease = take_lease(sessions, source.name, owner)
+    if lease is None:
+        raise MailboxBusy(f"another poller is reading {source.name}; try again when it stops")
+    try:
+        return ingest(source, sessions, ctx, lease, on_batch)
+    finally:
+        give_up_lease(sessions, source.name, owner)
+
+
+def poll_forever(
+    source: MailSource,
+    sessions: sessionmaker[Session],
+    ctx: ParseContext,
+    stop: threading.Event,
+    interval_s: float,
+    on_batch: Callable[[IngestReport], None] | None = None,
+) -> None:
+    """Ingest, then wait for mail (IDLE or interval), until ``stop`` is set.
+
+    Connection errors back off exponentially with jitter and never end the loop; while
+    another poller holds the lease this one waits as a hot standby.
+    """
+    owner, failures = poller_identity(), 0
+    try:
+        while not stop.is_set():
+            lease = take_lease(sessions, source.name, owner)
+            if lease is None:
+                stop.wait(LEASE_RENEW_S)
+                continue
+            try:
+                ingest(source, sessions, ctx, lease, on_batch)
+                failures = 0
+                source.wait_for_mail(min(interval_s, LEASE_RENEW_S))
+            except SourceConnectionError as e:
+                failures += 1
+                delay = min(MAX_BACKOFF_S, 2.0**failures) * random.uniform(0.5, 1.0)
+                log.warning("mailbox %s: %s; retrying in %.0f s", source.name, e, delay)
+                stop.wait(delay)
+    finally:
+        give_up_lease(sessions, source.name, owner)
+        source.close()

@@ -1,0 +1,82 @@
+"""A Maildir folder as a mail source: the embedded default and the bundled example inbox.
+
+The folder is only read, never changed: which files are committed lives in the database
+(``seen_keys``), so the example inbox in the repository stays as shipped and invariant 1
+holds without flags on disk.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from mailflow.errors import SourceError
+from mailflow.sources.base import FetchedMail, SourceCursor
+
+FOLDER = "INBOX"
+DEFAULT_BATCH = 200
+# how often wait_for_mail looks at the folder; a Maildir has no push
+_CHECK_INTERVAL_S = 0.5
+# a Maildir file name is "unique:2,FLAGS"; the unique part alone identifies the message
+_INFO_SEPARATOR = ":"
+
+
+class MaildirSource:
+    """Reads ``new/`` and ``cur/`` of one Maildir, oldest delivery first."""
+
+    def __init__(self, path: Path, batch_size: int = DEFAULT_BATCH) -> None:
+        self._path = path.resolve()
+        if not (self._path / "new").is_dir() or not (self._path / "cur").is_dir():
+            raise SourceError(
+                f"{path} is not a Maildir (it needs new/ and cur/ folders); check MAILFLOW_SOURCE"
+            )
+        self._batch_size = batch_size
+
+    @property
+    def name(self) -> str:
+        return f"maildir://{self._path}"
+
+    def fetch(self, cursor: SourceCursor) -> Iterator[Sequence[FetchedMail]]:
+        seen = cursor.seen_keys(FOLDER)
+        entries = [(key, path) for key, path in self._entries() if key not in seen]
+        for i in range(0, len(entries), self._batch_size):
+            batch = []
+            for key, path in entries[i : i + self._batch_size]:
+                try:
+                    raw = path.read_bytes()
+                except FileNotFoundError:
+                    continue  # another client moved it (new/ -> cur/): found again next pass
+                batch.append(FetchedMail(folder=FOLDER, key=key, raw=raw))
+            yield batch
+
+    def _entries(self) -> list[tuple[str, Path]]:
+        """Return (unique name, file) pairs, oldest first; flags after ':' are not the key."""
+        found = []
+        for sub in ("new", "cur"):
+            with os.scandir(self._path / sub) as it:
+                for entry in it:
+                    if entry.name.startswith(".") or not entry.is_file():
+                        continue
+                    key = entry.name.split(_INFO_SEPARATOR, 1)[0]
+                    found.append((entry.stat().st_mtime, key, Path(entry.path)))
+        found.sort()
+        return [(key, path) for _, key, path in found]
+
+    def acknowledge(self, mails: Sequence[FetchedMail]) -> None:
+        """Nothing to do: the committed ``seen_keys`` are the checkpoint."""
+
+    def wait_for_mail(self, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        before = self._stamp()
+        while time.monotonic() < deadline:
+            time.sleep(min(_CHECK_INTERVAL_S, max(0.0, deadline - time.monotonic())))
+            if self._stamp() != before:
+                return
+
+    def _stamp(self) -> tuple[float, float]:
+        return (os.stat(self._path / "new").st_mtime, os.stat(self._path / "cur").st_mtime)
+
+    def close(self) -> None:
+        """Nothing to release: files are opened per message."""

@@ -1,0 +1,114 @@
+"""Checkpoints, seen keys and leases: what the poller remembers about each mailbox."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from mailflow.store.models import MailboxCheckpoint, MailboxLease, SeenKey
+
+
+def checkpoint(session: Session, source: str, folder: str) -> tuple[int, int] | None:
+    """Return the committed (UIDVALIDITY, last UID) of a folder, or None."""
+    row = session.scalar(
+        select(MailboxCheckpoint).where(
+            MailboxCheckpoint.source == source, MailboxCheckpoint.folder == folder
+        )
+    )
+    return (row.uidvalidity, row.last_uid) if row else None
+
+
+def save_checkpoint(
+    session: Session, source: str, folder: str, uidvalidity: int, last_uid: int, now: datetime
+) -> None:
+    """Record that ``folder`` is committed up to ``last_uid`` (a new UIDVALIDITY replaces it)."""
+    row = session.scalar(
+        select(MailboxCheckpoint).where(
+            MailboxCheckpoint.source == source, MailboxCheckpoint.folder == folder
+        )
+    )
+    if row is None:
+        session.add(
+            MailboxCheckpoint(
+                source=source,
+                folder=folder,
+                uidvalidity=uidvalidity,
+                last_uid=last_uid,
+                updated_at=now,
+            )
+        )
+        return
+    if row.uidvalidity == uidvalidity:
+        row.last_uid = max(row.last_uid, last_uid)
+    else:
+        row.uidvalidity, row.last_uid = uidvalidity, last_uid
+    row.updated_at = now
+
+
+def seen_keys(session: Session, source: str, folder: str) -> set[str]:
+    """Return the keys of ``folder`` that are committed."""
+    return set(
+        session.scalars(
+            select(SeenKey.key).where(SeenKey.source == source, SeenKey.folder == folder)
+        )
+    )
+
+
+def add_seen_keys(session: Session, source: str, folder: str, keys: Iterable[str]) -> None:
+    """Record ``keys`` of ``folder`` as committed; keys already recorded are left alone."""
+    rows = [{"source": source, "folder": folder, "key": k} for k in dict.fromkeys(keys)]
+    if not rows:
+        return
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    session.execute(insert(SeenKey).values(rows).on_conflict_do_nothing())
+
+
+def acquire_lease(
+    session: Session, source: str, owner: str, now: datetime, ttl: timedelta
+) -> MailboxLease | None:
+    """Take or renew the lease on ``source``; return it, or None while another owner holds it.
+
+    Taking over an expired lease increments ``epoch``, the fencing token that makes a stalled
+    former owner's writes fail.
+    """
+    lease = session.scalar(
+        select(MailboxLease).where(MailboxLease.source == source).with_for_update()
+    )
+    if lease is None:
+        lease = MailboxLease(source=source, owner=owner, epoch=1, expires_at=now + ttl)
+        session.add(lease)
+        session.flush()
+        return lease
+    if lease.owner != owner and lease.expires_at > now:
+        return None
+    if lease.owner != owner:
+        lease.owner, lease.epoch = owner, lease.epoch + 1
+    lease.expires_at = now + ttl
+    return lease
+
+
+def holds_lease(session: Session, source: str, owner: str, epoch: int, now: datetime) -> bool:
+    """Return True when ``owner`` still holds the lease at ``epoch``; locks the row till commit."""
+    lease = session.scalar(
+        select(MailboxLease).where(MailboxLease.source == source).with_for_update()
+    )
+    return (
+        lease is not None
+        and lease.owner == owner
+        and lease.epoch == epoch
+        and lease.expires_at > now
+    )
+
+
+def release_lease(session: Session, source: str, owner: str) -> None:
+    """Give the lease up so another poller can start at once."""
+    session.execute(
+        update(MailboxLease)
+        .where(MailboxLease.source == source, MailboxLease.owner == owner)
+        .values(expires_at=datetime(1970, 1, 1, tzinfo=UTC))
+    )

@@ -1,0 +1,79 @@
+"""Queries over stored messages. Functions take a Session and never commit."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from mailflow.store.models import (
+    AttachmentRecord,
+    Message,
+    MessageAddress,
+    RawMessage,
+)
+
+# PostgreSQL accepts at most 65535 bound parameters; stay well below for IN (...) lists.
+_IN_CHUNK = 1000
+
+
+def existing_message_ids(session: Session, message_ids: Iterable[str]) -> set[str]:
+    """Return which of ``message_ids`` are stored already."""
+    wanted = list(dict.fromkeys(message_ids))
+    found: set[str] = set()
+    for i in range(0, len(wanted), _IN_CHUNK):
+        chunk = wanted[i : i + _IN_CHUNK]
+        found.update(
+            session.scalars(select(Message.message_id).where(Message.message_id.in_(chunk)))
+        )
+    return found
+
+
+def add_message(
+    session: Session,
+    *,
+    message: Message,
+    raw: bytes,
+    sha256: str,
+    attachments: Sequence[dict[str, Any]] = (),
+    addresses: Sequence[tuple[str, str, str]] = (),
+) -> Message:
+    """Add ``message`` with its raw bytes, attachment metadata and (role, name, address) rows."""
+    message.raw = RawMessage(sha256=sha256, size=len(raw), content=raw)
+    message.attachments = [AttachmentRecord(**a) for a in attachments]
+    message.addresses = [MessageAddress(role=r, name=n, address=a) for r, n, a in addresses]
+    session.add(message)
+    return message
+
+
+def list_messages(
+    session: Session, *, status: str | None = None, limit: int | None = None
+) -> list[Message]:
+    """Return stored messages, newest received first, optionally of one status."""
+    query = select(Message).order_by(Message.received_at.desc(), Message.id.desc())
+    if status:
+        query = query.where(Message.status == status)
+    if limit:
+        query = query.limit(limit)
+    return list(session.scalars(query))
+
+
+def count_by_status(session: Session) -> dict[str, int]:
+    """Return how many messages each status has."""
+    rows = session.execute(select(Message.status, func.count()).group_by(Message.status))
+    return {status: count for status, count in rows.tuples()}
+
+
+def raw_bytes(session: Session, message_id: str) -> bytes | None:
+    """Return the bytes a message arrived as, or None when no such message is stored."""
+    return session.scalar(
+        select(RawMessage.content).join(Message).where(Message.message_id == message_id)
+    )
+
+
+def newest_received_at(session: Session) -> datetime | None:
+    """Return when the newest message was received, or None when nothing is stored."""
+    return session.scalar(select(func.max(Message.received_at)))
