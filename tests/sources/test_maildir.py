@@ -1,0 +1,109 @@
+"""The Maildir source reads new/ and cur/, skips what the cursor has seen, never writes."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from pathlib import Path
+
+import pytest
+
+from mailflow.errors import SourceError
+from mailflow.sources.base import Checkpoint
+from mailflow.sources.maildir import FOLDER, MaildirSource
+
+
+class DictCursor:
+    """A SourceCursor over plain sets, as the ingest service's database cursor behaves."""
+
+    def __init__(self, seen: Iterable[str] = ()) -> None:
+        self.seen = set(seen)
+
+    def checkpoint(self, folder: str) -> Checkpoint | None:
+        return None
+
+    def seen_keys(self, folder: str) -> set[str]:
+        return set(self.seen)
+
+    def known_message_ids(self, message_ids: Iterable[str]) -> set[str]:
+        return set()
+
+
+def _maildir(root: Path) -> Path:
+    for sub in ("new", "cur", "tmp"):
+        (root / sub).mkdir(parents=True, exist_ok=True)
+    return root
+
+
+def _deliver(root: Path, sub: str, name: str, body: bytes, mtime: int) -> Path:
+    path = root / sub / name
+    path.write_bytes(body)
+    os.utime(path, (mtime, mtime))
+    return path
+
+
+def test_reads_new_and_cur_oldest_first(tmp_path: Path) -> None:
+    """Both folders are read, ordered by delivery time, with the flags suffix not in the key."""
+    box = _maildir(tmp_path)
+    _deliver(box, "cur", "200.M2.host:2,S", b"Subject: b\n\nb", 200)
+    _deliver(box, "new", "100.M1.host", b"Subject: a\n\na", 100)
+    (box / "new" / ".hidden").write_bytes(b"x")
+    batches = list(MaildirSource(box).fetch(DictCursor()))
+    mails = [m for batch in batches for m in batch]
+    assert [(m.key, m.raw, m.folder) for m in mails] == [
+        ("100.M1.host", b"Subject: a\n\na", FOLDER),
+        ("200.M2.host", b"Subject: b\n\nb", FOLDER),
+    ]
+
+
+def test_skips_seen_keys_and_batches(tmp_path: Path) -> None:
+    """Keys the cursor has committed are not read again; the rest come in batches."""
+    box = _maildir(tmp_path)
+    for i in range(5):
+        _deliver(box, "new", f"{i}.M.host", f"Subject: {i}\n\n".encode(), 100 + i)
+    source = MaildirSource(box, batch_size=2)
+    batches = list(source.fetch(DictCursor(seen={"0.M.host"})))
+    assert [[m.key for m in b] for b in batches] == [
+        ["1.M.host", "2.M.host"],
+        ["3.M.host", "4.M.host"],
+    ]
+
+
+def test_acknowledge_leaves_files_untouched(tmp_path: Path) -> None:
+    """Marking processed changes nothing on disk: the shipped example inbox stays as shipped."""
+    box = _maildir(tmp_path)
+    path = _deliver(box, "new", "1.M.host", b"Subject: x\n\nx", 100)
+    source = MaildirSource(box)
+    mails = [m for b in source.fetch(DictCursor()) for m in b]
+    source.acknowledge(mails)
+    assert sorted(p.name for p in (box / "new").iterdir()) == [path.name]
+    assert list((box / "cur").iterdir()) == []
+
+
+def test_not_a_maildir_is_a_clear_error(tmp_path: Path) -> None:
+    """A folder without new/ and cur/ is refused with a hint at MAILFLOW_SOURCE."""
+    with pytest.raises(SourceError, match="not a Maildir.*MAILFLOW_SOURCE"):
+        MaildirSource(tmp_path)
+
+
+def test_wait_returns_when_mail_arrives(tmp_path: Path) -> None:
+    """A delivery into new/ during the wait ends it before the timeout."""
+    import threading
+    import time
+
+    box = _maildir(tmp_path)
+    source = MaildirSource(box)
+    arrived = threading.Event()
+
+    def deliver() -> None:
+        arrived.wait(5)
+        (box / "new" / "9.M.host").write_bytes(b"Subject: late\n\n")
+
+    thread = threading.Thread(target=deliver)
+    thread.start()
+    started = time.monotonic()
+    arrived.set()
+    source.wait_for_mail(30)
+    thread.join()
+    assert time.monotonic() - started < 30
+    assert (box / "new" / "9.M.host").exists()
