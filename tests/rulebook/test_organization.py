@@ -72,5 +72,5 @@ def test_broken_file_names_line_and_problem(
 
 def test_missing_file_is_reported(tmp_path: Path) -> None:
     """A rules folder without organization.yaml says which file is missing."""
-    with pytest.raises(RuleFileError, match="organization.yaml:1: file not found"):
+    with pytest.raises(RuleFileError, match=r"organization\.yaml:1: file not found"):
         load_organization(tmp_path)

@@ -82,7 +82,7 @@ def test_acknowledge_leaves_files_untouched(tmp_path: Path) -> None:
 
 def test_not_a_maildir_is_a_clear_error(tmp_path: Path) -> None:
     """A folder without new/ and cur/ is refused with a hint at MAILFLOW_SOURCE."""
-    with pytest.raises(SourceError, match="not a Maildir.*MAILFLOW_SOURCE"):
+    with pytest.raises(SourceError, match=r"not a Maildir.*MAILFLOW_SOURCE"):
         MaildirSource(tmp_path)
 
 
