@@ -1,0 +1,241 @@
+"""Parse ``MAILFLOW_SOURCE`` URLs (DESIGN.md §3) into frozen, secret-free values.
+
+Forms understood::
+
+    maildir:///absolute/path          maildir://relative/path
+    imap://user@host:port/INBOX?security=starttls   (default for imap://)
+    imap://user@host:port/INBOX?security=none       (plain text, for a loopback server)
+    imaps://user@host:port/INBOX                    (implicit TLS)
+    ews://user@host/
+
+A user name containing ``@`` is percent-encoded (``alice%40example.com``). IMAP query options:
+
+``batch=N``
+    messages per FETCH batch (default 200).
+``processed=flag`` | ``processed=move:Folder`` | ``processed=none``
+    how a committed message is marked: the keyword ``$MailflowProcessed`` (default; never
+    ``\\Seen``), a move into ``Folder`` (created when missing), or nothing (the UID
+    checkpoint alone).
+``cafile=/path/ca.pem``
+    trust this CA bundle instead of the system's (private CA, tests).
+``idle=no``
+    never use IDLE; poll with NOOP instead.
+
+Passwords never live in the URL: they come from ``MAILFLOW_SOURCE_PASSWORD`` or its ``_FILE``.
+A URL carrying one is refused, and no error message repeats it. Imports nothing of mailflow but
+``errors``.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import SplitResult, parse_qsl, quote, unquote, urlsplit
+
+from mailflow.errors import ConfigurationError
+
+DEFAULT_FOLDER = "INBOX"
+DEFAULT_BATCH = 200
+MAX_BATCH = 5000
+PROCESSED_KEYWORD = "$MailflowProcessed"
+IMAP_PORT = 143
+IMAPS_PORT = 993
+_IMAP_OPTIONS = frozenset({"security", "batch", "processed", "cafile", "idle"})
+_YES = {"yes", "true", "1", "on"}
+_NO = {"no", "false", "0", "off"}
+
+
+class Security(enum.Enum):
+    """How the IMAP connection is protected."""
+
+    STARTTLS = "starttls"
+    NONE = "none"
+    TLS = "tls"  # implicit TLS: imaps://
+
+
+class Processed(enum.Enum):
+    """How a committed message is marked in the mailbox."""
+
+    FLAG = "flag"
+    MOVE = "move"
+    NONE = "none"
+
+
+@dataclass(frozen=True)
+class MaildirUrl:
+    """A Maildir folder on this machine."""
+
+    path: Path
+
+    @property
+    def name(self) -> str:
+        """A stable identity for checkpoints and logs."""
+        return f"maildir://{self.path}"
+
+
+@dataclass(frozen=True)
+class ImapUrl:
+    """An IMAP mailbox folder and how to talk to it; holds no secret."""
+
+    host: str
+    port: int
+    username: str
+    folder: str = DEFAULT_FOLDER
+    security: Security = Security.STARTTLS
+    batch: int = DEFAULT_BATCH
+    processed: Processed = Processed.FLAG
+    processed_folder: str | None = None  # the target of processed=move:Folder
+    cafile: Path | None = None
+    idle: bool = True
+
+    @property
+    def name(self) -> str:
+        """A stable identity for checkpoints, leases and logs: ``imap://user@host:port/folder``."""
+        scheme = "imaps" if self.security is Security.TLS else "imap"
+        user = quote(self.username, safe="")
+        return f"{scheme}://{user}@{_netloc_host(self.host)}:{self.port}/{quote(self.folder)}"
+
+
+@dataclass(frozen=True)
+class EwsUrl:
+    """An Exchange mailbox reached over EWS."""
+
+    username: str
+    host: str
+
+    @property
+    def name(self) -> str:
+        """A stable identity for checkpoints and logs."""
+        return f"ews://{quote(self.username, safe='')}@{_netloc_host(self.host)}/"
+
+
+SourceUrl = MaildirUrl | ImapUrl | EwsUrl
+
+
+def parse_source_url(url: str) -> SourceUrl:
+    """Return the parsed ``MAILFLOW_SOURCE``; raise ConfigurationError saying what is wrong."""
+    try:
+        parts = urlsplit(url.strip())
+        _ = parts.port  # urllib validates the port lazily
+    except ValueError:  # its message may quote parts of the URL, so it is not repeated
+        raise ConfigurationError("MAILFLOW_SOURCE: not a valid URL (check host and port)") from None
+    if parts.password is not None:
+        raise ConfigurationError(
+            "MAILFLOW_SOURCE must not contain a password; use MAILFLOW_SOURCE_PASSWORD"
+            " or MAILFLOW_SOURCE_PASSWORD_FILE"
+        )
+    scheme = parts.scheme.lower()
+    if scheme == "maildir":
+        return _maildir(parts)
+    if scheme in ("imap", "imaps"):
+        return _imap(parts)
+    if scheme == "ews":
+        return EwsUrl(_username(parts), _host(parts))
+    raise ConfigurationError(
+        f"MAILFLOW_SOURCE: unknown scheme {scheme!r} (use maildir://, imap://, imaps:// or ews://)"
+    )
+
+
+def _maildir(parts: SplitResult) -> MaildirUrl:
+    if parts.query or parts.username is not None:
+        raise ConfigurationError("MAILFLOW_SOURCE: a maildir:// URL takes only a path")
+    raw = unquote(parts.netloc + parts.path)  # maildir://rel/path puts "rel" in the netloc
+    if not raw or raw == "/":
+        raise ConfigurationError("MAILFLOW_SOURCE: maildir:// needs a folder path")
+    return MaildirUrl(Path(raw))
+
+
+def _imap(parts: SplitResult) -> ImapUrl:
+    query = _query(parts)
+    implicit_tls = parts.scheme.lower() == "imaps"
+    security = _security(query.get("security"), implicit_tls)
+    processed, processed_folder = _processed(query.get("processed", Processed.FLAG.value))
+    folder = unquote(parts.path.lstrip("/")) or DEFAULT_FOLDER
+    cafile = Path(query["cafile"]) if query.get("cafile") else None
+    return ImapUrl(
+        host=_host(parts),
+        port=parts.port or (IMAPS_PORT if implicit_tls else IMAP_PORT),
+        username=_username(parts),
+        folder=folder,
+        security=security,
+        batch=_batch(query.get("batch")),
+        processed=processed,
+        processed_folder=processed_folder,
+        cafile=cafile,
+        idle=_flag("idle", query.get("idle", "yes")),
+    )
+
+
+def _query(parts: SplitResult) -> dict[str, str]:
+    try:
+        pairs = parse_qsl(parts.query, keep_blank_values=True, strict_parsing=bool(parts.query))
+    except ValueError:
+        raise ConfigurationError("MAILFLOW_SOURCE: malformed query string") from None
+    query = dict(pairs)
+    unknown = sorted(set(query) - _IMAP_OPTIONS)
+    if unknown:
+        raise ConfigurationError(
+            f"MAILFLOW_SOURCE: unknown option(s) {', '.join(unknown)}"
+            f" (known: {', '.join(sorted(_IMAP_OPTIONS))})"
+        )
+    return query
+
+
+def _security(value: str | None, implicit_tls: bool) -> Security:
+    if implicit_tls:
+        if value not in (None, Security.TLS.value):
+            raise ConfigurationError("MAILFLOW_SOURCE: imaps:// is always TLS; drop ?security=")
+        return Security.TLS
+    if value is None:
+        return Security.STARTTLS
+    if value not in (Security.STARTTLS.value, Security.NONE.value):
+        raise ConfigurationError(
+            f"MAILFLOW_SOURCE: security={value!r}; use starttls or none (or imaps:// for TLS)"
+        )
+    return Security(value)
+
+
+def _processed(value: str) -> tuple[Processed, str | None]:
+    kind, _, folder = value.partition(":")
+    if kind == Processed.MOVE.value and folder:
+        return Processed.MOVE, folder
+    if kind in (Processed.FLAG.value, Processed.NONE.value) and not folder:
+        return Processed(kind), None
+    raise ConfigurationError(
+        f"MAILFLOW_SOURCE: processed={value!r}; use flag, none or move:FolderName"
+    )
+
+
+def _batch(value: str | None) -> int:
+    if value is None:
+        return DEFAULT_BATCH
+    if not value.isdigit() or not 1 <= int(value) <= MAX_BATCH:
+        raise ConfigurationError(f"MAILFLOW_SOURCE: batch={value!r}; use 1 to {MAX_BATCH}")
+    return int(value)
+
+
+def _flag(name: str, value: str) -> bool:
+    if value.lower() in _YES:
+        return True
+    if value.lower() in _NO:
+        return False
+    raise ConfigurationError(f"MAILFLOW_SOURCE: {name}={value!r}; use yes or no")
+
+
+def _username(parts: SplitResult) -> str:
+    if not parts.username:
+        raise ConfigurationError(
+            f"MAILFLOW_SOURCE: {parts.scheme}:// needs a user name (user%40domain@host)"
+        )
+    return unquote(parts.username)
+
+
+def _host(parts: SplitResult) -> str:
+    if not parts.hostname:
+        raise ConfigurationError(f"MAILFLOW_SOURCE: {parts.scheme}:// needs a host")
+    return parts.hostname
+
+
+def _netloc_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
