@@ -80,6 +80,10 @@ service imap-login {{
 }}
 service anvil {{
   {chroot}
+  # no per-IP penalty after failed logins: wrong-password tests must not slow later tests
+  unix_listener anvil-auth-penalty {{
+    mode = 0
+  }}
 }}
 {extra}
 """

@@ -1,0 +1,318 @@
+"""``ImapSource``: read one IMAP folder with imapclient, mark mail only after it is committed.
+
+Reading never sets ``\\Seen`` (``BODY.PEEK``). Which mail is new comes from the cursor: a
+checkpoint ``(UIDVALIDITY, last UID)`` per folder, or, when there is none or UIDVALIDITY
+changed, a resync by Message-ID. Marking (keyword, move or nothing) happens in ``acknowledge``,
+which the ingest service calls after its transaction committed (invariant 1); marks a crash
+left undone are caught up on the next connection. Every imapclient/socket error leaves this
+module as ``SourceConnectionError`` or ``SourceAuthenticationError``; after one, the next call
+reconnects (pace retries with ``mailflow.sources.backoff.Backoff``). Never parses or stores.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
+from typing import Any
+
+from imapclient import IMAPClient
+
+from mailflow.errors import ConfigurationError, SourceError
+from mailflow.settings import Settings
+from mailflow.sources.base import Checkpoint, FetchedMail, SourceCursor
+from mailflow.sources.imap_session import (
+    connect,
+    guarded,
+    has_new_mail,
+    idle_until,
+    poll_until,
+    shutdown,
+)
+from mailflow.sources.url import (
+    PROCESSED_KEYWORD,
+    ImapUrl,
+    Processed,
+    parse_source_url,
+)
+
+log = logging.getLogger(__name__)
+
+NOOP_INTERVAL_S = 30.0
+MAX_BATCH_BYTES = 32 * 1024 * 1024  # a batch is cut earlier when its bodies would exceed this
+MARK_CHUNK = 500  # UIDs per STORE/MOVE command line
+
+UIDVALIDITY = b"UIDVALIDITY"
+UIDNEXT = b"UIDNEXT"
+SIZE = b"RFC822.SIZE"
+BODY_PEEK = b"BODY.PEEK[]"
+BODY = b"BODY[]"  # the response key of BODY.PEEK[] drops ".PEEK"
+MESSAGE_ID_PEEK = b"BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)]"
+MESSAGE_ID = b"BODY[HEADER.FIELDS (MESSAGE-ID)]"
+DELETED = rb"\Deleted"
+KEYWORD = PROCESSED_KEYWORD.encode("ascii")
+CAP_IDLE, CAP_MOVE, CAP_UIDPLUS = "IDLE", "MOVE", "UIDPLUS"
+_MESSAGE_ID_VALUE = re.compile(rb"<[^<>\s]+>")
+_FOLDING = re.compile(rb"\r?\n[ \t]+")
+
+
+class ImapSource:
+    """A ``MailSource`` over one IMAP folder; one connection, opened lazily, not thread-safe."""
+
+    def __init__(
+        self, url: ImapUrl, password: str, *, noop_interval_s: float = NOOP_INTERVAL_S
+    ) -> None:
+        """Keep the settings; connect on first use. ``password`` is never logged or shown."""
+        self._url = url
+        self._password = password
+        self._noop_interval_s = noop_interval_s
+        self._client: IMAPClient | None = None
+        self._closed = False
+        self._selected = False
+        self._catch_up_due = True
+        self._uidvalidity: int | None = None
+        self._uidnext: int | None = None
+        self._resynced: set[int] = set()  # UIDs under _uidvalidity already matched by Message-ID
+        self._target_ready = False
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ImapSource:
+        """Return the source ``MAILFLOW_SOURCE`` names; raise ConfigurationError."""
+        url = parse_source_url(settings.source)
+        if not isinstance(url, ImapUrl):
+            raise ConfigurationError("MAILFLOW_SOURCE is not an imap:// or imaps:// URL")
+        password = settings.source_secret()
+        if password is None:
+            raise ConfigurationError(
+                "MAILFLOW_SOURCE_PASSWORD or MAILFLOW_SOURCE_PASSWORD_FILE is required for IMAP"
+            )
+        return cls(url, password)
+
+    @property
+    def name(self) -> str:
+        """``imap[s]://user@host:port/folder``: stable and secret-free."""
+        return self._url.name
+
+    def __repr__(self) -> str:
+        return f"ImapSource({self.name!r})"
+
+    # ---- MailSource ----
+
+    def fetch(self, cursor: SourceCursor) -> Iterator[Sequence[FetchedMail]]:
+        """Yield batches of uncommitted mail, oldest first; raise SourceConnectionError."""
+        checkpoint = cursor.checkpoint(self._url.folder)
+        with self._guard("select"):
+            uidvalidity = self._select()
+            if checkpoint is not None and checkpoint.uidvalidity == uidvalidity:
+                self._catch_up(cursor, checkpoint)
+                uids = self._uids_after(checkpoint.last_uid)
+            else:
+                uids = self._resync(cursor)
+        for chunk in _chunks(uids, self._url.batch):
+            with self._guard("fetch"):
+                groups = self._size_groups(chunk)
+            for group in groups:
+                with self._guard("fetch"):
+                    mails = self._fetch_bodies(group, uidvalidity)
+                if mails:
+                    yield mails
+
+    def acknowledge(self, mails: Sequence[FetchedMail]) -> None:
+        """Mark committed ``mails`` processed (keyword or move); raise SourceConnectionError."""
+        if self._url.processed is Processed.NONE or not mails:
+            return
+        with self._guard("acknowledge"):
+            uidvalidity = self._uidvalidity if self._selected else self._select()
+            uids = sorted(
+                {m.uid for m in mails if m.uid is not None and m.uidvalidity == uidvalidity}
+            )
+            if len(uids) < len(mails):
+                log.warning("%s: %d mails not marked: UIDVALIDITY changed", self.name,
+                            len(mails) - len(uids))  # fmt: skip
+            self._mark(uids)
+
+    def wait_for_mail(self, timeout_s: float) -> None:
+        """Return when new mail may have arrived (IDLE, else NOOP) or ``timeout_s`` passed."""
+        deadline = time.monotonic() + max(0.0, timeout_s)
+        with self._guard("wait"):
+            client = self._connection()
+            if not self._selected:
+                self._select()
+            if self._arrived_since_fetch(client):
+                return
+            if self._url.idle and client.has_capability(CAP_IDLE):
+                idle_until(client, deadline, self.name)
+            else:
+                poll_until(client, deadline, self._noop_interval_s, self.name)
+
+    def close(self) -> None:
+        """Log out; the source may not be used afterwards."""
+        self._closed = True
+        client, self._client = self._client, None
+        if client is not None:
+            try:
+                client.logout()
+            except Exception:  # a dead connection cannot log out; nothing is lost
+                shutdown(client)
+
+    # ---- connection ----
+
+    def _guard(self, action: str) -> AbstractContextManager[None]:
+        """Translate library errors (see ``guarded``); the next call reconnects."""
+        return guarded(self.name, action, self._drop)
+
+    def _connection(self) -> IMAPClient:
+        if self._closed:
+            raise SourceError(f"{self.name}: the source is closed")
+        if self._client is None:
+            self._client = self._connect()
+            self._catch_up_due = True
+        return self._client
+
+    def _connect(self) -> IMAPClient:
+        client = connect(self._url, self._password)
+        log.info("%s: connected (%s)", self.name, self._url.security.value)
+        return client
+
+    def _drop(self) -> None:
+        client, self._client = self._client, None
+        self._selected = False
+        if client is not None:
+            shutdown(client)
+
+    def _select(self) -> int:
+        """SELECT the folder; return its UIDVALIDITY."""
+        info = self._connection().select_folder(self._url.folder)
+        uidvalidity = int(info[UIDVALIDITY])
+        if uidvalidity != self._uidvalidity:
+            self._uidvalidity, self._resynced = uidvalidity, set()
+        self._uidnext = int(info.get(UIDNEXT, 1))
+        self._selected = True
+        return uidvalidity
+
+    # ---- finding new mail ----
+
+    def _search(self, criteria: list[Any]) -> list[int]:
+        uids = sorted(int(u) for u in self._connection().search(criteria))
+        if uids:
+            self._uidnext = max(self._uidnext or 1, uids[-1] + 1)
+        return uids
+
+    def _uids_after(self, last_uid: int) -> list[int]:
+        # "n:*" always includes the highest UID, even below n (RFC 3501 §6.4.8): filter here.
+        return [u for u in self._search(["UID", f"{last_uid + 1}:*"]) if u > last_uid]
+
+    def _resync(self, cursor: SourceCursor) -> list[int]:
+        """Return the UIDs to fetch after a UIDVALIDITY change; mark those already stored."""
+        candidates = [u for u in self._search(["ALL"]) if u not in self._resynced]
+        stored = self._stored(cursor, candidates)
+        self._mark(stored)  # their rows are committed already, so marking keeps invariant 1
+        self._resynced.update(stored)
+        log.info("%s: resync under UIDVALIDITY %s: %d listed, %d stored already", self.name,
+                 self._uidvalidity, len(candidates), len(stored))  # fmt: skip
+        known = set(stored)
+        return [u for u in candidates if u not in known]
+
+    def _catch_up(self, cursor: SourceCursor, checkpoint: Checkpoint) -> None:
+        """Mark stored messages at or below the checkpoint that a crash left unmarked."""
+        if not self._catch_up_due or self._url.processed is Processed.NONE:
+            return
+        if checkpoint.last_uid >= 1:
+            criteria: list[Any] = ["UID", f"1:{checkpoint.last_uid}"]
+            if self._url.processed is Processed.FLAG:
+                criteria += ["UNKEYWORD", KEYWORD]
+            behind = [u for u in self._search(criteria) if u <= checkpoint.last_uid]
+            stored = self._stored(cursor, behind)
+            if stored:
+                log.info("%s: catching up marks of %d messages", self.name, len(stored))
+            self._mark(stored)
+        self._catch_up_due = False
+
+    def _stored(self, cursor: SourceCursor, uids: list[int]) -> list[int]:
+        """Return those of ``uids`` whose Message-ID the cursor knows (their row is committed)."""
+        stored: list[int] = []
+        for chunk in _chunks(uids, self._url.batch):
+            response = self._connection().fetch(chunk, [MESSAGE_ID_PEEK])
+            ids = {u: _message_id(response.get(u, {}).get(MESSAGE_ID)) for u in chunk}
+            known = cursor.known_message_ids({m for m in ids.values() if m})
+            stored += [u for u in chunk if ids[u] in known]
+        return stored
+
+    def _arrived_since_fetch(self, client: IMAPClient) -> bool:
+        """Return whether mail came after the last listing (its EXISTS may have been consumed)."""
+        _, responses = client.noop()  # lets the server sync this session's view first
+        if has_new_mail(responses):
+            return True
+        if self._uidnext is None:
+            return False
+        return any(u >= self._uidnext for u in client.search(["UID", f"{self._uidnext}:*"]))
+
+    # ---- fetching and marking ----
+
+    def _size_groups(self, chunk: list[int]) -> list[list[int]]:
+        """Split ``chunk`` so that no FETCH of bodies exceeds MAX_BATCH_BYTES (but one mail)."""
+        sizes = self._connection().fetch(chunk, [SIZE])
+        groups: list[list[int]] = [[]]
+        total = 0
+        for uid in chunk:
+            size = int(sizes.get(uid, {}).get(SIZE) or 0)
+            if groups[-1] and total + size > MAX_BATCH_BYTES:
+                groups.append([])
+                total = 0
+            groups[-1].append(uid)
+            total += size
+        return groups
+
+    def _fetch_bodies(self, uids: list[int], uidvalidity: int) -> list[FetchedMail]:
+        response = self._connection().fetch(uids, [SIZE, BODY_PEEK])
+        mails = []
+        for uid in uids:
+            raw = response.get(uid, {}).get(BODY)
+            if not raw:
+                log.warning("%s: the server returned no body for UID %d (UIDVALIDITY %d);"
+                            " skipped", self.name, uid, uidvalidity)  # fmt: skip
+                continue
+            mails.append(FetchedMail(self._url.folder, str(uid), bytes(raw), uid, uidvalidity))
+        return mails
+
+    def _mark(self, uids: list[int]) -> None:
+        client = self._connection()
+        for chunk in _chunks(uids, MARK_CHUNK):
+            if self._url.processed is Processed.FLAG:
+                client.add_flags(chunk, [KEYWORD], silent=True)
+            elif self._url.processed is Processed.MOVE:
+                self._move(client, chunk)
+
+    def _move(self, client: IMAPClient, uids: list[int]) -> None:
+        target = self._url.processed_folder
+        assert target is not None  # the URL parser pairs processed=move with a folder
+        if not self._target_ready:
+            if not client.folder_exists(target):
+                client.create_folder(target)
+            self._target_ready = True
+        if client.has_capability(CAP_MOVE):
+            client.move(uids, target)
+            return
+        if not client.has_capability(CAP_UIDPLUS):
+            raise SourceError(
+                f"{self.name}: processed=move needs MOVE or UIDPLUS (a plain EXPUNGE would"
+                " also remove other clients' deleted mail); use processed=flag"
+            )
+        client.copy(uids, target)
+        client.add_flags(uids, [DELETED], silent=True)
+        client.uid_expunge(uids)
+
+
+def _chunks(items: list[int], size: int) -> Iterator[list[int]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _message_id(header: bytes | None) -> str | None:
+    """Return ``<id>`` from a raw Message-ID header field, or None."""
+    if not header:
+        return None
+    match = _MESSAGE_ID_VALUE.search(_FOLDING.sub(b" ", header))
+    return match.group().decode("ascii", "replace") if match else None

@@ -1,0 +1,142 @@
+"""Connection-level IMAP helpers for ``ImapSource``: connect, translate errors, wait for mail.
+
+Everything here works on one ``IMAPClient`` and keeps no state of its own. ``guarded`` is the one
+place where imapclient, imaplib, socket and ssl exceptions become mailflow's
+``SourceConnectionError`` / ``SourceAuthenticationError``. Imports nothing of mailflow but
+``errors`` and ``sources.url``.
+"""
+
+from __future__ import annotations
+
+import imaplib
+import logging
+import ssl
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from imapclient import IMAPClient, SocketTimeout
+from imapclient.exceptions import LoginError
+
+from mailflow.errors import SourceAuthenticationError, SourceConnectionError
+from mailflow.sources.url import ImapUrl, Security
+
+log = logging.getLogger(__name__)
+
+CONNECT_TIMEOUT_S = 15.0
+READ_TIMEOUT_S = 60.0
+IDLE_RENEW_S = 600.0  # imapclient's advice; RFC 2177 allows 29 min
+# idle_check returning [] this early, twice in a row, means the peer closed (imapclient#565)
+EOF_FRACTION = 0.5
+EOF_STRIKES = 2
+EXISTS = b"EXISTS"
+BYE = b"BYE"
+UNAVAILABLE = "[UNAVAILABLE]"  # RFC 5530: a temporary login failure, worth a retry
+
+# imaplib.IMAP4.error covers imapclient's IMAPClientError, LoginError and abort; OSError
+# covers socket.timeout and ssl.SSLError.
+CONNECTION_ERRORS = (imaplib.IMAP4.error, OSError)
+
+
+class ConnectionLost(imaplib.IMAP4.abort):
+    """Raised when the server closed the connection while we were idling."""
+
+
+def connect(url: ImapUrl, password: str) -> IMAPClient:
+    """Return a logged-in client for ``url``; raise the library's exceptions (see ``guarded``)."""
+    context = None
+    if url.security is not Security.NONE:
+        context = ssl.create_default_context(cafile=str(url.cafile) if url.cafile else None)
+    timeout = SocketTimeout(connect=CONNECT_TIMEOUT_S, read=READ_TIMEOUT_S)
+    implicit = url.security is Security.TLS
+    client = IMAPClient(url.host, url.port, ssl=implicit, ssl_context=context, timeout=timeout)
+    try:
+        if url.security is Security.STARTTLS:
+            client.starttls(context)  # raises when the server does not offer it: no downgrade
+        client.login(url.username, password)
+    except BaseException:
+        shutdown(client)
+        raise
+    return client
+
+
+@contextmanager
+def guarded(name: str, action: str, drop: Callable[[], None]) -> Iterator[None]:
+    """Translate library errors raised in the block, calling ``drop()`` first.
+
+    Raises SourceAuthenticationError when the login is refused, SourceConnectionError for
+    everything else that went wrong with the connection or a command.
+    """
+    try:
+        yield
+    except LoginError as e:
+        drop()
+        if UNAVAILABLE in str(e):
+            raise SourceConnectionError(f"{name}: login temporarily unavailable") from e
+        raise SourceAuthenticationError(f"{name}: the server refused the login") from e
+    except CONNECTION_ERRORS as e:
+        drop()
+        raise SourceConnectionError(f"{name}: {action} failed: {describe(e)}") from e
+    except BaseException:
+        drop()  # e.g. interrupted while IDLE: the connection state is unknown
+        raise
+
+
+def idle_until(client: IMAPClient, deadline: float, name: str) -> None:
+    """IDLE until new mail (EXISTS) or ``deadline`` (monotonic); leave IDLE before returning.
+
+    Renews IDLE every IDLE_RENEW_S with a NOOP in between, which fails within READ_TIMEOUT_S
+    on a dead connection. Raises ConnectionLost on BYE or on idle_check's EOF busy loop.
+    """
+    client.idle()
+    log.debug("%s: idling", name)
+    strikes = 0
+    while (remaining := deadline - time.monotonic()) > 0:
+        slice_s = min(remaining, IDLE_RENEW_S)
+        started = time.monotonic()
+        responses = client.idle_check(timeout=slice_s)
+        strikes = strikes + 1 if _early_empty(responses, started, slice_s) else 0
+        if strikes >= EOF_STRIKES or any(r and r[0] == BYE for r in responses):
+            raise ConnectionLost("the server closed the connection during IDLE")
+        if has_new_mail(responses):
+            break
+        if slice_s < remaining:
+            client.idle_done()
+            client.noop()
+            client.idle()
+    client.idle_done()
+
+
+def poll_until(client: IMAPClient, deadline: float, interval_s: float, name: str) -> None:
+    """NOOP every ``interval_s`` until new mail (EXISTS) or ``deadline`` (monotonic)."""
+    log.debug("%s: polling with NOOP", name)
+    while True:
+        _, responses = client.noop()
+        remaining = deadline - time.monotonic()
+        if has_new_mail(responses) or remaining <= 0:
+            return
+        time.sleep(min(remaining, interval_s))
+
+
+def has_new_mail(responses: Iterable[tuple[Any, ...]]) -> bool:
+    """Return whether untagged ``responses`` announce a new message count (EXISTS)."""
+    return any(len(r) >= 2 and r[1] == EXISTS for r in responses)
+
+
+def _early_empty(responses: list[tuple[Any, ...]], started: float, timeout_s: float) -> bool:
+    """Return whether idle_check gave nothing long before its timeout: a readable EOF."""
+    return not responses and time.monotonic() - started < timeout_s * EOF_FRACTION
+
+
+def describe(error: BaseException) -> str:
+    """Return ``Type: message`` for a log line or an error message."""
+    return f"{type(error).__name__}: {error}"
+
+
+def shutdown(client: IMAPClient) -> None:
+    """Close the socket without a LOGOUT round trip; never raises."""
+    try:
+        client.shutdown()
+    except Exception as e:  # already closed; nothing to release
+        log.debug("shutdown: %s", describe(e))
