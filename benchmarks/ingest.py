@@ -209,6 +209,8 @@ def measure_mailflow(server, user: str, database_url: str, n: int, label: str,
         "MAILFLOW_SOURCE_PASSWORD": PASSWORD,
         "MAILFLOW_DATABASE_URL": database_url,
         "MAILFLOW_TRANSPORT": f"file://{work / 'outbox'}",
+        # the checkout's code, whether or not the virtualenv's editable install is current
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
     }
     tag = f"{label}-{n}"
     _, _, rc = run_child([str(MAILFLOW), "db", "upgrade"], env, work / f"{tag}-upgrade.log")
