@@ -178,7 +178,7 @@ class ImapSource:
 
     def _drop(self) -> None:
         client, self._client = self._client, None
-        self._selected = False
+        self._selected = self._target_ready = False  # the target folder may have gone too
         if client is not None:
             shutdown(client)
 
@@ -266,7 +266,7 @@ class ImapSource:
         return groups
 
     def _fetch_bodies(self, uids: list[int], uidvalidity: int) -> list[FetchedMail]:
-        response = self._connection().fetch(uids, [SIZE, BODY_PEEK])
+        response = self._connection().fetch(uids, [BODY_PEEK])
         mails = []
         for uid in uids:
             raw = response.get(uid, {}).get(BODY)

@@ -117,7 +117,10 @@ class DovecotServer:
         return self.base_dir / "mail" / domain / local / "Maildir"
 
     def source_url(self, user: str, folder: str = "INBOX", **query: str) -> str:
-        """Return a ``MAILFLOW_SOURCE`` URL for ``user`` on the plain port (security=none)."""
+        """Return a ``MAILFLOW_SOURCE`` URL for ``user``: plain (``security=none``) by default,
+        ``security="starttls"`` on the same port, ``security="tls"`` for ``imaps://`` on
+        ``port_tls``. Pass ``cafile=str(server.cafile)`` to trust the server's certificate.
+        """
         options = {"security": "none", **query}
         scheme = "imaps" if options.get("security") == "tls" else "imap"
         if scheme == "imaps":
