@@ -102,6 +102,7 @@ def idle_until(client: IMAPClient, deadline: float, name: str) -> None:
         if has_new_mail(responses):
             break
         if slice_s < remaining:
+            log.debug("%s: renewing IDLE", name)
             client.idle_done()
             client.noop()
             client.idle()

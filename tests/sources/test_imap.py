@@ -390,6 +390,25 @@ def test_wait_without_mail_lasts_its_timeout(
     assert ingest(source, DictCursor()) == []  # the connection is usable after IDLE
 
 
+def test_idle_is_renewed_during_a_long_wait(
+    imap_user: ImapUser,
+    open_source: Callable[..., ImapSource],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A wait longer than the renewal period leaves and re-enters IDLE and still ends on time."""
+    monkeypatch.setattr("mailflow.sources.imap_session.IDLE_RENEW_S", 0.2)
+    source = open_source(imap_user)
+    ingest(source, DictCursor())
+    with caplog.at_level(logging.DEBUG, logger="mailflow.sources"):
+        started = time.monotonic()
+        source.wait_for_mail(0.9)
+    assert 0.9 <= time.monotonic() - started < DEADLINE_S
+    assert 2 <= caplog.text.count("renewing IDLE") <= 4
+    imap_user.append(raw_mail(1))
+    assert ingest(source, DictCursor()) == ["<1@test>"]
+
+
 def test_noop_polling_without_idle(
     minimal_dovecot: DovecotServer, open_source: Callable[..., ImapSource]
 ) -> None:
