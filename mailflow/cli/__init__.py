@@ -170,7 +170,9 @@ def _ingest(once: bool, *, show_table: bool) -> None:
                 report = poll_once(source, runtime.sessions, runtime.context, progress.update)
             presentation.print_report(err, report)
             if show_table:
-                presentation.print_messages(out, runtime.sessions, limit=50)
+                presentation.print_messages(
+                    out, runtime.sessions, runtime.context.timezone, limit=50
+                )
             return
         stop = threading.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -207,7 +209,9 @@ def messages_list(
             rows = presentation.message_rows(runtime.sessions, status=status, limit=limit)
             print(json.dumps(rows, ensure_ascii=False, indent=2))
         else:
-            presentation.print_messages(out, runtime.sessions, status=status, limit=limit)
+            presentation.print_messages(
+                out, runtime.sessions, runtime.context.timezone, status=status, limit=limit
+            )
     finally:
         runtime.close()
 

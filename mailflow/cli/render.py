@@ -5,19 +5,26 @@
 
 from __future__ import annotations
 
+from datetime import tzinfo
 from types import TracebackType
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.status import Status
 from rich.table import Table
 from sqlalchemy.orm import Session, sessionmaker
 
+from mailflow.mail.model import (
+    MISSING_DEPARTMENT,
+    MISSING_REASON,
+    MISSING_TOPIC,
+    NONSTANDARD_BRACKETS,
+    UNKNOWN_DEPARTMENT,
+)
 from mailflow.service.ingest import IngestReport
 from mailflow.store.messages import list_messages
 from mailflow.store.models import STATUS_QUARANTINED, Message
-
-_SUBJECT_WIDTH = 48
 
 
 class IngestProgress:
@@ -84,38 +91,48 @@ def message_rows(
 def print_messages(
     console: Console,
     sessions: sessionmaker[Session],
+    tz: tzinfo,
     *,
     status: str | None = None,
     limit: int | None = None,
 ) -> None:
-    """Print stored messages as a table, newest first."""
+    """Print stored messages as a table, newest first, dates in the organisation's timezone."""
     with sessions() as session:
         rows = list_messages(session, status=status, limit=limit)
-        table = Table(title=f"{len(rows)} message(s)", show_lines=False, expand=False)
-        for column in ("date", "from", "subject", "事由", "部门", "status / note"):
-            table.add_column(column, overflow="fold")
+        table = Table(title=f"{len(rows)} message(s)", title_justify="left")
+        table.add_column("date", no_wrap=True)
+        table.add_column("from", max_width=12, overflow="ellipsis", no_wrap=True)
+        table.add_column("subject", ratio=3, overflow="fold")
+        table.add_column("what mailflow saw", ratio=2, overflow="fold")
         for m in rows:
             table.add_row(
-                m.date.astimezone().strftime("%Y-%m-%d %H:%M") if m.date else "—",
+                m.date.astimezone(tz).strftime("%Y-%m-%d %H:%M") if m.date else "—",
                 m.from_name or m.from_address or "—",
-                _clip(m.subject or "(no subject)"),
-                m.subject_reason or "",
-                m.department or "",
+                m.subject or "(no subject)",
                 _note(m),
             )
     console.print(table)
 
 
+_PROBLEM_WORDS = {
+    MISSING_REASON: "no 【事由】",
+    NONSTANDARD_BRACKETS: "brackets not 【】",
+    MISSING_DEPARTMENT: "no department",
+    UNKNOWN_DEPARTMENT: "unknown department",
+    MISSING_TOPIC: "no topic",
+}
+
+
 def _note(m: Message) -> str:
     if m.status == STATUS_QUARANTINED:
-        return f"[red]quarantined[/]: {m.reason}"
+        return f"[red]quarantined[/]: {escape(m.reason or '')}"
     if m.automated:
-        return f"[dim]automated ({m.automated_reason})[/]"
-    return "[green]stored[/]" if m.conforms else "stored, subject not in 【事由】部门-主题 form"
-
-
-def _clip(text: str) -> str:
-    return text if len(text) <= _SUBJECT_WIDTH else text[: _SUBJECT_WIDTH - 1] + "…"
+        return f"[dim]automated: {escape(m.automated_reason or '')}[/]"
+    if m.conforms:
+        return f"[green]✓[/] {m.subject_reason} · {m.department}"
+    problems = (m.parsed or {}).get("subject", {}).get("problems", [])
+    words = ", ".join(_PROBLEM_WORDS.get(p, p) for p in problems) or "not in 【事由】部门-主题 form"
+    return f"[yellow]subject:[/] {words}"
 
 
 def print_parsed(console: Console, doc: dict[str, Any]) -> None:

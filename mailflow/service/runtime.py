@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
-from urllib.parse import urlsplit
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -15,7 +13,9 @@ from mailflow.rulebook.context import parse_context
 from mailflow.rulebook.organization import Organization, load_organization
 from mailflow.settings import Settings
 from mailflow.sources.base import MailSource
+from mailflow.sources.imap import ImapSource
 from mailflow.sources.maildir import MaildirSource
+from mailflow.sources.url import ImapUrl, MaildirUrl, parse_source_url
 from mailflow.store import migrate
 from mailflow.store.db import make_engine, make_session_factory
 
@@ -61,20 +61,12 @@ def _check_schema(engine: Engine) -> None:
 
 def open_source(settings: Settings) -> MailSource:
     """Return the mailbox MAILFLOW_SOURCE names; raise ConfigurationError for a bad URL."""
-    url = settings.source
-    scheme = urlsplit(url).scheme.lower()
-    if scheme == "maildir":
-        return MaildirSource(_maildir_path(url))
+    url = parse_source_url(settings.source)
+    if isinstance(url, MaildirUrl):
+        return MaildirSource(url.path)
+    if isinstance(url, ImapUrl):
+        return ImapSource.from_settings(settings)
     raise ConfigurationError(
-        f"MAILFLOW_SOURCE: unsupported scheme {scheme or '(none)'!r};"
-        " use maildir://, imap://, imaps:// or ews://"
+        "MAILFLOW_SOURCE: ews:// (Exchange) is not supported yet; use IMAP with the same"
+        " mailbox (Exchange Online retires EWS in 2026-2027)"
     )
-
-
-def _maildir_path(url: str) -> Path:
-    rest = url.split("://", 1)[1] if "://" in url else ""
-    if not rest:
-        raise ConfigurationError(
-            "MAILFLOW_SOURCE: maildir:// needs a folder, e.g. maildir:///srv/mail"
-        )
-    return Path(rest)

@@ -24,7 +24,7 @@ _INFO_SEPARATOR = ":"
 
 
 class MaildirSource:
-    """Reads ``new/`` and ``cur/`` of one Maildir, oldest delivery first."""
+    """Reads ``new/`` and ``cur/`` of one Maildir, oldest delivery first (by the name's time)."""
 
     def __init__(self, path: Path, batch_size: int = DEFAULT_BATCH) -> None:
         self._path = path.resolve()
@@ -60,7 +60,7 @@ class MaildirSource:
                     if entry.name.startswith(".") or not entry.is_file():
                         continue
                     key = entry.name.split(_INFO_SEPARATOR, 1)[0]
-                    found.append((entry.stat().st_mtime, key, Path(entry.path)))
+                    found.append((_delivered_at(key, entry), key, Path(entry.path)))
         found.sort()
         return [(key, path) for _, key, path in found]
 
@@ -80,3 +80,9 @@ class MaildirSource:
 
     def close(self) -> None:
         """Nothing to release: files are opened per message."""
+
+
+def _delivered_at(key: str, entry: os.DirEntry[str]) -> float:
+    """Return the delivery time: Maildir names start with it; a copied file keeps it, mtime not."""
+    head = key.split(".", 1)[0]
+    return float(head) if head.isdigit() else entry.stat().st_mtime
