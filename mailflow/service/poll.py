@@ -41,11 +41,32 @@ def poller_identity() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
+def is_abandoned(owner: str) -> bool:
+    """Return True when ``owner`` is a poller on this host whose process no longer exists.
+
+    A poller killed by the OOM killer or SIGKILL cannot release its lease; a restart on the
+    same host then need not wait for the lease to expire. Other hosts' leases just expire.
+    """
+    host, _, rest = owner.partition(":")
+    pid = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid.isdigit() or int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, owned by another user
+        return False
+    return False
+
+
 def take_lease(sessions: sessionmaker[Session], source: str, owner: str) -> Lease | None:
     """Take or renew the lease on ``source``; return it, or None while another poller has it."""
     with sessions() as session, session.begin():
         session.connection(execution_options={"sqlite_immediate": True})
-        row = cursors.acquire_lease(session, source, owner, datetime.now(UTC), LEASE_TTL)
+        row = cursors.acquire_lease(
+            session, source, owner, datetime.now(UTC), LEASE_TTL, is_abandoned
+        )
         return Lease(owner, row.epoch) if row else None
 
 
@@ -65,11 +86,22 @@ def poll_once(
     owner = poller_identity()
     lease = take_lease(sessions, source.name, owner)
     if lease is None:
-        raise MailboxBusy(f"another poller is reading {source.name}; try again when it stops")
+        raise MailboxBusy(_busy_message(sessions, source.name))
     try:
         return ingest(source, sessions, ctx, lease, on_batch)
     finally:
         give_up_lease(sessions, source.name, owner)
+
+
+def _busy_message(sessions: sessionmaker[Session], source: str) -> str:
+    with sessions() as session:
+        holder = cursors.lease_holder(session, source)
+    if holder is None:
+        return f"another poller is reading {source}"
+    return (
+        f"another poller ({holder.owner}) is reading {source}; its lease runs until"
+        f" {holder.expires_at:%H:%M:%S} UTC unless it renews it"
+    )
 
 
 def poll_forever(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select, update
@@ -69,12 +69,18 @@ def add_seen_keys(session: Session, source: str, folder: str, keys: Iterable[str
 
 
 def acquire_lease(
-    session: Session, source: str, owner: str, now: datetime, ttl: timedelta
+    session: Session,
+    source: str,
+    owner: str,
+    now: datetime,
+    ttl: timedelta,
+    abandoned: Callable[[str], bool] = lambda owner: False,
 ) -> MailboxLease | None:
     """Take or renew the lease on ``source``; return it, or None while another owner holds it.
 
-    Taking over an expired lease increments ``epoch``, the fencing token that makes a stalled
-    former owner's writes fail.
+    A lease is free when it expired or when ``abandoned(owner)`` says its holder is gone.
+    Taking it over increments ``epoch``, the fencing token that makes a stalled former
+    owner's writes fail.
     """
     lease = session.scalar(
         select(MailboxLease).where(MailboxLease.source == source).with_for_update()
@@ -84,7 +90,7 @@ def acquire_lease(
         session.add(lease)
         session.flush()
         return lease
-    if lease.owner != owner and lease.expires_at > now:
+    if lease.owner != owner and lease.expires_at > now and not abandoned(lease.owner):
         return None
     if lease.owner != owner:
         lease.owner, lease.epoch = owner, lease.epoch + 1
@@ -112,3 +118,8 @@ def release_lease(session: Session, source: str, owner: str) -> None:
         .where(MailboxLease.source == source, MailboxLease.owner == owner)
         .values(expires_at=datetime(1970, 1, 1, tzinfo=UTC))
     )
+
+
+def lease_holder(session: Session, source: str) -> MailboxLease | None:
+    """Return the lease row of ``source``, whoever holds it."""
+    return session.get(MailboxLease, source)
