@@ -1,0 +1,139 @@
+"""The command line keeps its contract: JSON shapes, exit codes, one-line reasons."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from mailflow.cli import app
+
+REPO = Path(__file__).resolve().parents[1]
+EXAMPLES = REPO / "examples" / "inbox"
+MINUTES = EXAMPLES / "new" / "1696757414.M1017P4101.example"
+
+PARSE_KEYS = {
+    "message_id",
+    "date",
+    "from",
+    "to",
+    "cc",
+    "in_reply_to",
+    "references",
+    "automated",
+    "automated_reason",
+    "subject",
+    "body_text",
+    "attachments",
+}
+SUBJECT_KEYS = {"raw", "prefixes", "conforms", "reason", "department", "topic", "problems"}
+LIST_KEYS = {"message_id", "subject", "from", "date", "status", "reason"}
+
+
+@pytest.fixture
+def runner(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> CliRunner:
+    """A runner in an empty working directory with the shipped rules and a fresh SQLite file."""
+    for name in list(os.environ):
+        if name.startswith("MAILFLOW_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    inbox = tmp_path / "inbox"
+    shutil.copytree(EXAMPLES, inbox)
+    monkeypatch.setenv("MAILFLOW_RULES_DIR", str(REPO / "rules"))
+    monkeypatch.setenv("MAILFLOW_SOURCE", f"maildir://{inbox}")
+    monkeypatch.setenv("MAILFLOW_DATABASE_URL", f"sqlite:///{tmp_path / 'mf.db'}")
+    return CliRunner()
+
+
+def test_parse_json_follows_the_contract(runner: CliRunner) -> None:
+    """`parse --json` prints one document with the contract's keys and the decoded subject."""
+    result = runner.invoke(app, ["parse", str(MINUTES), "--json"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert set(doc) == PARSE_KEYS
+    assert set(doc["subject"]) == SUBJECT_KEYS
+    assert doc["subject"]["raw"] == "【会议纪要】技术部-Q4产品迭代进度同步"
+    assert doc["subject"]["conforms"] is True
+    assert doc["from"] == {"name": "张三", "address": "zhang.san@example.com"}
+    assert doc["date"].endswith("+08:00")
+
+
+def test_parse_human_output_shows_the_convention(runner: CliRunner) -> None:
+    """Without --json the subject's 事由, 部门 and 主题 are shown to people."""
+    result = runner.invoke(app, ["parse", str(MINUTES)])
+    assert result.exit_code == 0, result.output
+    assert "会议纪要" in result.stdout and "Q4产品迭代进度同步" in result.stdout
+
+
+def test_parse_missing_file_is_a_user_error(runner: CliRunner) -> None:
+    """A file that cannot be read exits 1 with a one-line reason on stderr."""
+    result = runner.invoke(app, ["parse", "no-such.eml"])
+    assert result.exit_code == 1
+    assert "cannot read no-such.eml" in result.stderr
+
+
+def test_usage_error_exits_2(runner: CliRunner) -> None:
+    """A command without its argument is a usage error."""
+    assert runner.invoke(app, ["parse"]).exit_code == 2
+
+
+def test_run_needs_a_migrated_database(runner: CliRunner) -> None:
+    """Before `db upgrade` the run command says what to do instead of failing obscurely."""
+    result = runner.invoke(app, ["run", "--once"])
+    assert result.exit_code == 1
+    assert "mailflow db upgrade" in result.stderr
+
+
+def test_run_once_stores_the_example_inbox_once(runner: CliRunner) -> None:
+    """`run --once` stores every example mail, a second run stores none, the list shows them."""
+    assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
+    first = runner.invoke(app, ["run", "--once"])
+    assert first.exit_code == 0, first.output
+    assert "15 stored, 0 quarantined" in first.stderr
+    again = runner.invoke(app, ["run", "--once"])
+    assert "0 stored" in again.stderr
+    listed = runner.invoke(app, ["messages", "list", "--json"])
+    rows = json.loads(listed.stdout)
+    assert len(rows) == 15
+    assert all(set(r) >= LIST_KEYS for r in rows)
+    automated = sorted(r["message_id"] for r in rows if r["automated"])
+    assert len(automated) == 3  # the bounce, the out-of-office reply, the newsletter
+
+
+def test_messages_list_rejects_unknown_status(runner: CliRunner) -> None:
+    """A status that does not exist is named in the error."""
+    assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
+    result = runner.invoke(app, ["messages", "list", "--status", "sent"])
+    assert result.exit_code == 1
+    assert "stored, quarantined" in result.stderr
+
+
+def test_rules_check_reports_file_and_line(runner: CliRunner, tmp_path: Path) -> None:
+    """`rules check` prints file:line: message per problem and exits 1."""
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "organization.yaml").write_text(
+        "organization:\n  name: x\n  shared_address: coord\n  internal_domains: [x.cn]\n",
+        encoding="utf-8",
+    )
+    result = runner.invoke(app, ["rules", "check"], env={"MAILFLOW_RULES_DIR": str(rules)})
+    assert result.exit_code == 1
+    assert f"{rules / 'organization.yaml'}:3: " in result.stderr
+    assert runner.invoke(app, ["rules", "check"]).exit_code == 0
+
+
+def test_imap_password_never_shown(runner: CliRunner, dovecot) -> None:  # type: ignore[no-untyped-def]
+    """A refused IMAP login exits 1 and the error does not repeat the password."""
+    assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
+    env = {
+        "MAILFLOW_SOURCE": dovecot.source_url("alice@example.test"),
+        "MAILFLOW_SOURCE_PASSWORD": "wrong-Pa55word",
+    }
+    result = runner.invoke(app, ["poll", "--once"], env=env)
+    assert result.exit_code == 1
+    assert "wrong-Pa55word" not in result.output
+    assert "wrong-Pa55word" not in result.stderr
