@@ -14,7 +14,7 @@ import logging
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -50,10 +50,14 @@ class IngestReport:
 
 @dataclass(frozen=True)
 class Lease:
-    """The poller's claim on a mailbox: who it is and the fencing epoch it holds."""
+    """The poller's claim on a mailbox: who it is, the fencing epoch, how long a renewal lasts.
+
+    Every committed batch renews it, so a long first read of a big mailbox keeps its lease.
+    """
 
     owner: str
     epoch: int
+    ttl: timedelta = timedelta(seconds=60)
 
 
 class DatabaseCursor:
@@ -152,7 +156,9 @@ def _write(
 ) -> list[bool]:
     with session_factory() as session, session.begin():
         session.connection(execution_options={"sqlite_immediate": True})
-        if lease and not cursors.holds_lease(session, source, lease.owner, lease.epoch, now):
+        if lease and not cursors.renew_lease(
+            session, source, lease.owner, lease.epoch, now, lease.ttl
+        ):
             raise LeaseLost(source)
         known = messages.existing_message_ids(session, (p.message.message_id for p in prepared))
         stored: list[bool] = []

@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from mailflow.errors import MailflowError, SourceConnectionError
+from mailflow.errors import LeaseLost, MailflowError, SourceConnectionError
 from mailflow.mail.model import ParseContext
 from mailflow.service.ingest import IngestReport, Lease, ingest
 from mailflow.sources.base import MailSource
@@ -67,7 +67,7 @@ def take_lease(sessions: sessionmaker[Session], source: str, owner: str) -> Leas
         row = cursors.acquire_lease(
             session, source, owner, datetime.now(UTC), LEASE_TTL, is_abandoned
         )
-        return Lease(owner, row.epoch) if row else None
+        return Lease(owner, row.epoch, LEASE_TTL) if row else None
 
 
 def give_up_lease(sessions: sessionmaker[Session], source: str, owner: str) -> None:
@@ -128,6 +128,8 @@ def poll_forever(
                 ingest(source, sessions, ctx, lease, on_batch)
                 failures = 0
                 source.wait_for_mail(min(interval_s, LEASE_RENEW_S))
+            except LeaseLost:
+                log.warning("mailbox %s: another poller took over; standing by", source.name)
             except SourceConnectionError as e:
                 failures += 1
                 delay = min(MAX_BACKOFF_S, 2.0**failures) * random.uniform(0.5, 1.0)

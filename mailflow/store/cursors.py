@@ -98,17 +98,20 @@ def acquire_lease(
     return lease
 
 
-def holds_lease(session: Session, source: str, owner: str, epoch: int, now: datetime) -> bool:
-    """Return True when ``owner`` still holds the lease at ``epoch``; locks the row till commit."""
+def renew_lease(
+    session: Session, source: str, owner: str, epoch: int, now: datetime, ttl: timedelta
+) -> bool:
+    """Extend the lease when ``owner`` still holds it at ``epoch``; return whether it does.
+
+    The row stays locked until the transaction ends, so the work done in it is fenced.
+    """
     lease = session.scalar(
         select(MailboxLease).where(MailboxLease.source == source).with_for_update()
     )
-    return (
-        lease is not None
-        and lease.owner == owner
-        and lease.epoch == epoch
-        and lease.expires_at > now
-    )
+    if lease is None or (lease.owner, lease.epoch) != (owner, epoch) or lease.expires_at <= now:
+        return False
+    lease.expires_at = now + ttl
+    return True
 
 
 def release_lease(session: Session, source: str, owner: str) -> None:

@@ -126,3 +126,20 @@ def test_stale_lease_cannot_write(sessions, tmp_path: Path) -> None:  # type: ig
         ingest(source, sessions, ParseContext(), stale)
     assert _count(sessions, Message) == 0
     assert _count(sessions, SeenKey) == 0
+
+
+def test_each_batch_renews_the_lease(sessions, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A long read keeps its lease: every committed batch pushes the expiry forward."""
+    from datetime import UTC, datetime, timedelta
+
+    from mailflow.store.models import MailboxLease
+
+    source = MaildirSource(_maildir(tmp_path, 3), batch_size=1)
+    lease = take_lease(sessions, source.name, "long-reader")
+    assert lease is not None
+    with sessions() as s, s.begin():
+        s.get(MailboxLease, source.name).expires_at = datetime.now(UTC) + timedelta(seconds=5)
+    ingest(source, sessions, ParseContext(), lease)
+    with sessions() as s:
+        left = s.get(MailboxLease, source.name).expires_at - datetime.now(UTC)
+    assert left > timedelta(seconds=30)
