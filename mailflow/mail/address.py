@@ -1,0 +1,117 @@
+"""Read address headers (From, To, Cc, Reply-To) into validated ``Address`` values.
+
+Garbage never raises: an entry whose addr-spec fails a strict check is dropped and named in
+the defects. Unbalanced parentheses make the whole header untrusted (the CVE-2023-27043 class
+where ``alice@example.org)<bob@evil.com>`` reads as alice); unbalanced quotes are salvaged
+from the ``<addr>`` they still contain. Imports nothing of storage/sources/jobs.
+"""
+
+from __future__ import annotations
+
+import re
+from email.utils import getaddresses
+
+from mailflow.mail.header import decode_text
+from mailflow.mail.model import Address
+
+_LOCAL = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+ADDR_SPEC = re.compile(rf"({_LOCAL})@({_LABEL}(?:\.{_LABEL})*)\.?")
+_ANGLE = re.compile(r"<\s*([^<>\s]+@[^<>\s]+?)\s*>")
+_QUOTED = re.compile(r'"(?:[^"\\]|\\.)*"')
+# ``alice@example.com <bob@example.com>``: a display name that is itself an address (spoofing)
+_UNQUOTED_AT_NAME = re.compile(r'(^|,)\s*([^,"<>]*@[^,"<>]*?)\s*<')
+
+
+def valid_address(text: str) -> str | None:
+    """Return ``text`` as ``local@domain`` with the domain lower-cased, or None when invalid."""
+    match = ADDR_SPEC.fullmatch(text.strip())
+    if match is None or len(text) > 254:
+        return None
+    return f"{match.group(1)}@{match.group(2).lower()}"
+
+
+def parse_addresses(raw: str | None, field: str, defects: list[str]) -> tuple[Address, ...]:
+    """Return the valid addresses of one raw header value; list what was dropped in ``defects``."""
+    if raw is None or not raw.strip():
+        return ()
+    unquoted = _QUOTED.sub("", raw)
+    if unquoted.count("(") != unquoted.count(")"):
+        defects.append(f"{field}: unbalanced parentheses, header ignored")
+        return ()
+    if unquoted.count('"') % 2:
+        return _salvage(raw, field, defects)
+    out: list[Address] = []
+    pending: list[str] = []  # words before an unquoted comma: ``Last, First <a@b>``
+    for name, spec in _entries(_UNQUOTED_AT_NAME.sub(r'\1"\2" <', raw), field, defects):
+        address = valid_address(spec)
+        if address is None:
+            if spec and not name and not out and "@" not in spec:
+                pending.append(spec)
+            elif spec or name:
+                defects.append(f"{field}: dropped invalid address {spec or name!r}")
+            continue
+        if pending and name:
+            name = ", ".join([*pending, name])
+        pending = []
+        out.append(Address(name=_display_name(name, address, defects), address=address))
+    if pending:
+        defects.append(f"{field}: dropped text without an address {', '.join(pending)!r}")
+    return tuple(out)
+
+
+def _entries(raw: str, field: str, defects: list[str]) -> list[tuple[str, str]]:
+    """Return (name, addr-spec) pairs, one ``getaddresses`` call per top-level entry.
+
+    The stdlib address parser recurses once per entry; a header with thousands of entries
+    (seen in the wild) would exhaust the stack, so entries are split here first.
+    """
+    out: list[tuple[str, str]] = []
+    for chunk in _split_top_level(raw):
+        try:
+            out.extend(getaddresses([chunk]))
+        except (RecursionError, IndexError, ValueError):
+            defects.append(f"{field}: unreadable entry {chunk[:60]!r}")
+    return out
+
+
+def _split_top_level(raw: str) -> list[str]:
+    """Return ``raw`` split at commas outside quotes, comments and angle brackets."""
+    chunks, start, depth, quoted, escaped = [], 0, 0, False, False
+    for index, char in enumerate(raw):
+        if escaped:
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif char == '"':
+            quoted = not quoted
+        elif not quoted and char in "(<":
+            depth += 1
+        elif not quoted and char in ")>":
+            depth = max(0, depth - 1)
+        elif char == "," and not quoted and depth == 0:
+            chunks.append(raw[start:index])
+            start = index + 1
+    chunks.append(raw[start:])
+    return [c for c in chunks if c.strip()]
+
+
+def _salvage(raw: str, field: str, defects: list[str]) -> tuple[Address, ...]:
+    """Return the ``<addr>`` entries of a header whose quotes do not balance."""
+    out: list[Address] = []
+    for match in _ANGLE.finditer(raw):
+        address = valid_address(match.group(1))
+        if address is not None:
+            before = raw[: match.start()].rsplit(",", 1)[-1]
+            name = _display_name(before.strip().strip('"').strip(), address, defects)
+            out.append(Address(name=name, address=address))
+    defects.append(f"{field}: unbalanced quotes, kept {len(out)} address(es) in <>")
+    return tuple(out)
+
+
+def _display_name(name: str, address: str, defects: list[str]) -> str:
+    """Return the decoded display name; a name that only repeats the address becomes empty."""
+    text = " ".join(decode_text(name, defects).split())
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'":
+        text = text[1:-1].strip()
+    return "" if text.lower() == address.lower() else text

@@ -1,0 +1,95 @@
+"""Pick the text a person reads from a MIME tree: text/plain first, HTML converted otherwise.
+
+Payloads are decoded from ``get_payload(decode=True)`` bytes with ``charset.decode_bytes``,
+never ``get_content()`` (which assumes ASCII or raises on unknown labels). HTML becomes text
+with inscriptis; table cells are joined with `` | `` so a row reads as one line.
+Imports nothing of storage/sources/jobs.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from email.message import Message
+
+from inscriptis import get_text
+from inscriptis.model.config import ParserConfig
+
+from mailflow.mail.attachment import REPORT_PARTS, is_attachment
+from mailflow.mail.charset import codec_for, decode_bytes
+from mailflow.mail.mime import Leaf, leaves
+
+TABLE_CELL_SEPARATOR = " | "
+_META_CHARSET = re.compile(
+    rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.IGNORECASE
+)
+_TAG = re.compile(r"<[^>]*>")
+_SKIPPED = re.compile(r"<(script|style|head)\b.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
+
+
+def body_text(root: Message, defects: list[str]) -> str:
+    """Return the readable body of ``root``: all inline plain parts, else all HTML parts as text."""
+    plain: list[str] = []
+    rich: list[Message] = []
+    for leaf in leaves(root):
+        kind = _body_kind(leaf)
+        if kind == "plain":
+            plain.append(_plain(part_text(leaf.part, defects)))
+        elif kind == "html":
+            rich.append(leaf.part)
+    if any(t.strip() for t in plain):
+        return "\n".join(t for t in plain if t.strip())
+    texts = (html_to_text(part_text(p, defects, html=True), defects) for p in rich)
+    return "\n".join(t for t in texts if t)
+
+
+def _body_kind(leaf: Leaf) -> str | None:
+    """Return "plain", "html" or None for a leaf that is not body text."""
+    part = leaf.part
+    ctype = part.get_content_type()
+    if ctype in REPORT_PARTS or is_attachment(part):
+        return None
+    if ctype == "text/html":
+        return "html"
+    if ctype == "text/plain" or part.get_content_maintype() == "multipart":
+        return "plain"  # a multipart whose boundary could not be found is read as text
+    return None
+
+
+def part_text(part: Message, defects: list[str], *, html: bool = False) -> str:
+    """Return the decoded text of one leaf part, recording charset fallbacks in ``defects``."""
+    payload = part.get_payload(decode=True)
+    if not isinstance(payload, bytes):
+        return ""
+    label = charset_label(part)
+    if html and codec_for(label) is None:
+        meta = _META_CHARSET.search(payload[:4096])
+        if meta:
+            label = meta.group(1).decode("ascii")
+    decoded = decode_bytes(payload, label)
+    if decoded.defect:
+        defects.append(f"{part.get_content_type()} body {decoded.defect}")
+    return decoded.text
+
+
+def charset_label(part: Message) -> str | None:
+    """Return the charset parameter of ``part`` as written, or None when there is none."""
+    value = part.get_param("charset")
+    if isinstance(value, tuple):  # RFC 2231 form charset*=...; the value is the label
+        value = value[2]
+    return value.strip() or None if isinstance(value, str) else None
+
+
+def _plain(text: str) -> str:
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def html_to_text(markup: str, defects: list[str]) -> str:
+    """Return ``markup`` as text, tables kept row by row; falls back to tag stripping."""
+    try:
+        text = get_text(markup, ParserConfig(table_cell_separator=TABLE_CELL_SEPARATOR))
+    except (RecursionError, ValueError) as e:
+        defects.append(f"HTML could not be laid out ({type(e).__name__}); tags stripped")
+        text = html.unescape(_TAG.sub(" ", _SKIPPED.sub(" ", markup)))
+    lines = [line.rstrip() for line in text.replace("\r\n", "\n").split("\n")]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip("\n")

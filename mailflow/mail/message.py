@@ -1,0 +1,123 @@
+"""Parse one raw message into a ``ParsedMessage``: the entry point of the pure parsing layer.
+
+Order matters for invariant 13: size and header count are checked on the raw bytes, nesting
+and attachment count on the parsed tree, all before any payload is decoded. Anything merely
+malformed is read best-effort and what was worked around is listed in ``defects``; only bytes
+that are not mail at all raise ``MessageRejected``. ``to_contract(parse_message(raw, ctx))``
+gives the ``mailflow parse --json`` document. Imports nothing of storage/sources/jobs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+from email.message import Message
+from email.utils import parsedate_to_datetime
+from typing import TypeVar
+
+from mailflow.errors import LimitExceeded
+from mailflow.mail.address import parse_addresses
+from mailflow.mail.attachment import is_attachment, to_attachment
+from mailflow.mail.automated import automated_reason
+from mailflow.mail.body import body_text
+from mailflow.mail.header import decode_text, first_raw, message_ids, raw_values
+from mailflow.mail.mime import leaves, parse_tree
+from mailflow.mail.model import Address, ParseContext, ParsedMessage, to_contract
+from mailflow.mail.prelude import prepare
+from mailflow.mail.subject import parse_subject
+
+__all__ = ["generated_message_id", "parse_message", "to_contract"]
+
+GENERATED_ID_DOMAIN = "mailflow.invalid"
+_T = TypeVar("_T")
+
+
+def parse_message(raw: bytes, ctx: ParseContext) -> ParsedMessage:
+    """Return what mailflow understands of ``raw``.
+
+    Raises ``LimitExceeded`` when a limit of ``ctx.limits`` is broken and ``MessageRejected``
+    (with a human reason) when ``raw`` is not mail at all; never anything else for bad input.
+    """
+    prelude = prepare(raw, ctx.limits)
+    defects = list(prelude.defects)
+    root = parse_tree(prelude.data, ctx.limits, defects)
+    parts = [leaf.part for leaf in leaves(root) if is_attachment(leaf.part)]
+    if len(parts) > ctx.limits.max_attachments:
+        raise LimitExceeded(
+            f"message has {len(parts)} attachments, over the limit of {ctx.limits.max_attachments}"
+        )
+    message_id, generated = _message_id(root, raw, defects)
+    sender = _first(parse_addresses(first_raw(root, "From"), "From", defects))
+    subject_text = _subject(root, defects)
+    reason = automated_reason(root, sender, subject_text, ctx.own_addresses)
+    return ParsedMessage(
+        message_id=message_id,
+        message_id_generated=generated,
+        date=_date(first_raw(root, "Date"), ctx, defects),
+        from_=sender,
+        to=_addresses(root, "To", defects),
+        cc=_addresses(root, "Cc", defects),
+        reply_to=_addresses(root, "Reply-To", defects),
+        in_reply_to=_first(tuple(message_ids(first_raw(root, "In-Reply-To")))),
+        references=tuple(message_ids(" ".join(raw_values(root, "References")))),
+        automated=reason is not None,
+        automated_reason=reason,
+        subject=parse_subject(subject_text, ctx.departments),
+        body_text=body_text(root, defects),
+        attachments=tuple(to_attachment(p, defects) for p in parts),
+        defects=tuple(dict.fromkeys(defects)),
+    )
+
+
+def generated_message_id(raw: bytes) -> str:
+    """Return the stand-in Message-ID for mail without one: a hash of its raw bytes."""
+    return f"<sha256-{hashlib.sha256(raw).hexdigest()[:32]}@{GENERATED_ID_DOMAIN}>"
+
+
+def _message_id(root: Message, raw: bytes, defects: list[str]) -> tuple[str, bool]:
+    value = first_raw(root, "Message-ID")
+    ids = message_ids(value)
+    if ids:
+        return ids[0], False
+    bare = (value or "").strip().split()
+    if bare and "@" in bare[0] and "<" not in bare[0] and ">" not in bare[0]:
+        defects.append("Message-ID without <>; added them")
+        return message_ids(f"<{bare[0]}>")[0], False
+    if value is not None:
+        defects.append(f"unusable Message-ID {value.strip()[:80]!r}; generated one")
+    return generated_message_id(raw), True
+
+
+def _subject(root: Message, defects: list[str]) -> str:
+    value = first_raw(root, "Subject")
+    if value is None:
+        return ""
+    return decode_text(value, defects).replace("\t", " ").strip()
+
+
+def _date(value: str | None, ctx: ParseContext, defects: list[str]) -> datetime | None:
+    if value is None or not value.strip():
+        return None
+    try:
+        parsed = parsedate_to_datetime(value.strip())
+    except (TypeError, ValueError, IndexError, OverflowError):
+        defects.append(f"unparseable Date {value.strip()[:60]!r}")
+        return None
+    if parsed.tzinfo is None:  # "-0000": UTC, local zone unknown (RFC 5322 §3.3)
+        parsed = parsed.replace(tzinfo=UTC)
+    try:
+        return parsed.astimezone(ctx.timezone)
+    except (OverflowError, ValueError):
+        defects.append(f"Date out of range {value.strip()[:60]!r}")
+        return None
+
+
+def _addresses(root: Message, name: str, defects: list[str]) -> tuple[Address, ...]:
+    found: list[Address] = []
+    for value in raw_values(root, name):
+        found.extend(parse_addresses(value, name, defects))
+    return tuple(found)
+
+
+def _first(items: tuple[_T, ...]) -> _T | None:
+    return items[0] if items else None
