@@ -137,7 +137,7 @@ def decode_bytes(data: bytes, label: str | None) -> Decoded:
     own = _strict(data, codec)
     if utf8 is not None and (own is None or codec == "cp1252" or max(utf8) >= "\u0800"):
         return Decoded(utf8, f"labelled {label} but is UTF-8")
-    if own is not None and not (codec == "cp1252" and _looks_double_byte(data)):
+    if own is not None and not (codec == "cp1252" and han_reading(data) is not None):
         return Decoded(own)
     text, how = guess(data)
     return Decoded(text, f"labelled {label} but is not; read as {how}")
@@ -166,10 +166,9 @@ def guess(data: bytes) -> tuple[str, str]:
     high = sum(1 for c in text if c >= "\x80")
     if high and text.count("\ufffd") * 10 <= high and text.count("\ufffd") < high:
         return text, "utf-8 with invalid bytes replaced"
-    han = [(t, c) for c in (GB18030, BIG5) if (t := _strict(data, c)) is not None]
-    han.sort(key=lambda tc: -_common_han_ratio(tc[0]))
-    if han and _common_han_ratio(han[0][0]) >= 0.6 and _reads_as_han(han[0][0]):
-        return han[0]
+    han = han_reading(data)
+    if han is not None:
+        return han
     best = charset_normalizer.from_bytes(data, cp_isolation=_GUESSABLE).best()
     if _looks_double_byte(data) and best is not None:
         return str(best), best.encoding
@@ -177,6 +176,15 @@ def guess(data: bytes) -> tuple[str, str]:
     if text is not None:
         return text, "cp1252"
     return data.decode("cp1252", errors="replace"), "cp1252 with undecodable bytes replaced"
+
+
+def han_reading(data: bytes) -> tuple[str, str] | None:
+    """Return (text, codec) when ``data`` reads as Chinese in GB18030 or Big5, else None."""
+    han = [(t, c) for c in (GB18030, BIG5) if (t := _strict(data, c)) is not None]
+    han.sort(key=lambda tc: -_common_han_ratio(tc[0]))
+    if han and _common_han_ratio(han[0][0]) >= 0.6 and _reads_as_han(han[0][0]):
+        return han[0]
+    return None
 
 
 def undo_latin1_mojibake(text: str) -> str | None:
