@@ -46,12 +46,15 @@ _REPORT_PARTS = {
     "message/feedback-report": "feedback report",
 }
 _NO_REPLY = re.compile(r"^(no[-_.]?reply|do[-_.]?not[-_.]?reply|donotreply)([-_.+].*)?$")
-_OUT_OF_OFFICE = re.compile(
-    r"^\s*[【\[(（]?\s*(自动回复|自動回覆|自動回復|自动答复|自動答覆|自动应答|休假自动回复"
+_OOO_WORDS = (
+    r"(自动回复|自動回覆|自動回復|自动答复|自動答覆|自动应答|休假自动回复"
     r"|automatic reply|auto[- ]?reply|auto[- ]?response|autoresponse|auto|out of (the )?office"
     r"|abwesenheitsnotiz|automatische antwort|réponse automatique|automatyczna odpowiedź"
-    r"|respuesta automática|risposta automatica)\s*[】\])）]?\s*[:：]",
-    re.IGNORECASE,
+    r"|respuesta automática|risposta automatica)"
+)
+# "自动回复: <original subject>" or a bracketed tag "【自动回复】..." at the very start
+_OUT_OF_OFFICE = re.compile(
+    rf"^\s*(?:[【\[(（]\s*{_OOO_WORDS}\s*[】\])）]|{_OOO_WORDS}\s*[:：])", re.IGNORECASE
 )
 _OUT_OF_OFFICE_PHRASE = re.compile(
     r"^\s*(out of (the )?office\b|ooo\b|(我)?(正在)?休假中?\s*[:：]|(我)?不在(办公室|辦公室)"
