@@ -21,7 +21,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from mailflow.errors import LeaseLost, MessageRejected
-from mailflow.mail.message import parse_message
+from mailflow.mail.header import message_ids, normalise_id
+from mailflow.mail.message import generated_message_id, parse_message
 from mailflow.mail.model import ParseContext, ParsedMessage, to_contract
 from mailflow.sources.base import Checkpoint, FetchedMail, MailSource
 from mailflow.store import cursors, messages
@@ -29,7 +30,9 @@ from mailflow.store.models import STATUS_QUARANTINED, STATUS_STORED, Message
 
 log = logging.getLogger(__name__)
 
+# A quarantined mail keeps its Message-ID when one can be found without parsing it.
 _MESSAGE_ID_HEADER = re.compile(rb"^message-id:[ \t]*(<[^<>\s]+>)", re.IGNORECASE | re.MULTILINE)
+_HEADER_SCAN_BYTES = 65536
 _HEADER_END = re.compile(rb"\r?\n\r?\n")
 
 
@@ -77,8 +80,11 @@ class DatabaseCursor:
             return cursors.seen_keys(session, self._source, folder)
 
     def known_message_ids(self, message_ids: Iterable[str]) -> set[str]:
+        """Return which ids are stored, compared the way the parser normalises them."""
+        normal = {original: normalise_id(original) for original in message_ids}
         with self._sessions() as session:
-            return messages.existing_message_ids(session, message_ids)
+            known = messages.existing_message_ids(session, normal.values())
+        return {original for original, n in normal.items() if n in known}
 
 
 @dataclass(frozen=True)
@@ -252,13 +258,10 @@ def _address_rows(parsed: ParsedMessage) -> list[tuple[str, str, str]]:
 
 
 def _quarantined(mail: FetchedMail, sha256: str, reason: str, common: dict[str, Any]) -> _Prepared:
-    head = _HEADER_END.split(mail.raw[:65536], maxsplit=1)[0]
+    head = _HEADER_END.split(mail.raw[:_HEADER_SCAN_BYTES], maxsplit=1)[0]
     match = _MESSAGE_ID_HEADER.search(head)
-    message_id = (
-        match.group(1).decode("ascii", "replace")
-        if match
-        else f"<sha256-{sha256[:32]}@mailflow.invalid>"
-    )
+    found = message_ids(match.group(1).decode("ascii", "replace")) if match else []
+    message_id = found[0] if found else generated_message_id(mail.raw)
     row = Message(
         message_id=message_id,
         status=STATUS_QUARANTINED,
