@@ -28,7 +28,10 @@ PARSE_KEYS = {
     "automated_reason",
     "subject",
     "body_text",
+    "new_text",
     "attachments",
+    "action_items",
+    "confirmation",
 }
 SUBJECT_KEYS = {"raw", "prefixes", "conforms", "reason", "department", "topic", "problems"}
 LIST_KEYS = {"message_id", "subject", "from", "date", "status", "reason"}

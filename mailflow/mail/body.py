@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import re
+from dataclasses import dataclass
 from email.message import Message
 
 from inscriptis import get_text
@@ -27,19 +28,33 @@ _TAG = re.compile(r"<[^>]*>")
 _SKIPPED = re.compile(r"<(script|style|head)\b.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
 
 
-def body_text(root: Message, defects: list[str]) -> str:
-    """Return the readable body of ``root``: all inline plain parts, else all HTML parts as text."""
+@dataclass(frozen=True)
+class BodySources:
+    """The decoded body parts a person may read: inline plain text and HTML markup."""
+
+    plain: str | None  # all inline text/plain parts joined, None when none has text
+    html: tuple[str, ...]  # the markup of each inline text/html part
+
+
+def body_sources(root: Message, defects: list[str]) -> BodySources:
+    """Return the decoded inline plain and HTML parts of ``root``."""
     plain: list[str] = []
-    rich: list[Message] = []
+    rich: list[str] = []
     for leaf in leaves(root):
         kind = _body_kind(leaf)
         if kind == "plain":
             plain.append(_plain(part_text(leaf.part, defects)))
         elif kind == "html":
-            rich.append(leaf.part)
-    if any(t.strip() for t in plain):
-        return "\n".join(t for t in plain if t.strip())
-    texts = (html_to_text(part_text(p, defects, html=True), defects) for p in rich)
+            rich.append(part_text(leaf.part, defects, html=True))
+    joined = "\n".join(t for t in plain if t.strip())
+    return BodySources(plain=joined or None, html=tuple(rich))
+
+
+def body_text(sources: BodySources, defects: list[str]) -> str:
+    """Return the readable body: all inline plain parts, else all HTML parts as text."""
+    if sources.plain is not None:
+        return sources.plain
+    texts = (html_to_text(markup, defects) for markup in sources.html)
     return "\n".join(t for t in texts if t)
 
 

@@ -19,11 +19,14 @@ from mailflow.errors import LimitExceeded
 from mailflow.mail.address import parse_addresses
 from mailflow.mail.attachment import is_attachment, to_attachment
 from mailflow.mail.automated import automated_reason
-from mailflow.mail.body import body_text
+from mailflow.mail.body import body_sources, body_text
+from mailflow.mail.confirmation import read_confirmation
 from mailflow.mail.header import decode_text, first_raw, message_ids, raw_values
+from mailflow.mail.items import extract_items
 from mailflow.mail.mime import leaves, parse_tree
 from mailflow.mail.model import Address, ParseContext, ParsedMessage, to_contract
 from mailflow.mail.prelude import prepare
+from mailflow.mail.quote import new_text
 from mailflow.mail.subject import parse_subject
 
 __all__ = ["generated_message_id", "parse_message", "to_contract"]
@@ -50,22 +53,31 @@ def parse_message(raw: bytes, ctx: ParseContext) -> ParsedMessage:
     sender = _first(parse_addresses(first_raw(root, "From"), "From", defects))
     subject_text = _subject(root, defects)
     reason = automated_reason(root, sender, subject_text, ctx.own_addresses)
+    sources = body_sources(root, defects)
+    text = body_text(sources, defects)
+    written = new_text(sources, text, defects)
+    date = _date(first_raw(root, "Date"), ctx, defects)
+    to, cc = _addresses(root, "To", defects), _addresses(root, "Cc", defects)
+    participants = (*((sender,) if sender else ()), *to, *cc)
     return ParsedMessage(
         message_id=message_id,
         message_id_generated=generated,
-        date=_date(first_raw(root, "Date"), ctx, defects),
+        date=date,
         from_=sender,
-        to=_addresses(root, "To", defects),
-        cc=_addresses(root, "Cc", defects),
+        to=to,
+        cc=cc,
         reply_to=_addresses(root, "Reply-To", defects),
         in_reply_to=_first(tuple(message_ids(first_raw(root, "In-Reply-To")))),
         references=tuple(message_ids(" ".join(raw_values(root, "References")))),
         automated=reason is not None,
         automated_reason=reason,
         subject=parse_subject(subject_text, ctx.departments),
-        body_text=body_text(root, defects),
+        body_text=text,
         attachments=tuple(to_attachment(p, defects) for p in parts),
         defects=tuple(dict.fromkeys(defects)),
+        new_text=written,
+        action_items=extract_items(written, ctx, date, participants),
+        confirmation=read_confirmation(written),
     )
 
 

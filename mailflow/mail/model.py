@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -22,6 +22,22 @@ UNKNOWN_DEPARTMENT = "unknown_department"
 MISSING_TOPIC = "missing_topic"
 
 
+# action item fields (责任人 + 完成时限 + 交付标准) that ``ActionItem.missing`` may name
+OWNER, DEADLINE, DELIVERABLE = "owner", "deadline", "deliverable"
+
+# confirmation kinds (contract)
+ACK, OBJECTION, DONE = "ack", "objection", "done"
+
+
+@dataclass(frozen=True)
+class Person:
+    """Someone in the rules' directory: owners of action items resolve through these."""
+
+    name: str
+    email: str
+    department: str | None = None
+
+
 @dataclass(frozen=True)
 class ParseContext:
     """What the parser needs to know about the organisation; built from rules and settings."""
@@ -32,6 +48,11 @@ class ParseContext:
     # the shared address(es): mail from these is mailflow's own and never answered
     own_addresses: frozenset[str] = frozenset()
     limits: Limits = field(default_factory=Limits)
+    people: tuple[Person, ...] = ()
+    # company days off on top of the PRC statutory calendar
+    days_off: frozenset[date] = frozenset()
+    work_start: time = time(9, 0)
+    work_end: time = time(18, 0)
 
 
 @dataclass(frozen=True)
@@ -61,6 +82,26 @@ class Attachment:
 
 
 @dataclass(frozen=True)
+class ActionItem:
+    """A task with 责任人 + 完成时限 + 交付标准; ``missing`` names what the mail left out."""
+
+    task: str
+    owner: str | None
+    owner_email: str | None
+    deadline: date | datetime | None  # a datetime (aware) when a time of day was given
+    deliverable: str | None
+    missing: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    """What a reply says about the mail it answers: ack, objection or done."""
+
+    kind: str
+    text: str
+
+
+@dataclass(frozen=True)
 class ParsedMessage:
     message_id: str  # with <>; a hash of the raw bytes when the header is missing
     message_id_generated: bool
@@ -78,6 +119,9 @@ class ParsedMessage:
     attachments: tuple[Attachment, ...]
     # problems the parser worked around (mislabelled charset, broken boundary, ...)
     defects: tuple[str, ...] = ()
+    new_text: str = ""  # what the sender wrote: quoted history and signature removed
+    action_items: tuple[ActionItem, ...] = ()
+    confirmation: Confirmation | None = None
 
 
 def _address(a: Address | None) -> dict[str, str] | None:
@@ -106,6 +150,7 @@ def to_contract(m: ParsedMessage) -> dict[str, Any]:
             "problems": list(m.subject.problems),
         },
         "body_text": m.body_text,
+        "new_text": m.new_text,
         "attachments": [
             {
                 "filename": a.filename,
@@ -116,4 +161,18 @@ def to_contract(m: ParsedMessage) -> dict[str, Any]:
             }
             for a in m.attachments
         ],
+        "action_items": [
+            {
+                "task": i.task,
+                "owner": i.owner,
+                "owner_email": i.owner_email,
+                "deadline": i.deadline.isoformat() if i.deadline else None,
+                "deliverable": i.deliverable,
+                "missing": list(i.missing),
+            }
+            for i in m.action_items
+        ],
+        "confirmation": (
+            {"kind": m.confirmation.kind, "text": m.confirmation.text} if m.confirmation else None
+        ),
     }

@@ -5,7 +5,7 @@ from __future__ import annotations
 from zoneinfo import ZoneInfo
 
 from mailflow.errors import ConfigurationError
-from mailflow.mail.model import ParseContext
+from mailflow.mail.model import ParseContext, Person
 from mailflow.rulebook.organization import Organization
 from mailflow.settings import Settings
 
@@ -17,9 +17,17 @@ def parse_context(org: Organization, settings: Settings) -> ParseContext:
         tz = ZoneInfo(tz_name)
     except Exception as e:
         raise ConfigurationError(f"MAILFLOW_TIMEZONE: unknown timezone {tz_name!r}") from e
+    work_start, work_end = org.organization.work_times()
+    names = org.department_names()
     return ParseContext(
         timezone=tz,
-        departments=org.department_names(),
+        departments=names,
         own_addresses=frozenset({org.organization.shared_address.lower()}),
         limits=settings.limits,
+        people=tuple(
+            Person(p.name, p.email.lower(), names.get(p.department or "")) for p in org.people
+        ),
+        days_off=frozenset(org.organization.days_off),
+        work_start=work_start,
+        work_end=work_end,
     )

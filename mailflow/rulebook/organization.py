@@ -7,6 +7,7 @@ comes back as ``file:line: message``. Later rule files (matching and actions) bu
 from __future__ import annotations
 
 import re
+from datetime import date, time
 from pathlib import Path
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -31,8 +32,25 @@ class OrganizationInfo(_Strict):
     shared_address: Email
     internal_domains: list[str] = Field(min_length=1)
     timezone: str = "Asia/Shanghai"
-    work_hours: str = Field(default="09:00-18:00", pattern=r"^\d{2}:\d{2}-\d{2}:\d{2}$")
+    work_hours: str = Field(
+        default="09:00-18:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$"
+    )
     require_authentication: bool = False
+    # company days off on top of the PRC statutory holidays (公司自定休息日)
+    days_off: list[date] = []
+
+    @field_validator("work_hours")
+    @classmethod
+    def _start_before_end(cls, value: str) -> str:
+        start, end = value.split("-")
+        if start >= end:
+            raise ValueError(f"work_hours {value!r} must start before it ends")
+        return value
+
+    def work_times(self) -> tuple[time, time]:
+        """Return the start and end of the working day."""
+        start, end = self.work_hours.split("-")
+        return time.fromisoformat(start), time.fromisoformat(end)
 
     @field_validator("timezone")
     @classmethod
