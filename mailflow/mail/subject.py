@@ -194,3 +194,17 @@ def _plausible(name: str, following: str) -> bool:
     if not 2 <= len(name) <= 12 or name in _NOT_DEPARTMENTS or name.startswith(_FUNCTION_STARTS):
         return False
     return following == "" or following not in _WORD_AFTER.get(name[-1], "")
+
+
+_LEADING_TAG = re.compile(r"^\s*[【\[［〖][^】\]］〗]{0,40}[】\]］〗]\s*")
+_SPACE = re.compile(r"\s+")
+THREAD_KEY_LENGTH = 500
+
+
+def thread_key(subject: Subject) -> str:
+    """Return the subject as threads compare it: reply prefixes and the convention removed.
+
+    ``Re: 【会议纪要】技术部-Q4同步`` and ``【会议纪要】技术部 Q4同步`` share the key ``q4同步``.
+    """
+    base = subject.topic or _LEADING_TAG.sub("", _strip_prefixes(subject.raw)[1])
+    return _SPACE.sub("", base).lower()[:THREAD_KEY_LENGTH]

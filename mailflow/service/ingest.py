@@ -24,6 +24,7 @@ from mailflow.errors import LeaseLost, MessageRejected
 from mailflow.mail.header import message_ids, normalise_id
 from mailflow.mail.message import generated_message_id, parse_message
 from mailflow.mail.model import ParseContext, ParsedMessage, to_contract
+from mailflow.service import understand
 from mailflow.sources.base import Checkpoint, FetchedMail, MailSource
 from mailflow.store import cursors, messages
 from mailflow.store.models import STATUS_QUARANTINED, STATUS_STORED, Message
@@ -94,6 +95,7 @@ class _Prepared:
     sha256: str
     attachments: list[dict[str, Any]]
     addresses: list[tuple[str, str, str]]
+    parsed: ParsedMessage | None = None  # None when quarantined
 
 
 def ingest(
@@ -135,7 +137,7 @@ def _commit_batch(
     # retry re-checks and finds it. A third failure is a real bug and propagates.
     for attempt in range(2):
         try:
-            counts = _write(session_factory, source, batch, prepared, lease, now)
+            counts = _write(session_factory, source, batch, prepared, lease, now, ctx)
         except IntegrityError:
             if attempt:
                 raise
@@ -159,6 +161,7 @@ def _write(
     prepared: list[_Prepared],
     lease: Lease | None,
     now: datetime,
+    ctx: ParseContext,
 ) -> list[bool]:
     with session_factory() as session, session.begin():
         session.connection(execution_options={"sqlite_immediate": True})
@@ -181,6 +184,9 @@ def _write(
                     attachments=item.attachments,
                     addresses=item.addresses,
                 )
+                if item.parsed is not None:
+                    session.flush()
+                    understand.record(session, item.message, item.parsed, ctx)
         _advance(session, source, batch, now)
     return stored
 
@@ -225,6 +231,7 @@ def _prepare(mail: FetchedMail, source: str, ctx: ParseContext, now: datetime) -
             for a in parsed.attachments
         ],
         _address_rows(parsed),
+        parsed,
     )
 
 

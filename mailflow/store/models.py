@@ -99,6 +99,8 @@ class Message(Base):
     body_text: Mapped[str | None] = mapped_column(Text)
     # the whole `mailflow parse --json` document, so later features need no re-parse
     parsed: Mapped[dict[str, Any] | None]
+    thread_id: Mapped[int | None] = mapped_column(ForeignKey("threads.id"), index=True)
+    subject_key: Mapped[str | None] = mapped_column(String(500))
 
     raw: Mapped[RawMessage] = relationship(
         back_populates="message", cascade="all, delete-orphan", lazy="raise"
@@ -196,3 +198,84 @@ class MailboxLease(Base):
     owner: Mapped[str] = mapped_column(String(200))
     epoch: Mapped[int] = mapped_column(Integer)
     expires_at: Mapped[datetime]
+
+
+ITEM_OPEN, ITEM_DONE = "open", "done"
+ITEM_STATUSES = (ITEM_OPEN, ITEM_DONE)
+ANSWER_PENDING = "pending"
+
+
+class Thread(Base):
+    """A conversation: messages linked by In-Reply-To/References or, failing that, by subject."""
+
+    __tablename__ = "threads"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subject_key: Mapped[str] = mapped_column(String(500), index=True)
+    started_at: Mapped[datetime]
+    last_message_at: Mapped[datetime]
+    closed_at: Mapped[datetime | None]
+
+
+class ActionItemRecord(Base):
+    """A task a message assigned: 责任人 + 完成时限 + 交付标准, planned and actual completion."""
+
+    __tablename__ = "action_items"
+    __table_args__ = (UniqueConstraint("message_pk", "position"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_pk: Mapped[int] = mapped_column(
+        ForeignKey("messages.id", ondelete="CASCADE"), index=True
+    )
+    thread_id: Mapped[int | None] = mapped_column(ForeignKey("threads.id"), index=True)
+    position: Mapped[int]  # 1-based order in the message, as people refer to it (第2项)
+    task: Mapped[str] = mapped_column(Text)
+    owner: Mapped[str | None] = mapped_column(String(200))
+    owner_email: Mapped[str | None] = mapped_column(String(500), index=True)
+    deadline: Mapped[str | None] = mapped_column(String(40))  # ISO date or datetime, as parsed
+    due_at: Mapped[datetime | None] = mapped_column(index=True)  # the instant it is late after
+    deliverable: Mapped[str | None] = mapped_column(Text)
+    missing: Mapped[list[str]] = mapped_column(JSON, default=list)
+    status: Mapped[str] = mapped_column(String(10), index=True)
+    completed_at: Mapped[datetime | None]
+    completed_by_pk: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))
+    created_at: Mapped[datetime]
+
+
+class ConfirmationRequest(Base):
+    """A message (minutes, say) that every recipient must confirm with 已阅 or an objection."""
+
+    __tablename__ = "confirmation_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_pk: Mapped[int] = mapped_column(
+        ForeignKey("messages.id", ondelete="CASCADE"), unique=True
+    )
+    thread_id: Mapped[int | None] = mapped_column(ForeignKey("threads.id"), index=True)
+    requested_at: Mapped[datetime]
+    due_at: Mapped[datetime | None]
+
+    answers: Mapped[list[ConfirmationAnswer]] = relationship(
+        back_populates="request", cascade="all, delete-orphan", order_by="ConfirmationAnswer.id"
+    )
+
+
+class ConfirmationAnswer(Base):
+    """One recipient's line in the ledger: asked as To or Cc; pending, ack, objection or done."""
+
+    __tablename__ = "confirmation_answers"
+    __table_args__ = (UniqueConstraint("request_id", "address"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(
+        ForeignKey("confirmation_requests.id", ondelete="CASCADE"), index=True
+    )
+    address: Mapped[str] = mapped_column(String(500))
+    name: Mapped[str] = mapped_column(String(500))
+    role: Mapped[str] = mapped_column(String(10))
+    status: Mapped[str] = mapped_column(String(20))
+    answered_at: Mapped[datetime | None]
+    answer_message_pk: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))
+    answer_text: Mapped[str | None] = mapped_column(Text)
+
+    request: Mapped[ConfirmationRequest] = relationship(back_populates="answers")

@@ -1,0 +1,188 @@
+"""After a message is stored: link it to its thread, record its action items, open or answer
+a confirmation ledger, close the items a 已完成 reply reports done.
+
+Runs inside the ingest transaction, so a message and everything it means commit together.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, timedelta
+
+from sqlalchemy.orm import Session
+
+from mailflow.mail.model import DONE, ActionItem, ParseContext, ParsedMessage
+from mailflow.mail.requests import asks_for_confirmation
+from mailflow.mail.subject import thread_key
+from mailflow.store import threads
+from mailflow.store.models import (
+    ANSWER_PENDING,
+    ITEM_DONE,
+    ITEM_OPEN,
+    ActionItemRecord,
+    ConfirmationAnswer,
+    ConfirmationRequest,
+    Message,
+    Thread,
+)
+
+# a subject-only match links mail of the same participants within this window
+SUBJECT_WINDOW = timedelta(days=30)
+# the guide: minutes are confirmed within 24 hours
+CONFIRMATION_WINDOW = timedelta(hours=24)
+_ITEM_NUMBER = re.compile(r"第\s*([0-9一二三四五六七八九十]+)\s*[项條条点個个]")
+_CHINESE_DIGITS = {c: i for i, c in enumerate("一二三四五六七八九十", start=1)}
+
+
+def record(session: Session, message: Message, parsed: ParsedMessage, ctx: ParseContext) -> None:
+    """Thread ``message`` and store what it asks and answers; ``message`` must be flushed."""
+    when = parsed.date or message.received_at
+    thread = _thread_for(session, message, parsed, when)
+    message.thread_id, message.subject_key = thread.id, thread_key(parsed.subject)
+    if parsed.automated:
+        return  # out-of-office replies and bounces neither assign work nor confirm
+    for position, item in enumerate(parsed.action_items, start=1):
+        session.add(_item_row(message, thread, position, item, ctx, when))
+    if asks_for_confirmation(parsed):
+        _open_ledger(session, message, parsed, thread, when, ctx)
+    if parsed.confirmation and parsed.from_:
+        _answer(session, message, parsed, thread, when)
+
+
+def _thread_for(
+    session: Session, message: Message, parsed: ParsedMessage, when: datetime
+) -> Thread:
+    parents = threads.messages_by_ids(
+        session, [i for i in (parsed.in_reply_to, *reversed(parsed.references)) if i]
+    )
+    thread = next((session.get(Thread, p.thread_id) for p in parents if p.thread_id), None)
+    if thread is None:
+        thread = threads.thread_by_subject(
+            session, thread_key(parsed.subject), _people(parsed), when - SUBJECT_WINDOW
+        )
+    if thread is None:
+        thread = Thread(
+            subject_key=thread_key(parsed.subject), started_at=when, last_message_at=when
+        )
+        session.add(thread)
+        session.flush()
+    # replies stored before this message (mail arrives out of order) join its thread
+    for child in threads.replies_to(session, message.message_id):
+        if child.thread_id and child.thread_id != thread.id:
+            gone = session.get(Thread, child.thread_id)
+            if gone is not None:
+                threads.merge_threads(session, thread, gone)
+    thread.last_message_at = max(thread.last_message_at, when)
+    thread.started_at = min(thread.started_at, when)
+    return thread
+
+
+def _people(parsed: ParsedMessage) -> list[str]:
+    sender = [parsed.from_.address] if parsed.from_ else []
+    return sender + [a.address for a in (*parsed.to, *parsed.cc)]
+
+
+def _item_row(
+    message: Message,
+    thread: Thread,
+    position: int,
+    item: ActionItem,
+    ctx: ParseContext,
+    now: datetime,
+) -> ActionItemRecord:
+    return ActionItemRecord(
+        message_pk=message.id,
+        thread_id=thread.id,
+        position=position,
+        task=item.task,
+        owner=item.owner,
+        owner_email=item.owner_email,
+        deadline=item.deadline.isoformat() if item.deadline else None,
+        due_at=due_instant(item.deadline, ctx),
+        deliverable=item.deliverable,
+        missing=list(item.missing),
+        status=ITEM_OPEN,
+        created_at=now,
+    )
+
+
+def due_instant(deadline: date | datetime | None, ctx: ParseContext) -> datetime | None:
+    """Return when a deadline passes: its time, or the end of the working day for a bare day."""
+    if deadline is None:
+        return None
+    if isinstance(deadline, datetime):
+        return deadline
+    return datetime.combine(deadline, ctx.work_end, tzinfo=ctx.timezone)
+
+
+def _open_ledger(
+    session: Session,
+    message: Message,
+    parsed: ParsedMessage,
+    thread: Thread,
+    when: datetime,
+    ctx: ParseContext,
+) -> None:
+    request = ConfirmationRequest(
+        message_pk=message.id,
+        thread_id=thread.id,
+        requested_at=when,
+        due_at=when + CONFIRMATION_WINDOW,
+    )
+    skip = set(ctx.own_addresses) | ({parsed.from_.address} if parsed.from_ else set())
+    seen: set[str] = set()
+    for role, group in (("to", parsed.to), ("cc", parsed.cc)):
+        for person in group:
+            if person.address in skip or person.address in seen:
+                continue
+            seen.add(person.address)
+            request.answers.append(
+                ConfirmationAnswer(
+                    address=person.address, name=person.name, role=role, status=ANSWER_PENDING
+                )
+            )
+    session.add(request)
+
+
+def _answer(
+    session: Session, message: Message, parsed: ParsedMessage, thread: Thread, when: datetime
+) -> None:
+    assert parsed.confirmation is not None and parsed.from_ is not None
+    sender = parsed.from_.address
+    replied = threads.messages_by_ids(session, [parsed.in_reply_to] if parsed.in_reply_to else [])
+    session.flush()
+    line = threads.ledger_line(session, thread.id, sender, replied[0].id if replied else None)
+    if line is not None:
+        line.status, line.answered_at = parsed.confirmation.kind, when
+        line.answer_message_pk, line.answer_text = message.id, parsed.confirmation.text
+    if parsed.confirmation.kind == DONE:
+        _close_items(session, message, parsed, thread, when)
+
+
+def _close_items(
+    session: Session, message: Message, parsed: ParsedMessage, thread: Thread, when: datetime
+) -> None:
+    assert parsed.from_ is not None
+    candidates = threads.open_items_of(session, thread.id, parsed.from_.address)
+    for item in _items_meant(candidates, parsed.new_text):
+        item.status, item.completed_at, item.completed_by_pk = ITEM_DONE, when, message.id
+
+
+def _items_meant(candidates: list[ActionItemRecord], text: str) -> list[ActionItemRecord]:
+    """Return the items a done reply means: by number (第1项), by task words, or the only one."""
+    numbers = {_number(m.group(1)) for m in _ITEM_NUMBER.finditer(text)}
+    by_number = [i for i in candidates if i.position in numbers]
+    if by_number:
+        return by_number
+    by_task = [i for i in candidates if i.task and i.task[:8] in text]
+    if by_task:
+        return by_task
+    return candidates if len(candidates) == 1 else []
+
+
+def _number(token: str) -> int:
+    if token.isdigit():
+        return int(token)
+    if token in _CHINESE_DIGITS:
+        return _CHINESE_DIGITS[token]
+    return 0

@@ -1,0 +1,155 @@
+"""Queries over threads, action items and the confirmation ledger. Never commits."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from mailflow.store.models import (
+    ITEM_OPEN,
+    ActionItemRecord,
+    ConfirmationAnswer,
+    ConfirmationRequest,
+    Message,
+    MessageAddress,
+    Thread,
+)
+
+
+def messages_by_ids(session: Session, message_ids: Iterable[str]) -> list[Message]:
+    """Return the stored messages with these Message-IDs."""
+    ids = list(dict.fromkeys(message_ids))
+    if not ids:
+        return []
+    return list(session.scalars(select(Message).where(Message.message_id.in_(ids))))
+
+
+def replies_to(session: Session, message_id: str) -> list[Message]:
+    """Return stored messages whose In-Reply-To names ``message_id`` (they arrived first)."""
+    return list(session.scalars(select(Message).where(Message.in_reply_to == message_id)))
+
+
+def thread_by_subject(
+    session: Session, subject_key: str, addresses: Iterable[str], since: datetime
+) -> Thread | None:
+    """Return the newest thread with this subject key, active since ``since``, that shares a
+    participant with ``addresses``."""
+    people = list(dict.fromkeys(addresses))
+    if not subject_key or not people:
+        return None
+    query = (
+        select(Thread)
+        .join(Message, Message.thread_id == Thread.id)
+        .join(MessageAddress, MessageAddress.message_pk == Message.id)
+        .where(
+            Thread.subject_key == subject_key,
+            Thread.last_message_at >= since,
+            MessageAddress.address.in_(people),
+        )
+        .order_by(Thread.last_message_at.desc())
+        .limit(1)
+    )
+    return session.scalar(query)
+
+
+def merge_threads(session: Session, keep: Thread, gone: Thread) -> None:
+    """Move everything of ``gone`` into ``keep`` and delete ``gone``."""
+    for model in (Message, ActionItemRecord, ConfirmationRequest):
+        session.execute(
+            update(model).where(model.thread_id == gone.id).values(thread_id=keep.id)
+        )
+    keep.started_at = min(keep.started_at, gone.started_at)
+    keep.last_message_at = max(keep.last_message_at, gone.last_message_at)
+    session.delete(gone)
+
+
+def open_items_of(session: Session, thread_id: int, owner_email: str) -> list[ActionItemRecord]:
+    """Return the open items in a thread whose owner is ``owner_email``, in message order."""
+    return list(
+        session.scalars(
+            select(ActionItemRecord)
+            .where(
+                ActionItemRecord.thread_id == thread_id,
+                ActionItemRecord.owner_email == owner_email,
+                ActionItemRecord.status == ITEM_OPEN,
+            )
+            .order_by(ActionItemRecord.message_pk, ActionItemRecord.position)
+        )
+    )
+
+
+def ledger_line(
+    session: Session, thread_id: int, address: str, request_message_pk: int | None
+) -> ConfirmationAnswer | None:
+    """Return ``address``'s ledger line for the request of the message answered, or else for the
+    newest request in the thread that asked them."""
+    query = (
+        select(ConfirmationAnswer)
+        .join(ConfirmationRequest)
+        .where(ConfirmationRequest.thread_id == thread_id, ConfirmationAnswer.address == address)
+        .order_by(ConfirmationRequest.requested_at.desc())
+    )
+    lines = list(session.scalars(query))
+    for line in lines:
+        if line.request.message_pk == request_message_pk:
+            return line
+    return lines[0] if lines else None
+
+
+def thread_messages(session: Session, thread_id: int) -> list[Message]:
+    """Return a thread's messages, oldest first."""
+    return list(
+        session.scalars(
+            select(Message)
+            .where(Message.thread_id == thread_id)
+            .order_by(Message.date.asc(), Message.id.asc())
+        )
+    )
+
+
+def list_items(
+    session: Session, *, status: str | None = None, overdue_at: datetime | None = None
+) -> list[tuple[ActionItemRecord, str]]:
+    """Return action items with their message's Message-ID, by deadline; ``overdue_at`` keeps
+    open items due before that instant."""
+    query = select(ActionItemRecord, Message.message_id).join(
+        Message, Message.id == ActionItemRecord.message_pk
+    )
+    if status:
+        query = query.where(ActionItemRecord.status == status)
+    if overdue_at is not None:
+        query = query.where(
+            ActionItemRecord.status == ITEM_OPEN,
+            ActionItemRecord.due_at.is_not(None),
+            ActionItemRecord.due_at < overdue_at,
+        )
+    # items without a deadline last, on SQLite and PostgreSQL alike
+    query = query.order_by(
+        ActionItemRecord.due_at.is_(None), ActionItemRecord.due_at, ActionItemRecord.id
+    )
+    return [(item, mid) for item, mid in session.execute(query).tuples()]
+
+
+def requests_in_thread(session: Session, thread_id: int) -> list[ConfirmationRequest]:
+    """Return the confirmation requests of a thread, oldest first, with their ledgers."""
+    return list(
+        session.scalars(
+            select(ConfirmationRequest)
+            .where(ConfirmationRequest.thread_id == thread_id)
+            .order_by(ConfirmationRequest.requested_at)
+        )
+    )
+
+
+def items_in_thread(session: Session, thread_id: int) -> list[ActionItemRecord]:
+    """Return the action items of a thread in message order."""
+    return list(
+        session.scalars(
+            select(ActionItemRecord)
+            .where(ActionItemRecord.thread_id == thread_id)
+            .order_by(ActionItemRecord.message_pk, ActionItemRecord.position)
+        )
+    )
