@@ -11,16 +11,22 @@ import logging
 import signal
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
 from rich.logging import RichHandler
 
 from mailflow.errors import ConfigurationError, MailflowError, RuleFileError
+from mailflow.mail.header import normalise_id
 from mailflow.mail.model import ParseContext
 from mailflow.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from mailflow.service.runtime import Runtime
 
 app = typer.Typer(
     help="mailflow: the shared mailbox that follows the communication standard.",
@@ -30,9 +36,11 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 messages_app = typer.Typer(help="Stored messages.", no_args_is_help=True)
+items_app = typer.Typer(help="Action items (责任人 + 完成时限 + 交付标准).", no_args_is_help=True)
 rules_app = typer.Typer(help="Rule files.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(messages_app, name="messages")
+app.add_typer(items_app, name="items")
 app.add_typer(rules_app, name="rules")
 
 out = Console()
@@ -195,16 +203,11 @@ def messages_list(
 ) -> None:
     """List stored messages, newest first."""
     from mailflow.cli import render as presentation
-    from mailflow.service.runtime import build_runtime
     from mailflow.store.models import MESSAGE_STATUSES
 
     if status is not None and status not in MESSAGE_STATUSES:
         fail(f"--status must be one of {', '.join(MESSAGE_STATUSES)}, not {status!r}")
-    try:
-        runtime = build_runtime(_settings())
-    except MailflowError as e:
-        fail(str(e))
-    try:
+    with _runtime() as runtime:
         if as_json:
             rows = presentation.message_rows(runtime.sessions, status=status, limit=limit)
             print(json.dumps(rows, ensure_ascii=False, indent=2))
@@ -212,6 +215,61 @@ def messages_list(
             presentation.print_messages(
                 out, runtime.sessions, runtime.context.timezone, status=status, limit=limit
             )
+
+
+@items_app.command("list")
+def items_list(
+    status: Annotated[
+        str | None, typer.Option(help="Only open, done or overdue (open and past the deadline).")
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """List action items, soonest deadline first."""
+    from mailflow.cli import render
+    from mailflow.service.queries import ITEM_FILTERS, list_items
+
+    if status is not None and status not in ITEM_FILTERS:
+        fail(f"--status must be one of {', '.join(ITEM_FILTERS)}, not {status!r}")
+    with _runtime() as runtime:
+        rows = list_items(runtime.sessions, status)
+        if as_json:
+            print(json.dumps(rows, ensure_ascii=False, indent=2))
+        else:
+            render.print_items(out, rows)
+
+
+@app.command("thread")
+def thread(
+    message_id: Annotated[str, typer.Argument(help="Any Message-ID of the thread, with <>.")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Show a thread: its messages, action items, and who has and has not confirmed."""
+    from mailflow.cli import render
+    from mailflow.service.queries import thread_view
+
+    wanted = message_id if message_id.startswith("<") else f"<{message_id}>"
+    with _runtime() as runtime:
+        view = thread_view(runtime.sessions, normalise_id(wanted))
+        if view is None:
+            fail(f"no stored message has the Message-ID {wanted}")
+        if as_json:
+            print(json.dumps(view, ensure_ascii=False, indent=2))
+        else:
+            render.print_thread(out, view, runtime.context.timezone)
+
+
+@contextmanager
+def _runtime() -> Iterator[Runtime]:
+    from mailflow.service.runtime import build_runtime
+
+    try:
+        runtime = build_runtime(_settings())
+    except RuleFileError as e:
+        fail(f"rules are invalid, see `mailflow rules check`:\n{e}")
+    except MailflowError as e:
+        fail(str(e))
+    try:
+        yield runtime
     finally:
         runtime.close()
 

@@ -168,3 +168,65 @@ def print_parsed(console: Console, doc: dict[str, Any]) -> None:
 
 def _addr(a: dict[str, str]) -> str:
     return f"{a['name']} <{a['address']}>" if a["name"] else a["address"]
+
+
+_STATUS_STYLE = {"open": "yellow", "done": "green", "overdue": "bold red"}
+_ANSWER_STYLE = {"pending": "yellow", "ack": "green", "objection": "bold red", "done": "green"}
+
+
+def print_items(console: Console, rows: list[dict[str, Any]]) -> None:
+    """Print action items as a table: who, what, by when, delivering what, and their state."""
+    table = Table(title=f"{len(rows)} action item(s)", title_justify="left")
+    for column in ("id", "task", "owner", "deadline", "deliverable", "status"):
+        table.add_column(column, overflow="fold")
+    for r in rows:
+        style = _STATUS_STYLE.get(r["status"], "")
+        missing = f" [dim](missing: {', '.join(r['missing'])})[/]" if r["missing"] else ""
+        table.add_row(
+            str(r["id"]),
+            escape(r["task"]) + missing,
+            escape(r["owner"] or "—"),
+            r["deadline"] or "—",
+            escape(r["deliverable"] or "—"),
+            f"[{style}]{r['status']}[/]" if style else r["status"],
+        )
+    console.print(table)
+
+
+def print_thread(console: Console, view: dict[str, Any], tz: tzinfo) -> None:
+    """Print a thread: its messages, its action items and the confirmation ledger."""
+    messages = Table(title="messages", title_justify="left")
+    for column in ("date", "from", "subject", "says"):
+        messages.add_column(column, overflow="fold")
+    for m in view["messages"]:
+        says = (m["confirmation"] or {}).get("kind", "")
+        messages.add_row(
+            _local(m["date"], tz), m["from_name"] or m["from"] or "—", m["subject"] or "", says
+        )
+    console.print(messages)
+    if view["action_items"]:
+        print_items(console, view["action_items"])
+    for request in view["confirmations"]:
+        ledger = Table(
+            title=f"confirmations asked by {request['message_id']}", title_justify="left"
+        )
+        for column in ("who", "as", "answer", "when", "text"):
+            ledger.add_column(column, overflow="fold")
+        for a in request["answers"]:
+            style = _ANSWER_STYLE.get(a["status"], "")
+            ledger.add_row(
+                f"{a['name']} <{a['address']}>" if a["name"] else a["address"],
+                a["role"],
+                f"[{style}]{a['status']}[/]",
+                _local(a["answered_at"], tz),
+                escape(a["text"] or ""),
+            )
+        console.print(ledger)
+
+
+def _local(iso: str | None, tz: tzinfo) -> str:
+    if not iso:
+        return "—"
+    from datetime import datetime
+
+    return datetime.fromisoformat(iso).astimezone(tz).strftime("%Y-%m-%d %H:%M")

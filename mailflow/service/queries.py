@@ -1,0 +1,103 @@
+"""Read-only use cases for the command line: action items and thread views as plain dicts.
+
+The ``--json`` output and the tables are built from these, so both always agree.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from mailflow.store import threads
+from mailflow.store.models import ITEM_OPEN, ActionItemRecord, Message
+
+OVERDUE = "overdue"
+ITEM_FILTERS = ("open", "done", OVERDUE)
+
+
+def item_row(item: ActionItemRecord, message_id: str, now: datetime) -> dict[str, Any]:
+    """Return the ``items list --json`` object of one item (contract fields first)."""
+    overdue = item.status == ITEM_OPEN and item.due_at is not None and item.due_at < now
+    return {
+        "id": item.id,
+        "message_id": message_id,
+        "task": item.task,
+        "owner": item.owner,
+        "owner_email": item.owner_email,
+        "deadline": item.deadline,
+        "deliverable": item.deliverable,
+        "status": OVERDUE if overdue else item.status,
+        "completed_at": item.completed_at.isoformat() if item.completed_at else None,
+        "missing": list(item.missing),
+        "position": item.position,
+    }
+
+
+def list_items(
+    sessions: sessionmaker[Session], status: str | None, now: datetime | None = None
+) -> list[dict[str, Any]]:
+    """Return action items, soonest deadline first; ``overdue`` means open and past due."""
+    now = now or datetime.now(UTC)
+    with sessions() as session:
+        if status == OVERDUE:
+            rows = threads.list_items(session, overdue_at=now)
+        else:
+            rows = threads.list_items(session, status=status)
+        return [item_row(item, mid, now) for item, mid in rows]
+
+
+def thread_view(
+    sessions: sessionmaker[Session], message_id: str, now: datetime | None = None
+) -> dict[str, Any] | None:
+    """Return the thread holding ``message_id``: messages, items, and who has confirmed what."""
+    now = now or datetime.now(UTC)
+    with sessions() as session:
+        found = session.scalar(select(Message).where(Message.message_id == message_id))
+        if found is None or found.thread_id is None:
+            return None
+        thread_id = found.thread_id
+        members = threads.thread_messages(session, thread_id)
+        ids = {m.id: m.message_id for m in members}
+        return {
+            "thread_id": thread_id,
+            "messages": [_message(m) for m in members],
+            "action_items": [
+                item_row(i, ids.get(i.message_pk, ""), now)
+                for i in threads.items_in_thread(session, thread_id)
+            ],
+            "confirmations": [
+                {
+                    "message_id": ids.get(r.message_pk, ""),
+                    "requested_at": r.requested_at.isoformat(),
+                    "due_at": r.due_at.isoformat() if r.due_at else None,
+                    "answers": [
+                        {
+                            "address": a.address,
+                            "name": a.name,
+                            "role": a.role,
+                            "status": a.status,
+                            "answered_at": a.answered_at.isoformat() if a.answered_at else None,
+                            "text": a.answer_text,
+                        }
+                        for a in r.answers
+                    ],
+                }
+                for r in threads.requests_in_thread(session, thread_id)
+            ],
+        }
+
+
+def _message(m: Message) -> dict[str, Any]:
+    confirmation = (m.parsed or {}).get("confirmation")
+    return {
+        "message_id": m.message_id,
+        "date": m.date.isoformat() if m.date else None,
+        "from": m.from_address,
+        "from_name": m.from_name,
+        "subject": m.subject,
+        "confirmation": confirmation,
+        "automated": m.automated,
+    }
