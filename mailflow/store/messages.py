@@ -64,7 +64,7 @@ def list_messages(
 def count_by_status(session: Session) -> dict[str, int]:
     """Return how many messages each status has."""
     rows = session.execute(select(Message.status, func.count()).group_by(Message.status))
-    return {status: count for status, count in rows.tuples()}
+    return {status: count for status, count in rows}
 
 
 def raw_bytes(session: Session, message_id: str) -> bytes | None:

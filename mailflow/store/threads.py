@@ -130,7 +130,7 @@ def list_items(
     query = query.order_by(
         ActionItemRecord.due_at.is_(None), ActionItemRecord.due_at, ActionItemRecord.id
     )
-    return [(item, mid) for item, mid in session.execute(query).tuples()]
+    return [(item, mid) for item, mid in session.execute(query)]
 
 
 def requests_in_thread(session: Session, thread_id: int) -> list[ConfirmationRequest]:
