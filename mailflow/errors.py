@@ -53,3 +53,23 @@ class LeaseLost(MailflowError):
     def __init__(self, source: str) -> None:
         super().__init__(f"another poller holds the lease for {source}")
         self.source = source
+
+
+class SendError(MailflowError):
+    """Raised when an outgoing mail could not be handed to the transport."""
+
+    def __init__(self, message: str, code: int | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class TransientSendError(SendError):
+    """Raised for a failure worth retrying later: 4xx replies, dropped or refused connections."""
+
+
+class PermanentSendError(SendError):
+    """Raised for a failure no retry will mend: 5xx replies, refused recipients, bad config."""
+
+
+class TemplateError(ConfigurationError):
+    """Raised when a template is missing, does not compile, or fails to render safely."""
