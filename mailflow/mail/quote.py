@@ -1,13 +1,164 @@
 """``new_text``: what the sender wrote, with quoted history and signature removed.
 
-Imports nothing of storage/sources/jobs.
+Decision: a small rule set of our own, not mail-parser-reply 1.36. That library's ``zh``
+rules need an ASCII colon after 发件人 and a ``YYYY年M月D日…写道：`` date, so they miss the
+forms Chinese clients write most (full-width colons, ``原始邮件`` separators, NetEase's ISO
+dates, Gmail-zh's ``于…写道``); its signature list cuts at ordinary words such as "谢谢，";
+it reads text only, so HTML quote containers would still need code of ours; and extending it
+means changing its module-level tables. The rules here are shapes many clients share
+(see ``quote_rules``), applied in three steps:
+
+1. cut at the first line that starts history: a separator (原始邮件 / Original Message /
+   转发邮件 / Forwarded message), a 发件人/From header block with two more fields, or an
+   attribution ("… 写道：", "On … wrote:") that is not followed by ``>`` lines;
+2. drop ``>``-quoted blocks with the attribution line above them, so a reply written below
+   or between the quotes survives;
+3. cut at a ``-- `` delimiter or a "发自我的iPhone" / "Sent from my …" line.
+
+HTML-only mail is first cut at its quote containers (``quote_html``), then converted with
+``body.html_to_text`` and put through the same steps. Stripping is best effort: the whole
+body stays in ``body_text``. When nothing is left, the empty string is returned, never the
+quote. Imports nothing of storage/sources/jobs.
 """
 
 from __future__ import annotations
 
-from mailflow.mail.body import BodySources
+import re
+
+from mailflow.mail.body import BodySources, html_to_text
+from mailflow.mail.quote_html import cut_quoted_html
+from mailflow.mail.quote_rules import (
+    attribution_start,
+    is_mobile_signature,
+    is_quoted,
+    is_rule,
+    is_separator,
+    is_signature_delimiter,
+    normalize,
+    starts_header_block,
+)
+
+MAX_QUOTE_GAP = 2  # blank lines allowed inside one ">" block
+SIGNATURE_ZONE = 12  # a "-- " delimiter counts only among the last non-empty lines
 
 
 def new_text(sources: BodySources, body_text: str, defects: list[str]) -> str:
-    """Return the part of the body the sender wrote (placeholder: the whole body)."""
-    return body_text
+    """Return the part of the body the sender wrote: history and signature removed."""
+    if sources.plain is None and sources.html:
+        texts = (html_to_text(cut_quoted_html(markup), defects) for markup in sources.html)
+        return strip_quotes("\n".join(t for t in texts if t.strip()))
+    return strip_quotes(body_text)
+
+
+def strip_quotes(text: str) -> str:
+    """Return ``text`` without quoted history and signature (plain-text rules only)."""
+    raw = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    norm = [normalize(line) for line in raw]
+    cut = history_start(norm)
+    raw, norm = raw[:cut], norm[:cut]
+    keep = _unquoted(norm)
+    raw = [line for line, kept in zip(raw, keep, strict=True) if kept]
+    norm = [line for line, kept in zip(norm, keep, strict=True) if kept]
+    end = _signature_start(raw, norm)
+    return _tidy(raw[:end])
+
+
+def history_start(lines: list[str]) -> int:
+    """Return the index of the first line of quoted history, ``len(lines)`` when none."""
+    for i, line in enumerate(lines):
+        if is_quoted(line) or not line:
+            continue
+        if is_separator(line) or starts_header_block(lines, i):
+            return _extend_up(lines, i)
+        start = attribution_start(lines, i)
+        if start is not None and not _quote_follows(lines, i):
+            return _extend_up(lines, start)
+    return len(lines)
+
+
+def _extend_up(lines: list[str], i: int) -> int:
+    """Return ``i`` moved above the blank lines and rules (``____``) that introduce history."""
+    while i > 0 and (not lines[i - 1] or is_rule(lines[i - 1])):
+        i -= 1
+    return i
+
+
+def _quote_follows(lines: list[str], i: int) -> bool:
+    """Return whether the next non-empty line after ``lines[i]`` is ``>``-quoted."""
+    for line in lines[i + 1 :]:
+        if line:
+            return is_quoted(line)
+    return False
+
+
+def _unquoted(lines: list[str]) -> list[bool]:
+    """Return, per line, whether it stays: ``>`` blocks and their attributions go."""
+    keep = [True] * len(lines)
+    for start, end in _quote_blocks(lines):
+        trailing = not any(lines[end:])
+        above = _attribution_above(lines, start)
+        if end - start >= 2 or trailing or above is not None:
+            first = start if above is None else above
+            for k in range(first, end):
+                keep[k] = False
+    return keep
+
+
+def _quote_blocks(lines: list[str]) -> list[tuple[int, int]]:
+    """Return ``(start, end)`` of each run of ``>`` lines (short blank gaps included)."""
+    blocks: list[tuple[int, int]] = []
+    i = 0
+    while i < len(lines):
+        if not is_quoted(lines[i]):
+            i += 1
+            continue
+        start = end = i
+        j = i
+        while j < len(lines) and (is_quoted(lines[j]) or _gap_inside(lines, j)):
+            if is_quoted(lines[j]):
+                end = j
+            j += 1
+        blocks.append((start, end + 1))
+        i = j
+    return blocks
+
+
+def _gap_inside(lines: list[str], j: int) -> bool:
+    """Return whether blank ``lines[j]`` sits in a short gap that more ``>`` lines follow."""
+    if lines[j]:
+        return False
+    for line in lines[j + 1 : j + 1 + MAX_QUOTE_GAP]:
+        if line:
+            return is_quoted(line)
+    return False
+
+
+def _attribution_above(lines: list[str], start: int) -> int | None:
+    """Return the first line of the attribution right above a ``>`` block, or None."""
+    i = start - 1
+    while i >= 0 and not lines[i]:
+        i -= 1
+    if i < 0 or start - i > MAX_QUOTE_GAP + 1:
+        return None
+    return attribution_start(lines, i, any_colon=True)
+
+
+def _signature_start(raw: list[str], norm: list[str]) -> int:
+    """Return where the signature starts: a mobile line or a late ``-- `` delimiter."""
+    filled = [i for i, line in enumerate(norm) if line]
+    zone = set(filled[-SIGNATURE_ZONE:])
+    for i in filled:
+        delimiter = i in zone and is_signature_delimiter(raw[i])
+        if delimiter or is_mobile_signature(norm[i]):
+            if any(norm[:i]):
+                return i
+            raw[i] = ""  # the signature line is all there is above the rest: drop just it
+    return len(raw)
+
+
+def _tidy(lines: list[str]) -> str:
+    """Return ``lines`` joined, trailing rules and blank runs removed."""
+    kept = [line.rstrip() for line in lines]
+    while kept and (not kept[-1].strip() or is_rule(normalize(kept[-1]))):
+        kept.pop()
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(kept)).strip("\n")
