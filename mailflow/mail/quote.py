@@ -24,6 +24,7 @@ quote. Imports nothing of storage/sources/jobs.
 from __future__ import annotations
 
 import re
+import textwrap
 
 from mailflow.mail.body import BodySources, html_to_text
 from mailflow.mail.quote_html import cut_quoted_html
@@ -92,15 +93,23 @@ def _quote_follows(lines: list[str], i: int) -> bool:
 
 
 def _unquoted(lines: list[str]) -> list[bool]:
-    """Return, per line, whether it stays: ``>`` blocks and their attributions go."""
+    """Return, per line, whether it stays: ``>`` blocks and their attributions go.
+
+    A mail quotes when one block is long, trailing or under an attribution; then every
+    block goes (an interleaved reply keeps only its answers). A lone ``>`` line in a mail
+    that quotes nothing is text ("> 50% 已升级") and stays.
+    """
     keep = [True] * len(lines)
-    for start, end in _quote_blocks(lines):
-        trailing = not any(lines[end:])
-        above = _attribution_above(lines, start)
-        if end - start >= 2 or trailing or above is not None:
-            first = start if above is None else above
-            for k in range(first, end):
-                keep[k] = False
+    blocks = [(start, end, _attribution_above(lines, start)) for start, end in _quote_blocks(lines)]
+    quoting = any(
+        end - start >= 2 or above is not None or not any(lines[end:])
+        for start, end, above in blocks
+    )
+    if not quoting:
+        return keep
+    for start, end, above in blocks:
+        for k in range(start if above is None else above, end):
+            keep[k] = False
     return keep
 
 
@@ -157,8 +166,9 @@ def _signature_start(raw: list[str], norm: list[str]) -> int:
 
 
 def _tidy(lines: list[str]) -> str:
-    """Return ``lines`` joined, trailing rules and blank runs removed."""
+    """Return ``lines`` joined: trailing rules, blank runs and the common indent removed."""
     kept = [line.rstrip() for line in lines]
     while kept and (not kept[-1].strip() or is_rule(normalize(kept[-1]))):
         kept.pop()
-    return re.sub(r"\n{3,}", "\n\n", "\n".join(kept)).strip("\n")
+    # HTML conversion indents every line of nested <div>s; the common indent is layout
+    return textwrap.dedent(re.sub(r"\n{3,}", "\n\n", "\n".join(kept))).strip("\n")

@@ -18,7 +18,7 @@ _SPACES = str.maketrans({"\u00a0": " ", "\u3000": " ", "\u200b": "", "\ufeff": "
 _SEPARATOR = re.compile(
     r"^[-_—=~*]{2,}\s*(原始邮件|原始郵件|原邮件|邮件原文|转发邮件|转发的邮件|轉寄郵件|轉寄的郵件"
     r"|回复邮件|Original Message|Original|Forwarded message|Forwarded Message|Message d'origine)"
-    r"\s*[-_—=~*]{2,}$",
+    r"\s*(?:信息)?\s*[-_—=~*]{2,}$",
     re.IGNORECASE,
 )
 # Apple Mail and others introduce a forward with one line and no rule.
@@ -61,7 +61,7 @@ _MOBILE_SIGNATURE = re.compile(
     r"|(?:发自|来自)\s*(?:网易邮箱|QQ邮箱|手机QQ|企业微信|腾讯企业邮|Foxmail|139邮箱|阿里邮箱|钉钉"
     r"|WPS|Outlook|iPhone|iPad|Android|华为|荣耀|小米|OPPO|vivo|三星|魅族|一加|手机|移动)\S{0,16}"
     r"|Sent from (?:my |Outlook|Mail for|Yahoo|Samsung|Huawei)\S.{0,30}|Sent via \S.{0,30}"
-    r"|Get Outlook for \S.{0,20}|Von meinem \S.{0,30} gesendet|Envoyé de mon \S.{0,30})$",
+    r"|Get Outlook for \S.{0,60}|Von meinem \S.{0,30} gesendet|Envoyé de mon \S.{0,30})$",
     re.IGNORECASE,
 )
 SIGNATURE_DELIMITERS = ("--", "-- ")
