@@ -279,3 +279,44 @@ class ConfirmationAnswer(Base):
     answer_text: Mapped[str | None] = mapped_column(Text)
 
     request: Mapped[ConfirmationRequest] = relationship(back_populates="answers")
+
+
+OUTBOX_PENDING, OUTBOX_SENT, OUTBOX_FAILED = "pending", "sent", "failed"
+OUTBOX_STATUSES = (OUTBOX_PENDING, OUTBOX_SENT, OUTBOX_FAILED)
+
+
+class OutboxMail(Base):
+    """A mail mailflow has decided to send (invariant 3): written with the decision, sent by a job.
+
+    ``key`` is the idempotency key (message, rule, action, recipients): deciding twice about the
+    same mail adds no second row. ``message_id`` is fixed at decision time, so a retry or a
+    rare resend after a crash carries the same Message-ID and recipients can recognise it.
+    """
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    kind: Mapped[str] = mapped_column(String(100), index=True)  # the template
+    rule: Mapped[str | None] = mapped_column(String(200))
+    message_pk: Mapped[int | None] = mapped_column(
+        ForeignKey("messages.id", ondelete="SET NULL"), index=True
+    )
+    thread_id: Mapped[int | None] = mapped_column(ForeignKey("threads.id"), index=True)
+    to_addrs: Mapped[list[str]] = mapped_column(JSON)
+    cc_addrs: Mapped[list[str]] = mapped_column(JSON)
+    lang: Mapped[str] = mapped_column(String(20))
+    context: Mapped[dict[str, Any]] = mapped_column(JSON)
+    message_id: Mapped[str] = mapped_column(String(MESSAGE_ID_LENGTH), unique=True)
+    in_reply_to: Mapped[str | None] = mapped_column(String(MESSAGE_ID_LENGTH))
+    references: Mapped[list[str]] = mapped_column(JSON)
+    auto_submitted: Mapped[str] = mapped_column(String(40))
+    subject: Mapped[str | None] = mapped_column(Text)  # as rendered when sent
+    status: Mapped[str] = mapped_column(String(10), index=True)
+    attempts: Mapped[int] = mapped_column(default=0)
+    due_at: Mapped[datetime] = mapped_column(index=True)
+    next_attempt_at: Mapped[datetime] = mapped_column(index=True)
+    claimed_until: Mapped[datetime | None]
+    sent_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]

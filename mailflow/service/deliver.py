@@ -1,0 +1,189 @@
+"""Delivery: one outbox row becomes one sent mail, exactly once as far as mailflow can tell.
+
+Claim the row (a short lease), render its template with the context stored at decision time,
+compose it with the row's fixed Message-ID, hand it to the transport, record the outcome. A
+temporary failure (4xx, a dropped connection) schedules another attempt with exponential
+backoff; a permanent one (5xx) marks the row failed and tells the administrators once. A worker
+killed mid-send leaves the claim to expire and the sweep enqueues the row again; the fixed
+Message-ID makes that rare resend recognisable as the same mail (invariants 3 to 5).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import random
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from mailflow.errors import PermanentSendError, TemplateError, TransientSendError
+from mailflow.store import outbox
+from mailflow.store.models import OUTBOX_PENDING, OutboxMail
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 12  # with the backoff below: about a day of trying before giving up
+FIRST_RETRY = timedelta(seconds=30)
+LONGEST_RETRY = timedelta(hours=2)
+ADMIN_NOTICE = "delivery_failed_admin"
+SENT, RETRY, FAILED, SKIPPED = "sent", "retry", "failed", "skipped"
+
+
+class Rendered(Protocol):
+    subject: str
+    text: str
+    html: str | None
+
+
+class Renderer(Protocol):
+    def render(self, name: str, context: Mapping[str, Any], lang: str = ...) -> Rendered: ...
+
+
+class Transport(Protocol):
+    def send(self, raw: bytes, sender: str, recipients: Sequence[str]) -> None: ...
+
+
+Composer = Callable[..., bytes]
+
+
+@dataclass
+class Courier:
+    """Everything delivery needs, built once per process (after any fork)."""
+
+    sessions: sessionmaker[Session]
+    renderer: Renderer
+    compose: Composer
+    transport: Transport
+    sender: str  # the shared address: From, Reply-To and envelope sender
+    sender_name: str
+    administrators: tuple[str, ...] = ()
+
+    def deliver(self, outbox_id: int, now: datetime | None = None) -> str:
+        """Send one outbox row if it is due and unclaimed; return sent, retry, failed or skipped."""
+        now = now or datetime.now(UTC)
+        with self.sessions() as session, session.begin():
+            session.connection(execution_options={"sqlite_immediate": True})
+            row = outbox.claim(session, outbox_id, now)
+            if row is None:
+                return SKIPPED
+            job = _Job.of(row)
+        try:
+            subject = self._send(job, now)
+        except TransientSendError as e:
+            return self._retry(job, f"temporary: {e}", now)
+        except (PermanentSendError, TemplateError) as e:
+            return self._fail(job, f"permanent: {e}", now)
+        with self.sessions() as session, session.begin():
+            outbox.mark_sent(session, job.id, subject, datetime.now(UTC))
+        return SENT
+
+    def _send(self, job: _Job, now: datetime) -> str:
+        rendered = self.renderer.render(job.kind, job.context, job.lang)
+        raw = self.compose(
+            rendered,
+            from_addr=self.sender,
+            from_name=self.sender_name,
+            to=job.to,
+            cc=job.cc,
+            message_id=job.message_id,
+            in_reply_to=job.in_reply_to,
+            references=job.references,
+            auto_submitted=job.auto_submitted,
+            date=now,
+        )
+        self.transport.send(raw, self.sender, [*job.to, *job.cc])
+        return rendered.subject
+
+    def _retry(self, job: _Job, error: str, now: datetime) -> str:
+        if job.attempts >= MAX_ATTEMPTS:
+            return self._fail(job, f"gave up after {job.attempts} attempts; last {error}", now)
+        delay = min(LONGEST_RETRY, FIRST_RETRY * 2 ** (job.attempts - 1))
+        at = now + delay * random.uniform(0.8, 1.2)
+        log.warning("outbox %s: %s; next attempt at %s", job.id, error, at.isoformat())
+        with self.sessions() as session, session.begin():
+            outbox.mark_retry(session, job.id, error, at)
+        return RETRY
+
+    def _fail(self, job: _Job, error: str, now: datetime) -> str:
+        log.error("outbox %s failed for good: %s", job.id, error)
+        with self.sessions() as session, session.begin():
+            row = outbox.mark_failed(session, job.id, error)
+            if row is not None and job.kind != ADMIN_NOTICE and self.administrators:
+                outbox.add_if_new(session, admin_notice(row, self.administrators, self.sender, now))
+        return FAILED
+
+
+@dataclass(frozen=True)
+class _Job:
+    id: int
+    kind: str
+    lang: str
+    context: dict[str, Any]
+    to: list[str]
+    cc: list[str]
+    message_id: str
+    in_reply_to: str | None
+    references: list[str]
+    auto_submitted: str
+    attempts: int
+
+    @classmethod
+    def of(cls, row: OutboxMail) -> _Job:
+        return cls(
+            row.id,
+            row.kind,
+            row.lang,
+            dict(row.context),
+            list(row.to_addrs),
+            list(row.cc_addrs),
+            row.message_id,
+            row.in_reply_to,
+            list(row.references),
+            row.auto_submitted,
+            row.attempts,
+        )
+
+
+def admin_notice(
+    failed: OutboxMail, administrators: Sequence[str], sender: str, now: datetime
+) -> OutboxMail:
+    """Return the one outbox row that tells the administrators ``failed`` could not be sent."""
+    key = hashlib.sha256(f"admin-notice:{failed.key}".encode()).hexdigest()
+    domain = sender.rpartition("@")[2]
+    return OutboxMail(
+        key=key,
+        kind=ADMIN_NOTICE,
+        rule=None,
+        message_pk=failed.message_pk,
+        thread_id=None,
+        to_addrs=list(administrators),
+        cc_addrs=[],
+        lang=failed.lang,
+        context={
+            "failed": {
+                "kind": failed.kind,
+                "to": list(failed.to_addrs),
+                "cc": list(failed.cc_addrs),
+                "message_id": failed.message_id,
+                "error": failed.last_error or "",
+                "attempts": failed.attempts,
+            }
+        },
+        message_id=f"<{key[:32]}.mailflow@{domain}>",
+        in_reply_to=None,
+        references=[],
+        auto_submitted="auto-generated",
+        subject=None,
+        status=OUTBOX_PENDING,
+        attempts=0,
+        due_at=now,
+        next_attempt_at=now,
+        claimed_until=None,
+        sent_at=None,
+        last_error=None,
+        created_at=now,
+    )
