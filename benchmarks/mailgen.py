@@ -55,6 +55,19 @@ TOPICS = [
     "样机第一轮质检结果",
     "双十一促销活动排期",
 ]
+PHASES = ["需求评审", "方案确认", "联调", "提测", "上线", "复盘", "预算", "排期", "验收", "培训"]
+PROJECTS = [
+    "华东区",
+    "华南区",
+    "X300",
+    "X200",
+    "智慧仓储",
+    "CRM",
+    "官网改版",
+    "年度",
+    "Q4",
+    "新零售",
+]
 SENTENCES = [
     "根据上周例会决议，相关工作需在本周内完成初步方案。",
     "目前整体进度符合预期，完成率约为{pct}%。",
@@ -137,9 +150,22 @@ class _Generator:
         self.seed = seed
         self.recent: deque[tuple[str, str]] = deque(maxlen=300)  # (Message-ID, subject)
 
+    def topic(self) -> str:
+        """A topic; some recur (weekly reports, project phases), as in real mail."""
+        rng = self.rng
+        topic = rng.choice(TOPICS)
+        r = rng.random()
+        if r < 0.3:
+            return f"{topic}（第{rng.randint(36, 52)}周）"
+        if r < 0.6:
+            return f"{topic}-{rng.choice(PHASES)}"
+        if r < 0.8:
+            return f"{rng.choice(PROJECTS)}{topic}"
+        return topic
+
     def subject(self, sender_dept: str) -> str:
         r = self.rng.random()
-        reason, topic = self.rng.choice(REASONS), self.rng.choice(TOPICS)
+        reason, topic = self.rng.choice(REASONS), self.topic()
         if r < 0.70:
             sep = self.rng.choice(["-", "-", "-", "+", " ", "｜", "："])
             return f"【{reason}】{sender_dept}{sep}{topic}"
