@@ -13,6 +13,7 @@ import re
 from mailflow.mail.model import ACK, DONE, OBJECTION
 
 _NEG = r"(?:还|尚|仍|并|暂|都|均)?(?:未能|未|没有|没|无法|不能|不会|不)"
+_WHO = r"(?:我|本人|我们|我方|我司|我部|我这边|这边)?"
 _TASK = r"(?:完成|提交|交付|上线|处理|办结|解决|修复|做完)"
 
 # Forms that carry nothing: a negated task, a double negation, a pending confirmation.
@@ -26,7 +27,7 @@ NEUTRAL = re.compile(
 
 # Negated objections are acknowledgements: 无异议, 没有异议, 并无异议, 无需修改.
 NEGATED_OBJECTION = re.compile(
-    r"(?:无|没有|没|并无|并没有|毫无|暂无|没有任何|无任何)(?:异议|不同意见|反对意见|意见|修改意见)"
+    r"(?:无|没有|没|并无|并没有|毫无|暂无|没有任何|无任何)(?:异议|不同意见|不同意|反对意见|意见|修改意见)"
     r"|(?:无需|无须|不需要|不需|不用)(?:修改|调整|改动)"
     r"|\bno objections?\b",
     re.IGNORECASE,
@@ -42,8 +43,9 @@ OBJECTION_PHRASE = re.compile(
     re.IGNORECASE,
 )
 
-# A percentage or a part is progress, not a finished task: 已完成70%, 已完成大部分.
-_PARTIAL = r"(?!\s*(?:\d|百分之|部分|一半|大部分|大半|了\s*\d))"
+# A percentage or a part is progress, not a finished task (已完成70%, 已完成大部分), and
+# 已完成的 describes a thing rather than reporting work done.
+_PARTIAL = r"(?!\s*了?\s*(?:的|\d|百分之|部分|一半|大部分|大半))"
 DONE_PHRASE = re.compile(
     rf"(?:已经?|均已|都已|全部已)(?:全部|按时|顺利|如期)?{_TASK}(?:完毕|完成|好|了)?{_PARTIAL}"
     rf"|(?:完成|做完|搞定)了{_PARTIAL}"
@@ -56,16 +58,17 @@ DONE_PHRASE = re.compile(
 
 ACK_PHRASE = re.compile(
     r"已阅|阅悉|已查阅|已经?知悉|^知悉|收悉"
-    r"|^(?:已经?|均已|都已|全部)?收到(?:了|啦|哈|啊|谢谢|感谢|！|!|~)*$|^(?:已经?|均已|都已)收到"
-    r"|^(?:我|本人|我们|我方|我司|我部)?(?:完全|均|都|也|原则上|表示)?同意"
-    r"|^(?:已经?)?确认(?:无误|收到)?$|^已经?确认|确认无误"
+    rf"|^{_WHO}(?:已经?|均已|都已|全部)?收到(?:了|啦|哈|啊|谢谢|感谢|！|!|~)*$"
+    rf"|^{_WHO}(?:已经?|均已|都已)收到"
+    rf"|^{_WHO}(?:完全|均|都|也|原则上|表示)?同意"
+    rf"|^(?:已经?)?确认(?:无误|收到)?$|^{_WHO}已经?确认|确认无误"
     r"|^(?:acknowledged|noted|agreed|(?:i|we)\s+agree)\b",
     re.IGNORECASE,
 )
 
 # Said before the phrase in its clause, these make it a condition, request or question.
 NOT_A_STATEMENT = re.compile(
-    r"如果|如有|如需|如无|如已|如您|^如|假如|倘若|若|是否|有无|有没有|能否|可否|请|烦请|麻烦|回复"
+    r"(?<![例比])如(?!下|此|今|期|实|同|何)|倘若|若|是否|有无|有没有|能否|可否|请|烦请|麻烦|回复"
     r"|\b(?:if|when|whether|once|please|let me know|until|unless|before)\b",
     re.IGNORECASE,
 )
