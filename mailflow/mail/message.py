@@ -78,6 +78,7 @@ def parse_message(raw: bytes, ctx: ParseContext) -> ParsedMessage:
         new_text=written,
         action_items=extract_items(written, ctx, date, participants),
         confirmation=read_confirmation(written),
+        authentication_results=tuple(raw_values(root, "Authentication-Results")),
     )
 
 

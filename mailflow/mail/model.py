@@ -122,6 +122,8 @@ class ParsedMessage:
     new_text: str = ""  # what the sender wrote: quoted history and signature removed
     action_items: tuple[ActionItem, ...] = ()
     confirmation: Confirmation | None = None
+    # raw Authentication-Results values, topmost (the receiving server's) first; invariant 9
+    authentication_results: tuple[str, ...] = ()
 
 
 def _address(a: Address | None) -> dict[str, str] | None:
