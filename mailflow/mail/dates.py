@@ -15,7 +15,9 @@ workday after the message day (that day not counted). Forms that are easily some
 prose (``10.15``, ``10/15``, ``15日``, a bare ``18:00``) count only next to a deadline marker
 (前, 截止, 于, 在, ...) unless ``field=True`` says the whole text is a deadline value (a labelled
 line or a table cell). Without a message Date, forms that need one give a ``Deadline`` whose
-``value`` is None: the deadline was written but cannot be placed. Numbers may be Chinese
+``value`` is None: the deadline was written but cannot be placed; so does ``N天内`` counted from
+an event (``问题解决后3天内``). ``marked`` tells a limit (``10月15日前``, ``3天内``) from a bare
+date (``计划10月16日完成``, ``10月7日起``). Numbers may be Chinese
 (三个工作日内, 十月十五日). Imports nothing of storage/sources/jobs.
 """
 
@@ -50,6 +52,7 @@ class Deadline:
     value: date | datetime | None
     span: tuple[int, int]
     text: str
+    marked: bool = False  # written as a limit: 前/截止/于/不晚于 around it, or N天内
 
 
 @dataclass(frozen=True)
@@ -295,8 +298,11 @@ def _candidate(text: str, form: _Form, m: re.Match[str], now: _Now, field: bool)
     after, before = _AFTER.match(text, end), _BEFORE.search(text, max(0, start - 6), start)
     if form.needs_marker and not field and not after and not before:
         return None
+    if form.resolve is _within and text[:start].rstrip().endswith("后"):
+        value = None  # 问题解决后3天内: counted from an event, not from the message
     start, end = (before.start() if before else start), (after.end() if after else end)
-    return Deadline(value, (start, end), text[start:end])
+    marked = bool(after or before) or form.resolve is _within
+    return Deadline(value, (start, end), text[start:end], marked)
 
 
 def find_deadlines(

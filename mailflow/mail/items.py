@@ -1,17 +1,137 @@
 """Action items (责任人 + 完成时限 + 交付标准) from what the sender wrote.
 
-Imports nothing of storage/sources/jobs.
+Three layouts are read, each by its own module: tables whose header names the columns
+(``items_table``), labelled fields (``items_labels``) and sentences (``items_sentence``), in that
+order, each line used by one layout only. When a mail has a section headed 行动项/待办/任务/分工
+(``三、行动项``), sentences count only inside such sections, so a meeting summary above them
+gives no items; tables and labelled fields count anywhere. The same item written twice (a
+numbered list and a tracking table, say) is merged: same owner (or one unnamed), similar task,
+deadlines on the same day or one missing; the first wording wins and the other fills its gaps,
+a deadline with a time of day beating the bare day. Owners resolve to an address through the
+directory (``ctx.people``), then the participants' display names; departments and several
+owners get none. Imports nothing of storage/sources/jobs.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+import re
+from dataclasses import replace
+from datetime import date, datetime
 
-from mailflow.mail.model import ActionItem, Address, ParseContext
+from mailflow.mail.dates import find_deadline
+from mailflow.mail.items_base import Draft, Reading
+from mailflow.mail.items_labels import read_labelled
+from mailflow.mail.items_sentence import read_sentences
+from mailflow.mail.items_table import read_tables
+from mailflow.mail.model import DEADLINE, DELIVERABLE, OWNER, ActionItem, Address, ParseContext
+
+__all__ = ["extract_items"]
+
+MAX_TASK = 80  # characters; a longer task is cut with …
+_HEADING = re.compile(
+    r"^\s*(?:[一二三四五六七八九十]{1,3}\s*[、.．]|[（(][一二三四五六七八九十]{1,3}[)）]|#{1,6}|【)"
+    r"\s*(?P<title>[^，。；;,]{1,16}?)\s*[】:：]?\s*$"
+    r"|^\s*(?P<colon>[^，。；;,:：]{1,16})[:：]\s*$"
+)
+_ITEM_SECTION = re.compile(r"(?i)行动项|待办|任务|分工|工作安排|后续|下一步|跟进事项|action|to-?do")
+_GENERIC = re.compile(r"完成|负责|进行|开展|做好|[\s\W_]")
 
 
 def extract_items(
     text: str, ctx: ParseContext, sent_at: datetime | None, participants: tuple[Address, ...]
 ) -> tuple[ActionItem, ...]:
-    """Return the action items in ``text`` (placeholder: none yet)."""
-    return ()
+    """Return the action items in ``text``, in the order the mail first names them.
+
+    ``sent_at`` is the message's Date (relative deadlines need it; None leaves them unplaced)
+    and ``participants`` its From, To and Cc, whose display names resolve owners.
+    """
+    reading = Reading.build(ctx, sent_at, participants)
+    lines = text.replace("\r\n", "\n").replace("\u00a0", " ").split("\n")
+    tables, in_tables = read_tables(lines, reading)
+    labelled, in_labels = read_labelled(lines, in_tables, reading)
+    skip = in_tables | in_labels | _outside_item_sections(lines, reading)
+    drafts = sorted(
+        [*tables, *labelled, *read_sentences(lines, skip, reading)], key=lambda d: d.line
+    )
+    return tuple(_finish(d, reading) for d in _merge(drafts, reading))
+
+
+def _outside_item_sections(lines: list[str], reading: Reading) -> set[int]:
+    """Return the lines outside 行动项-like sections, or none when the mail has no such section."""
+    outside: set[int] = set()
+    inside, any_section = False, False
+    for i, line in enumerate(lines):
+        m = _HEADING.match(line)
+        title = m and (m["title"] or m["colon"])
+        if title and find_deadline(title, reading.sent_at, reading.calendar) is None:
+            inside = bool(_ITEM_SECTION.search(title))
+            any_section = any_section or inside
+        if not inside:
+            outside.add(i)
+    return outside if any_section else set()
+
+
+def _key(task: str) -> str:
+    return _GENERIC.sub("", task).lower()
+
+
+def _similar(a: str, b: str) -> bool:
+    """Return whether two task wordings name the same work (containment or shared bigrams)."""
+    ka, kb = _key(a), _key(b)
+    if not ka or not kb:
+        return False
+    if ka in kb or kb in ka:
+        return True
+    ga, gb = (
+        {ka[i : i + 2] for i in range(len(ka) - 1)},
+        {kb[i : i + 2] for i in range(len(kb) - 1)},
+    )
+    return bool(ga and gb) and len(ga & gb) / len(ga | gb) >= 0.6
+
+
+def _day(value: date | datetime | None) -> date | None:
+    return value.date() if isinstance(value, datetime) else value
+
+
+def _same(a: Draft, b: Draft, reading: Reading) -> bool:
+    """Return whether two drafts are one item written twice."""
+    owners = {reading.email_of(d.owner) or d.owner for d in (a, b) if d.owner}
+    days = {_day(d.deadline) for d in (a, b) if d.deadline is not None}
+    return len(owners) <= 1 and len(days) <= 1 and _similar(a.task, b.task)
+
+
+def _combine(a: Draft, b: Draft) -> Draft:
+    """Return ``a`` with its gaps filled from ``b``; a deadline with a time beats a bare day."""
+    deadline = a.deadline if a.deadline is not None else b.deadline
+    if isinstance(b.deadline, datetime) and not isinstance(a.deadline, datetime):
+        deadline = b.deadline
+    return replace(
+        a, owner=a.owner or b.owner, deadline=deadline, deliverable=a.deliverable or b.deliverable
+    )
+
+
+def _merge(drafts: list[Draft], reading: Reading) -> list[Draft]:
+    """Return ``drafts`` with the same item written twice merged into its first wording."""
+    merged: list[Draft] = []
+    for d in drafts:
+        for i, kept in enumerate(merged):
+            if _same(kept, d, reading):
+                merged[i] = _combine(kept, d)
+                break
+        else:
+            merged.append(d)
+    return merged
+
+
+def _finish(d: Draft, reading: Reading) -> ActionItem:
+    """Return the contract value of a draft, naming what the mail left out."""
+    task = d.task if len(d.task) <= MAX_TASK else d.task[: MAX_TASK - 1] + "…"
+    present = ((OWNER, d.owner), (DEADLINE, d.deadline), (DELIVERABLE, d.deliverable))
+    return ActionItem(
+        task=task,
+        owner=d.owner,
+        owner_email=reading.email_of(d.owner),
+        deadline=d.deadline,
+        deliverable=d.deliverable,
+        missing=tuple(name for name, value in present if value is None),
+    )

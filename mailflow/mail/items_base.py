@@ -1,0 +1,119 @@
+"""What the action-item readers share: the draft item, owner recognition and text clean-up.
+
+A ``Draft`` is an item as one layout wrote it; ``items.py`` merges drafts that are the same item
+written twice and turns them into ``ActionItem`` values. ``Reading`` carries what every reader
+needs (the message Date, the business calendar, the names of people and departments) so a
+reader is a pure function of lines in, drafts out. Imports nothing of storage/sources/jobs.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from mailflow.mail.calendar import BusinessCalendar
+from mailflow.mail.model import Address, ParseContext
+
+# a department written without the rules knowing it: 市场部, 数据中心, 测试组, 项目团队
+DEPARTMENT_SUFFIX = r"(?:事业部|部|中心|处|科|室|组|团队|办公室|委员会)"
+_GENERIC_DEPARTMENT = re.compile(r"[\u4e00-\u9fffA-Za-z0-9]{1,8}?" + DEPARTMENT_SUFFIX)
+_ANNOTATION = re.compile(r"\s*[（(][^（）()]*[)）]\s*")  # 张三（技术部） → 张三
+_NO_OWNER = re.compile(r"(?i)^(?:待定|待确认|未定|无|暂无|tbd|n/?a|-+|/|—+)$")
+# 1.  1、  (1)  （一）  一、  - • * ● ▪ ① ...
+LIST_MARKER = re.compile(
+    r"^\s*(?:\d{1,2}\s*[.、．)）](?!\d)|[（(]\s*(?:\d{1,2}|[一二三四五六七八九十]{1,3})\s*[)）]"
+    r"|[一二三四五六七八九十]{1,3}\s*[、.．]|[-•·*●○◆■▪►✓]\s*|[①-⑳])\s*"
+)
+_EDGE = "\t \u3000,，;；。.、:：|｜"
+
+
+@dataclass(frozen=True)
+class Draft:
+    """One action item as one layout wrote it; ``line`` orders items by where they appear."""
+
+    task: str
+    owner: str | None
+    deadline: date | datetime | None
+    deliverable: str | None
+    line: int
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What the readers need besides the text: Date, calendar and the names they may meet."""
+
+    sent_at: datetime | None
+    calendar: BusinessCalendar
+    emails: dict[str, str]  # person name as written → address
+    departments: frozenset[str]
+    owner_pattern: str  # regex alternation of known names, longest first
+
+    @classmethod
+    def build(
+        cls, ctx: ParseContext, sent_at: datetime | None, participants: tuple[Address, ...]
+    ) -> Reading:
+        """Return the reading context: the directory's people first, then display names."""
+        emails: dict[str, str] = {}
+        for a in participants:
+            name = clean_text(_ANNOTATION.sub("", a.name or ""))
+            if name and a.address:
+                emails.setdefault(name, a.address.lower())
+        emails.update({p.name: p.email for p in ctx.people if p.name})
+        departments = frozenset(ctx.departments) | frozenset(ctx.departments.values())
+        names = sorted({*emails, *departments}, key=len, reverse=True)
+        known = "|".join(re.escape(n) for n in names if n)
+        pattern = (
+            f"(?:{known}|{_GENERIC_DEPARTMENT.pattern})" if known else _GENERIC_DEPARTMENT.pattern
+        )
+        return cls(sent_at, BusinessCalendar.from_context(ctx), emails, departments, pattern)
+
+    def is_department(self, owner: str) -> bool:
+        """Return whether ``owner`` names a department (known, or by its suffix)."""
+        return owner in self.departments or bool(_GENERIC_DEPARTMENT.fullmatch(owner))
+
+    def email_of(self, owner: str | None) -> str | None:
+        """Return the address of a single person owner; departments and groups get None."""
+        if owner is None or self.is_department(owner):
+            return None
+        return self.emails.get(owner)
+
+
+def _opens(value: str) -> int:
+    return value.count("（") + value.count("(") - value.count("）") - value.count(")")
+
+
+def clean_text(value: str) -> str:
+    """Return ``value`` without separators, list markers and stray brackets at its edges."""
+    value = LIST_MARKER.sub("", value.strip(_EDGE), count=1).strip(_EDGE)
+    while value and (
+        value[-1] in "（(" or (value[-1] in "）)" and _opens(value) < 0)
+    ):  # the bracket a value sat in: 接口联调（责任人：…）
+        value = value[:-1].strip(_EDGE)
+    while value and (value[0] in "）)" or (value[0] in "（(" and _opens(value) > 0)):
+        value = value[1:].strip(_EDGE)
+    return value.strip('"“”')
+
+
+def clean_owner(value: str, reading: Reading) -> str | None:
+    """Return the owner as written, without annotations (张三（技术部） → 张三); None if none."""
+    value = clean_text(value)
+    bare = _ANNOTATION.sub("", value).strip(_EDGE) or value
+    if not bare or _NO_OWNER.match(bare):
+        return None
+    for name in reading.emails:  # 技术部 张三 / 技术部-张三: the person is the owner
+        if (
+            len(name) < len(bare)
+            and bare.endswith(name)
+            and reading.is_department(bare[: -len(name)].strip(_EDGE + "-—/"))
+        ):
+            return name
+    return bare
+
+
+def optional(value: str | None) -> str | None:
+    """Return the cleaned ``value``, or None when nothing is left."""
+    if value is None:
+        return None
+    value = clean_text(value)
+    return value if value and not _NO_OWNER.match(value) else None

@@ -1,0 +1,125 @@
+"""Action items written as sentences: ``1. 张三负责在10月15日前完成接口联调，交付联调报告``.
+
+The owner is a person or department that is the subject of 负责/牵头/需/完成/提交... , follows
+请 (``请市场部于下周五前提交宣传物料``) or 由 (``由技术部牵头``); known names come from the
+directory, the mail's participants and the departments in the rules, and any word ending in
+部/中心/组... counts as a department. The deadline is the first one ``dates`` finds; a clause
+that starts with 交付/提交/输出 gives the deliverable. Ordinary prose never becomes an item: a
+sentence needs a task verb and, on a numbered or bulleted line, an owner or a deadline written
+as a limit (10月15日前, 3天内; a date in passing such as 计划10月16日完成 is not), elsewhere
+both an owner and a deadline. Imports nothing of storage/sources/jobs.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from mailflow.mail.dates import find_deadline
+from mailflow.mail.items_base import LIST_MARKER, Draft, Reading, clean_owner, clean_text
+
+_AUX = (
+    r"(?:负责|牵头|主导|跟进|需要|需|须|必须|应当|应|将|要|务必|尽快|于|在|完成|提交|交付|输出"
+    r"|提供|准备|整理|编写|撰写|确认|安排|组织|对接|协调|出具|制定|更新|修复|处理|落实|推进|开展|进行)"
+)
+TASK_VERB = re.compile(
+    r"(?<!已)(?:负责|牵头|完成(?!时间|时限|情况|率|度|标准)|提交|交付|输出|提供|准备|整理|编写|撰写"
+    r"|制定|确认|联调|测试|上线|发布|评审|审核|落实|跟进|推进|处理|解决|修复|更新|安排|组织|对接"
+    r"|协调|出具|汇总|梳理|设计|开发|部署|核对|补充|评估|调研|起草|修改|优化)"
+)
+_FILLER = re.compile(
+    r"^(?:[，,、\s]|负责|牵头|主导|需要|需|须|必须|应当|应|将|要|务必|尽快|请|于|在|由)+"
+)
+_DELIVERED = re.compile(
+    r"^(?:并且?|同时|且)?(?:交付标准|交付物|交付成果|验收标准|交付|提交|输出|出具|形成)"
+    r"(?:为|是|[:：])?\s*(?P<what>.+)$"
+)
+_SENTENCE = re.compile(r"[^。！!？?；;]+")
+_CLAUSE = re.compile(r"[，,]")
+_REFERENCE = re.compile(r"^第\s*\d+\s*项")  # 第2项请… speaks of an item listed before
+_NOTE = r"(?:\s*[（(][^（）()]*[)）])?"
+_BOUNDARY = r"(?:^|(?<=[，,：:\s]))"
+
+
+@dataclass(frozen=True)
+class Parts:
+    """What one sentence says about an item; ``verb`` tells whether it asks for work at all."""
+
+    task: str
+    owner: str | None
+    deadline: date | datetime | None
+    deadline_written: bool
+    deadline_marked: bool  # 10月15日前, 3天内: a limit rather than a date in passing
+    deliverable: str | None
+    verb: bool
+
+
+def _owner(text: str, reading: Reading) -> re.Match[str] | None:
+    """Return the match of the item's owner in ``text`` (group ``owner``), or None."""
+    many = f"(?:{reading.owner_pattern})(?:[、和与及](?:{reading.owner_pattern}))*"
+    for pattern in (
+        rf"请(?P<owner>{many}){_NOTE}\s*(?={_AUX})",
+        rf"{_BOUNDARY}由?(?P<owner>{many}){_NOTE}\s*(?={_AUX})",
+        rf"{_BOUNDARY}由?(?P<owner>[\u4e00-\u9fff]{{2,3}}){_NOTE}\s*(?=负责|牵头)",
+    ):
+        if m := re.search(pattern, text):
+            return m
+    return None
+
+
+def _task_and_deliverable(rest: str) -> tuple[str, str | None]:
+    """Split what is left of a sentence into the task and the deliverable clause."""
+    clauses = [_FILLER.sub("", c).strip() for c in _CLAUSE.split(rest)]
+    clauses = [c for c in clauses if c]
+    deliverable = None
+    for i, clause in enumerate(clauses[1:], start=1):
+        if m := _DELIVERED.match(clause):
+            deliverable = clean_text(m["what"])
+            del clauses[i]
+            break
+    task = next((c for c in clauses if TASK_VERB.search(c)), clauses[0] if clauses else "")
+    if deliverable is None and (m := _DELIVERED.match(task)) and not task.startswith("交付标准"):
+        deliverable = clean_text(m["what"])  # 提交宣传物料: what is handed over
+    return clean_text(task), deliverable or None
+
+
+def analyse(sentence: str, reading: Reading) -> Parts:
+    """Return the task, owner, deadline and deliverable one sentence names."""
+    found = find_deadline(sentence, reading.sent_at, reading.calendar)
+    rest = sentence if found is None else sentence[: found.span[0]] + sentence[found.span[1] :]
+    owner = None
+    if m := _owner(rest, reading):
+        owner = clean_owner(m["owner"], reading)
+        rest = rest[: m.start()] + rest[m.end() :]
+    task, deliverable = _task_and_deliverable(rest)
+    return Parts(
+        task=task,
+        owner=owner,
+        deadline=found.value if found else None,
+        deadline_written=found is not None,
+        deadline_marked=found is not None and found.marked and found.value is not None,
+        deliverable=deliverable,
+        verb=bool(TASK_VERB.search(sentence)),
+    )
+
+
+def read_sentences(lines: Sequence[str], skip: set[int], reading: Reading) -> list[Draft]:
+    """Return the items written as sentences in the lines not in ``skip``."""
+    drafts: list[Draft] = []
+    for i, line in enumerate(lines):
+        if i in skip or not line.strip():
+            continue
+        listed = bool(LIST_MARKER.match(line))
+        for sentence in _SENTENCE.findall(LIST_MARKER.sub("", line, count=1)):
+            if _REFERENCE.match(sentence.strip()):
+                continue
+            p = analyse(sentence, reading)
+            has_owner = p.owner is not None
+            wanted = (
+                (has_owner or p.deadline_marked) if listed else has_owner and p.deadline_written
+            )
+            if p.verb and p.task and wanted:
+                drafts.append(Draft(p.task, p.owner, p.deadline, p.deliverable, i))
+    return drafts
