@@ -223,7 +223,7 @@ def test_span_covers_the_markers() -> None:
     """The span includes 在/于 before and 前 after, so a caller can cut the phrase out."""
     text = "张三负责在10月16日前完成接口联调"
     found = find_deadline(text, SUN_OCT_8, CAL)
-    assert found == Deadline(date(2023, 10, 16), (4, 12), "在10月16日前")
+    assert found == Deadline(date(2023, 10, 16), (4, 12), "在10月16日前", marked=True)
     assert text[: found.span[0]] + text[found.span[1] :] == "张三负责完成接口联调"
 
 
@@ -253,3 +253,25 @@ def test_timezone_of_the_message_date() -> None:
     sent = datetime(2023, 10, 8, 20, 0, tzinfo=ZoneInfo("UTC"))  # 04:00 on Oct 9 in Shanghai
     found = find_deadline("明天", sent, CAL)
     assert found is not None and found.value == date(2023, 10, 10)
+
+
+@pytest.mark.parametrize(
+    ("text", "marked"),
+    [
+        ("10月15日前", True),
+        ("截至10月15日", True),
+        ("3天内", True),
+        ("计划10月16日完成", False),
+        ("10月7日起", False),
+    ],
+)
+def test_marked_tells_a_limit_from_a_date_in_passing(text: str, marked: bool) -> None:
+    """``marked`` is true only for a deadline written as a limit."""
+    found = find_deadline(text, SUN_OCT_8, CAL)
+    assert found is not None and found.marked is marked
+
+
+def test_within_counted_from_an_event_is_unplaced() -> None:
+    """``问题解决后3天内`` counts from an event, not from the message, so it has no value."""
+    found = find_deadline("问题解决后3天内回访", SUN_OCT_8, CAL)
+    assert found is not None and found.value is None
