@@ -49,7 +49,7 @@ _PARTIAL = r"(?!\s*了?\s*(?:的|\d|百分之|部分|一半|大部分|大半))"
 DONE_PHRASE = re.compile(
     rf"(?:已经?|均已|都已|全部已)(?:全部|按时|顺利|如期)?{_TASK}(?:完毕|完成|好|了)?{_PARTIAL}"
     rf"|(?:完成|做完|搞定)了{_PARTIAL}"
-    r"|^(?:done|completed|finished)\b"
+    r"|^(?:all\s+|it'?s\s+|it\s+is\s+)?(?:done|completed|finished)\s*[.!]*$"
     r"|\b(?:has|have)\s+been\s+(?:completed|done|delivered|submitted|finished|resolved)\b"
     r"|\b(?:is|are)\s+(?:now\s+)?(?:done|completed|finished)\b"
     r"|\b(?:i|we)\s+(?:have\s+)?(?:completed|finished|submitted|delivered)\b",

@@ -33,6 +33,8 @@ from mailflow.mail.confirm_phrases import (
 from mailflow.mail.model import ACK, Confirmation
 
 MAX_TEXT_CHARS = 200
+# A confirmation is said near the top of a reply; reading further only costs time on huge mail.
+MAX_READ_CHARS = 20_000
 _SENTENCE_END = re.compile(r"(?<=[。！？!?；;])|\n|(?<=\.)\s+")
 _CLAUSE_BREAK = re.compile(r"[，,：:、（）()]")
 _TRAILING = "。.!！；;~～ \t"
@@ -42,7 +44,7 @@ _MASK = "□"
 def read_confirmation(new_text: str) -> Confirmation | None:
     """Return what ``new_text`` confirms (the strongest kind it carries), or None."""
     found: Confirmation | None = None
-    for sentence in sentences(new_text):
+    for sentence in sentences(new_text[:MAX_READ_CHARS]):
         kind = sentence_kind(sentence)
         if kind and (found is None or RANK[kind] > RANK[found.kind]):
             found = Confirmation(kind=kind, text=_excerpt(sentence))

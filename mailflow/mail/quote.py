@@ -86,10 +86,7 @@ def _extend_up(lines: list[str], i: int) -> int:
 
 def _quote_follows(lines: list[str], i: int) -> bool:
     """Return whether the next non-empty line after ``lines[i]`` is ``>``-quoted."""
-    for line in lines[i + 1 :]:
-        if line:
-            return is_quoted(line)
-    return False
+    return next((is_quoted(lines[k]) for k in range(i + 1, len(lines)) if lines[k]), False)
 
 
 def _unquoted(lines: list[str]) -> list[bool]:
@@ -100,10 +97,10 @@ def _unquoted(lines: list[str]) -> list[bool]:
     that quotes nothing is text ("> 50% 已升级") and stays.
     """
     keep = [True] * len(lines)
+    last = max((i for i, line in enumerate(lines) if line), default=-1)
     blocks = [(start, end, _attribution_above(lines, start)) for start, end in _quote_blocks(lines)]
     quoting = any(
-        end - start >= 2 or above is not None or not any(lines[end:])
-        for start, end, above in blocks
+        end - start >= 2 or above is not None or end > last for start, end, above in blocks
     )
     if not quoting:
         return keep
@@ -149,7 +146,7 @@ def _attribution_above(lines: list[str], start: int) -> int | None:
         i -= 1
     if i < 0 or start - i > MAX_QUOTE_GAP + 1:
         return None
-    return attribution_start(lines, i, any_colon=True)
+    return attribution_start(lines, i, above_quote=True)
 
 
 def _signature_start(raw: list[str], norm: list[str]) -> int:
@@ -159,7 +156,7 @@ def _signature_start(raw: list[str], norm: list[str]) -> int:
     for i in filled:
         delimiter = i in zone and is_signature_delimiter(raw[i])
         if delimiter or is_mobile_signature(norm[i]):
-            if any(norm[:i]):
+            if i > filled[0]:
                 return i
             raw[i] = ""  # the signature line is all there is above the rest: drop just it
     return len(raw)

@@ -42,6 +42,7 @@ _HEADER = re.compile(
     re.IGNORECASE,
 )
 HEADER_WINDOW = 6  # non-empty lines after 发件人/From in which the other header lines must sit
+HEADER_SCAN_LINES = 3 * HEADER_WINDOW  # blank lines included
 
 # The end of an attribution line; it must also carry a date, a time or an address.
 _ATTRIBUTION_END = re.compile(r"(写道|寫道|wrote|writes)\s*[:：]?$", re.IGNORECASE)
@@ -103,7 +104,7 @@ def starts_header_block(lines: list[str], i: int) -> bool:
         return False
     keys: set[str] = set()
     seen = 0
-    for line in lines[i + 1 :]:
+    for line in lines[i + 1 : i + 1 + HEADER_SCAN_LINES]:
         if not line:
             continue
         seen += 1
@@ -115,22 +116,23 @@ def starts_header_block(lines: list[str], i: int) -> bool:
     return len(keys) >= 2
 
 
-def looks_like_attribution(text: str, *, any_colon: bool = False) -> bool:
+def looks_like_attribution(text: str, *, above_quote: bool = False) -> bool:
     """Return whether ``text`` reads like "<who/when> wrote:".
 
-    With ``any_colon`` any line ending in a colon qualifies (used right above a ``>`` block,
-    where clients of every language put their attribution).
+    Anywhere, it must end in 写道/wrote and carry a date, a time or an address. Right above
+    a ``>`` block a bare "X wrote:" is enough, and so is any line ending in a colon that
+    carries a date or an address (clients of every language put their attribution there).
     """
     text = text.lstrip(">＞ ").strip()
     if not text or len(text) > MAX_ATTRIBUTION_CHARS:
         return False
-    end = _COLON_END if any_colon else _ATTRIBUTION_END
-    return bool(end.search(text) or _ATTRIBUTION_END.search(text)) and bool(
-        _ATTRIBUTION_EVIDENCE.search(text)
-    )
+    if above_quote and _ATTRIBUTION_END.search(text):
+        return True
+    end = _COLON_END if above_quote else _ATTRIBUTION_END
+    return bool(end.search(text)) and bool(_ATTRIBUTION_EVIDENCE.search(text))
 
 
-def attribution_start(lines: list[str], i: int, *, any_colon: bool = False) -> int | None:
+def attribution_start(lines: list[str], i: int, *, above_quote: bool = False) -> int | None:
     """Return the first line of an attribution ending at ``lines[i]``, or None.
 
     A wrapped attribution ("On …, X <" / "x@y> wrote:") is joined from up to
@@ -138,14 +140,14 @@ def attribution_start(lines: list[str], i: int, *, any_colon: bool = False) -> i
     """
     if not lines[i]:
         return None
-    end = _COLON_END if any_colon else _ATTRIBUTION_END
-    if not (end.search(lines[i]) or _ATTRIBUTION_END.search(lines[i])):
+    end = _COLON_END if above_quote else _ATTRIBUTION_END
+    if not end.search(lines[i]):
         return None
     j = i
     while j > 0 and i - j + 1 < MAX_ATTRIBUTION_LINES and _wrapped(lines[j - 1], lines[j]):
         j -= 1
     for start in range(j, i + 1):  # prefer the longest wrapped form that still reads right
-        if looks_like_attribution(" ".join(lines[start : i + 1]), any_colon=any_colon):
+        if looks_like_attribution(" ".join(lines[start : i + 1]), above_quote=above_quote):
             return start
     return None
 

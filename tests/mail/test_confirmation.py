@@ -58,6 +58,7 @@ PHRASES = {
     "We disagree with item 2.": (OBJECTION, "We disagree with item 2"),
     "I don't agree.": (OBJECTION, "I don't agree"),
     "Done.": (DONE, "Done"),
+    "All done, thanks!": (DONE, "All done, thanks"),
     "The report has been submitted.": (DONE, "The report has been submitted"),
 }
 
@@ -98,6 +99,7 @@ NOTHING = [
     "It is not done yet.",
     "Please let me know when it is completed.",
     "Is it done?",
+    "Done body",
     "",
 ]
 

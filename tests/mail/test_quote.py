@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from email import message_from_bytes
 from email.message import Message
 from pathlib import Path
@@ -131,6 +132,10 @@ PLAIN = {
         "张三 <zs@gmail.com> 于2023年10月8日周日 10:20写道：\n> 1. 接口联调什么时候完成？\n已完成。\n"
         "> 2. 测试报告呢？\n明天提交。\n",
         "已完成。\n明天提交。",
+    ),
+    "bare_wrote_above_quote": (
+        "Marc Slemko wrote:\n> If you have a real uid of root\n> that is not good.\n\nIsn't that the case for every server?\n",
+        "Isn't that the case for every server?",
     ),
     "only_a_quote": (
         "-----原始邮件-----\n发件人: 张三 <zs@example.com>\n发送时间: 2023年10月8日 17:30\n"
@@ -334,6 +339,15 @@ CORPUS_REPLIES = {
     "talon/standard_replies/thunderbird.eml": ("On 04/02/2012 06:26 PM, Megan One wrote:", "Hello"),
     "talon/standard_replies/yahoo.eml": ("----- Original Message -----", "Hello"),
 }
+
+
+def test_adversarial_bodies_stay_linear() -> None:
+    """Bodies made of nothing but quote markers are stripped in well under a second each."""
+    bodies = ["From: x\n" * 20000, "> q\ntext\n" * 10000, "发自我的iPhone\n" * 20000, "-" * 100000]
+    started = time.perf_counter()
+    for body in bodies:
+        strip_quotes(body)
+    assert time.perf_counter() - started < 5
 
 
 def test_corpus_reply_list_matches_the_manifest() -> None:
