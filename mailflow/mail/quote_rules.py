@@ -16,8 +16,9 @@ _SPACES = str.maketrans({"\u00a0": " ", "\u3000": " ", "\u200b": "", "\ufeff": "
 
 # ------------------ 原始邮件 ------------------, -----Original Message-----, 转发邮件, …
 _SEPARATOR = re.compile(
-    r"^[-_—=~*]{2,}\s*(原始邮件|原始郵件|原邮件|邮件原文|转发邮件|转发的邮件|轉寄郵件|轉寄的郵件"
-    r"|回复邮件|Original Message|Original|Forwarded message|Forwarded Message|Message d'origine)"
+    r"^[-_—=~*]{2,}\s*(原始邮件|原始郵件|原邮件|邮件原文|邮件原件|转发邮件|转发的邮件|已转发邮件|轉寄郵件|轉寄的郵件"
+    r"|回复邮件|Original Message|Original Mail|Original|Forwarded message|Forwarded Message"
+    r"|Message d'origine)"
     r"\s*(?:信息)?\s*[-_—=~*]{2,}$",
     re.IGNORECASE,
 )

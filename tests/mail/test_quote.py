@@ -119,6 +119,12 @@ PLAIN = {
         + HISTORY,
         "转给你处理。",
     ),
+    "gmail_zh_forward_separator": (
+        "转发一下。\n\n---------- 已转发邮件 ---------\nFrom: 徐建国 <xu@kehu-b.com>\n"
+        "Date: 2023年10月11日周三 14:50\nSubject: 需求变更申请\nTo: <wu.min@example.com>\n\n"
+        + HISTORY,
+        "转发一下。",
+    ),
     "apple_forward_intro": (
         "FYI\n\n开始转发的邮件：\n\n发件人: 张三 <zs@example.com>\n主题: 会议纪要\n日期: 2023年10月8日\n\n"
         + HISTORY,
