@@ -20,15 +20,14 @@ from datetime import date, datetime
 from mailflow.mail.dates import find_deadline
 from mailflow.mail.items_base import LIST_MARKER, Draft, Reading, clean_owner, clean_text
 
-_AUX = (
-    r"(?:负责|牵头|主导|跟进|需要|需|须|必须|应当|应|将|要|务必|尽快|于|在|完成|提交|交付|输出"
-    r"|提供|准备|整理|编写|撰写|确认|安排|组织|对接|协调|出具|制定|更新|修复|处理|落实|推进|开展|进行)"
+_VERBS = (
+    r"负责|牵头|完成(?!时间|时限|情况|率|度|标准)|提交|交付|输出|提供|准备|整理|编写|撰写|制定|确认"
+    r"|联调|测试|上线|发布|评审|审核|落实|跟进|推进|处理|解决|修复|更新|安排|组织|对接|协调|出具"
+    r"|汇总|梳理|设计|开发|部署|核对|补充|评估|调研|起草|修改|优化"
 )
-TASK_VERB = re.compile(
-    r"(?<!已)(?:负责|牵头|完成(?!时间|时限|情况|率|度|标准)|提交|交付|输出|提供|准备|整理|编写|撰写"
-    r"|制定|确认|联调|测试|上线|发布|评审|审核|落实|跟进|推进|处理|解决|修复|更新|安排|组织|对接"
-    r"|协调|出具|汇总|梳理|设计|开发|部署|核对|补充|评估|调研|起草|修改|优化)"
-)
+TASK_VERB = re.compile(r"(?<!已)(?:" + _VERBS + ")")
+# what may follow an owner: a helper word or a task verb
+_AUX = r"(?:主导|需要|需|须|必须|应当|应|将|要|务必|尽快|于|在|开展|进行|" + _VERBS + ")"
 _FILLER = re.compile(
     r"^(?:[，,、\s]|负责|牵头|主导|需要|需|须|必须|应当|应|将|要|务必|尽快|请|于|在|由)+"
 )
@@ -37,10 +36,11 @@ _DELIVERED = re.compile(
     r"(?:为|是|[:：])?\s*(?P<what>.+)$"
 )
 _SENTENCE = re.compile(r"[^。！!？?；;]+")
-_CLAUSE = re.compile(r"[，,]")
+_CLAUSE = re.compile(r"[，,]|(?=(?:并且?|同时)(?:交付|提交|输出|出具|形成))")
 _REFERENCE = re.compile(r"^第\s*\d+\s*项")  # 第2项请… speaks of an item listed before
 _NOTE = r"(?:\s*[（(][^（）()]*[)）])?"
-_BOUNDARY = r"(?:^|(?<=[，,：:\s]))"
+_BOUNDARY = r"(?:^|(?<=[，,：:\s@]))"
+_COLON = r"\s*[:：]?\s*"  # 张三：10月15日前完成…
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,7 @@ def _owner(text: str, reading: Reading) -> re.Match[str] | None:
     many = f"(?:{reading.owner_pattern})(?:[、和与及](?:{reading.owner_pattern}))*"
     for pattern in (
         rf"请(?P<owner>{many}){_NOTE}\s*(?={_AUX})",
-        rf"{_BOUNDARY}由?(?P<owner>{many}){_NOTE}\s*(?={_AUX})",
+        rf"{_BOUNDARY}由?(?P<owner>{many}){_NOTE}{_COLON}(?={_AUX})",
         rf"{_BOUNDARY}由?(?P<owner>[\u4e00-\u9fff]{{2,3}}){_NOTE}\s*(?=负责|牵头)",
     ):
         if m := re.search(pattern, text):
@@ -92,7 +92,7 @@ def analyse(sentence: str, reading: Reading) -> Parts:
     owner = None
     if m := _owner(rest, reading):
         owner = clean_owner(m["owner"], reading)
-        rest = rest[: m.start()] + rest[m.end() :]
+        rest = rest[: m.start()].rstrip("@") + rest[m.end() :]
     task, deliverable = _task_and_deliverable(rest)
     return Parts(
         task=task,

@@ -82,6 +82,34 @@ def test_layouts(text: str, expected: tuple[object, ...]) -> None:
     assert [fields(i) for i in found] == [expected]
 
 
+MORE_SENTENCES = [
+    (
+        "请张三、赵六于本周五前完成需求评审并提交评审纪要。",
+        ("完成需求评审", "张三、赵六", date(2023, 10, 13), "评审纪要", ()),
+    ),
+    (
+        "@张三 10月15日前完成接口联调",
+        ("完成接口联调", "张三", date(2023, 10, 15), None, ("deliverable",)),
+    ),
+    ("1. 张三：10月15日前完成接口联调，交付联调报告", ("完成接口联调", *FULL[1:])),
+    (
+        "张三 负责 接口联调，截止 10月15日",
+        ("接口联调", "张三", date(2023, 10, 15), None, ("deliverable",)),
+    ),
+    (
+        "请王五周三下午3点前提交方案",
+        ("提交方案", "王五", datetime(2023, 10, 11, 15, tzinfo=TZ), "方案", ()),
+    ),
+    ("- [ ] 张三 下周一前评审PRD", ("评审PRD", "张三", date(2023, 10, 16), None, ("deliverable",))),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), MORE_SENTENCES)
+def test_sentence_variants(text: str, expected: tuple[object, ...]) -> None:
+    """Several owners, @mentions, an owner before a colon, checkboxes and clock times are read."""
+    assert [fields(i) for i in items(text)] == [expected]
+
+
 TABLES = [
     # the guide's 内部沟通记录表 as tab-separated text; 实际完成时间 is not a deadline
     "行动项\t负责人\t计划完成时间\t实际完成时间\t备注\n接口联调\t张三（技术部）\t2023-10-15\t\t交付联调报告\n",
