@@ -36,6 +36,9 @@ class OrganizationInfo(_Strict):
         default="09:00-18:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$"
     )
     require_authentication: bool = False
+    # authserv-ids of the receiving servers (e.g. mx.example.com) whose Authentication-Results
+    # count; empty: only the topmost header, which the receiving server adds last
+    trusted_authserv_ids: list[str] = []
     # company days off on top of the PRC statutory holidays (公司自定休息日)
     days_off: list[date] = []
 

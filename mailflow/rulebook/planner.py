@@ -1,0 +1,220 @@
+"""Turn the steps of a rule that hit into planned mails, confirmation plans and notes.
+
+Each step is planned by one small method; a step that has nothing to do (managers already
+copied, the attachment is there, every item is complete) adds a note saying so instead of a
+mail. Every recipient goes through the invariant-8 gate; what it drops is noted. Pure.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+from mailflow.mail.model import ActionItem
+from mailflow.rulebook.action import (
+    CopyManagers,
+    Reply,
+    RequestConfirmation,
+    RequireAttachment,
+    RequireFields,
+    Step,
+)
+from mailflow.rulebook.facts import MessageFacts
+from mailflow.rulebook.loader import Rulebook
+from mailflow.rulebook.matching import name_matches, unversioned
+from mailflow.rulebook.outcome import ConfirmationPlan, PlannedMail
+from mailflow.rulebook.recipients import Directory, Gate
+from mailflow.rulebook.rulefile import Rule
+from mailflow.rulebook.suggest import suggest_subject
+from mailflow.rulebook.vocabulary import SENDER_DEPARTMENT, SUBJECT_DEPARTMENT
+
+
+def item_dict(index: int, item: ActionItem) -> dict[str, Any]:
+    """Return an action item as template data (1-based ``index``, ISO deadline)."""
+    return {
+        "index": index,
+        "task": item.task,
+        "owner": item.owner,
+        "owner_email": item.owner_email,
+        "deadline": item.deadline.isoformat() if item.deadline else None,
+        "deliverable": item.deliverable,
+        "missing": list(item.missing),
+    }
+
+
+@dataclass
+class Planner:
+    """Collects what the hit rules of one mail ask for."""
+
+    facts: MessageFacts
+    directory: Directory
+    gate: Gate
+    base: dict[str, Any]
+    mails: list[PlannedMail] = field(default_factory=list)
+    requests: list[ConfirmationPlan] = field(default_factory=list)
+    track_items: bool = False
+
+    @classmethod
+    def of(cls, rulebook: Rulebook, facts: MessageFacts) -> Planner:
+        """Return a planner for ``facts`` with the template data every mail shares."""
+        directory = Directory(rulebook.organization)
+        department = directory.department_of(facts.sender)
+        items = [item_dict(i, it) for i, it in enumerate(facts.parsed.action_items, 1)]
+        base = {
+            "sender_name": directory.name_of(facts.sender or "") or _display(facts),
+            "sender_department": department,
+            "suggested_subject": suggest_subject(facts.parsed, department),
+            "subject_problems": list(facts.parsed.subject.problems),
+            "items": items,
+            "items_missing": [i for i in items if i["missing"]],
+            "unversioned_attachments": unversioned(facts),
+        }
+        gate = Gate.of(facts, rulebook.organization, rulebook.written_addresses())
+        return cls(facts, directory, gate, base)
+
+    def run(self, rule: Rule) -> tuple[tuple[str, ...], bool]:
+        """Plan every step of ``rule``; return its notes and whether it said stop."""
+        notes: list[str] = []
+        for index, step in enumerate(rule.do):
+            if step.stop:
+                return tuple(notes), True
+            notes.extend(self._step(rule.name, index, step))
+        return tuple(notes), False
+
+    def _step(self, rule: str, index: int, step: Step) -> list[str]:
+        if step.reply:
+            return self._reply(rule, index, step.reply)
+        if step.copy_managers:
+            return self._copy_managers(rule, index, step.copy_managers)
+        if step.notify:
+            to = self._resolve(step.notify.to)
+            return self._plan(rule, index, step.notify.template, to, (), "notification", {})
+        if step.request_confirmation:
+            return self._confirmation(rule, step.request_confirmation)
+        if step.require_fields:
+            return self._require_fields(rule, index, step.require_fields)
+        if step.require_attachment:
+            return self._require_attachment(rule, index, step.require_attachment)
+        self.track_items = True
+        return []
+
+    def _reply(self, rule: str, index: int, reply: Reply) -> list[str]:
+        to = (self.facts.sender,) if self.facts.sender else ()
+        cc = self._resolve(reply.cc)
+        return self._plan(rule, index, reply.template, to, cc, "reply to the sender", {})
+
+    def _copy_managers(self, rule: str, index: int, copy: CopyManagers) -> list[str]:
+        department = {
+            SENDER_DEPARTMENT: self.base["sender_department"],
+            SUBJECT_DEPARTMENT: self.facts.parsed.subject.department,
+        }.get(copy.of, copy.of)
+        managers = self.directory.managers(department)
+        if not managers:
+            return [f"no managers to copy: department {department or 'unknown'} has none listed"]
+        skip = (self.facts.copied | {self.facts.sender}) if copy.unless_copied else set()
+        missing = tuple(m for m in managers if m not in skip)
+        if not missing:
+            return [f"managers of {department} already on the mail: {', '.join(managers)}"]
+        extra = {"department": department, "managers": list(managers)}
+        purpose = f"copy to the managers of {department}"
+        return self._plan(rule, index, copy.template, missing, (), purpose, extra)
+
+    def _confirmation(self, rule: str, request: RequestConfirmation) -> list[str]:
+        parsed = self.facts.parsed
+        by_role = {
+            "sender": [self.facts.sender] if self.facts.sender else [],
+            "to": [a.address for a in parsed.to],
+            "cc": [a.address for a in parsed.cc],
+        }
+        wanted = [a for role in request.from_ for a in by_role[role]]
+        if "sender" not in request.from_:
+            wanted = [a for a in wanted if a.lower() != self.facts.sender]
+        kept, dropped = self.gate.admit(wanted)
+        plan = ConfirmationPlan(tuple(request.from_), request.within, kept, rule)
+        self.requests.append(plan)
+        return _dropped(dropped, "confirmation")
+
+    def _require_fields(self, rule: str, index: int, require: RequireFields) -> list[str]:
+        lacking = [
+            {**item, "missing": [m for m in item["missing"] if m in require.fields]}
+            for item in self.base["items"]
+            if any(m in require.fields for m in item["missing"])
+        ]
+        if not lacking:
+            return [f"every action item has {', '.join(require.fields)}"]
+        notes: list[str] = []
+        for owner, items in _by_owner(lacking, self.gate).items():
+            to = (owner,) if owner else ((self.facts.sender,) if self.facts.sender else ())
+            cc = (self.facts.sender,) if owner and self.facts.sender else ()
+            extra = {"fields": list(require.fields), "missing_items": items}
+            purpose = "ask for what action items lack"
+            notes += self._plan(rule, index, require.template, to, cc, purpose, extra)
+        return notes
+
+    def _require_attachment(self, rule: str, index: int, need: RequireAttachment) -> list[str]:
+        found = [a for a in self.facts.parsed.attachments if name_matches(a, need.pattern)]
+        if found:
+            return [f"{found[0].filename} is attached as required"]
+        to = (self.facts.sender,) if self.facts.sender else ()
+        extra = {"required_attachment": need.pattern}
+        purpose = f"ask for the attachment {need.pattern}"
+        return self._plan(rule, index, need.template, to, (), purpose, extra)
+
+    def _resolve(self, names: list[str]) -> list[str]:
+        """Return addresses for rule recipients: addresses, roles, departments' managers."""
+        parsed = self.facts.parsed
+        out: list[str] = []
+        for name in names:
+            if "@" in name:
+                out.append(name)
+            elif name == "sender":
+                out += [self.facts.sender] if self.facts.sender else []
+            elif name in ("to", "cc"):
+                out += [a.address for a in (parsed.to if name == "to" else parsed.cc)]
+            else:
+                out += self.directory.managers(name)
+        return out
+
+    def _plan(
+        self,
+        rule: str,
+        index: int,
+        template: str,
+        to: tuple[str, ...] | list[str],
+        cc: tuple[str, ...] | list[str],
+        purpose: str,
+        extra: dict[str, Any],
+    ) -> list[str]:
+        kept_to, dropped = self.gate.admit(to)
+        kept_cc, dropped_cc = self.gate.admit(a for a in cc if a.lower() not in kept_to)
+        notes = _dropped(dropped + dropped_cc, template)
+        if not kept_to:
+            return [*notes, f"{template}: no allowed recipient, nothing sent"]
+        if any(m.template == template and m.to == kept_to for m in self.mails):
+            return [*notes, f"{template} to {', '.join(kept_to)} is already planned"]
+        data = MappingProxyType({**self.base, **extra})
+        self.mails.append(PlannedMail(rule, index, template, kept_to, kept_cc, purpose, data))
+        return notes
+
+
+def _by_owner(items: list[dict[str, Any]], gate: Gate) -> dict[str | None, list[dict[str, Any]]]:
+    """Group items by an owner address the gate allows (None: ask the sender instead)."""
+    groups: dict[str | None, list[dict[str, Any]]] = {}
+    for item in items:
+        email = item["owner_email"]
+        owner = email.lower() if email and gate.admit([email])[0] else None
+        groups.setdefault(owner, []).append(item)
+    return groups
+
+
+def _display(facts: MessageFacts) -> str | None:
+    sender = facts.parsed.from_
+    return (sender.name or sender.address) if sender else None
+
+
+def _dropped(addresses: tuple[str, ...], what: str) -> list[str]:
+    return [
+        f"{what}: left out {a} (invariant 8: not a participant, directory or rule address)"
+        for a in addresses
+    ]
