@@ -1,0 +1,55 @@
+"""Transports: hand composed mail to the next hop (``MAILFLOW_TRANSPORT``, DESIGN.md §3).
+
+``open_transport(settings)`` returns a ``FileTransport`` for ``file://`` and an ``SmtpTransport``
+for ``smtp://``/``smtps://``; ``ews://`` is refused for now. Transports never decide, render or
+store; this package imports nothing of mailflow but ``settings``, ``errors`` and itself.
+"""
+
+from __future__ import annotations
+
+from mailflow.errors import ConfigurationError
+from mailflow.outbound.transports.base import (
+    RecipientsRefused,
+    SendConfigurationError,
+    Transport,
+)
+from mailflow.outbound.transports.file import FileTransport
+from mailflow.outbound.transports.smtp import SmtpTransport
+from mailflow.outbound.transports.url import (
+    FileUrl,
+    SmtpUrl,
+    TransportUrl,
+    parse_transport_url,
+)
+from mailflow.settings import Settings
+
+__all__ = [
+    "FileTransport",
+    "FileUrl",
+    "RecipientsRefused",
+    "SendConfigurationError",
+    "SmtpTransport",
+    "SmtpUrl",
+    "Transport",
+    "TransportUrl",
+    "open_transport",
+    "parse_transport_url",
+]
+
+
+def open_transport(settings: Settings) -> Transport:
+    """Return the transport ``settings.transport`` names; raise ConfigurationError if unusable."""
+    url = parse_transport_url(settings.transport)
+    if isinstance(url, FileUrl):
+        return FileTransport(url.path)
+    password = settings.transport_secret()
+    if url.username is None and password:
+        raise ConfigurationError(
+            "MAILFLOW_TRANSPORT_PASSWORD is set but MAILFLOW_TRANSPORT names no user"
+            " (smtp://user%40domain@host:port)"
+        )
+    if url.username is not None and not password:
+        raise ConfigurationError(
+            f"{url.name} needs MAILFLOW_TRANSPORT_PASSWORD or MAILFLOW_TRANSPORT_PASSWORD_FILE"
+        )
+    return SmtpTransport(url, password)

@@ -1,0 +1,200 @@
+"""The SMTP transport: aiosmtplib behind a synchronous ``send`` (LIBRARIES §3).
+
+Each ``SmtpTransport`` owns one asyncio event loop running in its own daemon thread, started on
+first use (after any fork: the Dramatiq CLI forks workers) and restarted if the process id
+changes. Callers in any thread, including one that already runs an event loop, submit coroutines
+to it and wait with a deadline, so one SMTP connection can outlive a single call: inside
+``batch()`` every send reuses it; outside, each send connects and quits. Sends on one instance are
+serialised (SMTP carries one transaction at a time); for parallel delivery use one instance per
+worker thread. TLS is never left to chance: STARTTLS is required (``start_tls=True``) unless the
+URL says ``security=none``, and ``smtps://`` is implicit TLS.
+
+Library exceptions stop here, translated by ``translate_error``. The password lives in one
+private attribute and appears in no message or repr. Imports nothing of mailflow but ``errors``
+and its own package.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import os
+import ssl
+import threading
+from collections.abc import Coroutine, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+import aiosmtplib
+
+from mailflow.outbound.transports.base import RecipientsRefused
+from mailflow.outbound.transports.smtp_errors import translate_error
+from mailflow.outbound.transports.url import Security, SmtpUrl
+
+T = TypeVar("T")
+# a send is connect + EHLO + STARTTLS + EHLO + AUTH + MAIL + RCPT... + DATA: each is one timeout
+_COMMANDS_PER_SEND = 8
+
+
+class _LoopThread:
+    """An event loop in a daemon thread, recreated after fork."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._pid = 0
+        self._guard = threading.Lock()
+
+    def run(self, coro: Coroutine[Any, Any, T], timeout_s: float) -> T:
+        """Run ``coro`` on the loop and return its result; cancel it after ``timeout_s``."""
+        future = asyncio.run_coroutine_threadsafe(coro, self._running_loop())
+        try:
+            return future.result(timeout_s)
+        except concurrent.futures.TimeoutError:
+            future.cancel()
+            raise TimeoutError(f"no answer within {timeout_s:.0f} s") from None
+
+    def stop(self) -> None:
+        """Stop the loop and its thread (a later ``run`` starts a new one)."""
+        with self._guard:
+            loop, self._loop = self._loop, None
+        if loop is not None and self._pid == os.getpid():
+            loop.call_soon_threadsafe(loop.stop)
+
+    def _running_loop(self) -> asyncio.AbstractEventLoop:
+        with self._guard:
+            if self._loop is None or self._pid != os.getpid():
+                self._loop = asyncio.new_event_loop()
+                self._pid = os.getpid()
+                threading.Thread(
+                    target=_serve, args=(self._loop,), name=self._name, daemon=True
+                ).start()
+            return self._loop
+
+
+def _serve(loop: asyncio.AbstractEventLoop) -> None:
+    asyncio.set_event_loop(loop)
+    try:
+        loop.run_forever()
+    finally:
+        loop.close()
+
+
+class SmtpTransport:
+    """Sends mail over SMTP with STARTTLS or implicit TLS, AUTH and per-command timeouts."""
+
+    def __init__(self, url: SmtpUrl, password: str | None = None) -> None:
+        self.url = url
+        self.__password = password
+        self._client: aiosmtplib.SMTP | None = None
+        self._lock = threading.RLock()
+        self._depth = 0
+        self._loop = _LoopThread(f"smtp {url.name}")
+        self.connections_opened = 0  # how many SMTP sessions this instance started
+
+    def __repr__(self) -> str:
+        return f"SmtpTransport({self.url.name!r})"
+
+    def __enter__(self) -> SmtpTransport:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def send(self, raw: bytes, sender: str, recipients: Sequence[str]) -> None:
+        """Deliver ``raw``; raise TransientSendError, PermanentSendError or RecipientsRefused."""
+        rcpts = list(recipients)
+        if not rcpts:
+            raise RecipientsRefused("a mail needs at least one recipient", {}, ())
+        deadline = self.url.timeout_s * (_COMMANDS_PER_SEND + len(rcpts))
+        with self._lock:
+            try:
+                refused = self._loop.run(self._send(raw, sender, rcpts), deadline)
+            except Exception as e:
+                raise translate_error(e, self.url) from e
+        if refused:
+            accepted = [r for r in rcpts if r not in refused]
+            listed = "; ".join(f"{a}: {c} {t}" for a, (c, t) in sorted(refused.items()))
+            raise RecipientsRefused(f"{self.url.name} refused {listed}", refused, accepted)
+
+    @contextmanager
+    def batch(self) -> Iterator[SmtpTransport]:
+        """Return a context in which every send reuses one connection, closed on exit."""
+        with self._lock:
+            self._depth += 1
+        try:
+            yield self
+        finally:
+            with self._lock:
+                self._depth -= 1
+                if self._depth == 0:
+                    self._end_session()
+
+    def close(self) -> None:
+        """Say QUIT if connected, then stop the event loop thread; never raises."""
+        with self._lock:
+            self._end_session()
+            self._loop.stop()
+
+    def _end_session(self) -> None:
+        if self._client is None:
+            return
+        try:
+            self._loop.run(self._quit(), self.url.timeout_s)
+        except Exception:  # QUIT on a dead connection has nothing to report
+            self._client = None
+
+    async def _send(
+        self, raw: bytes, sender: str, recipients: list[str]
+    ) -> dict[str, tuple[int, str]]:
+        client = self._client
+        try:
+            if client is None or not client.is_connected:
+                client = self._client = await self._connect()
+            errors, _reply = await client.sendmail(sender, recipients, raw)
+        except BaseException:  # also a cancellation after the caller's deadline
+            self._client = None
+            if client is not None:
+                client.close()
+            raise
+        if self._depth == 0:
+            await self._quit()
+        return {address: (r.code, r.message) for address, r in errors.items()}
+
+    async def _connect(self) -> aiosmtplib.SMTP:
+        url = self.url
+        client = aiosmtplib.SMTP(
+            hostname=url.host,
+            port=url.port,
+            timeout=url.timeout_s,
+            use_tls=url.security is Security.TLS,
+            start_tls=url.security is Security.STARTTLS,
+            tls_context=_tls_context(url) if url.security is not Security.NONE else None,
+        )
+        await client.connect()
+        self.connections_opened += 1
+        try:
+            if url.username is not None:
+                await client.ehlo()  # after STARTTLS the extensions (AUTH) are announced anew
+                if not client.supports_extension("auth"):
+                    raise aiosmtplib.SMTPNotSupported("the server offers no AUTH for this user")
+                await client.login(url.username, self.__password or "")
+        except BaseException:
+            client.close()
+            raise
+        return client
+
+    async def _quit(self) -> None:
+        client, self._client = self._client, None
+        if client is None or not client.is_connected:
+            return
+        try:
+            await client.quit()
+        except aiosmtplib.SMTPException:
+            client.close()
+
+
+def _tls_context(url: SmtpUrl) -> ssl.SSLContext:
+    """Return a verifying context, trusting ``cafile`` instead of the system store when given."""
+    cafile = str(url.cafile) if url.cafile is not None else None
+    return ssl.create_default_context(cafile=cafile)

@@ -1,0 +1,173 @@
+"""Parse ``MAILFLOW_TRANSPORT`` URLs (DESIGN.md §3) into frozen, secret-free values.
+
+Forms understood::
+
+    file:///absolute/dir   file://relative/dir        one .eml file per mail
+    smtp://host:port?security=starttls                 STARTTLS, required (the default)
+    smtp://host:port?security=none                     plain text: a loopback relay only
+    smtps://host:port                                  implicit TLS (port 465 by default)
+    smtp://user%40example.com@host:587                 AUTH as user@example.com
+
+SMTP query options: ``security=``, ``cafile=/path/ca.pem`` (trust this CA bundle instead of the
+system's) and ``timeout=30`` (seconds per SMTP command). The password never lives in the URL:
+it comes from ``MAILFLOW_TRANSPORT_PASSWORD`` or its ``_FILE``; a URL carrying one is refused,
+and no error message repeats the URL's text. Imports nothing of mailflow but ``errors``.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import SplitResult, parse_qsl, quote, unquote, urlsplit
+
+from mailflow.errors import ConfigurationError
+
+VARIABLE = "MAILFLOW_TRANSPORT"
+SUBMISSION_PORT = 587
+SMTP_PORT = 25
+SMTPS_PORT = 465
+DEFAULT_TIMEOUT_S = 30.0
+MAX_TIMEOUT_S = 600.0
+_OPTIONS = frozenset({"security", "cafile", "timeout"})
+
+
+class Security(enum.Enum):
+    """How the SMTP connection is protected."""
+
+    STARTTLS = "starttls"
+    NONE = "none"
+    TLS = "tls"  # implicit TLS: smtps://
+
+
+@dataclass(frozen=True)
+class FileUrl:
+    """A folder that receives one .eml file per mail."""
+
+    path: Path
+
+    @property
+    def name(self) -> str:
+        """A stable identity for logs."""
+        return f"file://{self.path}"
+
+
+@dataclass(frozen=True)
+class SmtpUrl:
+    """An SMTP submission server and how to talk to it; holds no secret."""
+
+    host: str
+    port: int
+    security: Security = Security.STARTTLS
+    username: str | None = None
+    cafile: Path | None = None
+    timeout_s: float = DEFAULT_TIMEOUT_S
+
+    @property
+    def name(self) -> str:
+        """A stable, secret-free identity for logs and errors: ``smtp://user@host:port``."""
+        scheme = "smtps" if self.security is Security.TLS else "smtp"
+        user = f"{quote(self.username, safe='')}@" if self.username else ""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{scheme}://{user}{host}:{self.port}"
+
+
+TransportUrl = FileUrl | SmtpUrl
+
+
+def parse_transport_url(url: str) -> TransportUrl:
+    """Return the parsed ``MAILFLOW_TRANSPORT``; raise ConfigurationError saying what is wrong."""
+    try:
+        parts = urlsplit(url.strip())
+        _ = parts.port  # urllib validates the port lazily
+    except ValueError:  # its message may quote parts of the URL, so it is not repeated
+        raise ConfigurationError(f"{VARIABLE}: not a valid URL (check host and port)") from None
+    if parts.password is not None:
+        raise ConfigurationError(
+            f"{VARIABLE} must not contain a password; use {VARIABLE}_PASSWORD"
+            f" or {VARIABLE}_PASSWORD_FILE"
+        )
+    scheme = parts.scheme.lower()
+    if scheme == "file":
+        return _file(parts)
+    if scheme in ("smtp", "smtps"):
+        return _smtp(parts)
+    if scheme == "ews":
+        raise ConfigurationError(
+            f"{VARIABLE}: ews:// is not supported yet; use smtp://, smtps:// or file://"
+        )
+    raise ConfigurationError(
+        f"{VARIABLE}: unknown scheme {scheme!r} (use smtp://, smtps:// or file://)"
+    )
+
+
+def _file(parts: SplitResult) -> FileUrl:
+    if parts.query or parts.username is not None:
+        raise ConfigurationError(f"{VARIABLE}: a file:// URL takes only a folder path")
+    raw = unquote(parts.netloc + parts.path)  # file://var/outbox puts "var" in the netloc
+    if not raw or raw == "/":
+        raise ConfigurationError(f"{VARIABLE}: file:// needs a folder path")
+    return FileUrl(Path(raw))
+
+
+def _smtp(parts: SplitResult) -> SmtpUrl:
+    if not parts.hostname:
+        raise ConfigurationError(f"{VARIABLE}: {parts.scheme}:// needs a host")
+    if parts.path not in ("", "/"):
+        raise ConfigurationError(f"{VARIABLE}: an SMTP URL takes no path")
+    query = _query(parts)
+    security = _security(query.get("security"), parts.scheme.lower() == "smtps")
+    default_port = {
+        Security.TLS: SMTPS_PORT,
+        Security.STARTTLS: SUBMISSION_PORT,
+        Security.NONE: SMTP_PORT,
+    }[security]
+    return SmtpUrl(
+        host=parts.hostname,
+        port=parts.port or default_port,
+        security=security,
+        username=unquote(parts.username) if parts.username else None,
+        cafile=Path(query["cafile"]) if query.get("cafile") else None,
+        timeout_s=_timeout(query.get("timeout")),
+    )
+
+
+def _query(parts: SplitResult) -> dict[str, str]:
+    try:
+        pairs = parse_qsl(parts.query, keep_blank_values=True, strict_parsing=bool(parts.query))
+    except ValueError:
+        raise ConfigurationError(f"{VARIABLE}: malformed query string") from None
+    query = dict(pairs)
+    unknown = sorted(set(query) - _OPTIONS)
+    if unknown:
+        raise ConfigurationError(
+            f"{VARIABLE}: unknown option(s) {', '.join(unknown)}"
+            f" (known: {', '.join(sorted(_OPTIONS))})"
+        )
+    return query
+
+
+def _security(value: str | None, implicit_tls: bool) -> Security:
+    if implicit_tls:
+        if value not in (None, Security.TLS.value):
+            raise ConfigurationError(f"{VARIABLE}: smtps:// is always TLS; drop ?security=")
+        return Security.TLS
+    if value is None:
+        return Security.STARTTLS
+    if value not in (Security.STARTTLS.value, Security.NONE.value):
+        raise ConfigurationError(
+            f"{VARIABLE}: security={value!r}; use starttls or none (or smtps:// for TLS)"
+        )
+    return Security(value)
+
+
+def _timeout(value: str | None) -> float:
+    if value is None:
+        return DEFAULT_TIMEOUT_S
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not 0 < seconds <= MAX_TIMEOUT_S:
+        raise ConfigurationError(f"{VARIABLE}: timeout={value!r}; use 1 to {MAX_TIMEOUT_S:.0f}")
+    return seconds
