@@ -29,6 +29,12 @@ class Transport(Protocol):
     def close(self) -> None:
         """Release any connection; the transport stays usable and reconnects on demand."""
 
+    def __enter__(self) -> Transport:
+        """Return the transport; leaving the ``with`` block calls ``close()``."""
+
+    def __exit__(self, *exc: object) -> None:
+        """Call ``close()``."""
+
 
 class SendConfigurationError(PermanentSendError):
     """Raised when no mail can go out until an administrator acts: credentials, TLS, extensions.
