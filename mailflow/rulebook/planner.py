@@ -7,7 +7,7 @@ mail. Every recipient goes through the invariant-8 gate; what it drops is noted.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any
 
@@ -20,6 +20,7 @@ from mailflow.rulebook.action import (
     RequireFields,
     Step,
 )
+from mailflow.rulebook.duration import HOURS
 from mailflow.rulebook.facts import MessageFacts
 from mailflow.rulebook.loader import Rulebook
 from mailflow.rulebook.matching import name_matches, unversioned
@@ -61,14 +62,12 @@ class Planner:
         directory = Directory(rulebook.organization)
         department = directory.department_of(facts.sender)
         items = [item_dict(i, it) for i, it in enumerate(facts.parsed.action_items, 1)]
-        base = {
-            "sender_name": directory.name_of(facts.sender or "") or _display(facts),
-            "sender_department": department,
-            "suggested_subject": suggest_subject(facts.parsed, department),
-            "subject_problems": list(facts.parsed.subject.problems),
+        base = {  # names from outbound's STANDARD_CONTEXT, so they pass straight through
+            "suggestion": suggest_subject(facts.parsed, department),
             "items": items,
-            "items_missing": [i for i in items if i["missing"]],
+            "missing": sorted({m for i in items for m in i["missing"]}),
             "unversioned_attachments": unversioned(facts),
+            "department": facts.parsed.subject.department or department,
         }
         gate = Gate.of(facts, rulebook.organization, rulebook.written_addresses())
         return cls(facts, directory, gate, base)
@@ -76,11 +75,27 @@ class Planner:
     def run(self, rule: Rule) -> tuple[tuple[str, ...], bool]:
         """Plan every step of ``rule``; return its notes and whether it said stop."""
         notes: list[str] = []
+        first_mail, first_request = len(self.mails), len(self.requests)
+        stop = False
         for index, step in enumerate(rule.do):
             if step.stop:
-                return tuple(notes), True
+                stop = True
+                break
             notes.extend(self._step(rule.name, index, step))
-        return tuple(notes), False
+        if len(self.requests) > first_request:
+            self._add_participants(first_mail, self.requests[first_request])
+        return tuple(notes), stop
+
+    def _add_participants(self, first_mail: int, plan: ConfirmationPlan) -> None:
+        """Give the rule's mails who must confirm and within how many hours (minutes)."""
+        people = [{"name": self.directory.name_of(a), "address": a} for a in plan.addresses]
+        hours = (
+            plan.within.value if plan.within.unit == HOURS and not plan.within.business else None
+        )
+        for i in range(first_mail, len(self.mails)):
+            mail = self.mails[i]
+            data = {**mail.extra, "participants": people, "within_hours": hours}
+            self.mails[i] = replace(mail, extra=MappingProxyType(data))
 
     def _step(self, rule: str, index: int, step: Step) -> list[str]:
         if step.reply:
@@ -106,7 +121,7 @@ class Planner:
 
     def _copy_managers(self, rule: str, index: int, copy: CopyManagers) -> list[str]:
         department = {
-            SENDER_DEPARTMENT: self.base["sender_department"],
+            SENDER_DEPARTMENT: self.directory.department_of(self.facts.sender),
             SUBJECT_DEPARTMENT: self.facts.parsed.subject.department,
         }.get(copy.of, copy.of)
         managers = self.directory.managers(department)
@@ -116,7 +131,7 @@ class Planner:
         missing = tuple(m for m in managers if m not in skip)
         if not missing:
             return [f"managers of {department} already on the mail: {', '.join(managers)}"]
-        extra = {"department": department, "managers": list(managers)}
+        extra = {"department": department}
         purpose = f"copy to the managers of {department}"
         return self._plan(rule, index, copy.template, missing, (), purpose, extra)
 
@@ -147,7 +162,8 @@ class Planner:
         for owner, items in _by_owner(lacking, self.gate).items():
             to = (owner,) if owner else ((self.facts.sender,) if self.facts.sender else ())
             cc = (self.facts.sender,) if owner and self.facts.sender else ()
-            extra = {"fields": list(require.fields), "missing_items": items}
+            missing = sorted({m for i in items for m in i["missing"]})
+            extra = {"items": items, "missing": missing}
             purpose = "ask for what action items lack"
             notes += self._plan(rule, index, require.template, to, cc, purpose, extra)
         return notes

@@ -27,8 +27,8 @@ def test_reply_goes_to_the_sender_with_cc(tmp_path: Path) -> None:
     assert (mail.rule, mail.action_index, mail.template) == ("r", 0, "receipt")
     assert mail.to == ("zhang.san@example.com",)
     assert mail.cc == ("li.si@example.com", "liu.yang@example.com", "boss@partner.com")
-    assert mail.extra["suggested_subject"] == "【任务分配】技术部-接口联调"
-    assert mail.extra["sender_department"] == "技术部"
+    assert mail.extra["suggestion"] == "【任务分配】技术部-接口联调"
+    assert mail.extra["department"] == "技术部"
 
 
 @pytest.mark.parametrize(
@@ -116,8 +116,9 @@ def test_require_fields_asks_each_owner_cc_sender(tmp_path: Path) -> None:
         (("wu.min@example.com",), ("zhang.san@example.com",)),
         (("zhang.san@example.com",), ()),
     ]
-    assert [i["index"] for i in mails[0].extra["missing_items"]] == [1]
-    assert mails[1].extra["missing_items"][0]["missing"] == ["deadline"]
+    assert [i["index"] for i in mails[0].extra["items"]] == [1]
+    assert mails[1].extra["items"][0]["missing"] == ["deadline"]
+    assert mails[1].extra["missing"] == ["deadline"]
 
 
 def test_require_fields_notes_complete_items(tmp_path: Path) -> None:

@@ -68,6 +68,9 @@ def test_minutes_ask_every_participant_within_24h() -> None:
     )
     assert str(plan.within) == "24 hours"
     assert decision.track_items
+    (mail,) = decision.mails
+    assert mail.extra["within_hours"] == 24
+    assert [p["name"] for p in mail.extra["participants"]] == ["李四", "王五", "刘洋", "赵六"]
 
 
 def test_progress_update_explains_why_nothing_is_sent() -> None:
@@ -84,8 +87,7 @@ def test_badly_formed_subject_gets_the_corrected_form() -> None:
     """Mail 15: 郑浩 alone is shown 【进度预警】技术部-…, and the progress rule says why it missed."""
     decision = _decision(15)
     (mail,) = decision.mails
-    assert mail.extra["suggested_subject"] == "【进度预警】技术部-Q4迭代订单接口联调可能延期"
-    assert mail.extra["subject_problems"] == ["nonstandard_brackets", "missing_department"]
+    assert mail.extra["suggestion"] == "【进度预警】技术部-Q4迭代订单接口联调可能延期"
     misses = {m.rule: m.why for m in decision.misses}
     assert misses["进度汇报"] == "事由 is 进度预警, not one of 进度汇报, 进度更新, 进度同步"
 
