@@ -47,6 +47,7 @@ def runner(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> CliRunner:
     inbox = tmp_path / "inbox"
     shutil.copytree(EXAMPLES, inbox)
     monkeypatch.setenv("MAILFLOW_RULES_DIR", str(REPO / "rules"))
+    monkeypatch.setenv("MAILFLOW_TEMPLATES_DIR", str(REPO / "templates"))
     monkeypatch.setenv("MAILFLOW_SOURCE", f"maildir://{inbox}")
     monkeypatch.setenv("MAILFLOW_DATABASE_URL", f"sqlite:///{tmp_path / 'mf.db'}")
     return CliRunner()

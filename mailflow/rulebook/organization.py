@@ -36,6 +36,8 @@ class OrganizationInfo(_Strict):
         default="09:00-18:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$"
     )
     require_authentication: bool = False
+    # who hears about broken rule edits and mail that could not be delivered
+    administrators: list[Email] = []
     # authserv-ids of the receiving servers (e.g. mx.example.com) whose Authentication-Results
     # count; empty: only the topmost header, which the receiving server adds last
     trusted_authserv_ids: list[str] = []

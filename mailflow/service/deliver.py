@@ -13,14 +13,17 @@ from __future__ import annotations
 import hashlib
 import logging
 import random
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from mailflow.errors import PermanentSendError, TemplateError, TransientSendError
+from mailflow.outbound.compose import compose
+from mailflow.outbound.render import TemplateSet
+from mailflow.outbound.transports import Transport
 from mailflow.store import outbox
 from mailflow.store.models import OUTBOX_PENDING, OutboxMail
 
@@ -33,30 +36,12 @@ ADMIN_NOTICE = "delivery_failed_admin"
 SENT, RETRY, FAILED, SKIPPED = "sent", "retry", "failed", "skipped"
 
 
-class Rendered(Protocol):
-    subject: str
-    text: str
-    html: str | None
-
-
-class Renderer(Protocol):
-    def render(self, name: str, context: Mapping[str, Any], lang: str = ...) -> Rendered: ...
-
-
-class Transport(Protocol):
-    def send(self, raw: bytes, sender: str, recipients: Sequence[str]) -> None: ...
-
-
-Composer = Callable[..., bytes]
-
-
 @dataclass
 class Courier:
     """Everything delivery needs, built once per process (after any fork)."""
 
     sessions: sessionmaker[Session]
-    renderer: Renderer
-    compose: Composer
+    renderer: TemplateSet
     transport: Transport
     sender: str  # the shared address: From, Reply-To and envelope sender
     sender_name: str
@@ -83,7 +68,7 @@ class Courier:
 
     def _send(self, job: _Job, now: datetime) -> str:
         rendered = self.renderer.render(job.kind, job.context, job.lang)
-        raw = self.compose(
+        raw = compose(
             rendered,
             from_addr=self.sender,
             from_name=self.sender_name,

@@ -24,7 +24,8 @@ from mailflow.errors import LeaseLost, MessageRejected
 from mailflow.mail.header import message_ids, normalise_id
 from mailflow.mail.message import generated_message_id, parse_message
 from mailflow.mail.model import ParseContext, ParsedMessage, to_contract
-from mailflow.service import understand
+from mailflow.rulebook.loader import Rulebook
+from mailflow.service import decide, understand
 from mailflow.sources.base import Checkpoint, FetchedMail, MailSource
 from mailflow.store import cursors, messages
 from mailflow.store.models import STATUS_QUARANTINED, STATUS_STORED, Message
@@ -46,6 +47,7 @@ class IngestReport:
     duplicates: int = 0
     batches: int = 0
     quarantine_reasons: list[str] = field(default_factory=list)
+    outbox_ids: list[int] = field(default_factory=list)  # mails decided, to enqueue
 
     @property
     def seen(self) -> int:
@@ -89,6 +91,24 @@ class DatabaseCursor:
 
 
 @dataclass(frozen=True)
+class _Mind:
+    """What a stored mail is understood and decided with."""
+
+    ctx: ParseContext
+    rulebook: Rulebook | None
+
+    def understand(
+        self, session: Session, message: Message, parsed: ParsedMessage, now: datetime
+    ) -> list[int]:
+        """Thread, record and (with rules) decide about one stored mail; return outbox ids."""
+        session.flush()
+        understand.record(session, message, parsed, self.ctx, ledger=self.rulebook is None)
+        if self.rulebook is None:
+            return []
+        return decide.apply(session, message, parsed, self.rulebook, self.ctx, now).outbox_ids
+
+
+@dataclass(frozen=True)
 class _Prepared:
     mail: FetchedMail
     message: Message
@@ -104,10 +124,13 @@ def ingest(
     ctx: ParseContext,
     lease: Lease | None = None,
     on_batch: Callable[[IngestReport], None] | None = None,
+    rulebook: Rulebook | None = None,
 ) -> IngestReport:
     """Store every mail ``source`` has that is not stored yet; return what was done.
 
-    Raises LeaseLost when another poller took the mailbox over mid-way; the batch in hand is
+    With a ``rulebook``, each stored mail is also decided about in the same transaction: the
+    outbox rows it causes are in ``report.outbox_ids``, for the caller to enqueue after the
+    commit. Raises LeaseLost when another poller took the mailbox over mid-way; the batch in hand is
     then rolled back, never half-written.
     """
     report = IngestReport()
@@ -115,7 +138,7 @@ def ingest(
     for batch in source.fetch(cursor):
         if not batch:
             continue
-        _commit_batch(session_factory, source.name, batch, ctx, lease, report)
+        _commit_batch(session_factory, source.name, batch, _Mind(ctx, rulebook), lease, report)
         source.acknowledge(batch)
         report.batches += 1
         if on_batch:
@@ -127,22 +150,23 @@ def _commit_batch(
     session_factory: sessionmaker[Session],
     source: str,
     batch: Sequence[FetchedMail],
-    ctx: ParseContext,
+    mind: _Mind,
     lease: Lease | None,
     report: IngestReport,
 ) -> None:
     now = datetime.now(UTC)
-    prepared = [_prepare(mail, source, ctx, now) for mail in batch]
+    prepared = [_prepare(mail, source, mind.ctx, now) for mail in batch]
     # A second mailbox may store the same Message-ID between our check and our commit: one
     # retry re-checks and finds it. A third failure is a real bug and propagates.
     for attempt in range(2):
         try:
-            counts = _write(session_factory, source, batch, prepared, lease, now, ctx)
+            counts, outbox_ids = _write(session_factory, source, batch, prepared, lease, now, mind)
         except IntegrityError:
             if attempt:
                 raise
             log.info("a concurrent writer stored some of this batch; retrying it")
             continue
+        report.outbox_ids.extend(outbox_ids)
         for item, stored in zip(prepared, counts, strict=True):
             if not stored:
                 report.duplicates += 1
@@ -161,8 +185,8 @@ def _write(
     prepared: list[_Prepared],
     lease: Lease | None,
     now: datetime,
-    ctx: ParseContext,
-) -> list[bool]:
+    mind: _Mind,
+) -> tuple[list[bool], list[int]]:
     with session_factory() as session, session.begin():
         session.connection(execution_options={"sqlite_immediate": True})
         if lease and not cursors.renew_lease(
@@ -171,6 +195,7 @@ def _write(
             raise LeaseLost(source)
         known = messages.existing_message_ids(session, (p.message.message_id for p in prepared))
         stored: list[bool] = []
+        outbox_ids: list[int] = []
         for item in prepared:
             new = item.message.message_id not in known
             stored.append(new)
@@ -185,10 +210,9 @@ def _write(
                     addresses=item.addresses,
                 )
                 if item.parsed is not None:
-                    session.flush()
-                    understand.record(session, item.message, item.parsed, ctx)
+                    outbox_ids += mind.understand(session, item.message, item.parsed, now)
         _advance(session, source, batch, now)
-    return stored
+    return stored, outbox_ids
 
 
 def _advance(session: Session, source: str, batch: Sequence[FetchedMail], now: datetime) -> None:

@@ -1,4 +1,5 @@
-"""The composition root: settings become an engine, sessions, the parse context and a source."""
+"""The composition root: settings become an engine, sessions, rules, templates, a source and a
+courier."""
 
 from __future__ import annotations
 
@@ -7,10 +8,14 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from mailflow.errors import ConfigurationError
+from mailflow.errors import ConfigurationError, RuleFileError
 from mailflow.mail.model import ParseContext
+from mailflow.outbound.render import TemplateSet
+from mailflow.outbound.transports import open_transport
 from mailflow.rulebook.context import parse_context
-from mailflow.rulebook.organization import Organization, load_organization
+from mailflow.rulebook.loader import Rulebook, load_rulebook
+from mailflow.rulebook.organization import Organization
+from mailflow.service.deliver import Courier
 from mailflow.settings import Settings
 from mailflow.sources.base import MailSource
 from mailflow.sources.imap import ImapSource
@@ -27,16 +32,46 @@ class Runtime:
     settings: Settings
     engine: Engine
     sessions: sessionmaker[Session]
-    organization: Organization
+    rulebook: Rulebook
+    templates: TemplateSet
     context: ParseContext
+
+    @property
+    def organization(self) -> Organization:
+        return self.rulebook.organization
+
+    def courier(self) -> Courier:
+        """Return a courier with its own transport (one per worker process or thread)."""
+        info = self.organization.organization
+        return Courier(
+            sessions=self.sessions,
+            renderer=self.templates,
+            transport=open_transport(self.settings),
+            sender=info.shared_address,
+            sender_name=info.name,
+            administrators=tuple(info.administrators),
+        )
 
     def close(self) -> None:
         self.engine.dispose()
 
 
+def load_rules(settings: Settings) -> tuple[Rulebook, TemplateSet]:
+    """Return the validated rules and templates; raise RuleFileError listing every problem."""
+    templates = TemplateSet(settings.templates_dir)
+    problems = templates.check()
+    try:
+        rulebook = load_rulebook(settings.rules_dir, templates.names())
+    except RuleFileError as e:
+        raise RuleFileError([*e.problems, *problems]) from None
+    if problems:
+        raise RuleFileError(problems)
+    return rulebook, templates
+
+
 def build_runtime(settings: Settings, *, require_schema: bool = True) -> Runtime:
     """Return the runtime; raise ConfigurationError when rules or the database are not ready."""
-    organization = load_organization(settings.rules_dir)
+    rulebook, templates = load_rules(settings)
     engine = make_engine(settings.database_url)
     if require_schema:
         _check_schema(engine)
@@ -44,8 +79,9 @@ def build_runtime(settings: Settings, *, require_schema: bool = True) -> Runtime
         settings=settings,
         engine=engine,
         sessions=make_session_factory(engine),
-        organization=organization,
-        context=parse_context(organization, settings),
+        rulebook=rulebook,
+        templates=templates,
+        context=parse_context(rulebook.organization, settings),
     )
 
 

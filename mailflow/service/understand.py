@@ -7,6 +7,7 @@ Runs inside the ingest transaction, so a message and everything it means commit 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 
 from sqlalchemy.orm import Session
@@ -34,8 +35,19 @@ _ITEM_NUMBER = re.compile(r"第\s*([0-9一二三四五六七八九十]+)\s*[项�
 _CHINESE_DIGITS = {c: i for i, c in enumerate("一二三四五六七八九十", start=1)}
 
 
-def record(session: Session, message: Message, parsed: ParsedMessage, ctx: ParseContext) -> None:
-    """Thread ``message`` and store what it asks and answers; ``message`` must be flushed."""
+def record(
+    session: Session,
+    message: Message,
+    parsed: ParsedMessage,
+    ctx: ParseContext,
+    *,
+    ledger: bool = True,
+) -> None:
+    """Thread ``message`` and store what it asks and answers; ``message`` must be flushed.
+
+    With ``ledger`` false, the rules decide who must confirm (``decide.apply``) instead of the
+    mail's own words.
+    """
     when = parsed.date or message.received_at
     thread = _thread_for(session, message, parsed, when)
     message.thread_id, message.subject_key = thread.id, thread_key(parsed.subject)
@@ -43,8 +55,10 @@ def record(session: Session, message: Message, parsed: ParsedMessage, ctx: Parse
         return  # out-of-office replies and bounces neither assign work nor confirm
     for position, item in enumerate(parsed.action_items, start=1):
         session.add(_item_row(message, thread, position, item, ctx, when))
-    if asks_for_confirmation(parsed):
-        _open_ledger(session, message, parsed, thread, when, ctx)
+    if ledger and asks_for_confirmation(parsed):
+        asked = [a.address for a in (*parsed.to, *parsed.cc)]
+        due = when + CONFIRMATION_WINDOW
+        open_ledger(session, message, parsed, asked, when, due, ctx.own_addresses)
     if parsed.confirmation and parsed.from_:
         _answer(session, message, parsed, thread, when)
 
@@ -115,32 +129,35 @@ def due_instant(deadline: date | datetime | None, ctx: ParseContext) -> datetime
     return datetime.combine(deadline, ctx.work_end, tzinfo=ctx.timezone)
 
 
-def _open_ledger(
+def open_ledger(
     session: Session,
     message: Message,
     parsed: ParsedMessage,
-    thread: Thread,
-    when: datetime,
-    ctx: ParseContext,
+    addresses: Sequence[str],
+    requested_at: datetime,
+    due_at: datetime | None,
+    own: frozenset[str] = frozenset(),
 ) -> None:
+    """Ask ``addresses`` (never the sender, never ``own`` shared addresses) to confirm it."""
     request = ConfirmationRequest(
         message_pk=message.id,
-        thread_id=thread.id,
-        requested_at=when,
-        due_at=when + CONFIRMATION_WINDOW,
+        thread_id=message.thread_id,
+        requested_at=requested_at,
+        due_at=due_at,
     )
-    skip = set(ctx.own_addresses) | ({parsed.from_.address} if parsed.from_ else set())
-    seen: set[str] = set()
-    for role, group in (("to", parsed.to), ("cc", parsed.cc)):
-        for person in group:
-            if person.address in skip or person.address in seen:
-                continue
-            seen.add(person.address)
-            request.answers.append(
-                ConfirmationAnswer(
-                    address=person.address, name=person.name, role=role, status=ANSWER_PENDING
-                )
-            )
+    names = {
+        a.address: (a.name, role)
+        for role, group in (("cc", parsed.cc), ("to", parsed.to))
+        for a in group
+    }
+    sender = parsed.from_.address if parsed.from_ else None
+    for address in dict.fromkeys(a.lower() for a in addresses):
+        if address == sender or address in own:
+            continue
+        name, role = names.get(address, ("", "to"))
+        request.answers.append(
+            ConfirmationAnswer(address=address, name=name, role=role, status=ANSWER_PENDING)
+        )
     session.add(request)
 
 

@@ -58,9 +58,7 @@ def thread_by_subject(
 def merge_threads(session: Session, keep: Thread, gone: Thread) -> None:
     """Move everything of ``gone`` into ``keep`` and delete ``gone``."""
     for model in (Message, ActionItemRecord, ConfirmationRequest):
-        session.execute(
-            update(model).where(model.thread_id == gone.id).values(thread_id=keep.id)
-        )
+        session.execute(update(model).where(model.thread_id == gone.id).values(thread_id=keep.id))
     keep.started_at = min(keep.started_at, gone.started_at)
     keep.last_message_at = max(keep.last_message_at, gone.last_message_at)
     session.delete(gone)

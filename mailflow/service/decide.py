@@ -1,0 +1,172 @@
+"""Decisions become outbox rows and confirmation ledgers, in the ingest transaction (invariant 3).
+
+For each stored mail: build the facts the rules look at, let the rulebook decide, and write one
+outbox row per planned mail under an idempotency key (message, rule, action, template,
+recipients), so deciding twice about the same mail sends nothing twice. Replies carry
+In-Reply-To/References of the mail they answer and a Message-ID fixed now. A per-recipient
+rate limit caps automatic mail to one person (invariant 7).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy.orm import Session
+
+from mailflow.mail.calendar import BusinessCalendar
+from mailflow.mail.model import ParseContext, ParsedMessage
+from mailflow.mail.requests import asks_for_confirmation
+from mailflow.outbound.compose import outgoing_message_id
+from mailflow.rulebook.decision import Decision, PlannedMail, decide
+from mailflow.rulebook.duration import Duration
+from mailflow.rulebook.facts import MessageFacts
+from mailflow.rulebook.loader import Rulebook
+from mailflow.service import understand
+from mailflow.service.mailcontext import template_context
+from mailflow.store import outbox, threads
+from mailflow.store.models import OUTBOX_PENDING, Message, OutboxMail
+
+log = logging.getLogger(__name__)
+
+DEFAULT_LANG = "zh-CN"
+RATE_WINDOW = timedelta(hours=1)
+RATE_LIMIT = 10  # automatic mails to one person per hour; more are dropped and logged
+MAX_REFERENCES = 20
+DEFAULT_WITHIN = Duration(24, "hours")
+
+
+@dataclass
+class Outcome:
+    """What deciding about one mail did: the decision and the outbox rows it added."""
+
+    decision: Decision
+    outbox_ids: list[int] = field(default_factory=list)
+    limited: list[str] = field(default_factory=list)
+
+
+def apply(
+    session: Session,
+    message: Message,
+    parsed: ParsedMessage,
+    rulebook: Rulebook,
+    ctx: ParseContext,
+    now: datetime,
+) -> Outcome:
+    """Decide about ``message`` (stored and threaded) and write what the decision asks for."""
+    participants = _thread_people(session, message)
+    facts = MessageFacts.of(
+        parsed,
+        rulebook.organization,
+        thread_exists=len(participants) > 0 and parsed.in_reply_to is not None,
+        thread_participants=frozenset(participants),
+    )
+    decision = decide(rulebook, facts)
+    outcome = Outcome(decision)
+    calendar = BusinessCalendar.from_context(ctx)
+    sent_at = parsed.date or message.received_at
+    asked, within = _confirmation(decision, parsed)
+    due = due_after(sent_at, within, calendar) if asked else None
+    if asked:
+        understand.open_ledger(session, message, parsed, asked, sent_at, due, ctx.own_addresses)
+    for planned in decision.mails:
+        row = _row(message, parsed, planned, rulebook, ctx, now, due)
+        if _over_limit(session, planned, now):
+            outcome.limited.append(", ".join(planned.to))
+            log.warning("rate limit: no %s to %s", planned.template, ", ".join(planned.to))
+            continue
+        if outbox.add_if_new(session, row):
+            outcome.outbox_ids.append(_id_of(session, row.key))
+    return outcome
+
+
+def _confirmation(decision: Decision, parsed: ParsedMessage) -> tuple[list[str], Duration]:
+    """Return who must confirm and within what: the rules' plan, or the mail's own request."""
+    if decision.requests:
+        plan = decision.requests[0]
+        return list(plan.addresses), plan.within
+    if asks_for_confirmation(parsed):
+        return [a.address for a in (*parsed.to, *parsed.cc)], DEFAULT_WITHIN
+    return [], DEFAULT_WITHIN
+
+
+def due_after(start: datetime, within: Duration, calendar: BusinessCalendar) -> datetime:
+    """Return when ``within`` has passed since ``start``, in business time when it says so."""
+    if not within.business:
+        return start + within.timedelta()
+    if within.unit == "days":
+        day = calendar.add_workdays(start.astimezone(calendar.timezone).date(), within.value)
+        return calendar.at(day, start.astimezone(calendar.timezone).time())
+    return calendar.add_business_hours(start, within.timedelta())
+
+
+def _row(
+    message: Message,
+    parsed: ParsedMessage,
+    planned: PlannedMail,
+    rulebook: Rulebook,
+    ctx: ParseContext,
+    now: datetime,
+    due: datetime | None,
+) -> OutboxMail:
+    key = idempotency_key(message.message_id, planned)
+    domain = rulebook.organization.organization.shared_address.rpartition("@")[2]
+    context = template_context(parsed, planned, rulebook.organization, ctx.timezone, due=due)
+    references = [*parsed.references, parsed.message_id][-MAX_REFERENCES:]
+    return OutboxMail(
+        key=key,
+        kind=planned.template,
+        rule=planned.rule,
+        message_pk=message.id,
+        thread_id=message.thread_id,
+        to_addrs=list(planned.to),
+        cc_addrs=list(planned.cc),
+        lang=DEFAULT_LANG,
+        context=context,
+        message_id=outgoing_message_id(key, domain),
+        in_reply_to=parsed.message_id,
+        references=references,
+        auto_submitted="auto-replied",
+        subject=None,
+        status=OUTBOX_PENDING,
+        attempts=0,
+        due_at=now,
+        next_attempt_at=now,
+        claimed_until=None,
+        sent_at=None,
+        last_error=None,
+        created_at=now,
+    )
+
+
+def idempotency_key(message_id: str, planned: PlannedMail) -> str:
+    """Return the key that makes one planned mail one outbox row, however often it is decided."""
+    parts = [message_id, planned.rule, str(planned.action_index), planned.template]
+    parts.append(",".join(sorted(planned.to)))
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+
+
+def _over_limit(session: Session, planned: PlannedMail, now: datetime) -> bool:
+    return any(
+        outbox.sent_to_since(session, address, now - RATE_WINDOW) >= RATE_LIMIT
+        for address in planned.to
+    )
+
+
+def _thread_people(session: Session, message: Message) -> set[str]:
+    if message.thread_id is None:
+        return set()
+    people: set[str] = set()
+    for earlier in threads.thread_messages(session, message.thread_id):
+        if earlier.id == message.id:
+            continue
+        people.update(a.address for a in earlier.addresses)
+    return people
+
+
+def _id_of(session: Session, key: str) -> int:
+    from sqlalchemy import select
+
+    return int(session.scalar(select(OutboxMail.id).where(OutboxMail.key == key)) or 0)
