@@ -1,3 +1,3 @@
 """Shared fixtures: real servers started per session, real databases per test."""
 
-pytest_plugins = ["tests.servers.dovecot", "tests.servers.databases"]
+pytest_plugins = ["tests.servers.dovecot", "tests.servers.databases", "tests.servers.smtp"]

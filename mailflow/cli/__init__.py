@@ -13,6 +13,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
@@ -27,6 +28,7 @@ from mailflow.settings import Settings, load_settings
 
 if TYPE_CHECKING:
     from mailflow.service.runtime import Runtime
+    from mailflow.sources.base import MailSource
 
 app = typer.Typer(
     help="mailflow: the shared mailbox that follows the communication standard.",
@@ -37,11 +39,13 @@ app = typer.Typer(
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 messages_app = typer.Typer(help="Stored messages.", no_args_is_help=True)
 items_app = typer.Typer(help="Action items (责任人 + 完成时限 + 交付标准).", no_args_is_help=True)
-rules_app = typer.Typer(help="Rule files.", no_args_is_help=True)
+rules_app = typer.Typer(help="Rule files and templates.", no_args_is_help=True)
+outbox_app = typer.Typer(help="Outgoing mail.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(messages_app, name="messages")
 app.add_typer(items_app, name="items")
 app.add_typer(rules_app, name="rules")
+app.add_typer(outbox_app, name="outbox")
 
 out = Console()
 err = Console(stderr=True)
@@ -134,63 +138,191 @@ def _parse_context(settings: Settings) -> ParseContext:
 
 @rules_app.command("check")
 def rules_check() -> None:
-    """Validate the rule files; print file:line: message for every problem."""
-    from mailflow.rulebook.organization import load_organization
+    """Validate rules and templates; print file:line: message for every problem, exit 1 if any."""
+    from mailflow.service.runtime import load_rules
 
     settings = _settings()
     try:
-        load_organization(settings.rules_dir)
+        rulebook, templates = load_rules(settings)
     except RuleFileError as e:
         for problem in e.problems:
             print(problem, file=sys.stderr)
+        err.print(f"[bold red]{len(e.problems)} problem(s)[/]; nothing was changed")
         raise typer.Exit(1) from None
-    err.print(f"rules in {settings.rules_dir} are valid")
+    err.print(
+        f"rules in {settings.rules_dir} ({len(rulebook.rules)} rules) and templates in"
+        f" {settings.templates_dir} ({len(templates.names())} templates) are valid",
+        highlight=False,
+    )
+
+
+@rules_app.command("test")
+def rules_test(
+    file: Annotated[Path, typer.Argument(help="A message file (.eml).", show_default=False)],
+    as_json: JsonFlag = False,
+) -> None:
+    """Dry run: which rules match FILE and which mails would be sent. Nothing stored or sent."""
+    from mailflow.cli import outbox_view
+    from mailflow.rulebook.context import parse_context
+    from mailflow.service.dryrun import dry_run
+    from mailflow.service.runtime import load_rules
+
+    settings = _settings()
+    try:
+        raw = file.read_bytes()
+    except OSError as e:
+        fail(f"cannot read {file}: {e.strerror}")
+    try:
+        rulebook, templates = load_rules(settings)
+        ctx = parse_context(rulebook.organization, settings)
+        result = dry_run(raw, rulebook, templates, ctx)
+    except RuleFileError as e:
+        fail(f"rules are invalid, see `mailflow rules check`:\n{e}")
+    except MailflowError as e:
+        fail(f"{file}: {e}")
+    if as_json:
+        print(json.dumps(result, ensure_ascii=False, indent=2))
+    else:
+        outbox_view.print_dry_run(out, result)
 
 
 @app.command("poll")
 def poll(once: OnceFlag = False) -> None:
-    """Read the mailbox and store new mail (IDLE where the server offers it)."""
-    _ingest(once, show_table=False)
+    """Read the mailbox, store new mail and decide about it (IDLE where the server has it).
+
+    Deliveries go to the broker; without MAILFLOW_BROKER_URL they wait for `mailflow run` or
+    `mailflow scheduler`.
+    """
+    from mailflow.cli import render
+    from mailflow.jobs.broker import build_broker
+    from mailflow.jobs.dispatch import Dispatcher
+    from mailflow.jobs.runner import run_forever
+    from mailflow.service.poll import poll_once
+
+    with _runtime() as runtime, _guard():
+        source = _source(runtime)
+        if not once:
+            run_forever(runtime, source, _stop_on_signals(), serve=False)
+            return
+        with render.IngestProgress(err, source.name) as progress:
+            report = poll_once(
+                source, runtime.sessions, runtime.context, progress.update, runtime.rulebook
+            )
+        if runtime.settings.broker_url:
+            with Dispatcher(build_broker(runtime.settings.broker_url), runtime.courier) as d:
+                d.enqueue(report.outbox_ids)
+        render.print_report(err, report)
 
 
 @app.command("run")
 def run(once: OnceFlag = False) -> None:
     """Poller, workers and scheduler in one process (the embedded default)."""
-    _ingest(once, show_table=once)
+    from mailflow.cli import outbox_view, render
+    from mailflow.jobs.runner import run_forever, run_once
+
+    with _runtime() as runtime, _guard():
+        source = _source(runtime)
+        if not once:
+            err.print(f"mailflow runs on {source.name}; Ctrl-C stops")
+            run_forever(runtime, source, _stop_on_signals())
+            return
+        with render.IngestProgress(err, source.name) as progress:
+            result = run_once(runtime, source, progress.update)
+        render.print_report(err, result.ingest)
+        render.print_messages(out, runtime.sessions, runtime.context.timezone, limit=50)
+        outbox_view.print_outbox(out, runtime.sessions, runtime.context.timezone, limit=50)
+        outbox_view.print_outbox_summary(err, result.outbox, runtime.settings.transport)
 
 
-def _ingest(once: bool, *, show_table: bool) -> None:
-    from mailflow.cli import render as presentation
-    from mailflow.service.poll import poll_forever, poll_once
-    from mailflow.service.runtime import build_runtime, open_source
+@app.command("worker")
+def worker() -> None:
+    """Deliver outgoing mail from the shared broker (MAILFLOW_BROKER_URL) until stopped."""
+    from mailflow.jobs.runner import serve_forever
 
-    settings = _settings()
+    with _runtime() as runtime, _guard():
+        if not runtime.settings.broker_url:
+            fail(
+                "MAILFLOW_BROKER_URL is not set: with the in-process broker `mailflow run`"
+                " delivers mail itself; set redis://… or amqp://… to run separate workers"
+            )
+        err.print("worker started; Ctrl-C stops")
+        serve_forever(runtime, _stop_on_signals())
+
+
+@app.command("scheduler")
+def scheduler(
+    once: OnceFlag = False,
+    now: Annotated[
+        datetime | None,
+        typer.Option(
+            help="Evaluate as of this instant (ISO 8601), e.g. to preview.",
+            formats=["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M%z", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d"],
+        ),
+    ] = None,
+) -> None:
+    """Sweep: re-enqueue outbox rows that are due or stuck, and reload edited rules."""
+    from mailflow.jobs.runner import run_forever, sweep_once
+
+    with _runtime() as runtime, _guard():
+        moment = _aware(now, runtime.context.timezone) if now else None
+        if once:
+            ids = sweep_once(runtime, moment)
+            err.print(f"{len(ids)} outbox row(s) were due and enqueued")
+            return
+        run_forever(runtime, None, _stop_on_signals())
+
+
+@outbox_app.command("list")
+def outbox_list(
+    status: Annotated[str | None, typer.Option(help="Only pending, sent or failed.")] = None,
+    limit: Annotated[int | None, typer.Option(help="At most this many, newest first.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """List outgoing mail, newest first."""
+    from mailflow.cli import outbox_view
+    from mailflow.store.models import OUTBOX_STATUSES
+
+    if status is not None and status not in OUTBOX_STATUSES:
+        fail(f"--status must be one of {', '.join(OUTBOX_STATUSES)}, not {status!r}")
+    with _runtime() as runtime:
+        if as_json:
+            rows = outbox_view.outbox_rows(runtime.sessions, status=status, limit=limit)
+            print(json.dumps(rows, ensure_ascii=False, indent=2))
+        else:
+            outbox_view.print_outbox(
+                out, runtime.sessions, runtime.context.timezone, status=status, limit=limit
+            )
+
+
+def _source(runtime: Runtime) -> MailSource:
+    from mailflow.service.runtime import open_source
+
     try:
-        runtime = build_runtime(settings)
-        source = open_source(settings)
+        return open_source(runtime.settings)
+    except MailflowError as e:
+        fail(str(e))
+
+
+@contextmanager
+def _guard() -> Iterator[None]:
+    """Turn mailflow's own errors into one-line reasons and exit 1."""
+    try:
+        yield
     except RuleFileError as e:
         fail(f"rules are invalid, see `mailflow rules check`:\n{e}")
     except MailflowError as e:
         fail(str(e))
-    try:
-        if once:
-            with presentation.IngestProgress(err, source.name) as progress:
-                report = poll_once(source, runtime.sessions, runtime.context, progress.update)
-            presentation.print_report(err, report)
-            if show_table:
-                presentation.print_messages(
-                    out, runtime.sessions, runtime.context.timezone, limit=50
-                )
-            return
-        stop = threading.Event()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, lambda *_: stop.set())
-        err.print(f"polling {source.name}; Ctrl-C stops")
-        poll_forever(source, runtime.sessions, runtime.context, stop, settings.poll_interval_s)
-    except MailflowError as e:
-        fail(str(e))
-    finally:
-        runtime.close()
+
+
+def _stop_on_signals() -> threading.Event:
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    return stop
+
+
+def _aware(moment: datetime, tz: tzinfo) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=tz)
 
 
 @messages_app.command("list")

@@ -8,9 +8,9 @@ sweep), so a broker's own retries, dead letters and delays never hold mail.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache
 
 import dramatiq
 from dramatiq import Broker
@@ -37,7 +37,13 @@ class Actors:
 
 def declare_actors(broker: Broker, courier_factory: Callable[[], Courier]) -> Actors:
     """Declare mailflow's actors on ``broker``; the courier is built on first use."""
-    courier = cache(courier_factory)
+    local = threading.local()  # one courier (and SMTP connection) per worker thread
+
+    def courier() -> Courier:
+        found: Courier | None = getattr(local, "courier", None)
+        if found is None:
+            found = local.courier = courier_factory()
+        return found
 
     def deliver(outbox_id: int) -> None:
         try:

@@ -54,6 +54,11 @@ class Dispatcher:
     ) -> None:
         self.close()
 
+    @property
+    def serves(self) -> bool:
+        """Return True when deliveries run in this process."""
+        return self._worker is not None
+
     def enqueue(self, outbox_ids: Iterable[int]) -> None:
         """Send one delivery message per outbox id."""
         self.actors.enqueue(list(outbox_ids))

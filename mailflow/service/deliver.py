@@ -21,10 +21,11 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from mailflow.errors import PermanentSendError, TemplateError, TransientSendError
-from mailflow.outbound.compose import compose
+from mailflow.outbound.compose import compose, outgoing_message_id
 from mailflow.outbound.render import TemplateSet
-from mailflow.outbound.transports import Transport
+from mailflow.outbound.transports import SendConfigurationError, Transport
 from mailflow.store import outbox
+from mailflow.store.db import writing
 from mailflow.store.models import OUTBOX_PENDING, OutboxMail
 
 log = logging.getLogger(__name__)
@@ -33,6 +34,8 @@ MAX_ATTEMPTS = 12  # with the backoff below: about a day of trying before giving
 FIRST_RETRY = timedelta(seconds=30)
 LONGEST_RETRY = timedelta(hours=2)
 ADMIN_NOTICE = "delivery_failed_admin"
+RULES_NOTICE = "rules_error_admin"
+NOTICES = frozenset({ADMIN_NOTICE, RULES_NOTICE})
 SENT, RETRY, FAILED, SKIPPED = "sent", "retry", "failed", "skipped"
 
 
@@ -50,19 +53,20 @@ class Courier:
     def deliver(self, outbox_id: int, now: datetime | None = None) -> str:
         """Send one outbox row if it is due and unclaimed; return sent, retry, failed or skipped."""
         now = now or datetime.now(UTC)
-        with self.sessions() as session, session.begin():
-            session.connection(execution_options={"sqlite_immediate": True})
+        with writing(self.sessions) as session:
             row = outbox.claim(session, outbox_id, now)
             if row is None:
                 return SKIPPED
             job = _Job.of(row)
         try:
             subject = self._send(job, now)
-        except TransientSendError as e:
-            return self._retry(job, f"temporary: {e}", now)
-        except (PermanentSendError, TemplateError) as e:
+        except (TransientSendError, SendConfigurationError, TemplateError) as e:
+            # a wrong password or a broken template is mended by an administrator: keep the
+            # mail and try again later rather than dropping it
+            return self._retry(job, f"{_kind(e)}: {e}", now)
+        except PermanentSendError as e:
             return self._fail(job, f"permanent: {e}", now)
-        with self.sessions() as session, session.begin():
+        with writing(self.sessions) as session:
             outbox.mark_sent(session, job.id, subject, datetime.now(UTC))
         return SENT
 
@@ -89,17 +93,24 @@ class Courier:
         delay = min(LONGEST_RETRY, FIRST_RETRY * 2 ** (job.attempts - 1))
         at = now + delay * random.uniform(0.8, 1.2)
         log.warning("outbox %s: %s; next attempt at %s", job.id, error, at.isoformat())
-        with self.sessions() as session, session.begin():
+        with writing(self.sessions) as session:
             outbox.mark_retry(session, job.id, error, at)
         return RETRY
 
     def _fail(self, job: _Job, error: str, now: datetime) -> str:
         log.error("outbox %s failed for good: %s", job.id, error)
-        with self.sessions() as session, session.begin():
+        with writing(self.sessions) as session:
             row = outbox.mark_failed(session, job.id, error)
-            if row is not None and job.kind != ADMIN_NOTICE and self.administrators:
-                outbox.add_if_new(session, admin_notice(row, self.administrators, self.sender, now))
+            if row is not None and job.kind not in NOTICES and self.administrators:
+                notice = admin_notice(row, self.administrators, self.sender, now, self.sender_name)
+                outbox.add_if_new(session, notice)
         return FAILED
+
+
+def _kind(e: Exception) -> str:
+    if isinstance(e, TransientSendError):
+        return "temporary"
+    return "template" if isinstance(e, TemplateError) else "configuration"
 
 
 @dataclass(frozen=True)
@@ -134,31 +145,61 @@ class _Job:
 
 
 def admin_notice(
-    failed: OutboxMail, administrators: Sequence[str], sender: str, now: datetime
+    failed: OutboxMail,
+    administrators: Sequence[str],
+    sender: str,
+    now: datetime,
+    org_name: str = "",
 ) -> OutboxMail:
     """Return the one outbox row that tells the administrators ``failed`` could not be sent."""
-    key = hashlib.sha256(f"admin-notice:{failed.key}".encode()).hexdigest()
+    problem = (
+        f"{failed.kind} to {', '.join([*failed.to_addrs, *failed.cc_addrs])}"
+        f" ({failed.message_id}), {failed.attempts} attempt(s): {failed.last_error or ''}"
+    )
+    seed = f"admin-notice:{failed.key}"
+    return _notice(ADMIN_NOTICE, seed, [problem], administrators, (org_name, sender), now)
+
+
+def rules_error_notice(
+    problems: Sequence[str],
+    administrators: Sequence[str],
+    sender: str,
+    now: datetime,
+    org_name: str = "",
+) -> OutboxMail:
+    """Return the outbox row telling the administrators a rule edit was refused (once per set)."""
+    seed = "rules-error:" + "\n".join(problems)
+    return _notice(RULES_NOTICE, seed, list(problems), administrators, (org_name, sender), now)
+
+
+def _notice(
+    kind: str,
+    seed: str,
+    problems: list[str],
+    administrators: Sequence[str],
+    org: tuple[str, str],
+    now: datetime,
+) -> OutboxMail:
+    key = hashlib.sha256(seed.encode()).hexdigest()
+    name, sender = org
     domain = sender.rpartition("@")[2]
     return OutboxMail(
         key=key,
-        kind=ADMIN_NOTICE,
+        kind=kind,
         rule=None,
-        message_pk=failed.message_pk,
+        message_pk=None,
         thread_id=None,
         to_addrs=list(administrators),
         cc_addrs=[],
-        lang=failed.lang,
+        lang="zh-CN",
         context={
-            "failed": {
-                "kind": failed.kind,
-                "to": list(failed.to_addrs),
-                "cc": list(failed.cc_addrs),
-                "message_id": failed.message_id,
-                "error": failed.last_error or "",
-                "attempts": failed.attempts,
-            }
+            "organization": {"name": name, "shared_address": sender},
+            "recipient": {"name": "", "address": administrators[0]},
+            "rule": {"name": kind},
+            "message": None,
+            "problems": problems,
         },
-        message_id=f"<{key[:32]}.mailflow@{domain}>",
+        message_id=outgoing_message_id(key, domain),
         in_reply_to=None,
         references=[],
         auto_submitted="auto-generated",

@@ -28,6 +28,7 @@ from mailflow.rulebook.loader import Rulebook
 from mailflow.service import decide, understand
 from mailflow.sources.base import Checkpoint, FetchedMail, MailSource
 from mailflow.store import cursors, messages
+from mailflow.store.db import writing
 from mailflow.store.models import STATUS_QUARANTINED, STATUS_STORED, Message
 
 log = logging.getLogger(__name__)
@@ -187,8 +188,7 @@ def _write(
     now: datetime,
     mind: _Mind,
 ) -> tuple[list[bool], list[int]]:
-    with session_factory() as session, session.begin():
-        session.connection(execution_options={"sqlite_immediate": True})
+    with writing(session_factory) as session:
         if lease and not cursors.renew_lease(
             session, source, lease.owner, lease.epoch, now, lease.ttl
         ):

@@ -61,6 +61,8 @@ def template_context(
     directory = Directory(org)
     first = planned.to[0]
     context = {k: v for k, v in planned.extra.items() if k in STANDARD_CONTEXT}
+    if "items" in context:
+        context["items"] = [_readable_deadline(dict(i), tz) for i in context["items"]]
     if parsed.subject.conforms:
         context["suggestion"] = None
     context.update(
@@ -93,6 +95,14 @@ def _plain(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_plain(v) for v in value]
     return value
+
+
+def _readable_deadline(item: dict[str, Any], tz: tzinfo) -> dict[str, Any]:
+    """Show a deadline with a time as people write it (2023-10-13 18:00), not as ISO 8601."""
+    deadline = item.get("deadline")
+    if isinstance(deadline, str) and "T" in deadline:
+        item["deadline"] = local_time(datetime.fromisoformat(deadline), tz)
+    return item
 
 
 def _display(parsed: ParsedMessage, address: str) -> str:

@@ -20,9 +20,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from mailflow.errors import LeaseLost, MailflowError, SourceConnectionError
 from mailflow.mail.model import ParseContext
+from mailflow.rulebook.loader import Rulebook
 from mailflow.service.ingest import IngestReport, Lease, ingest
 from mailflow.sources.base import MailSource
 from mailflow.store import cursors
+from mailflow.store.db import writing
 
 log = logging.getLogger(__name__)
 
@@ -62,8 +64,7 @@ def is_abandoned(owner: str) -> bool:
 
 def take_lease(sessions: sessionmaker[Session], source: str, owner: str) -> Lease | None:
     """Take or renew the lease on ``source``; return it, or None while another poller has it."""
-    with sessions() as session, session.begin():
-        session.connection(execution_options={"sqlite_immediate": True})
+    with writing(sessions) as session:
         row = cursors.acquire_lease(
             session, source, owner, datetime.now(UTC), LEASE_TTL, is_abandoned
         )
@@ -72,7 +73,7 @@ def take_lease(sessions: sessionmaker[Session], source: str, owner: str) -> Leas
 
 def give_up_lease(sessions: sessionmaker[Session], source: str, owner: str) -> None:
     """Release the lease so a successor need not wait for it to expire."""
-    with sessions() as session, session.begin():
+    with writing(sessions) as session:
         cursors.release_lease(session, source, owner)
 
 
@@ -81,6 +82,7 @@ def poll_once(
     sessions: sessionmaker[Session],
     ctx: ParseContext,
     on_batch: Callable[[IngestReport], None] | None = None,
+    rulebook: Rulebook | None = None,
 ) -> IngestReport:
     """Ingest what the mailbox holds now, under a lease; raise MailboxBusy if one is held."""
     owner = poller_identity()
@@ -88,7 +90,7 @@ def poll_once(
     if lease is None:
         raise MailboxBusy(_busy_message(sessions, source.name))
     try:
-        return ingest(source, sessions, ctx, lease, on_batch)
+        return ingest(source, sessions, ctx, lease, on_batch, rulebook)
     finally:
         give_up_lease(sessions, source.name, owner)
 
@@ -111,9 +113,11 @@ def poll_forever(
     stop: threading.Event,
     interval_s: float,
     on_batch: Callable[[IngestReport], None] | None = None,
+    rules: Callable[[], tuple[ParseContext, Rulebook | None]] | None = None,
 ) -> None:
     """Ingest, then wait for mail (IDLE or interval), until ``stop`` is set.
 
+    ``rules`` gives the rules in force for each pass (they may be reloaded meanwhile).
     Connection errors back off exponentially with jitter and never end the loop; while
     another poller holds the lease this one waits as a hot standby.
     """
@@ -124,8 +128,9 @@ def poll_forever(
             if lease is None:
                 stop.wait(LEASE_RENEW_S)
                 continue
+            current, rulebook = rules() if rules else (ctx, None)
             try:
-                ingest(source, sessions, ctx, lease, on_batch)
+                ingest(source, sessions, current, lease, on_batch, rulebook)
                 failures = 0
                 source.wait_for_mail(min(interval_s, LEASE_RENEW_S))
             except LeaseLost:

@@ -6,14 +6,21 @@ broker's queue after a restart, and retries whose time has come (invariant 4).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from mailflow.store import outbox
 
+# a row enqueued at decision time is normally claimed within this; only later is it "stuck"
+STUCK_AFTER = timedelta(seconds=20)
 
-def due_outbox(sessions: sessionmaker[Session], now: datetime | None = None) -> list[int]:
-    """Return the ids of outbox rows to enqueue now."""
+
+def due_outbox(
+    sessions: sessionmaker[Session],
+    now: datetime | None = None,
+    grace: timedelta = STUCK_AFTER,
+) -> list[int]:
+    """Return the ids of outbox rows to enqueue now: due for ``grace`` and held by no worker."""
     with sessions() as session:
-        return outbox.due_ids(session, now or datetime.now(UTC))
+        return outbox.due_ids(session, now or datetime.now(UTC), grace)

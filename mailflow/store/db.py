@@ -7,6 +7,8 @@ collide ask for ``BEGIN IMMEDIATE`` with the ``sqlite_immediate`` execution opti
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -82,3 +84,15 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
 def is_sqlite(engine: Engine) -> bool:
     """Return True when ``engine`` talks to SQLite."""
     return engine.dialect.name == "sqlite"
+
+
+@contextmanager
+def writing(sessions: sessionmaker[Session]) -> Iterator[Session]:
+    """Open a write transaction and commit it at the end (roll back on error).
+
+    On SQLite it starts with ``BEGIN IMMEDIATE``: a transaction that reads and then writes
+    would otherwise fail with "database is locked" when another writer got there first.
+    """
+    with sessions() as session, session.begin():
+        session.connection(execution_options={"sqlite_immediate": True})
+        yield session

@@ -63,13 +63,18 @@ def mark_failed(session: Session, outbox_id: int, error: str) -> OutboxMail | No
     return row
 
 
-def due_ids(session: Session, now: datetime, limit: int = 500) -> list[int]:
-    """Return pending rows whose time has come and that no worker holds, oldest first."""
+def due_ids(
+    session: Session, now: datetime, grace: timedelta = timedelta(0), limit: int = 1000
+) -> list[int]:
+    """Return pending rows due for at least ``grace`` that no worker holds, oldest first.
+
+    The grace keeps the sweep from re-enqueuing rows whose first message is still queued.
+    """
     query = (
         select(OutboxMail.id)
         .where(
             OutboxMail.status == OUTBOX_PENDING,
-            OutboxMail.next_attempt_at <= now,
+            OutboxMail.next_attempt_at <= now - grace,
             (OutboxMail.claimed_until.is_(None)) | (OutboxMail.claimed_until <= now),
         )
         .order_by(OutboxMail.next_attempt_at, OutboxMail.id)

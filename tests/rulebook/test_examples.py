@@ -17,7 +17,19 @@ INBOX = REPO / "examples" / "inbox" / "new"
 BOOK = load_rulebook(REPO / "rules", TEMPLATES)
 # (template, to, cc) of every mail the default rules plan, per example number
 EXPECTED: dict[int, set[tuple[str, tuple[str, ...], tuple[str, ...]]]] = {
-    1: {("minutes_received", ("zhang.san@example.com",), ())},
+    1: {
+        (
+            "minutes_received",
+            ("zhang.san@example.com",),
+            (
+                "li.si@example.com",
+                "wang.wu@example.com",
+                "liu.yang@example.com",
+                "zhao.liu@example.com",
+                "sun.li@example.com",
+            ),
+        )
+    },
     2: set(),
     3: set(),
     4: set(),

@@ -1,0 +1,103 @@
+"""Rules and templates that follow the administrators' edits without a restart (invariant 11).
+
+``refresh`` notices a change in the rules or templates folder (names, sizes, modification
+times), loads and validates everything, and swaps the new set in only when all of it is valid.
+A broken edit leaves the last good rules running and queues one mail to the administrators per
+distinct set of problems.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from mailflow.errors import RuleFileError
+from mailflow.mail.model import ParseContext
+from mailflow.outbound.render import TemplateSet
+from mailflow.rulebook.context import parse_context
+from mailflow.rulebook.loader import Rulebook
+from mailflow.service.deliver import rules_error_notice
+from mailflow.service.runtime import load_rules
+from mailflow.settings import Settings
+from mailflow.store import outbox
+from mailflow.store.db import writing
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Rules:
+    """One consistent, validated set: the rulebook, its templates and the parse context."""
+
+    rulebook: Rulebook
+    templates: TemplateSet
+    context: ParseContext
+
+
+def fingerprint(*folders: Path) -> str:
+    """Return a digest of every file's name, size and modification time under ``folders``."""
+    h = hashlib.sha256()
+    for folder in folders:
+        for path in sorted(folder.rglob("*")) if folder.is_dir() else []:
+            if path.is_file():
+                st = path.stat()
+                h.update(f"{path}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()
+
+
+class LiveRules:
+    """The rules in force; ``refresh`` reloads them when their files change."""
+
+    def __init__(self, settings: Settings, rules: Rules) -> None:
+        self._settings = settings
+        self._rules = rules
+        self._lock = threading.Lock()
+        self._seen = fingerprint(settings.rules_dir, settings.templates_dir)
+
+    @property
+    def current(self) -> Rules:
+        return self._rules
+
+    def pair(self) -> tuple[ParseContext, Rulebook | None]:
+        """Return (context, rulebook) for the poller."""
+        rules = self._rules
+        return rules.context, rules.rulebook
+
+    def refresh(self, sessions: sessionmaker[Session]) -> list[int]:
+        """Reload after an edit; return outbox ids of an administrator notice, if one was queued."""
+        now_print = fingerprint(self._settings.rules_dir, self._settings.templates_dir)
+        with self._lock:
+            if now_print == self._seen:
+                return []
+            self._seen = now_print
+            try:
+                rulebook, templates = load_rules(self._settings)
+            except RuleFileError as e:
+                log.error("rules not reloaded, the last good ones stay in force:\n%s", e)
+                return self._tell_administrators(sessions, e.problems)
+            self._rules = Rules(
+                rulebook, templates, parse_context(rulebook.organization, self._settings)
+            )
+            log.warning("rules and templates reloaded")
+            return []
+
+    def _tell_administrators(
+        self, sessions: sessionmaker[Session], problems: list[str]
+    ) -> list[int]:
+        info = self._rules.rulebook.organization.organization
+        if not info.administrators:
+            return []
+        row = rules_error_notice(
+            problems, info.administrators, info.shared_address, datetime.now(UTC)
+        )
+        with writing(sessions) as session:
+            if outbox.add_if_new(session, row):
+                session.flush()
+                return [row.id] if row.id else []
+        return []
