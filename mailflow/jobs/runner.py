@@ -50,7 +50,7 @@ def run_once(
     """Ingest what is there, decide, and send what is due; return what happened."""
     report = poll_once(source, runtime.sessions, runtime.context, on_batch, runtime.rulebook)
     broker = build_broker(runtime.settings.broker_url)
-    with Dispatcher(broker, runtime.courier) as dispatcher:
+    with Dispatcher(broker, lambda: runtime.courier(now)) as dispatcher:
         due = due_outbox(runtime.sessions, now, grace=timedelta(0))
         dispatcher.enqueue(due)
         dispatcher.drain()
@@ -63,7 +63,7 @@ def run_once(
 def sweep_once(runtime: Runtime, now: datetime | None = None) -> list[int]:
     """Enqueue every due outbox row (``mailflow scheduler --once``) and, in-process, send them."""
     broker = build_broker(runtime.settings.broker_url)
-    with Dispatcher(broker, runtime.courier) as dispatcher:
+    with Dispatcher(broker, lambda: runtime.courier(now)) as dispatcher:
         due = due_outbox(runtime.sessions, now, grace=timedelta(0))
         dispatcher.enqueue(due)
         dispatcher.drain()

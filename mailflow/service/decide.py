@@ -77,8 +77,9 @@ def apply(
             outcome.limited.append(", ".join(planned.to))
             log.warning("rate limit: no %s to %s", planned.template, ", ".join(planned.to))
             continue
-        if outbox.add_if_new(session, row):
-            outcome.outbox_ids.append(_id_of(session, row.key))
+        new_id = outbox.add_if_new(session, row)
+        if new_id is not None:
+            outcome.outbox_ids.append(new_id)
     return outcome
 
 
@@ -164,9 +165,3 @@ def _thread_people(session: Session, message: Message) -> set[str]:
             continue
         people.update(a.address for a in earlier.addresses)
     return people
-
-
-def _id_of(session: Session, key: str) -> int:
-    from sqlalchemy import select
-
-    return int(session.scalar(select(OutboxMail.id).where(OutboxMail.key == key)) or 0)

@@ -13,8 +13,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import random
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -49,10 +49,12 @@ class Courier:
     sender: str  # the shared address: From, Reply-To and envelope sender
     sender_name: str
     administrators: tuple[str, ...] = ()
+    # what "now" is for due-ness and backoff: `mailflow scheduler --now` evaluates as of then
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
     def deliver(self, outbox_id: int, now: datetime | None = None) -> str:
         """Send one outbox row if it is due and unclaimed; return sent, retry, failed or skipped."""
-        now = now or datetime.now(UTC)
+        now = now or self.clock()
         with writing(self.sessions) as session:
             row = outbox.claim(session, outbox_id, now)
             if row is None:
@@ -82,7 +84,7 @@ class Courier:
             in_reply_to=job.in_reply_to,
             references=job.references,
             auto_submitted=job.auto_submitted,
-            date=now,
+            date=datetime.now(UTC),
         )
         self.transport.send(raw, self.sender, [*job.to, *job.cc])
         return rendered.subject

@@ -97,7 +97,5 @@ class LiveRules:
             problems, info.administrators, info.shared_address, datetime.now(UTC)
         )
         with writing(sessions) as session:
-            if outbox.add_if_new(session, row):
-                session.flush()
-                return [row.id] if row.id else []
-        return []
+            new_id = outbox.add_if_new(session, row)
+        return [new_id] if new_id else []

@@ -4,6 +4,7 @@ courier."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -40,9 +41,11 @@ class Runtime:
     def organization(self) -> Organization:
         return self.rulebook.organization
 
-    def courier(self) -> Courier:
-        """Return a courier with its own transport (one per worker process or thread)."""
+    def courier(self, now: datetime | None = None) -> Courier:
+        """Return a courier with its own transport (one per worker process or thread);
+        ``now`` fixes the instant it judges due-ness by (``scheduler --now``)."""
         info = self.organization.organization
+        clock = (lambda: now) if now else (lambda: datetime.now(UTC))
         return Courier(
             sessions=self.sessions,
             renderer=self.templates,
@@ -50,6 +53,7 @@ class Runtime:
             sender=info.shared_address,
             sender_name=info.name,
             administrators=tuple(info.administrators),
+            clock=clock,
         )
 
     def close(self) -> None:

@@ -18,14 +18,15 @@ from mailflow.store.models import OUTBOX_FAILED, OUTBOX_PENDING, OUTBOX_SENT, Ou
 CLAIM = timedelta(minutes=5)
 
 
-def add_if_new(session: Session, row: OutboxMail) -> bool:
-    """Insert ``row`` unless a row with its key exists; return whether it was inserted."""
+def add_if_new(session: Session, row: OutboxMail) -> int | None:
+    """Insert ``row`` unless a row with its key exists; return the new id, or None."""
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     values = {c.key: getattr(row, c.key) for c in OutboxMail.__table__.columns if c.key != "id"}
     result = session.execute(
         insert(OutboxMail).values(**values).on_conflict_do_nothing().returning(OutboxMail.id)
     )
-    return result.scalar() is not None
+    new_id: int | None = result.scalar()
+    return new_id
 
 
 def claim(session: Session, outbox_id: int, now: datetime) -> OutboxMail | None:
