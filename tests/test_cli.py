@@ -141,3 +141,53 @@ def test_imap_password_never_shown(runner: CliRunner, dovecot) -> None:  # type:
     assert result.exit_code == 1
     assert "wrong-Pa55word" not in result.output
     assert "wrong-Pa55word" not in result.stderr
+
+
+def test_rules_test_dry_run_sends_and_stores_nothing(runner: CliRunner, tmp_path: Path) -> None:
+    """`rules test --json` shows the hits, the misses and the mail that would go; no file appears."""
+    result = runner.invoke(app, ["rules", "test", str(MINUTES), "--json"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert [h["rule"] for h in doc["hits"]] == ["会议纪要确认"]
+    assert any("said stop" in m["why"] for m in doc["misses"])
+    [mail] = doc["mails"]
+    assert mail["template"] == "minutes_received"
+    assert mail["to"] == ["zhang.san@example.com"]
+    assert mail["subject"] == "【纪要确认】技术部-Q4产品迭代进度同步"
+    assert "已阅" in mail["text"]
+    assert doc["confirmation_requests"][0]["within"] == "24 hours"
+    assert not (tmp_path / "var").exists()
+
+
+def test_run_once_writes_replies_as_eml_and_lists_them(runner: CliRunner, tmp_path: Path) -> None:
+    """The embedded default answers the example inbox with .eml files and lists them as sent."""
+    assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
+    result = runner.invoke(app, ["run", "--once"])
+    assert result.exit_code == 0, result.output
+    emls = sorted((tmp_path / "var" / "outbox").glob("*.eml"))
+    listed = json.loads(runner.invoke(app, ["outbox", "list", "--json"]).stdout)
+    assert len(emls) == len(listed) > 0
+    assert {r["status"] for r in listed} == {"sent"}
+    contract = {
+        "id",
+        "kind",
+        "to",
+        "cc",
+        "subject",
+        "status",
+        "in_reply_to",
+        "due_at",
+        "sent_at",
+        "message_id",
+    }
+    assert all(set(r) >= contract for r in listed)
+    kinds = {r["kind"] for r in listed}
+    assert {"minutes_received", "subject_help", "complaint_ack"} <= kinds
+
+
+def test_worker_needs_a_shared_broker(runner: CliRunner) -> None:
+    """`mailflow worker` without MAILFLOW_BROKER_URL says to use `run` instead, and exits 1."""
+    assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
+    result = runner.invoke(app, ["worker"])
+    assert result.exit_code == 1
+    assert "MAILFLOW_BROKER_URL" in result.stderr
