@@ -16,5 +16,8 @@ echo "==> mailflow db upgrade"
 echo "==> mailflow run --once   (source: ${MAILFLOW_SOURCE:-maildir://examples/inbox})"
 .venv/bin/mailflow run --once
 echo
-echo "Try next:  .venv/bin/mailflow messages list --json"
-echo "           .venv/bin/mailflow parse examples/inbox/new/<file> "
+echo "The replies are in var/outbox/*.eml (open them in any mail client). Try next:"
+echo "  .venv/bin/mailflow items list                      # action items and their deadlines"
+echo "  .venv/bin/mailflow outbox list --json              # what was sent, to whom, in which thread"
+echo "  .venv/bin/mailflow rules test examples/inbox/new/1696757414.M1017P4101.example"
+echo "  .venv/bin/mailflow parse --json examples/inbox/new/1696757414.M1017P4101.example"

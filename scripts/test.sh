@@ -12,10 +12,21 @@ if ! command -v dovecot >/dev/null 2>&1; then
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dovecot-imapd >/dev/null
 fi
 
-echo "==> services (PostgreSQL on 127.0.0.1:5432)"
-if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+wait_port() { for _ in $(seq 1 60); do port_open "$1" && return 0; sleep 1; done; echo "$2 did not start" >&2; return 1; }
+
+echo "==> services (PostgreSQL :5432, Redis :6379, RabbitMQ :5672; started when not running)"
+if ! port_open 5432; then
   as_root pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start
-  for _ in $(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done
+  wait_port 5432 PostgreSQL
+fi
+if ! port_open 6379; then
+  as_root redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no
+  wait_port 6379 Redis
+fi
+if ! port_open 5672; then
+  as_root rabbitmq-server -detached
+  wait_port 5672 RabbitMQ
 fi
 
 echo "==> Python environment (.venv)"

@@ -30,7 +30,7 @@ from mailflow.store.models import OUTBOX_PENDING, OutboxMail
 
 log = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = 12  # with the backoff below: about a day of trying before giving up
+MAX_ATTEMPTS = 12  # with the backoff below: about ten hours of trying before giving up
 FIRST_RETRY = timedelta(seconds=30)
 LONGEST_RETRY = timedelta(hours=2)
 ADMIN_NOTICE = "delivery_failed_admin"
