@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,13 @@ from mailflow.rulebook.action import (
     RequireFields,
     Step,
     TrackItems,
+)
+from mailflow.rulebook.clocks import (
+    Clocks,
+    ComplaintClock,
+    ConfirmationClock,
+    DeadlineClock,
+    WeeklyRecordClock,
 )
 from mailflow.rulebook.condition import When
 from mailflow.rulebook.organization import ORGANIZATION_FILE, Organization, load_organization
@@ -49,6 +56,11 @@ _MODEL_AT: dict[tuple[str, ...], type[Strict]] = {
     ("rules", "do", "track_action_items"): TrackItems,
     ("rules", "do", "require_fields"): RequireFields,
     ("rules", "do", "require_attachment"): RequireAttachment,
+    ("clocks",): Clocks,
+    ("clocks", "confirmation"): ConfirmationClock,
+    ("clocks", "deadline"): DeadlineClock,
+    ("clocks", "complaint"): ComplaintClock,
+    ("clocks", "weekly_record"): WeeklyRecordClock,
 }
 
 
@@ -59,6 +71,7 @@ class Rulebook:
     organization: Organization
     rules: tuple[Rule, ...]
     sources: dict[str, str]
+    clocks: Clocks = field(default_factory=Clocks)
 
     def written_addresses(self) -> frozenset[str]:
         """Return every address the rules themselves name (invariant 8 allows these)."""
@@ -100,15 +113,24 @@ def load_rulebook(rules_dir: Path, templates: Collection[str]) -> Rulebook:
     }
     rules: list[Rule] = []
     sources: dict[str, str] = {}
+    clocks: dict[Path, Clocks] = {}
     for path in rule_files(rules_dir):
-        problems.extend(_load_file(path, context, rules, sources))
+        problems.extend(_load_file(path, context, rules, sources, clocks))
+    if len(clocks) > 1:
+        where = ", ".join(str(p) for p in clocks)
+        problems.append(f"{list(clocks)[1]}:1: clocks: set in more than one file ({where})")
     if problems or org is None:
         raise RuleFileError(problems)
-    return Rulebook(organization=org, rules=tuple(rules), sources=sources)
+    found = next(iter(clocks.values()), Clocks())
+    return Rulebook(organization=org, rules=tuple(rules), sources=sources, clocks=found)
 
 
 def _load_file(
-    path: Path, context: dict[str, Any], rules: list[Rule], sources: dict[str, str]
+    path: Path,
+    context: dict[str, Any],
+    rules: list[Rule],
+    sources: dict[str, str],
+    clocks: dict[Path, Clocks],
 ) -> list[str]:
     """Validate one file, appending its rules; return its problems."""
     try:
@@ -123,6 +145,8 @@ def _load_file(
         problems += [f"{path}:{line}: {message}" for line, message in found]
         return sorted(problems, key=lambda p: int(p.removeprefix(f"{path}:").split(":")[0]))
     rules.extend(parsed.rules)
+    if parsed.clocks is not None:
+        clocks[path] = parsed.clocks
     return problems
 
 

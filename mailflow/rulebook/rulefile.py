@@ -9,6 +9,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from mailflow.rulebook.action import Step
+from mailflow.rulebook.clocks import Clocks
 from mailflow.rulebook.condition import When
 from mailflow.rulebook.vocabulary import Strict
 
@@ -26,3 +27,6 @@ class RuleFile(Strict):
     """A whole rule file (``rules/*.yaml`` other than organization.yaml)."""
 
     rules: list[Rule] = Field(default_factory=list)
+    clocks: Clocks | None = Field(
+        None, description="reminders, escalations and the weekly record (one file sets them)"
+    )
