@@ -4,8 +4,11 @@ Every mail carries From and Reply-To the shared address, the thread's ``In-Reply
 ``References``, a Message-ID derived from its outbox row's idempotency key (so a resend after a
 crash is the same mail), ``Auto-Submitted`` and ``X-Auto-Response-Suppress: All``. Header values
 are checked for line breaks and encoded by the ``email`` package (RFC 2047, UTF-8); bodies are
-UTF-8 in base64, which any SMTP server accepts. Decides nothing about who gets what; imports
-nothing of mailflow but ``errors`` and its own package.
+UTF-8 in base64, which any SMTP server accepts. With attachments the mail becomes
+multipart/mixed around the text (or text-and-HTML alternative) part; file names are encoded per
+RFC 2231, and every boundary derives from the Message-ID, so a resend stays byte-identical.
+Decides nothing about who gets what; imports nothing of mailflow but ``errors`` and its own
+package.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime
 
 from mailflow.errors import ConfigurationError
+from mailflow.outbound.attachments import Attachment
 from mailflow.outbound.render import RenderedMail
 
 AUTO_SUBMITTED_VALUES = frozenset({"auto-replied", "auto-generated"})
@@ -54,8 +58,12 @@ def compose(
     references: Sequence[str] = (),
     auto_submitted: str = "auto-replied",
     date: datetime,
+    attachments: Sequence[Attachment] = (),
 ) -> bytes:
-    """Return the mail as bytes with CRLF line ends; raise ValueError for an unsafe header value."""
+    """Return the mail as bytes with CRLF line ends; raise ValueError for an unsafe header value.
+
+    ``attachments`` follow the body in order, each base64 with ``Content-Disposition: attachment``.
+    """
     if auto_submitted not in AUTO_SUBMITTED_VALUES:
         raise ValueError(f"Auto-Submitted must be one of {sorted(AUTO_SUBMITTED_VALUES)}")
     if date.tzinfo is None or date.utcoffset() is None:
@@ -76,6 +84,7 @@ def compose(
     msg["Auto-Submitted"] = auto_submitted
     msg["X-Auto-Response-Suppress"] = "All"
     _body(msg, rendered, message_id)
+    _attach(msg, attachments, message_id)
     return msg.as_bytes(policy=MAIL_POLICY)
 
 
@@ -96,10 +105,51 @@ def _body(msg: EmailMessage, rendered: RenderedMail, message_id: str) -> None:
     if rendered.html is None:
         return
     msg.add_alternative(_crlf_free(rendered.html), subtype="html", charset="utf-8", cte="base64")
-    # a boundary from the Message-ID keeps a resend byte-identical; "=_" never occurs in base64
-    msg.set_boundary("=_" + hashlib.sha256(message_id.encode("ascii")).hexdigest()[:32])
+    # a boundary from the Message-ID keeps a resend byte-identical
+    msg.set_boundary(_boundary(message_id, ""))
     for part in msg.iter_parts():
         del part["MIME-Version"]  # only the top level carries it (RFC 2045 §4)
+
+
+def _attach(msg: EmailMessage, attachments: Sequence[Attachment], message_id: str) -> None:
+    """Wrap the body in multipart/mixed and append each attachment after it."""
+    if not attachments:
+        return  # no wrapper: a mail without files is the same bytes as before attachments existed
+    msg.make_mixed()
+    for attachment in attachments:
+        maintype, subtype, params = _content_type(attachment.content_type)
+        # the name parameter too: some older clients read only Content-Type's name
+        msg.add_attachment(
+            attachment.data,
+            maintype=maintype,
+            subtype=subtype,
+            filename=attachment.filename,
+            params={**params, "name": attachment.filename},
+        )
+    msg.set_boundary(_boundary(message_id, "mixed"))
+    for part in msg.iter_parts():
+        del part["MIME-Version"]
+
+
+def _content_type(value: str) -> tuple[str, str, dict[str, str]]:
+    """Split ``type/subtype; key=value`` into its type, subtype and parameters."""
+    head, *rest = (piece.strip() for piece in _one_line(value, "content type").split(";"))
+    maintype, _, subtype = head.lower().partition("/")
+    if not maintype or not subtype or maintype == "multipart":
+        raise ValueError(f"not a content type for an attachment: {value!r}")
+    params: dict[str, str] = {}
+    for piece in rest:
+        key, sep, param = piece.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"bad parameter {piece!r} in content type {value!r}")
+        params[key.strip().lower()] = param.strip().strip('"')
+    return maintype, subtype, params
+
+
+def _boundary(message_id: str, level: str) -> str:
+    """Return a boundary fixed by the Message-ID; "=_" never occurs in base64 bodies."""
+    seed = message_id if not level else f"{level}:{message_id}"
+    return "=_" + hashlib.sha256(seed.encode("ascii")).hexdigest()[:32]
 
 
 def _crlf_free(text: str) -> str:
