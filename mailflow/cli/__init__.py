@@ -259,12 +259,26 @@ def scheduler(
             formats=["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M%z", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d"],
         ),
     ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="With --once: list what is due; write nothing.")
+    ] = False,
+    as_json: JsonFlag = False,
 ) -> None:
-    """Sweep: re-enqueue outbox rows that are due or stuck, and reload edited rules."""
-    from mailflow.jobs.runner import run_forever, sweep_once
+    """The clocks (reminders, chases, escalations, the weekly record) and the outbox sweep."""
+    from mailflow.cli import outbox_view
+    from mailflow.jobs.runner import run_forever, sweep_once, tick
 
+    if dry_run and not once:
+        fail("--dry-run goes with --once")
     with _runtime() as runtime, _guard():
         moment = _aware(now, runtime.context.timezone) if now else None
+        if dry_run:
+            due = tick(runtime, moment, dry_run=True)
+            if as_json:
+                print(json.dumps([outbox_view.clock_row(m) for m in due], ensure_ascii=False))
+            else:
+                outbox_view.print_clock_mails(out, due, runtime.context.timezone)
+            return
         if once:
             ids = sweep_once(runtime, moment)
             err.print(f"{len(ids)} outbox row(s) were due and enqueued")

@@ -11,6 +11,7 @@ from rich.panel import Panel
 from rich.table import Table
 from sqlalchemy.orm import Session, sessionmaker
 
+from mailflow.service.clocks import ClockMail
 from mailflow.store.models import OutboxMail
 from mailflow.store.outbox import list_outbox
 
@@ -106,3 +107,25 @@ def print_dry_run(console: Console, result: dict[str, Any]) -> None:
         head += f"\nSubject: {mail['subject']}"
         body = escape(f"{head}\n\n{mail['text']}")
         console.print(Panel(body, title=f"{mail['template']} ({escape(mail['rule'])})"))
+
+
+def clock_row(mail: ClockMail) -> dict[str, Any]:
+    """Return one due clock mail as a JSON object."""
+    return {
+        "kind": mail.kind,
+        "to": list(mail.to),
+        "cc": list(mail.cc),
+        "due_at": mail.due.isoformat(),
+        "about": mail.about,
+    }
+
+
+def print_clock_mails(console: Console, mails: list[ClockMail], tz: tzinfo) -> None:
+    """Print what the clocks would send now: kind, recipients, since when, about which mail."""
+    table = Table(title=f"{len(mails)} mail(s) due", title_justify="left")
+    for column in ("due since", "kind", "to", "about"):
+        table.add_column(column, overflow="fold")
+    for m in sorted(mails, key=lambda m: m.due):
+        to = ", ".join(m.to) + (f"\ncc {', '.join(m.cc)}" if m.cc else "")
+        table.add_row(m.due.astimezone(tz).strftime("%Y-%m-%d %H:%M"), m.kind, to, m.about or "")
+    console.print(table)

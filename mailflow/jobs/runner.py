@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 from mailflow.jobs.broker import build_broker
 from mailflow.jobs.dispatch import Dispatcher
+from mailflow.service.clocks import ClockMail, sweep_clocks
 from mailflow.service.ingest import IngestReport
 from mailflow.service.live import LiveRules, Rules
 from mailflow.service.poll import poll_forever, poll_once
@@ -49,6 +50,7 @@ def run_once(
 ) -> OnceReport:
     """Ingest what is there, decide, and send what is due; return what happened."""
     report = poll_once(source, runtime.sessions, runtime.context, on_batch, runtime.rulebook)
+    tick(runtime, now)
     broker = build_broker(runtime.settings.broker_url)
     with Dispatcher(broker, lambda: runtime.courier(now)) as dispatcher:
         due = due_outbox(runtime.sessions, now, grace=timedelta(0))
@@ -60,8 +62,23 @@ def run_once(
     return OnceReport(report, counts, served)
 
 
+def tick(
+    runtime: Runtime, now: datetime | None = None, *, dry_run: bool = False
+) -> list[ClockMail]:
+    """Let every clock write what has come due as of ``now``; return those mails."""
+    return sweep_clocks(
+        runtime.sessions,
+        runtime.rulebook,
+        runtime.context,
+        now or datetime.now(UTC),
+        dry_run=dry_run,
+    )
+
+
 def sweep_once(runtime: Runtime, now: datetime | None = None) -> list[int]:
-    """Enqueue every due outbox row (``mailflow scheduler --once``) and, in-process, send them."""
+    """Run the clocks, enqueue every due outbox row (``mailflow scheduler --once``) and, with
+    the in-process broker, send them."""
+    tick(runtime, now)
     broker = build_broker(runtime.settings.broker_url)
     with Dispatcher(broker, lambda: runtime.courier(now)) as dispatcher:
         due = due_outbox(runtime.sessions, now, grace=timedelta(0))
@@ -87,7 +104,11 @@ def run_forever(
         poller = _start_poller(runtime, source, live, dispatcher, stop) if source else None
         while not stop.is_set():
             dispatcher.enqueue(live.refresh(runtime.sessions))
-            dispatcher.enqueue(due_outbox(runtime.sessions, datetime.now(UTC)))
+            rules = live.current
+            now = datetime.now(UTC)
+            fresh = sweep_clocks(runtime.sessions, rules.rulebook, rules.context, now)
+            dispatcher.enqueue(m.outbox_id for m in fresh if m.outbox_id is not None)
+            dispatcher.enqueue(due_outbox(runtime.sessions, now))
             stop.wait(SWEEP_EVERY_S)
         if poller is not None:
             poller.join(timeout=30)

@@ -1,0 +1,394 @@
+"""The scheduler's clocks: what has come due as of ``now`` becomes outbox rows, once.
+
+Every reminder, chase and escalation has a key (kind, subject, stage, recipient), so a sweep run
+twice, or by two schedulers at once, writes each mail once (the outbox's unique key decides).
+Nothing is sent for a done item, a confirmed person, or a thread an administrator closed. A
+reminder that missed its moment by more than ``clocks.stale_after`` (mailflow was not running,
+or old mail was imported) is dropped rather than sent late.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from mailflow.mail.calendar import BusinessCalendar
+from mailflow.mail.model import ParseContext
+from mailflow.rulebook.duration import Duration
+from mailflow.rulebook.loader import Rulebook
+from mailflow.rulebook.recipients import Directory
+from mailflow.service.decide import due_after
+from mailflow.service.outmail import key_of, local_time, outbox_row, stored_message_data
+from mailflow.store import clocks as queries
+from mailflow.store import outbox
+from mailflow.store.models import ActionItemRecord, Message, OutboxMail
+
+log = logging.getLogger(__name__)
+
+# items whose deadline is further away than this cannot need a reminder yet
+LOOKAHEAD = timedelta(days=60)
+
+
+@dataclass(frozen=True)
+class Due:
+    """One mail a clock asks for, and the moment it became due."""
+
+    moment: datetime
+    row: OutboxMail
+
+
+@dataclass(frozen=True)
+class Clockwork:
+    """What the clocks compute with: the rules, the calendar and the instant of the sweep."""
+
+    rulebook: Rulebook
+    ctx: ParseContext
+    now: datetime
+
+    @property
+    def calendar(self) -> BusinessCalendar:
+        return BusinessCalendar.from_context(self.ctx)
+
+    @property
+    def directory(self) -> Directory:
+        return Directory(self.rulebook.organization)
+
+    @property
+    def domain(self) -> str:
+        return self.rulebook.organization.organization.shared_address.rpartition("@")[2]
+
+    def base(self, about: Message | None, recipient: str, rule: str) -> dict[str, Any]:
+        """Return the context every clock mail shares."""
+        info = self.rulebook.organization.organization
+        return {
+            "organization": {"name": info.name, "shared_address": info.shared_address},
+            "message": stored_message_data(about, self.ctx.timezone) if about else None,
+            "recipient": {"name": self.directory.name_of(recipient) or "", "address": recipient},
+            "rule": {"name": rule},
+        }
+
+    def mail(
+        self,
+        stage: tuple[object, ...],
+        kind: str,
+        to: list[str],
+        cc: list[str],
+        about: Message | None,
+        extra: dict[str, Any],
+    ) -> OutboxMail:
+        """Return the outbox row of one clock mail."""
+        context = {**self.base(about, to[0], f"clock:{stage[0]}"), **extra}
+        return outbox_row(
+            key=key_of("clock", *stage),
+            kind=kind,
+            rule=f"clock:{stage[0]}",
+            to=to,
+            cc=cc,
+            context=context,
+            domain=self.domain,
+            now=self.now,
+            about=about,
+        )
+
+    def before(self, moment: datetime, duration: Duration, at: time) -> datetime:
+        """Return ``duration`` before ``moment``: business days land on ``at`` of that workday."""
+        if duration.business and duration.unit == "days":
+            local = moment.astimezone(self.ctx.timezone).date()
+            return self.calendar.at(self.calendar.add_workdays(local, -duration.value), at)
+        return moment - duration.timedelta()
+
+    def after(self, moment: datetime, duration: Duration) -> datetime:
+        """Return ``duration`` after ``moment``, in business time when it says so."""
+        return due_after(moment, duration, self.calendar)
+
+
+def due_mail(session: Session, work: Clockwork) -> Iterator[Due]:
+    """Yield every clock mail due as of ``work.now`` (stale ones are logged and skipped)."""
+    stale = work.rulebook.clocks.stale_after.timedelta()
+    for due in (
+        *_confirmations(session, work),
+        *_deadlines(session, work),
+        *_objections(session, work),
+        *_complaints(session, work),
+    ):
+        if due.moment > work.now:
+            continue
+        if work.now - due.moment > stale:
+            log.info("dropped a stale %s (due %s)", due.row.kind, due.moment.isoformat())
+            continue
+        yield due
+
+
+def _confirmations(session: Session, work: Clockwork) -> Iterator[Due]:
+    clock = work.rulebook.clocks.confirmation
+    for request, message, pending in queries.requests_due_by(session, work.now):
+        assert request.due_at is not None
+        people = [{"name": a.name, "address": a.address} for a in pending]
+        extra = {"due": local_time(request.due_at, work.ctx.timezone)}
+        if clock.remind:
+            for person in people:
+                row = work.mail(
+                    ("confirmation-reminder", request.id, person["address"]),
+                    "confirmation_reminder",
+                    [person["address"]],
+                    [],
+                    message,
+                    {**extra, "pending": [person]},
+                )
+                yield Due(request.due_at, row)
+        managers = _managers_of(work, [a.address for a in pending], message.from_address)
+        if managers:
+            row = work.mail(
+                ("confirmation-escalation", request.id),
+                "confirmation_escalation",
+                managers,
+                [],
+                message,
+                {**extra, "pending": people},
+            )
+            yield Due(work.after(request.due_at, clock.escalate_after), row)
+
+
+def _managers_of(work: Clockwork, people: list[str], fallback: str | None) -> list[str]:
+    """Return the managers of ``people``'s departments, else of ``fallback``'s department."""
+    found: list[str] = []
+    for group in (people, [fallback] if fallback else []):
+        for address in group:
+            for manager in work.directory.managers(work.directory.department_of(address)):
+                if manager not in found and manager not in people:
+                    found.append(manager)
+        if found:
+            break
+    return found
+
+
+def _deadlines(session: Session, work: Clockwork) -> Iterator[Due]:
+    clock = work.rulebook.clocks.deadline
+    at = time.fromisoformat(clock.remind_on_day_at)
+    tz = work.ctx.timezone
+    for item, message in queries.open_items_due_by(session, work.now + LOOKAHEAD):
+        assert item.due_at is not None
+        if not item.owner_email:
+            continue
+        due, data = item.due_at, _item_data(item, message, work, clock.milestone_words)
+        day_start = datetime.combine(due.astimezone(tz).date(), time(0), tzinfo=tz)
+        days_left = (due.astimezone(tz).date() - work.now.astimezone(tz).date()).days
+        owner, initiator = item.owner_email, message.from_address
+        remind = {"item": data, "days_left": max(days_left, 0)}
+        early = work.before(due, clock.remind_before, at)
+        if work.now < day_start:
+            yield Due(
+                early,
+                work.mail(
+                    ("deadline-before", item.id), "deadline_reminder", [owner], [], message, remind
+                ),
+            )
+        today = datetime.combine(due.astimezone(tz).date(), at, tzinfo=tz)
+        if work.now < due:
+            yield Due(
+                today,
+                work.mail(
+                    ("deadline-today", item.id),
+                    "deadline_reminder",
+                    [owner],
+                    [],
+                    message,
+                    {**remind, "days_left": 0},
+                ),
+            )
+            continue
+        late = {"item": data, "overdue_days": max((work.now - due).days, 0)}
+        cc = [initiator] if initiator and initiator != owner else []
+        yield Due(
+            due,
+            work.mail(
+                ("deadline-overdue", item.id), "deadline_overdue", [owner], cc, message, late
+            ),
+        )
+        managers = list(work.directory.managers(work.directory.department_of(owner)))
+        if managers:
+            yield Due(
+                work.after(due, clock.escalate_after),
+                work.mail(
+                    ("deadline-escalation", item.id),
+                    "deadline_escalation",
+                    managers,
+                    [owner],
+                    message,
+                    late,
+                ),
+            )
+
+
+def _item_data(
+    item: ActionItemRecord, message: Message, work: Clockwork, milestone_words: list[str]
+) -> dict[str, Any]:
+    text = f"{item.task} {message.subject or ''}".lower()
+    return {
+        "index": item.position,
+        "task": item.task,
+        "owner": item.owner,
+        "owner_email": item.owner_email,
+        "deadline": local_time(item.due_at, work.ctx.timezone),
+        "deliverable": item.deliverable,
+        "source_subject": message.subject or "",
+        "milestone": any(w.lower() in text for w in milestone_words),
+    }
+
+
+def _objections(session: Session, work: Clockwork) -> Iterator[Due]:
+    for answer, _request, message in queries.objections(session):
+        if not message.from_address or answer.answered_at is None:
+            continue
+        objection = {
+            "name": answer.name,
+            "address": answer.address,
+            "text": answer.answer_text or "",
+            "date": local_time(answer.answered_at, work.ctx.timezone),
+        }
+        stage = ("objection", answer.id, answer.answered_at.isoformat())
+        yield Due(
+            answer.answered_at,
+            work.mail(
+                stage,
+                "objection_notice",
+                [message.from_address],
+                [],
+                message,
+                {"objection": objection},
+            ),
+        )
+
+
+def _complaints(session: Session, work: Clockwork) -> Iterator[Due]:
+    clock = work.rulebook.clocks.complaint
+    internal = set(work.rulebook.organization.organization.internal_domains)
+    own = {a.lower() for a in work.ctx.own_addresses}
+    for complaint in queries.complaints(session, clock.reasons):
+        if complaint.date is None or _domain(complaint.from_address) in internal:
+            continue
+        staff = [
+            m
+            for m in queries.later_in_thread(session, complaint)
+            if _domain(m.from_address) in internal and m.from_address not in own
+        ]
+        info = _complaint_data(complaint, staff, work)
+        if not staff:
+            managers = _complaint_managers(complaint, work)
+            if managers:
+                yield Due(
+                    work.after(complaint.date, clock.answer_within),
+                    work.mail(
+                        ("complaint-escalation", complaint.id),
+                        "complaint_escalation",
+                        managers,
+                        [],
+                        complaint,
+                        {"complaint": info},
+                    ),
+                )
+            continue
+        resolved = next((m for m in staff if _resolves(m, clock.resolved_words)), None)
+        if resolved is not None and resolved.date and resolved.from_address:
+            info["resolved_at"] = local_time(resolved.date, work.ctx.timezone)
+            yield Due(
+                work.after(resolved.date, clock.revisit_after),
+                work.mail(
+                    ("complaint-revisit", complaint.id),
+                    "revisit_reminder",
+                    [resolved.from_address],
+                    [],
+                    complaint,
+                    {"complaint": info},
+                ),
+            )
+
+
+def _complaint_data(complaint: Message, staff: list[Message], work: Clockwork) -> dict[str, Any]:
+    assert complaint.date is not None
+    handler = staff[0] if staff else None
+    return {
+        "subject": complaint.subject or "",
+        "from": {"name": complaint.from_name or "", "address": complaint.from_address or ""},
+        "date": local_time(complaint.date, work.ctx.timezone),
+        "hours_open": int((work.now - complaint.date).total_seconds() // 3600),
+        "handler": (
+            {"name": handler.from_name or "", "address": handler.from_address or ""}
+            if handler
+            else None
+        ),
+        "resolved_at": None,
+    }
+
+
+def _complaint_managers(complaint: Message, work: Clockwork) -> list[str]:
+    managers = list(work.directory.managers(complaint.department))
+    if managers:
+        return managers
+    internal_to = [a.address for a in complaint.addresses if a.role in ("to", "cc")]
+    return _managers_of(work, internal_to, None)
+
+
+def _resolves(message: Message, words: list[str]) -> bool:
+    doc = message.parsed or {}
+    text = doc.get("new_text") or message.body_text or ""
+    kind = (doc.get("confirmation") or {}).get("kind")
+    return kind == "done" or any(w in text for w in words)
+
+
+def _domain(address: str | None) -> str:
+    return (address or "").rpartition("@")[2].lower()
+
+
+@dataclass(frozen=True)
+class ClockMail:
+    """One mail a sweep wrote (or, in a dry run, would write)."""
+
+    kind: str
+    to: tuple[str, ...]
+    cc: tuple[str, ...]
+    due: datetime
+    about: str | None  # the Message-ID it is about
+    outbox_id: int | None
+
+
+def sweep_clocks(
+    sessions: sessionmaker[Session],
+    rulebook: Rulebook,
+    ctx: ParseContext,
+    now: datetime,
+    *,
+    dry_run: bool = False,
+) -> list[ClockMail]:
+    """Write the outbox rows every clock asks for as of ``now``; return the new ones.
+
+    A dry run computes the same and writes nothing (``scheduler --once --now … --dry-run``).
+    """
+    found: list[ClockMail] = []
+    work = Clockwork(rulebook, ctx, now)
+    with sessions() as session:
+        session.connection(execution_options={"sqlite_immediate": True})
+        for due in due_mail(session, work):
+            new_id = outbox.add_if_new(session, due.row)
+            if new_id is not None:
+                row = due.row
+                found.append(
+                    ClockMail(
+                        row.kind,
+                        tuple(row.to_addrs),
+                        tuple(row.cc_addrs),
+                        due.moment,
+                        row.in_reply_to,
+                        None if dry_run else new_id,
+                    )
+                )
+        if dry_run:
+            session.rollback()
+        else:
+            session.commit()
+    return found

@@ -1,0 +1,238 @@
+"""The weekly digest for a department's managers, as plain data for a mail template.
+
+Everything is judged as of ``now``: mail dated later, answers given later and completions
+later than ``now`` do not count yet, so a digest for a past ``--now`` is what it would have said
+then. Read-only; never commits.
+
+``digest(...)`` returns (times are local text ``YYYY-MM-DD HH:MM``, deadlines as written, so
+``YYYY-MM-DD`` or ``YYYY-MM-DD HH:MM``; lists are never None)::
+
+    {
+      "department": "技术部",                     # canonical, aliases resolved
+      "managers": ["li.si@example.com"],          # from organization.yaml
+      "as_of": "2023-10-14 10:00",
+      "period": {"start": "2023-10-07 10:00", "end": "2023-10-14 10:00"},  # the last 7 days
+      "open": [ITEM, ...],        # open, not yet past the deadline (or without one)
+      "done": [ITEM, ...],        # completed within the period
+      "overdue": [ITEM, ...],     # open and past the deadline
+      "unconfirmed_minutes": [
+        {"subject": str, "date": str, "message_id": str, "organiser": str,
+         "due_at": str, "pending": ["刘洋", ...], "pending_addresses": [str, ...]}, ...],
+      "open_complaints": [
+        {"subject": str, "date": str, "message_id": str, "from": str, "from_name": str,
+         "hours_open": int}, ...],
+      "counts": {"open": int, "done": int, "overdue": int,
+                 "unconfirmed_minutes": int, "open_complaints": int},
+    }
+
+    ITEM = {"id": int, "task": str, "owner": str, "owner_email": str, "deliverable": str,
+            "deadline": str, "completed_at": str, "days_overdue": int, "missing": [str],
+            "subject": str, "message_id": str}
+
+``missing`` holds the Chinese field names (责任人, 完成时限, 交付标准); ``days_overdue`` counts local
+calendar days past the deadline's day (0 when due today or not overdue); empty strings stand
+for absent values. Items belong to their owner's department (else to the department their
+mail's subject names); minutes to the department of their subject, their organiser or anyone
+who has not confirmed; complaints (事由 客户投诉 from outside the organisation's domains, one
+per thread) to the departments of their subject and internal recipients, and stay open until
+someone internal writes in the thread.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, tzinfo
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload, sessionmaker
+
+from mailflow.outbound.record import cell_text
+from mailflow.rulebook.organization import Organization
+from mailflow.service.directory import Directory, planned, resolve_department
+from mailflow.store.models import (
+    ANSWER_PENDING,
+    ITEM_DONE,
+    STATUS_STORED,
+    ActionItemRecord,
+    ConfirmationRequest,
+    Message,
+    Thread,
+)
+
+DIGEST_PERIOD = timedelta(days=7)
+MINUTES_REASONS = ("会议纪要", "会议记录")
+COMPLAINT_REASON = "客户投诉"
+FIELD_NAMES = {"owner": "责任人", "deadline": "完成时限", "deliverable": "交付标准"}
+_WHEN = func.coalesce(Message.date, Message.received_at)
+
+
+def digest(
+    sessions: sessionmaker[Session], *, department: str, now: datetime, org: Organization, tz: tzinfo
+) -> dict[str, Any]:
+    """Return the weekly digest of ``department`` as of ``now`` (shape in the module docstring);
+    raise UnknownDepartmentError for a name that is no department or alias."""
+    dept = resolve_department(org, department)
+    directory = Directory(org)
+    since = now - DIGEST_PERIOD
+    with sessions() as session:
+        items = _items(session, dept, directory, now)
+        done = [i for i in items if _done_by(i[0], now)]
+        overdue = [i for i in items if not _done_by(i[0], now) and _late(i[0], now)]
+        still = [i for i in items if not _done_by(i[0], now) and not _late(i[0], now)]
+        result: dict[str, Any] = {
+            "department": dept,
+            "managers": list(org.departments[dept].managers),
+            "as_of": _text(now, tz),
+            "period": {"start": _text(since, tz), "end": _text(now, tz)},
+            "open": [_item(i, m, now, tz) for i, m in still],
+            "done": [_item(i, m, now, tz) for i, m in done if i.completed_at >= since],  # type: ignore[operator]
+            "overdue": [_item(i, m, now, tz) for i, m in overdue],
+            "unconfirmed_minutes": _minutes(session, dept, directory, now, tz),
+            "open_complaints": _complaints(session, dept, directory, now, tz),
+        }
+    result["counts"] = {key: len(result[key]) for key in _COUNTED}
+    return result
+
+
+_COUNTED = ("open", "done", "overdue", "unconfirmed_minutes", "open_complaints")
+
+
+def _items(
+    session: Session, dept: str, directory: Directory, now: datetime
+) -> list[tuple[ActionItemRecord, Message]]:
+    """Return the department's items from mail dated up to ``now``, soonest deadline first."""
+    query = (
+        select(ActionItemRecord, Message)
+        .join(Message, Message.id == ActionItemRecord.message_pk)
+        .where(Message.status == STATUS_STORED, _WHEN <= now)
+        .order_by(
+            ActionItemRecord.due_at.is_(None), ActionItemRecord.due_at, ActionItemRecord.id
+        )
+    )
+    rows = session.execute(query).tuples()
+    return [(i, m) for i, m in rows if directory.item_department(i, m) == dept]
+
+
+def _done_by(item: ActionItemRecord, now: datetime) -> bool:
+    return item.status == ITEM_DONE and item.completed_at is not None and item.completed_at <= now
+
+
+def _late(item: ActionItemRecord, now: datetime) -> bool:
+    return item.due_at is not None and item.due_at < now
+
+
+def _item(item: ActionItemRecord, m: Message, now: datetime, tz: tzinfo) -> dict[str, Any]:
+    late = not _done_by(item, now) and _late(item, now)
+    due_day = item.due_at.astimezone(tz).date() if item.due_at else None
+    return {
+        "id": item.id,
+        "task": item.task,
+        "owner": item.owner or "",
+        "owner_email": item.owner_email or "",
+        "deliverable": item.deliverable or "",
+        "deadline": cell_text(planned(item, tz)),
+        "completed_at": _text(item.completed_at, tz) if _done_by(item, now) else "",
+        "days_overdue": (now.astimezone(tz).date() - due_day).days if late and due_day else 0,
+        "missing": [FIELD_NAMES.get(code, code) for code in item.missing],
+        "subject": m.subject or "",
+        "message_id": m.message_id,
+    }
+
+
+def _minutes(
+    session: Session, dept: str, directory: Directory, now: datetime, tz: tzinfo
+) -> list[dict[str, Any]]:
+    """Return minutes with participants who had not confirmed by ``now``, oldest first."""
+    query = (
+        select(ConfirmationRequest, Message)
+        .join(Message, Message.id == ConfirmationRequest.message_pk)
+        .outerjoin(Thread, Thread.id == ConfirmationRequest.thread_id)
+        .options(selectinload(ConfirmationRequest.answers))
+        .where(
+            Message.subject_reason.in_(MINUTES_REASONS),
+            ConfirmationRequest.requested_at <= now,
+            (Thread.closed_at.is_(None)) | (Thread.closed_at > now),
+        )
+        .order_by(ConfirmationRequest.requested_at)
+    )
+    found = []
+    for request, m in session.execute(query).tuples():
+        pending = [
+            a
+            for a in request.answers
+            if a.status == ANSWER_PENDING or (a.answered_at is not None and a.answered_at > now)
+        ]
+        concerned = {directory.subject_department(m), directory.department(m.from_address)}
+        concerned |= {directory.department(a.address, a.name) for a in pending}
+        if pending and dept in concerned:
+            found.append(
+                {
+                    "subject": m.subject or "",
+                    "date": _text(m.date or m.received_at, tz),
+                    "message_id": m.message_id,
+                    "organiser": m.from_name or m.from_address or "",
+                    "due_at": _text(request.due_at, tz) if request.due_at else "",
+                    "pending": [a.name or a.address for a in pending],
+                    "pending_addresses": [a.address for a in pending],
+                }
+            )
+    return found
+
+
+def _complaints(
+    session: Session, dept: str, directory: Directory, now: datetime, tz: tzinfo
+) -> list[dict[str, Any]]:
+    """Return customer complaints no one internal had answered in their thread by ``now``."""
+    query = (
+        select(Message)
+        .outerjoin(Thread, Thread.id == Message.thread_id)
+        .options(selectinload(Message.addresses))
+        .where(
+            Message.status == STATUS_STORED,
+            Message.subject_reason == COMPLAINT_REASON,
+            _WHEN <= now,
+            (Thread.closed_at.is_(None)) | (Thread.closed_at > now),
+        )
+        .order_by(_WHEN, Message.id)
+    )
+    found: list[dict[str, Any]] = []
+    seen_threads: set[int | None] = set()
+    for m in session.scalars(query):
+        if directory.is_internal(m.from_address) or (m.thread_id and m.thread_id in seen_threads):
+            continue
+        seen_threads.add(m.thread_id)
+        concerned = {directory.subject_department(m)}
+        concerned |= {directory.department(address) for address, _ in directory.people(m)}
+        if dept in concerned and not _answered(session, m, directory, now):
+            when = m.date or m.received_at
+            found.append(
+                {
+                    "subject": m.subject or "",
+                    "date": _text(when, tz),
+                    "message_id": m.message_id,
+                    "from": m.from_address or "",
+                    "from_name": m.from_name or "",
+                    "hours_open": int((now - when).total_seconds() // 3600),
+                }
+            )
+    return found
+
+
+def _answered(session: Session, m: Message, directory: Directory, now: datetime) -> bool:
+    """Return whether someone internal wrote in the complaint's thread after it, by ``now``."""
+    if m.thread_id is None:
+        return False
+    later = session.scalars(
+        select(Message.from_address).where(
+            Message.thread_id == m.thread_id,
+            Message.status == STATUS_STORED,
+            Message.automated.is_(False),
+            _WHEN > (m.date or m.received_at),
+            _WHEN <= now,
+        )
+    )
+    return any(directory.is_internal(a) and not directory.is_own(a) for a in later)
+
+
+def _text(moment: datetime, tz: tzinfo) -> str:
+    return cell_text(moment.astimezone(tz))
