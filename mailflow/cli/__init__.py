@@ -13,7 +13,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, tzinfo
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
@@ -386,14 +386,31 @@ def items_list(
 
 @app.command("thread")
 def thread(
-    message_id: Annotated[str, typer.Argument(help="Any Message-ID of the thread, with <>.")],
+    words: Annotated[
+        list[str],
+        typer.Argument(
+            help="MESSAGE_ID to show the thread, or `close MESSAGE_ID` to close it.",
+            metavar="[close] MESSAGE_ID",
+        ),
+    ],
     as_json: JsonFlag = False,
 ) -> None:
-    """Show a thread: its messages, action items, and who has and has not confirmed."""
+    """Show a thread (messages, items, who has confirmed), or close it: `thread close ID`
+    stops every reminder about it."""
     from mailflow.cli import render
-    from mailflow.service.queries import thread_view
+    from mailflow.service.queries import close_thread, thread_view
 
-    wanted = message_id if message_id.startswith("<") else f"<{message_id}>"
+    if len(words) == 2 and words[0] == "close":
+        wanted = _message_id(words[1])
+        with _runtime() as runtime:
+            count = close_thread(runtime.sessions, normalise_id(wanted), datetime.now(UTC))
+        if count is None:
+            fail(f"no stored message has the Message-ID {wanted}")
+        err.print(f"thread of {wanted} ({count} messages) closed: no more reminders for it")
+        return
+    if len(words) != 1:
+        raise typer.BadParameter("give one MESSAGE_ID, or `close MESSAGE_ID`")
+    wanted = _message_id(words[0])
     with _runtime() as runtime:
         view = thread_view(runtime.sessions, normalise_id(wanted))
         if view is None:
@@ -402,6 +419,22 @@ def thread(
             print(json.dumps(view, ensure_ascii=False, indent=2))
         else:
             render.print_thread(out, view, runtime.context.timezone)
+
+
+def _message_id(text: str) -> str:
+    return text if text.startswith("<") else f"<{text}>"
+
+
+@items_app.command("close")
+def items_close(item_id: Annotated[int, typer.Argument(help="The id `items list` shows.")]) -> None:
+    """Mark an action item done (no more reminders about it)."""
+    from mailflow.service.queries import close_item
+
+    with _runtime() as runtime:
+        task = close_item(runtime.sessions, item_id, datetime.now(UTC))
+    if task is None:
+        fail(f"no action item has the id {item_id}; see `mailflow items list`")
+    err.print(f"item {item_id} ({task}) is done")
 
 
 @contextmanager

@@ -36,6 +36,27 @@ STANDARD_CONTEXT: Mapping[str, str] = {
     "summary": "a short summary of the mail for managers, or None",
     "department": "the department concerned, or None",
     "problems": "[text]: rule or template problems, as file:line: message (administrators)",
+    "files": (
+        "[{type: ics|xlsx, ...}]: files attached to this mail, built at send time "
+        "(outbound/attachments.py)"
+    ),
+    "pending": "[{name, address}]: who has not yet confirmed the minutes in `message`",
+    "objection": "{name, address, text, date}: an objection to the minutes in `message`, or None",
+    "item": (
+        "one action item: {index, task, owner, owner_email, deadline (text), deliverable, "
+        "source_subject, milestone: bool}, or None"
+    ),
+    "days_left": "whole days until the item's deadline (0 = today), or None",
+    "overdue_days": "whole days the item's deadline has passed, or None",
+    "complaint": (
+        "a customer complaint: {subject, from: {name, address}, date, hours_open, "
+        "handler: {name, address} or None, resolved_at (text) or None}, or None"
+    ),
+    "digest": (
+        "a department's week: {department, period: {from, to}, open_items: [{task, owner, "
+        "deadline, overdue}], done_items: [...], overdue_items: [...], unconfirmed: [{subject, "
+        "date, pending: [name]}], open_complaints: [{subject, from, date, hours_open}]}, or None"
+    ),
 }
 
 REQUIRED = frozenset({"organization", "message", "recipient", "rule"})
@@ -53,6 +74,14 @@ _DEFAULTS: Mapping[str, Any] = {
     "due": None,
     "summary": None,
     "department": None,
+    "files": (),
+    "pending": (),
+    "objection": None,
+    "item": None,
+    "days_left": None,
+    "overdue_days": None,
+    "complaint": None,
+    "digest": None,
 }
 
 

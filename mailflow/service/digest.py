@@ -29,8 +29,8 @@ then. Read-only; never commits.
             "deadline": str, "completed_at": str, "days_overdue": int, "missing": [str],
             "subject": str, "message_id": str}
 
-``missing`` holds the Chinese field names (责任人, 完成时限, 交付标准); ``days_overdue`` counts local
-calendar days past the deadline's day (0 when due today or not overdue); empty strings stand
+``missing`` holds the Chinese field names (责任人, 完成时限, 交付标准); ``days_overdue`` counts
+local calendar days past the deadline's day (0 when due today or not overdue); empty strings stand
 for absent values. Items belong to their owner's department (else to the department their
 mail's subject names); minutes to the department of their subject, their organiser or anyone
 who has not confirmed; complaints (事由 客户投诉 from outside the organisation's domains, one
@@ -43,7 +43,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from mailflow.outbound.record import cell_text
@@ -63,11 +63,20 @@ DIGEST_PERIOD = timedelta(days=7)
 MINUTES_REASONS = ("会议纪要", "会议记录")
 COMPLAINT_REASON = "客户投诉"
 FIELD_NAMES = {"owner": "责任人", "deadline": "完成时限", "deliverable": "交付标准"}
-_WHEN = func.coalesce(Message.date, Message.received_at)
+
+
+def _sent() -> ColumnElement[datetime]:
+    """Return the instant a message counts from: its Date, else when it was received."""
+    return func.coalesce(Message.date, Message.received_at)
 
 
 def digest(
-    sessions: sessionmaker[Session], *, department: str, now: datetime, org: Organization, tz: tzinfo
+    sessions: sessionmaker[Session],
+    *,
+    department: str,
+    now: datetime,
+    org: Organization,
+    tz: tzinfo,
 ) -> dict[str, Any]:
     """Return the weekly digest of ``department`` as of ``now`` (shape in the module docstring);
     raise UnknownDepartmentError for a name that is no department or alias."""
@@ -76,7 +85,7 @@ def digest(
     since = now - DIGEST_PERIOD
     with sessions() as session:
         items = _items(session, dept, directory, now)
-        done = [i for i in items if _done_by(i[0], now)]
+        done = [i for i in items if _done_by(i[0], now, since)]
         overdue = [i for i in items if not _done_by(i[0], now) and _late(i[0], now)]
         still = [i for i in items if not _done_by(i[0], now) and not _late(i[0], now)]
         result: dict[str, Any] = {
@@ -85,7 +94,7 @@ def digest(
             "as_of": _text(now, tz),
             "period": {"start": _text(since, tz), "end": _text(now, tz)},
             "open": [_item(i, m, now, tz) for i, m in still],
-            "done": [_item(i, m, now, tz) for i, m in done if i.completed_at >= since],  # type: ignore[operator]
+            "done": [_item(i, m, now, tz) for i, m in done],
             "overdue": [_item(i, m, now, tz) for i, m in overdue],
             "unconfirmed_minutes": _minutes(session, dept, directory, now, tz),
             "open_complaints": _complaints(session, dept, directory, now, tz),
@@ -104,17 +113,17 @@ def _items(
     query = (
         select(ActionItemRecord, Message)
         .join(Message, Message.id == ActionItemRecord.message_pk)
-        .where(Message.status == STATUS_STORED, _WHEN <= now)
-        .order_by(
-            ActionItemRecord.due_at.is_(None), ActionItemRecord.due_at, ActionItemRecord.id
-        )
+        .where(Message.status == STATUS_STORED, _sent() <= now)
+        .order_by(ActionItemRecord.due_at.is_(None), ActionItemRecord.due_at, ActionItemRecord.id)
     )
     rows = session.execute(query).tuples()
     return [(i, m) for i, m in rows if directory.item_department(i, m) == dept]
 
 
-def _done_by(item: ActionItemRecord, now: datetime) -> bool:
-    return item.status == ITEM_DONE and item.completed_at is not None and item.completed_at <= now
+def _done_by(item: ActionItemRecord, now: datetime, since: datetime | None = None) -> bool:
+    """Return whether the item was completed by ``now`` (and, given ``since``, after it)."""
+    done = item.completed_at if item.status == ITEM_DONE else None
+    return done is not None and done <= now and (since is None or done >= since)
 
 
 def _late(item: ActionItemRecord, now: datetime) -> bool:
@@ -131,7 +140,7 @@ def _item(item: ActionItemRecord, m: Message, now: datetime, tz: tzinfo) -> dict
         "owner_email": item.owner_email or "",
         "deliverable": item.deliverable or "",
         "deadline": cell_text(planned(item, tz)),
-        "completed_at": _text(item.completed_at, tz) if _done_by(item, now) else "",
+        "completed_at": _text(item.completed_at if _done_by(item, now) else None, tz),
         "days_overdue": (now.astimezone(tz).date() - due_day).days if late and due_day else 0,
         "missing": [FIELD_NAMES.get(code, code) for code in item.missing],
         "subject": m.subject or "",
@@ -171,7 +180,7 @@ def _minutes(
                     "date": _text(m.date or m.received_at, tz),
                     "message_id": m.message_id,
                     "organiser": m.from_name or m.from_address or "",
-                    "due_at": _text(request.due_at, tz) if request.due_at else "",
+                    "due_at": _text(request.due_at, tz),
                     "pending": [a.name or a.address for a in pending],
                     "pending_addresses": [a.address for a in pending],
                 }
@@ -190,10 +199,10 @@ def _complaints(
         .where(
             Message.status == STATUS_STORED,
             Message.subject_reason == COMPLAINT_REASON,
-            _WHEN <= now,
+            _sent() <= now,
             (Thread.closed_at.is_(None)) | (Thread.closed_at > now),
         )
-        .order_by(_WHEN, Message.id)
+        .order_by(_sent(), Message.id)
     )
     found: list[dict[str, Any]] = []
     seen_threads: set[int | None] = set()
@@ -227,12 +236,13 @@ def _answered(session: Session, m: Message, directory: Directory, now: datetime)
             Message.thread_id == m.thread_id,
             Message.status == STATUS_STORED,
             Message.automated.is_(False),
-            _WHEN > (m.date or m.received_at),
-            _WHEN <= now,
+            _sent() > (m.date or m.received_at),
+            _sent() <= now,
         )
     )
     return any(directory.is_internal(a) and not directory.is_own(a) for a in later)
 
 
-def _text(moment: datetime, tz: tzinfo) -> str:
-    return cell_text(moment.astimezone(tz))
+def _text(moment: datetime | None, tz: tzinfo) -> str:
+    """Return a local ``YYYY-MM-DD HH:MM``, or an empty string for no instant."""
+    return cell_text(moment.astimezone(tz)) if moment else ""

@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from mailflow.outbound.record import COLUMNS, Cell, cell_text
 from mailflow.rulebook.organization import Organization
+from mailflow.service.digest import digest
 from mailflow.service.directory import (
     NAME_SEPARATOR,
     Directory,
@@ -49,6 +50,8 @@ from mailflow.store.models import (
     ConfirmationRequest,
     Message,
 )
+
+__all__ = ["FIELD_LABELS", "RecordRow", "digest", "record_rows", "summary"]
 
 KIND_MEETING, KIND_MAIL = "会议", "邮件"
 MINUTES_REASONS = frozenset({"会议纪要", "会议记录"})
