@@ -33,12 +33,15 @@ class MaildirSource:
                 f"{path} is not a Maildir (it needs new/ and cur/ folders); check MAILFLOW_SOURCE"
             )
         self._batch_size = batch_size
+        # the folders' state when last listed: a delivery after that ends the next wait at once
+        self._listed: tuple[float, float, int] | None = None
 
     @property
     def name(self) -> str:
         return f"maildir://{self._path}"
 
     def fetch(self, cursor: SourceCursor) -> Iterator[Sequence[FetchedMail]]:
+        self._listed = self._stamp()
         seen = cursor.seen_keys(FOLDER)
         entries = [(key, path) for key, path in self._entries() if key not in seen]
         for i in range(0, len(entries), self._batch_size):
@@ -69,14 +72,19 @@ class MaildirSource:
 
     def wait_for_mail(self, timeout_s: float) -> None:
         deadline = time.monotonic() + timeout_s
-        before = self._stamp()
+        before = self._listed or self._stamp()
+        if self._stamp() != before:
+            return
         while time.monotonic() < deadline:
             time.sleep(min(_CHECK_INTERVAL_S, max(0.0, deadline - time.monotonic())))
             if self._stamp() != before:
                 return
 
-    def _stamp(self) -> tuple[float, float]:
-        return (os.stat(self._path / "new").st_mtime, os.stat(self._path / "cur").st_mtime)
+    def _stamp(self) -> tuple[float, float, int]:
+        """Return what changes when mail arrives; the count catches coarse mtime clocks."""
+        new = self._path / "new"
+        count = sum(1 for _ in os.scandir(new))
+        return (os.stat(new).st_mtime, os.stat(self._path / "cur").st_mtime, count)
 
     def close(self) -> None:
         """Nothing to release: files are opened per message."""

@@ -86,24 +86,15 @@ def test_not_a_maildir_is_a_clear_error(tmp_path: Path) -> None:
         MaildirSource(tmp_path)
 
 
-def test_wait_returns_when_mail_arrives(tmp_path: Path) -> None:
-    """A delivery into new/ during the wait ends it before the timeout."""
-    import threading
+def test_wait_returns_when_mail_arrived_after_the_last_read(tmp_path: Path) -> None:
+    """Mail delivered between a read and the wait ends the wait at once, not at its timeout."""
     import time
 
     box = _maildir(tmp_path)
     source = MaildirSource(box)
-    arrived = threading.Event()
-
-    def deliver() -> None:
-        arrived.wait(5)
-        (box / "new" / "9.M.host").write_bytes(b"Subject: late\n\n")
-
-    thread = threading.Thread(target=deliver)
-    thread.start()
+    assert [m for b in source.fetch(DictCursor()) for m in b] == []
+    path = box / "new" / "9.M.host"
+    path.write_bytes(b"Subject: late\n\n")
     started = time.monotonic()
-    arrived.set()
     source.wait_for_mail(30)
-    thread.join()
     assert time.monotonic() - started < 30
-    assert (box / "new" / "9.M.host").exists()
