@@ -181,7 +181,9 @@ def _deadlines(session: Session, work: Clockwork) -> Iterator[Due]:
         owner, initiator = item.owner_email, message.from_address
         remind = {"item": data, "days_left": max(days_left, 0)}
         early = work.before(due, clock.remind_before, at)
-        if work.now < day_start:
+        assigned = message.date or message.received_at
+        # an item given with less notice than remind_before needs no "coming up" reminder
+        if work.now < day_start and early >= assigned:
             yield Due(
                 early,
                 work.mail(

@@ -116,7 +116,7 @@ def _items(
         .where(Message.status == STATUS_STORED, _sent() <= now)
         .order_by(ActionItemRecord.due_at.is_(None), ActionItemRecord.due_at, ActionItemRecord.id)
     )
-    rows = session.execute(query).tuples()
+    rows = session.execute(query)
     return [(i, m) for i, m in rows if directory.item_department(i, m) == dept]
 
 
@@ -165,7 +165,7 @@ def _minutes(
         .order_by(ConfirmationRequest.requested_at)
     )
     found = []
-    for request, m in session.execute(query).tuples():
+    for request, m in session.execute(query):
         pending = [
             a
             for a in request.answers

@@ -159,6 +159,21 @@ def open_ledger(
             ConfirmationAnswer(address=address, name=name, role=role, status=ANSWER_PENDING)
         )
     session.add(request)
+    _earlier_answers(session, request, message)
+
+
+def _earlier_answers(session: Session, request: ConfirmationRequest, message: Message) -> None:
+    """Record answers that arrived before the mail they answer (mail is not always in order)."""
+    if message.thread_id is None:
+        return
+    lines = {a.address: a for a in request.answers}
+    for reply in threads.thread_messages(session, message.thread_id):
+        confirmation = (reply.parsed or {}).get("confirmation")
+        line = lines.get(reply.from_address or "")
+        if reply.id == message.id or reply.automated or not confirmation or line is None:
+            continue
+        line.status, line.answered_at = confirmation["kind"], reply.date or reply.received_at
+        line.answer_message_pk, line.answer_text = reply.id, confirmation.get("text")
 
 
 def _answer(
