@@ -7,7 +7,7 @@ mailflow.cli is imported inside the function, so importing this module from ther
 from __future__ import annotations
 
 from datetime import date, datetime
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -17,7 +17,7 @@ RECORD_TITLE = "内部沟通记录表"
 _DAY = ["%Y-%m-%d"]
 
 
-class ReportFormat(str, Enum):
+class ReportFormat(StrEnum):
     """The file formats the record can be written in."""
 
     csv = "csv"
@@ -70,7 +70,7 @@ def report(
         output.write_bytes(data)
     except OSError as e:
         fail(f"cannot write {output}: {e.strerror or e}")
-    err.print(f"{len(rows)} rows written to {output}", highlight=False)
+    err.print(f"{len(rows)} rows written to {output}", highlight=False, soft_wrap=True)
 
 
 def _day(value: datetime | None) -> date | None:
