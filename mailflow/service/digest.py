@@ -4,38 +4,40 @@ Everything is judged as of ``now``: mail dated later, answers given later and co
 later than ``now`` do not count yet, so a digest for a past ``--now`` is what it would have said
 then. Read-only; never commits.
 
-``digest(...)`` returns (times are local text ``YYYY-MM-DD HH:MM``, deadlines as written, so
-``YYYY-MM-DD`` or ``YYYY-MM-DD HH:MM``; lists are never None)::
+``digest(...)`` returns the shape ``outbound/context.py`` documents for the ``digest`` template
+variable, with more fields (times are local text ``YYYY-MM-DD HH:MM``; deadlines as written, so
+``YYYY-MM-DD`` or ``YYYY-MM-DD HH:MM``; empty strings stand for absent values)::
 
     {
       "department": "技术部",                     # canonical, aliases resolved
       "managers": ["li.si@example.com"],          # from organization.yaml
       "as_of": "2023-10-14 10:00",
-      "period": {"start": "2023-10-07 10:00", "end": "2023-10-14 10:00"},  # the last 7 days
-      "open": [ITEM, ...],        # open, not yet past the deadline (or without one)
-      "done": [ITEM, ...],        # completed within the period
-      "overdue": [ITEM, ...],     # open and past the deadline
-      "unconfirmed_minutes": [
+      "period": {"from": "2023-10-07", "to": "2023-10-14"},  # local days of the last 7 days
+      "open_items": [ITEM, ...],     # not done by now, overdue ones included (``overdue``)
+      "overdue_items": [ITEM, ...],  # the open items past their deadline
+      "done_items": [ITEM, ...],     # completed within the last 7 days
+      "unconfirmed": [
         {"subject": str, "date": str, "message_id": str, "organiser": str,
          "due_at": str, "pending": ["刘洋", ...], "pending_addresses": [str, ...]}, ...],
       "open_complaints": [
-        {"subject": str, "date": str, "message_id": str, "from": str, "from_name": str,
-         "hours_open": int}, ...],
-      "counts": {"open": int, "done": int, "overdue": int,
-                 "unconfirmed_minutes": int, "open_complaints": int},
+        {"subject": str, "date": str, "message_id": str,
+         "from": {"name": str, "address": str}, "hours_open": int}, ...],
+      "counts": {"open_items": int, "overdue_items": int, "done_items": int,
+                 "unconfirmed": int, "open_complaints": int},
     }
 
     ITEM = {"id": int, "task": str, "owner": str, "owner_email": str, "deliverable": str,
-            "deadline": str, "completed_at": str, "days_overdue": int, "missing": [str],
-            "subject": str, "message_id": str}
+            "deadline": str, "overdue": bool, "days_overdue": int, "completed_at": str,
+            "missing": [str], "subject": str, "message_id": str}
 
-``missing`` holds the Chinese field names (责任人, 完成时限, 交付标准); ``days_overdue`` counts
-local calendar days past the deadline's day (0 when due today or not overdue); empty strings stand
-for absent values. Items belong to their owner's department (else to the department their
-mail's subject names); minutes to the department of their subject, their organiser or anyone
-who has not confirmed; complaints (事由 客户投诉 from outside the organisation's domains, one
-per thread) to the departments of their subject and internal recipients, and stay open until
-someone internal writes in the thread.
+``missing`` holds the Chinese field names (责任人, 完成时限, 交付标准);
+``days_overdue`` counts local calendar days past the deadline's day (0
+when due today or not overdue). Items belong to their owner's department
+(else to the department their mail's subject names); minutes to the
+department of their subject, their organiser or anyone who has not
+confirmed; complaints (事由 客户投诉 from outside the organisation's
+domains, one per thread) to the departments of their subject and internal
+recipients, and stay open until someone internal writes in the thread.
 """
 
 from __future__ import annotations
@@ -85,25 +87,24 @@ def digest(
     since = now - DIGEST_PERIOD
     with sessions() as session:
         items = _items(session, dept, directory, now)
-        done = [i for i in items if _done_by(i[0], now, since)]
-        overdue = [i for i in items if not _done_by(i[0], now) and _late(i[0], now)]
-        still = [i for i in items if not _done_by(i[0], now) and not _late(i[0], now)]
+        done = [_item(i, m, now, tz) for i, m in items if _done_by(i, now, since)]
+        still = [_item(i, m, now, tz) for i, m in items if not _done_by(i, now)]
         result: dict[str, Any] = {
             "department": dept,
             "managers": list(org.departments[dept].managers),
             "as_of": _text(now, tz),
-            "period": {"start": _text(since, tz), "end": _text(now, tz)},
-            "open": [_item(i, m, now, tz) for i, m in still],
-            "done": [_item(i, m, now, tz) for i, m in done],
-            "overdue": [_item(i, m, now, tz) for i, m in overdue],
-            "unconfirmed_minutes": _minutes(session, dept, directory, now, tz),
+            "period": {"from": _day(since, tz), "to": _day(now, tz)},
+            "open_items": still,
+            "overdue_items": [i for i in still if i["overdue"]],
+            "done_items": done,
+            "unconfirmed": _minutes(session, dept, directory, now, tz),
             "open_complaints": _complaints(session, dept, directory, now, tz),
         }
     result["counts"] = {key: len(result[key]) for key in _COUNTED}
     return result
 
 
-_COUNTED = ("open", "done", "overdue", "unconfirmed_minutes", "open_complaints")
+_COUNTED = ("open_items", "overdue_items", "done_items", "unconfirmed", "open_complaints")
 
 
 def _items(
@@ -140,6 +141,7 @@ def _item(item: ActionItemRecord, m: Message, now: datetime, tz: tzinfo) -> dict
         "owner_email": item.owner_email or "",
         "deliverable": item.deliverable or "",
         "deadline": cell_text(planned(item, tz)),
+        "overdue": late,
         "completed_at": _text(item.completed_at if _done_by(item, now) else None, tz),
         "days_overdue": (now.astimezone(tz).date() - due_day).days if late and due_day else 0,
         "missing": [FIELD_NAMES.get(code, code) for code in item.missing],
@@ -219,8 +221,7 @@ def _complaints(
                     "subject": m.subject or "",
                     "date": _text(when, tz),
                     "message_id": m.message_id,
-                    "from": m.from_address or "",
-                    "from_name": m.from_name or "",
+                    "from": {"name": m.from_name or "", "address": m.from_address or ""},
                     "hours_open": int((now - when).total_seconds() // 3600),
                 }
             )
@@ -241,6 +242,10 @@ def _answered(session: Session, m: Message, directory: Directory, now: datetime)
         )
     )
     return any(directory.is_internal(a) and not directory.is_own(a) for a in later)
+
+
+def _day(moment: datetime, tz: tzinfo) -> str:
+    return cell_text(moment.astimezone(tz).date())
 
 
 def _text(moment: datetime | None, tz: tzinfo) -> str:

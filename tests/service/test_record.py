@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import openpyxl
@@ -209,86 +210,78 @@ def test_csv_of_the_record_round_trips(store: Store) -> None:
     assert read[1:] == [list(r.labelled().values()) for r in rows]
 
 
+def _digest(store: Store, department: str, now: datetime) -> dict[str, Any]:
+    return digest(store.sessions, department=department, now=now, org=store.org, tz=TZ)
+
+
 def test_digest_for_the_technical_department(store: Store) -> None:
     """技术部 on Saturday 14 Oct: 张三's item open, the minutes still lack 刘洋's 已阅."""
-    d = digest(
-        store.sessions,
-        department="研发部",
-        now=datetime(2023, 10, 14, 10, tzinfo=TZ),
-        org=store.org,
-        tz=TZ,
-    )
-    assert (d["department"], d["managers"], d["as_of"]) == (
-        "技术部",
-        ["li.si@example.com"],
+    d = _digest(store, "研发部", datetime(2023, 10, 14, 10, tzinfo=TZ))
+    assert (d["department"], d["managers"]) == ("技术部", ["li.si@example.com"])
+    assert (d["as_of"], d["period"]) == (
         "2023-10-14 10:00",
+        {"from": "2023-10-07", "to": "2023-10-14"},
     )
-    assert [(i["owner"], i["task"], i["deadline"]) for i in d["open"]] == [
-        ("张三", "完成订单接口与CRM系统联调", "2023-10-16")
+    assert [(i["owner"], i["task"], i["deadline"], i["overdue"]) for i in d["open_items"]] == [
+        ("张三", "完成订单接口与CRM系统联调", "2023-10-16", False)
     ]
-    assert d["done"] == d["overdue"] == d["open_complaints"] == []
-    (minutes,) = d["unconfirmed_minutes"]
-    assert (minutes["subject"], minutes["date"], minutes["pending"]) == (
+    assert d["done_items"] == d["overdue_items"] == d["open_complaints"] == []
+    (minutes,) = d["unconfirmed"]
+    assert (minutes["subject"], minutes["date"], minutes["organiser"], minutes["pending"]) == (
         "【会议纪要】技术部-Q4产品迭代进度同步",
         "2023-10-08 17:30",
+        "张三",
         ["刘洋"],
     )
     assert d["counts"] == {
-        "open": 1,
-        "done": 0,
-        "overdue": 0,
-        "unconfirmed_minutes": 1,
+        "open_items": 1,
+        "overdue_items": 0,
+        "done_items": 0,
+        "unconfirmed": 1,
         "open_complaints": 0,
     }
 
 
 def test_digest_overdue_and_done_as_of_now(store: Store) -> None:
-    """技术部 after 16 Oct sees 张三's item overdue; 市场部 sees 王五's plan done this week."""
-    tech = digest(
-        store.sessions,
-        department="技术部",
-        now=datetime(2023, 10, 17, 10, tzinfo=TZ),
-        org=store.org,
-        tz=TZ,
-    )
-    assert [(i["owner"], i["days_overdue"]) for i in tech["overdue"]] == [("张三", 1)]
-    market = digest(
-        store.sessions,
-        department="市场部",
-        now=datetime(2023, 10, 13, 9, tzinfo=TZ),
-        org=store.org,
-        tz=TZ,
-    )
-    assert [(i["task"], i["completed_at"]) for i in market["done"]] == [
+    """After 16 Oct 张三's item is overdue; 王五's plan counts as done only from 12 Oct 16:40."""
+    tech = _digest(store, "技术部", datetime(2023, 10, 17, 10, tzinfo=TZ))
+    assert [(i["owner"], i["days_overdue"]) for i in tech["overdue_items"]] == [("张三", 1)]
+    assert tech["open_items"] == tech["overdue_items"]
+    market = _digest(store, "市场中心", datetime(2023, 10, 13, 9, tzinfo=TZ))
+    assert [(i["task"], i["completed_at"]) for i in market["done_items"]] == [
         ("X300上市推广方案", "2023-10-12 16:40")
     ]
-    before = digest(
-        store.sessions,
-        department="市场部",
-        now=datetime(2023, 10, 12, 9, tzinfo=TZ),
-        org=store.org,
-        tz=TZ,
-    )
-    assert before["done"] == [] and "X300上市推广方案" in [i["task"] for i in before["open"]]
+    before = _digest(store, "市场部", datetime(2023, 10, 12, 9, tzinfo=TZ))
+    assert before["done_items"] == []
+    assert "X300上市推广方案" in [i["task"] for i in before["open_items"]]
+    later = _digest(store, "市场部", datetime(2023, 10, 27, 9, tzinfo=TZ))
+    assert later["done_items"] == []  # done more than a week before
 
 
 @pytest.mark.parametrize(
     ("now", "open_complaints"),
     [
         (datetime(2023, 10, 10, 12, tzinfo=TZ), [("杨明", "2023-10-10 08:52", 3)]),
+        (datetime(2023, 10, 11, 10, tzinfo=TZ), [("杨明", "2023-10-10 08:52", 25)]),
         (datetime(2023, 10, 14, 10, tzinfo=TZ), []),
     ],
 )
 def test_digest_for_after_sales_lists_unanswered_complaints(
     store: Store, now: datetime, open_complaints: list[tuple[str, str, int]]
 ) -> None:
-    """售后部 sees 杨明's complaint until 陈静 answers it on 11 Oct, and no items."""
-    d = digest(store.sessions, department="售后部", now=now, org=store.org, tz=TZ)
+    """售后部 sees 杨明's complaint until 陈静 answers it on 11 Oct 10:30, and no items."""
+    d = _digest(store, "售后部", now)
     assert [
-        (c["from_name"], c["date"], c["hours_open"]) for c in d["open_complaints"]
+        (c["from"]["name"], c["date"], c["hours_open"]) for c in d["open_complaints"]
     ] == open_complaints
     assert d["managers"] == ["zhou.qiang@example.com"]
-    assert d["open"] == d["done"] == d["overdue"] == d["unconfirmed_minutes"] == []
+    assert d["open_items"] == d["done_items"] == d["overdue_items"] == d["unconfirmed"] == []
+
+
+def test_digest_of_an_unknown_department_is_refused(store: Store) -> None:
+    """The digest, like the record, accepts only departments and aliases of the rules."""
+    with pytest.raises(UnknownDepartmentError):
+        _digest(store, "宣传部", datetime(2023, 10, 14, tzinfo=TZ))
 
 
 @pytest.fixture
