@@ -50,7 +50,8 @@ STANDARD_CONTEXT: Mapping[str, str] = {
     "overdue_days": "whole days the item's deadline has passed, or None",
     "complaint": (
         "a customer complaint: {subject, from: {name, address}, date, hours_open, "
-        "handler: {name, address} or None, resolved_at (text) or None}, or None"
+        "handler: {name, address} or None, resolved_at (text) or None; optional department "
+        "and topic when the subject follows 【事由】部门-主题}, or None"
     ),
     "digest": (
         "a department's week: {department, period: {from, to}, open_items: [{task, owner, "
