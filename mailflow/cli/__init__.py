@@ -421,6 +421,15 @@ def thread(
             render.print_thread(out, view, runtime.context.timezone)
 
 
+def _register_report() -> None:
+    from mailflow.cli.report import report
+
+    app.command("report")(report)
+
+
+_register_report()
+
+
 def _message_id(text: str) -> str:
     return text if text.startswith("<") else f"<{text}>"
 
