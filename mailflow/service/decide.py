@@ -115,6 +115,7 @@ def _row(
     key = idempotency_key(message.message_id, planned)
     domain = rulebook.organization.organization.shared_address.rpartition("@")[2]
     context = template_context(parsed, planned, rulebook.organization, ctx.timezone, due=due)
+    context["files"] = deadline_files(parsed, planned, rulebook, ctx)
     references = [*parsed.references, parsed.message_id][-MAX_REFERENCES:]
     return OutboxMail(
         key=key,
@@ -140,6 +141,40 @@ def _row(
         last_error=None,
         created_at=now,
     )
+
+
+def deadline_files(
+    parsed: ParsedMessage, planned: PlannedMail, rulebook: Rulebook, ctx: ParseContext
+) -> list[dict[str, str | list[str]]]:
+    """Return a calendar file for each item with a deadline whose owner gets this mail, so the
+    deadline lands in their calendar (Outlook imports the .ics)."""
+    info = rulebook.organization.organization
+    recipients = {a.lower() for a in (*planned.to, *planned.cc)}
+    files: list[dict[str, str | list[str]]] = []
+    for index, item in enumerate(parsed.action_items, start=1):
+        if item.deadline is None or not item.owner_email:
+            continue
+        if item.owner_email.lower() not in recipients:
+            continue
+        lines = [
+            f"交付标准：{item.deliverable}" if item.deliverable else "",
+            f"来源邮件：{parsed.subject.raw}",
+            f"责任人：{item.owner or item.owner_email}",
+        ]
+        files.append(
+            {
+                "type": "ics",
+                "uid": f"{parsed.message_id.strip('<>')}-item{index}",
+                "summary": f"【截止】{item.task}",
+                "description": "\n".join(line for line in lines if line),
+                "due": item.deadline.isoformat(),
+                "organizer": info.shared_address,
+                "organizer_name": info.name,
+                "attendees": [item.owner_email],
+                "timezone": str(ctx.timezone),
+            }
+        )
+    return files
 
 
 def idempotency_key(message_id: str, planned: PlannedMail) -> str:

@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from mailflow.errors import PermanentSendError, TemplateError, TransientSendError
+from mailflow.outbound.attachments import build_attachments
 from mailflow.outbound.compose import compose, outgoing_message_id
 from mailflow.outbound.render import TemplateSet
 from mailflow.outbound.transports import SendConfigurationError, Transport
@@ -74,6 +75,7 @@ class Courier:
 
     def _send(self, job: _Job, now: datetime) -> str:
         rendered = self.renderer.render(job.kind, job.context, job.lang)
+        files = build_attachments(job.context.get("files") or ())
         raw = compose(
             rendered,
             from_addr=self.sender,
@@ -85,6 +87,7 @@ class Courier:
             references=job.references,
             auto_submitted=job.auto_submitted,
             date=datetime.now(UTC),
+            attachments=files,
         )
         self.transport.send(raw, self.sender, [*job.to, *job.cc])
         return rendered.subject
