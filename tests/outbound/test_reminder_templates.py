@@ -326,3 +326,20 @@ def test_minutes_keep_a_blank_line_after_the_people_to_confirm() -> None:
         "张三、李四\n\n纪要中的行动项"
         in TEMPLATES.render("minutes_received", sample_context()).text
     )
+
+
+def test_subjects_fall_back_to_the_mail_the_clock_is_about() -> None:
+    """Without ``department`` the subject takes department and topic from ``message``."""
+    ctx = context("deadline_reminder", department=None, message=MINUTES)
+    assert TEMPLATES.render("deadline_reminder", ctx).subject == "【截止提醒】技术部-完成接口联调"
+    mail = MINUTES | {
+        "subject": "【投诉】售后部-设备无法开机",
+        "department": "售后部",
+        "topic": "设备无法开机",
+    }
+    ctx = context("complaint_escalation", department=None, message=mail)
+    assert (
+        TEMPLATES.render("complaint_escalation", ctx).subject == "【投诉升级】售后部-设备无法开机"
+    )
+    bare = {k: v for k, v in context("deadline_overdue", department=None).items() if k != "message"}
+    assert TEMPLATES.render("deadline_overdue", bare, "en").subject == "【Overdue】完成接口联调"
