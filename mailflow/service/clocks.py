@@ -19,11 +19,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from mailflow.mail.calendar import BusinessCalendar
 from mailflow.mail.model import ParseContext
+from mailflow.rulebook.clocks import WEEKDAYS
 from mailflow.rulebook.duration import Duration
 from mailflow.rulebook.loader import Rulebook
 from mailflow.rulebook.recipients import Directory
 from mailflow.service.decide import due_after
+from mailflow.service.digest import digest
 from mailflow.service.outmail import key_of, local_time, outbox_row, stored_message_data
+from mailflow.service.record import record_rows
 from mailflow.store import clocks as queries
 from mailflow.store import outbox
 from mailflow.store.models import ActionItemRecord, Message, OutboxMail
@@ -347,6 +350,55 @@ def _domain(address: str | None) -> str:
     return (address or "").rpartition("@")[2].lower()
 
 
+def _weekly_records(sessions: sessionmaker[Session], work: Clockwork) -> Iterator[Due]:
+    """Each department's managers get the week's record once a week, when there is something."""
+    clock = work.rulebook.clocks.weekly_record
+    if not clock.enabled:
+        return
+    tz = work.ctx.timezone
+    today = work.now.astimezone(tz).date()
+    slot_day = today - timedelta(days=(today.weekday() - WEEKDAYS.index(clock.day)) % 7)
+    slot = datetime.combine(slot_day, time.fromisoformat(clock.at), tzinfo=tz)
+    if work.now < slot or work.now - slot > work.rulebook.clocks.stale_after.timedelta():
+        return
+    week = slot_day.isocalendar()
+    org = work.rulebook.organization
+    for department, info in org.departments.items():
+        if not info.managers:
+            continue
+        data = digest(sessions, department=department, now=work.now, org=org, tz=tz)
+        if not any(data["counts"].values()):
+            continue
+        rows = record_rows(
+            sessions,
+            start=slot_day - timedelta(days=6),
+            end=slot_day,
+            department=department,
+            org=org,
+            tz=tz,
+            now=work.now,
+        )
+        label = f"{week.year}-W{week.week:02d}"
+        files = [
+            {
+                "type": "xlsx",
+                "title": f"内部沟通记录表 {department} {label}",
+                "filename": f"内部沟通记录表_{department}_{slot_day:%Y%m%d}.xlsx",
+                "rows": [row.labelled() for row in rows],
+            }
+        ]
+        managers = [m.lower() for m in info.managers]
+        row = work.mail(
+            ("weekly-record", department, label),
+            "weekly_digest",
+            managers,
+            [],
+            None,
+            {"digest": data, "files": files, "department": department},
+        )
+        yield Due(slot, row)
+
+
 @dataclass(frozen=True)
 class ClockMail:
     """One mail a sweep wrote (or, in a dry run, would write)."""
@@ -373,9 +425,10 @@ def sweep_clocks(
     """
     found: list[ClockMail] = []
     work = Clockwork(rulebook, ctx, now)
+    weekly = list(_weekly_records(sessions, work))  # read before the write transaction
     with sessions() as session:
         session.connection(execution_options={"sqlite_immediate": True})
-        for due in due_mail(session, work):
+        for due in [*due_mail(session, work), *weekly]:
             new_id = outbox.add_if_new(session, due.row)
             if new_id is not None:
                 row = due.row
