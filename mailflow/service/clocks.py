@@ -182,7 +182,11 @@ def _deadlines(session: Session, work: Clockwork) -> Iterator[Due]:
         day_start = datetime.combine(due.astimezone(tz).date(), time(0), tzinfo=tz)
         days_left = (due.astimezone(tz).date() - work.now.astimezone(tz).date()).days
         owner, initiator = item.owner_email, message.from_address
-        remind = {"item": data, "days_left": max(days_left, 0)}
+        remind = {
+            "item": data,
+            "days_left": max(days_left, 0),
+            "files": [_calendar_file(item, message, work)] if item.deadline else [],
+        }
         early = work.before(due, clock.remind_before, at)
         assigned = message.date or message.received_at
         # an item given with less notice than remind_before needs no "coming up" reminder
@@ -243,6 +247,22 @@ def _item_data(
         "deliverable": item.deliverable,
         "source_subject": message.subject or "",
         "milestone": any(w.lower() in text for w in milestone_words),
+    }
+
+
+def _calendar_file(item: ActionItemRecord, message: Message, work: Clockwork) -> dict[str, Any]:
+    """Return the .ics spec of an item's deadline (the same event the assignment mail carried)."""
+    info = work.rulebook.organization.organization
+    return {
+        "type": "ics",
+        "uid": f"{message.message_id.strip('<>')}-item{item.position}",
+        "summary": f"【截止】{item.task}",
+        "description": f"来源邮件：{message.subject or ''}",
+        "due": item.deadline,
+        "organizer": info.shared_address,
+        "organizer_name": info.name,
+        "attendees": [item.owner_email],
+        "timezone": str(work.ctx.timezone),
     }
 
 

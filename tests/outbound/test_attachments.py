@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import re
 from datetime import datetime, timedelta, timezone
 from email import policy
@@ -102,11 +101,6 @@ def test_missing_record_writer_is_a_clear_template_error() -> None:
         record_writer("mailflow.outbound.no_such_record")
 
 
-@pytest.mark.skipif(
-    importlib.util.find_spec("mailflow.outbound.record") is None
-    or importlib.util.find_spec("openpyxl") is None,
-    reason="the XLSX record writer is not installed",
-)
 def test_xlsx_spec_becomes_the_record_workbook() -> None:
     """An xlsx spec gives the 内部沟通记录表 workbook that openpyxl reads back."""
     import io
