@@ -49,7 +49,7 @@ def run_once(
     now: datetime | None = None,
 ) -> OnceReport:
     """Ingest what is there, decide, and send what is due; return what happened."""
-    report = poll_once(source, runtime.sessions, runtime.context, on_batch, runtime.rulebook)
+    report = poll_once(source, runtime.sessions, runtime.context, on_batch, runtime.rulebook, now)
     tick(runtime, now)
     broker = build_broker(runtime.settings.broker_url)
     with Dispatcher(broker, lambda: runtime.courier(now)) as dispatcher:

@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 
 # items whose deadline is further away than this cannot need a reminder yet
 LOOKAHEAD = timedelta(days=60)
+WEEKLY_GRACE = timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -379,8 +380,8 @@ def _weekly_records(sessions: sessionmaker[Session], work: Clockwork) -> Iterato
     today = work.now.astimezone(tz).date()
     slot_day = today - timedelta(days=(today.weekday() - WEEKDAYS.index(clock.day)) % 7)
     slot = datetime.combine(slot_day, time.fromisoformat(clock.at), tzinfo=tz)
-    if work.now < slot or work.now - slot > work.rulebook.clocks.stale_after.timedelta():
-        return
+    if work.now < slot or work.now - slot > WEEKLY_GRACE:
+        return  # a week's record missed by more than a day waits for next week's
     week = slot_day.isocalendar()
     org = work.rulebook.organization
     for department, info in org.departments.items():

@@ -93,10 +93,12 @@ class DatabaseCursor:
 
 @dataclass(frozen=True)
 class _Mind:
-    """What a stored mail is understood and decided with."""
+    """What a stored mail is understood and decided with, and the instant decisions are made
+    at (None: the wall clock; `run --once` with a simulated time passes one)."""
 
     ctx: ParseContext
     rulebook: Rulebook | None
+    decided_at: datetime | None = None
 
     def understand(
         self, session: Session, message: Message, parsed: ParsedMessage, now: datetime
@@ -106,7 +108,8 @@ class _Mind:
         understand.record(session, message, parsed, self.ctx, ledger=self.rulebook is None)
         if self.rulebook is None:
             return []
-        return decide.apply(session, message, parsed, self.rulebook, self.ctx, now).outbox_ids
+        when = self.decided_at or now
+        return decide.apply(session, message, parsed, self.rulebook, self.ctx, when).outbox_ids
 
 
 @dataclass(frozen=True)
@@ -126,6 +129,7 @@ def ingest(
     lease: Lease | None = None,
     on_batch: Callable[[IngestReport], None] | None = None,
     rulebook: Rulebook | None = None,
+    decided_at: datetime | None = None,
 ) -> IngestReport:
     """Store every mail ``source`` has that is not stored yet; return what was done.
 
@@ -139,7 +143,9 @@ def ingest(
     for batch in source.fetch(cursor):
         if not batch:
             continue
-        _commit_batch(session_factory, source.name, batch, _Mind(ctx, rulebook), lease, report)
+        _commit_batch(
+            session_factory, source.name, batch, _Mind(ctx, rulebook, decided_at), lease, report
+        )
         source.acknowledge(batch)
         report.batches += 1
         if on_batch:

@@ -83,14 +83,17 @@ def poll_once(
     ctx: ParseContext,
     on_batch: Callable[[IngestReport], None] | None = None,
     rulebook: Rulebook | None = None,
+    decided_at: datetime | None = None,
 ) -> IngestReport:
-    """Ingest what the mailbox holds now, under a lease; raise MailboxBusy if one is held."""
+    """Ingest what the mailbox holds now, under a lease; raise MailboxBusy if one is held.
+
+    ``decided_at`` dates the decisions (outbox rows) for a simulated clock."""
     owner = poller_identity()
     lease = take_lease(sessions, source.name, owner)
     if lease is None:
         raise MailboxBusy(_busy_message(sessions, source.name))
     try:
-        return ingest(source, sessions, ctx, lease, on_batch, rulebook)
+        return ingest(source, sessions, ctx, lease, on_batch, rulebook, decided_at)
     finally:
         give_up_lease(sessions, source.name, owner)
 
