@@ -135,6 +135,30 @@ def test_deadline_before_the_holiday(sessions, tmp_path: Path) -> None:  # type:
     ]
 
 
+def test_deadline_on_the_friday_before_new_year(sessions, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Due Fri 29 Dec 2023 (New Year off 30 Dec - 1 Jan): escalated on Tue 2 Jan, not over the holiday."""
+    task = mail(
+        9,
+        LIU,
+        WANG,
+        "【任务分配】市场部-年终总结",
+        "任务：提交年终总结；责任人：王五；完成时限：2023-12-29 18:00；交付标准：总结报告\n",
+        "2023-12-20 09:00",
+    )
+    deliver(sessions, tmp_path, task)
+    wang = ("wang.wu@example.com",)
+    # 3 business days before Fri 29 Dec: Tue 26 Dec, 09:00
+    assert sweep(sessions, "2023-12-26 08:59") == []
+    assert kinds(sweep(sessions, "2023-12-26 09:00")) == [("deadline_reminder", wang)]
+    assert kinds(sweep(sessions, "2023-12-29 09:00")) == [("deadline_reminder", wang)]
+    overdue = [m for m in sweep(sessions, "2023-12-29 18:00") if m.kind != "weekly_digest"]
+    assert kinds(overdue) == [("deadline_overdue", wang)]
+    assert sweep(sessions, "2024-01-01 23:59") == []
+    assert kinds(sweep(sessions, "2024-01-02 18:00")) == [
+        ("deadline_escalation", ("liu.yang@example.com",))
+    ]
+
+
 def test_minutes_unconfirmed_over_the_holiday(sessions, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """Silence after 24 h gets one reminder; managers hear one business day later, after the holiday."""
     deliver(sessions, tmp_path, MINUTES, WANG_ACK)
