@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -378,11 +378,12 @@ def _weekly_records(sessions: sessionmaker[Session], work: Clockwork) -> Iterato
         return
     tz = work.ctx.timezone
     today = work.now.astimezone(tz).date()
-    slot_day = today - timedelta(days=(today.weekday() - WEEKDAYS.index(clock.day)) % 7)
+    planned_day = today - timedelta(days=(today.weekday() - WEEKDAYS.index(clock.day)) % 7)
+    slot_day = _workday_from(planned_day, work.calendar)  # a holiday moves it to the next workday
     slot = datetime.combine(slot_day, time.fromisoformat(clock.at), tzinfo=tz)
     if work.now < slot or work.now - slot > WEEKLY_GRACE:
         return  # a week's record missed by more than a day waits for next week's
-    week = slot_day.isocalendar()
+    week = planned_day.isocalendar()
     org = work.rulebook.organization
     for department, info in org.departments.items():
         if not info.managers:
@@ -418,6 +419,11 @@ def _weekly_records(sessions: sessionmaker[Session], work: Clockwork) -> Iterato
             {"digest": data, "files": files, "department": department},
         )
         yield Due(slot, row)
+
+
+def _workday_from(day: date, calendar: BusinessCalendar) -> date:
+    """Return ``day`` when it is a workday, else the next workday."""
+    return day if calendar.is_workday(day) else calendar.next_workday(day)
 
 
 @dataclass(frozen=True)
