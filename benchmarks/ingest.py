@@ -64,7 +64,15 @@ from mailgen import generate  # noqa: E402
 BATCH = 200
 PASSWORD = "bench-secret"
 PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
-MAILFLOW = ROOT / ".venv" / "bin" / "mailflow"
+# the console script's code, run by this interpreter with the checkout on PYTHONPATH, so a copy
+# of the tree (git archive) is measured without its own virtualenv
+MAILFLOW = [sys.executable, "-c", "import sys; from mailflow.cli import main; sys.exit(main())"]
+PROFILED_MAILFLOW = [  # the first argument is the profile's output file
+    sys.executable,
+    "-c",
+    "import cProfile, sys; from mailflow.cli import main; out = sys.argv.pop(1);"
+    " cProfile.run('main()', out)",
+]
 RESULTS = ROOT / "benchmarks" / "results"
 
 
@@ -214,14 +222,14 @@ def measure_mailflow(server, user: str, database_url: str, n: int, label: str,
         "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
     }
     tag = f"{label}-{n}"
-    _, _, rc = run_child([str(MAILFLOW), "db", "upgrade"], env, work / f"{tag}-upgrade.log")
+    _, _, rc = run_child([*MAILFLOW, "db", "upgrade"], env, work / f"{tag}-upgrade.log")
     if rc != 0:
         raise SystemExit(
             f"mailflow db upgrade failed:\n{(work / f'{tag}-upgrade.log').read_text()}"
         )
-    cmd = [str(MAILFLOW), "poll", "--once"]
+    cmd = [*MAILFLOW, "poll", "--once"]
     if profile is not None:
-        cmd = [sys.executable, "-m", "cProfile", "-o", str(profile), *cmd]
+        cmd = [*PROFILED_MAILFLOW, str(profile), "poll", "--once"]
     wall, rss, rc = run_child(cmd, env, work / f"{tag}-poll.log")
     if rc != 0:
         raise SystemExit(
