@@ -16,6 +16,7 @@ import ssl
 import subprocess
 import tempfile
 import threading
+import time
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -45,6 +46,8 @@ class Received:
     mail_from: str
     rcpt_tos: tuple[str, ...]
     data: bytes
+    # time.monotonic() when the server accepted the DATA (benchmarks measure latency with it)
+    accepted_monotonic_s: float = field(default_factory=time.monotonic, compare=False)
 
     @property
     def message(self) -> EmailMessage:
@@ -63,6 +66,12 @@ class Sink:
     refusals: dict[str, str] = field(default_factory=dict)
     _failures: list[str] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _arrival: threading.Condition = field(default_factory=threading.Condition)
+
+    def wait_for_count(self, count: int, timeout_s: float) -> bool:
+        """Wait until at least ``count`` mails were received; return False at the timeout."""
+        with self._arrival:
+            return self._arrival.wait_for(lambda: len(self.received) >= count, timeout_s)
 
     def fail_next(self, times: int, reply: str = "421 4.3.2 Service busy, try later") -> None:
         """Answer the next ``times`` MAIL commands with ``reply`` instead of 250."""
@@ -107,6 +116,8 @@ class Sink:
         mail = Received(session.peer, str(envelope.mail_from), tuple(envelope.rcpt_tos), content)
         with self._lock:
             self.received.append(mail)
+        with self._arrival:
+            self._arrival.notify_all()
         return "250 2.0.0 Message accepted for delivery"
 
 

@@ -1,0 +1,514 @@
+"""Delivery benchmark: pending outbox rows in PostgreSQL → Redis → ``mailflow worker`` → SMTP.
+
+Run from the repository root, with PostgreSQL on 127.0.0.1:5432 (trust auth, user postgres)
+and Redis on 127.0.0.1:6379::
+
+    .venv/bin/python benchmarks/delivery.py                       # 5,000 rows, 2 workers
+    .venv/bin/python benchmarks/delivery.py --rows 1000 --workers 1 --profile
+
+What it does:
+
+1. Creates a fresh PostgreSQL database (dropped at the end) and flushes one Redis database
+   (``--redis-db``, default 13; flushed again at the end), then runs ``mailflow db upgrade``.
+2. Makes the pending outbox the real way: ``mailflow poll --once`` on the bundled example inbox
+   (no broker URL, so nothing is sent) stores the 15 mails and decides 7 replies of 7 kinds
+   (minutes_received, receipt, missing_fields, complaint_ack, managers_copy, change_request_ack,
+   subject_help) with their template contexts. Those rows are copied in SQL, each copy with its
+   own idempotency key and Message-ID, until ``--rows`` rows are pending: the real mix of
+   templates, contexts (2-4 KB of JSON) and recipients (one to six per mail).
+3. Starts an aiosmtpd server (``tests/servers/smtp.py``, STARTTLS + AUTH) in this process and
+   ``--workers`` ``mailflow worker`` subprocesses (each runs 4 delivery threads), waits until
+   each has fetched from Redis, then enqueues every row id through mailflow's own actor
+   (``mailflow.jobs``) and times from the first enqueue to the moment the server accepted the
+   last mail. It then checks that every row is ``sent`` in the database.
+4. Baselines, each in a child process so that the client does not share a GIL with the server,
+   sending exactly the bytes and envelopes mailflow sent: raw aiosmtplib over 8 connections
+   kept open (STARTTLS + AUTH once each), and raw aiosmtplib with 8 concurrent senders that open
+   a new connection (STARTTLS + AUTH + QUIT) for every mail.
+
+``--profile`` samples the first worker with py-spy (CPU samples of all its threads; install it
+with ``pip install py-spy`` or pass ``--py-spy``) and prints the hottest functions. Results go
+to ``benchmarks/results/delivery-<time>.json`` (git-ignored). See ``docs/benchmarks.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import pickle
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
+
+from latency import load_average, machine, wait_until_quiet  # noqa: E402
+
+MAILFLOW = ROOT / ".venv" / "bin" / "mailflow"
+RESULTS = ROOT / "benchmarks" / "results"
+PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
+HEARTBEATS = "mailflow:__heartbeats__"  # dramatiq's RedisBroker, namespace "mailflow"
+RAW_CONNECTIONS = 8
+READY_TIMEOUT_S = 60.0
+STOP_TIMEOUT_S = 60.0
+
+
+@dataclass
+class Row:
+    """One line of the result table."""
+
+    what: str
+    mails: int
+    seconds: float
+    note: str = ""
+    extra: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def rate(self) -> float:
+        return self.mails / self.seconds if self.seconds else 0.0
+
+
+# ---------------------------------------------------------------- PostgreSQL and Redis
+
+
+class PostgresDatabase:
+    """A fresh database on the machine's PostgreSQL, dropped afterwards."""
+
+    def __init__(self) -> None:
+        self.name = f"mailflow_delivery_{uuid.uuid4().hex[:10]}"
+        self.url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{self.name}"
+
+    def _admin(self, sql: str) -> None:
+        import psycopg
+
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+            conn.execute(sql)
+
+    def __enter__(self) -> PostgresDatabase:
+        self._admin(f'CREATE DATABASE "{self.name}"')
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._admin(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
+
+
+def flush_redis(db: int) -> None:
+    import redis
+
+    client = redis.Redis(host=REDIS_HOST, port=REDIS_PORT, db=db)
+    client.flushdb()
+    client.close()
+
+
+def live_workers(db: int) -> int:
+    """Return how many broker processes have fetched from Redis (dramatiq's heartbeat set)."""
+    import redis
+
+    client = redis.Redis(host=REDIS_HOST, port=REDIS_PORT, db=db)
+    try:
+        return int(client.zcard(HEARTBEATS))
+    finally:
+        client.close()
+
+
+# ---------------------------------------------------------------- the pending outbox
+
+
+def run_mailflow(args: list[str], env: dict[str, str]) -> None:
+    done = subprocess.run([str(MAILFLOW), *args], env=env, cwd=ROOT, capture_output=True,
+                          text=True)  # fmt: skip
+    if done.returncode != 0:
+        raise SystemExit(f"mailflow {' '.join(args)} failed:\n{done.stderr}")
+
+
+def fill_outbox(database_url: str, env: dict[str, str], rows: int) -> Counter[str]:
+    """Decide the example inbox, then copy its outbox rows up to ``rows``; return kinds."""
+    from sqlalchemy import create_engine, text
+
+    from mailflow.store.models import OutboxMail
+
+    run_mailflow(["poll", "--once"], {**env, "MAILFLOW_SOURCE": "maildir://examples/inbox"})
+    columns = [c.key for c in OutboxMail.__table__.columns if c.key != "id"]
+    fresh = {
+        "key": "encode(sha256(convert_to(o.key || ':bench:' || g, 'UTF8')), 'hex')",
+        "message_id": "'<bench.delivery.' || g || '.' || o.id || '@example.com>'",
+    }
+    names = ", ".join(f'"{c}"' for c in columns)
+    select = ", ".join(fresh.get(c, f'o."{c}"') for c in columns)
+    engine = create_engine(database_url)
+    try:
+        with engine.begin() as conn:
+            base = int(conn.execute(text("SELECT count(*) FROM outbox")).scalar_one())
+            if base == 0:
+                raise SystemExit("mailflow poll --once on the example inbox decided nothing")
+            conn.execute(
+                text(f"INSERT INTO outbox ({names})"
+                     f" SELECT {select} FROM outbox o"
+                     " CROSS JOIN generate_series(1, :copies) g ORDER BY g, o.id LIMIT :extra"),
+                {"copies": rows // base + 1, "extra": rows - base},
+            )  # fmt: skip
+            kinds = conn.execute(text("SELECT kind, count(*) FROM outbox GROUP BY kind"))
+            return Counter({kind: int(n) for kind, n in kinds})
+    finally:
+        engine.dispose()
+
+
+def outbox_ids(database_url: str) -> list[int]:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            return [int(i) for i in conn.scalars(text("SELECT id FROM outbox ORDER BY id"))]
+    finally:
+        engine.dispose()
+
+
+def outbox_status(database_url: str) -> dict[str, int]:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(text("SELECT status, count(*) FROM outbox GROUP BY status"))
+            return {status: int(n) for status, n in rows}
+    finally:
+        engine.dispose()
+
+
+# ---------------------------------------------------------------- workers
+
+
+@dataclass
+class Workers:
+    """``mailflow worker`` subprocesses; the first one optionally sampled by py-spy."""
+
+    env: dict[str, str]
+    work: Path
+    count: int
+    py_spy: str | None = None
+    procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    spy: subprocess.Popen[bytes] | None = None
+    cpu_s: float = 0.0  # user + system seconds of all workers, filled by stop()
+
+    @property
+    def profile(self) -> Path:
+        return self.work / "py-spy-worker.txt"
+
+    def start(self, redis_db: int) -> None:
+        for n in range(self.count):
+            with (self.work / f"worker-{n}.log").open("wb") as out:
+                self.procs.append(subprocess.Popen([str(MAILFLOW), "worker"], env=self.env,
+                                                   cwd=ROOT, stdout=out, stderr=out))  # fmt: skip
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while live_workers(redis_db) < self.count:
+            if time.monotonic() > deadline or any(p.poll() is not None for p in self.procs):
+                raise SystemExit(f"workers did not start:\n{self.logs()}")
+            time.sleep(0.1)  # polling Redis for heartbeats: nothing to wait on instead
+        if self.py_spy:
+            self.spy = subprocess.Popen(
+                [self.py_spy, "record", "--pid", str(self.procs[0].pid), "--nonblocking",
+                 "--rate", "200", "--format", "raw", "-o", str(self.profile)],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            )  # fmt: skip
+
+    def logs(self) -> str:
+        return "\n".join(p.read_text()[-2000:] for p in sorted(self.work.glob("worker-*.log")))
+
+    def stop(self) -> list[float | None]:
+        """SIGTERM every worker; return the seconds each took to exit (None: it was killed)."""
+        took: list[float | None] = []
+        for proc in self.procs:
+            proc.send_signal(signal.SIGTERM)
+        start = time.monotonic()
+        for proc in self.procs:
+            remaining = max(0.1, STOP_TIMEOUT_S - (time.monotonic() - start))
+            try:
+                _, status, usage = _wait4(proc, remaining)
+                took.append(time.monotonic() - start)
+            except TimeoutError:
+                proc.kill()
+                _, status, usage = os.wait4(proc.pid, 0)
+                took.append(None)
+            proc.returncode = os.waitstatus_to_exitcode(status)
+            self.cpu_s += usage.ru_utime + usage.ru_stime
+        if self.spy is not None:
+            self.spy.wait(timeout=60)
+        return took
+
+
+def _wait4(proc: subprocess.Popen[bytes], timeout_s: float):
+    """os.wait4 with a deadline (rusage is only available from wait4)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        if pid:
+            return pid, status, usage
+        time.sleep(0.05)  # no blocking wait4 with a timeout exists
+    raise TimeoutError
+
+
+def dispatcher(broker_url: str):
+    """Return mailflow's own dispatcher for the Redis broker, only for enqueuing."""
+    from mailflow.jobs.broker import build_broker
+    from mailflow.jobs.dispatch import Dispatcher
+
+    def no_courier():
+        raise RuntimeError("this process only enqueues")
+
+    return Dispatcher(build_broker(broker_url), no_courier, serve=False)
+
+
+def _proc_cpu_s(pid: int) -> float:
+    """Return the user + system CPU seconds process ``pid`` used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measure_mailflow(sink, env: dict[str, str], args, work: Path, database_url: str):
+    """Deliver every pending row through the workers; return the row, stray stats, profile."""
+    workers = Workers(env, work, args.workers, args.py_spy if args.profile else None)
+    ids = outbox_ids(database_url)
+    workers.start(args.redis_db)
+    sink.reset()
+    startup_cpu = sum(_proc_cpu_s(p.pid) for p in workers.procs)
+    server_cpu = _cpu_self()
+    try:
+        with dispatcher(env["MAILFLOW_BROKER_URL"]) as d:
+            start = time.monotonic()
+            d.enqueue(ids)
+            enqueued_s = time.monotonic() - start
+            complete = sink.wait_for_count(len(ids), args.timeout)
+        last = max((m.accepted_monotonic_s for m in sink.received), default=start)
+        server_cpu = _cpu_self() - server_cpu
+    finally:
+        exits = workers.stop()
+    status = outbox_status(database_url)
+    note = f"{len(sink.sessions)} SMTP sessions; rows: {status}"
+    if not complete:
+        note += f"; only {len(sink.received)} of {len(ids)} arrived in {args.timeout:.0f} s!"
+    row = Row(f"mailflow: {args.workers} × `mailflow worker` (4 threads each), Redis, PostgreSQL",
+              len(sink.received), last - start, note)  # fmt: skip
+    row.extra = {"enqueue_s": enqueued_s, "sessions": len(sink.sessions),
+                 "worker_cpu_s": workers.cpu_s - startup_cpu, "server_cpu_s": server_cpu,
+                 "worker_startup_cpu_s": startup_cpu}  # fmt: skip
+    return row, exits, workers
+
+
+def _cpu_self() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+# ---------------------------------------------------------------- raw aiosmtplib baselines
+
+
+async def _raw_send(mails, host: str, port: int, cafile: str, reuse: bool) -> float:
+    """Send ``mails`` (sender, recipients, bytes) over RAW_CONNECTIONS concurrent senders."""
+    import ssl
+
+    import aiosmtplib
+
+    from tests.servers.smtp import PASSWORD, USER
+
+    context = ssl.create_default_context(cafile=cafile)
+    queue: asyncio.Queue = asyncio.Queue()
+    for mail in mails:
+        queue.put_nowait(mail)
+
+    async def session() -> aiosmtplib.SMTP:
+        client = aiosmtplib.SMTP(hostname=host, port=port, start_tls=True, tls_context=context,
+                                 timeout=30)  # fmt: skip
+        await client.connect()
+        await client.ehlo()
+        await client.login(USER, PASSWORD)
+        return client
+
+    async def sender() -> None:
+        client = await session() if reuse else None
+        while not queue.empty():
+            mail_from, rcpts, data = queue.get_nowait()
+            one = client or await session()
+            await one.sendmail(mail_from, list(rcpts), data)
+            if client is None:
+                await one.quit()
+        if client is not None:
+            await client.quit()
+
+    start = time.perf_counter()
+    await asyncio.gather(*(sender() for _ in range(RAW_CONNECTIONS)))
+    return time.perf_counter() - start
+
+
+def raw_child(path: str, host: str, port: str, cafile: str, mode: str) -> None:
+    """The baseline, run in its own process; prints its wall time as JSON."""
+    mails = pickle.loads(Path(path).read_bytes())
+    seconds = asyncio.run(_raw_send(mails, host, int(port), cafile, mode == "reuse"))
+    print(json.dumps({"mails": len(mails), "seconds": seconds}))
+
+
+def measure_raw(sink, smtp, mails, work: Path, reuse: bool) -> Row:
+    """Run one baseline in a child process and check the server got every mail."""
+    path = work / "mails.pickle"
+    if not path.exists():
+        path.write_bytes(pickle.dumps(mails))
+    mode = "reuse" if reuse else "fresh"
+    sink.reset()
+    cmd = [sys.executable, __file__, "--raw-child", str(path), smtp.host, str(smtp.port),
+           str(smtp.cafile), mode]  # fmt: skip
+    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    if done.returncode != 0:
+        raise SystemExit(f"raw baseline failed:\n{done.stderr}")
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    note = f"{len(sink.sessions)} SMTP sessions; server received {len(sink.received)}"
+    what = ("raw aiosmtplib: 8 connections kept open" if reuse
+            else "raw aiosmtplib: 8 concurrent, a new connection per mail")  # fmt: skip
+    return Row(what, result["mails"], result["seconds"], note)
+
+
+# ---------------------------------------------------------------- profile
+
+
+def summarise_profile(path: Path, top: int = 25) -> list[str]:
+    """Return the hottest functions of py-spy's raw output: inclusive, and by own samples."""
+    inclusive: Counter[str] = Counter()
+    own: Counter[str] = Counter()
+    total = 0
+    for line in path.read_text(errors="replace").splitlines():
+        stack, _, count = line.rpartition(" ")
+        frames = [f.rsplit(":", 1)[0] + ")" for f in stack.split(";") if "(" in f]
+        if not count.isdigit() or not frames:
+            continue
+        total += int(count)
+        own[frames[-1]] += int(count)
+        for name in set(frames):
+            inclusive[name] += int(count)
+    share = max(total, 1)
+    lines = [f"{total} CPU samples at 200 Hz of worker 1 (all threads); inclusive:"]
+    lines += [f"{n / share:6.1%}  {name}" for name, n in inclusive.most_common(top)]
+    lines.append("own samples (the function itself was running):")
+    lines += [f"{n / share:6.1%}  {name}" for name, n in own.most_common(top)]
+    return lines
+
+
+# ---------------------------------------------------------------- main
+
+
+def mailflow_env(database_url: str, smtp, redis_db: int) -> dict[str, str]:
+    from tests.servers.smtp import PASSWORD
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MAILFLOW_")}
+    return env | {
+        "MAILFLOW_DATABASE_URL": database_url,
+        "MAILFLOW_BROKER_URL": f"redis://{REDIS_HOST}:{REDIS_PORT}/{redis_db}",
+        "MAILFLOW_TRANSPORT": smtp.url(),
+        "MAILFLOW_TRANSPORT_PASSWORD": PASSWORD,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+    }
+
+
+def parse_args() -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--rows", type=int, default=5000, help="pending outbox rows (default 5000)")
+    p.add_argument("--workers", type=int, default=2, help="`mailflow worker` processes")
+    p.add_argument("--redis-db", type=int, default=13, help="Redis database, flushed (13)")
+    p.add_argument("--timeout", type=float, default=900.0, help="seconds to wait for delivery")
+    p.add_argument("--skip-raw", action="store_true", help="no raw aiosmtplib baselines")
+    p.add_argument("--profile", action="store_true", help="sample worker 1 with py-spy")
+    p.add_argument("--py-spy", default=shutil.which("py-spy"), help="the py-spy binary")
+    p.add_argument("--raw-child", nargs=5, help=argparse.SUPPRESS)
+    return p.parse_args()
+
+
+def main() -> None:
+    args = parse_args()
+    if args.raw_child:
+        raw_child(*args.raw_child)
+        return
+    if args.profile and not args.py_spy:
+        raise SystemExit("--profile needs py-spy: pip install py-spy, or pass --py-spy PATH")
+    from tests.servers.smtp import running_smtp
+
+    # aiosmtpd 1.4 logs a deprecation warning about its own Session.login_data on every AUTH
+    logging.getLogger("mail.log").setLevel(logging.ERROR)
+    wait_until_quiet()
+    work = Path(tempfile.mkdtemp(prefix="mailflow-delivery-"))
+    loads, profile = [load_average()], []
+    try:
+        with running_smtp() as smtp, PostgresDatabase() as pg:
+            flush_redis(args.redis_db)
+            env = mailflow_env(pg.url, smtp, args.redis_db)
+            run_mailflow(["db", "upgrade"], env)
+            no_broker = {k: v for k, v in env.items() if k != "MAILFLOW_BROKER_URL"}
+            kinds = fill_outbox(pg.url, no_broker, args.rows)
+            print(f"{sum(kinds.values())} pending outbox rows: {dict(kinds)}")
+            row, exits, workers = measure_mailflow(smtp.sink, env, args, work, pg.url)
+            print(f"{row.what}: {row.mails} mails in {row.seconds:.2f} s, {row.rate:.0f}/s")
+            mails = [(m.mail_from, m.rcpt_tos, m.data) for m in smtp.sink.received]
+            rows = [row]
+            for reuse in () if args.skip_raw else (True, False):
+                rows.append(measure_raw(smtp.sink, smtp, mails, work, reuse))
+                print(f"{rows[-1].what}: {rows[-1].rate:.0f}/s")
+            if workers.profile.exists():
+                profile = summarise_profile(workers.profile)
+        loads.append(load_average())
+        report(args, rows, mails, exits, profile, loads)
+    finally:
+        flush_redis(args.redis_db)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def report(args, rows: list[Row], mails, exits, profile: list[str], loads) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    size = sum(len(m[2]) for m in mails) / max(len(mails), 1)
+    rcpts = sum(len(m[1]) for m in mails) / max(len(mails), 1)
+    header = (f"mailflow delivery benchmark: {args.rows} outbox rows, {args.workers} workers;"
+              f" mean mail {size / 1024:.1f} KiB, {rcpts:.1f} recipients\n{machine()}\n"
+              f"load average before/after: {loads[0]} / {loads[1]}")  # fmt: skip
+    table = Table(title=header, title_justify="left")
+    for col, justify in (("measurement", "left"), ("mails", "right"), ("seconds", "right"),
+                         ("mails/s", "right"), ("note", "left")):  # fmt: skip
+        table.add_column(col, justify=justify)  # type: ignore[arg-type]
+    for r in rows:
+        table.add_row(r.what, str(r.mails), f"{r.seconds:.2f}", f"{r.rate:.0f}", r.note)
+    Console(width=max(Console().width, 150)).print(table)
+    mf = rows[0]
+    cpu, server = mf.extra["worker_cpu_s"], mf.extra["server_cpu_s"]
+    print(f"mailflow: enqueue of {args.rows} ids took {mf.extra['enqueue_s']:.2f} s; worker CPU"
+          f" after start-up"
+          f" {cpu:.1f} s ({cpu / max(mf.mails, 1) * 1000:.1f} ms per mail), SMTP server (this"
+          f" process) CPU {server:.1f} s")  # fmt: skip
+    for n, took in enumerate(exits, 1):
+        state = f"exited after {took:.1f} s" if took is not None else "did NOT exit (killed)"
+        print(f"worker {n}: SIGTERM → {state}")
+    if len(rows) > 1 and rows[1].rate:
+        print(f"mailflow reaches {mf.rate / rows[1].rate:.0%} of raw aiosmtplib with reuse")
+    if profile:
+        print("\npy-spy profile of worker 1:\n" + "\n".join(profile))
+    RESULTS.mkdir(exist_ok=True)
+    out = RESULTS / f"delivery-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    out.write_text(json.dumps({
+        "machine": machine(), "rows": args.rows, "workers": args.workers, "load_average": loads,
+        "results": [asdict(r) | {"rate": r.rate} for r in rows], "profile": profile,
+        "worker_exit_s": exits,
+    }, ensure_ascii=False, indent=2))  # fmt: skip
+    print(f"results: {out.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
