@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
@@ -20,6 +21,8 @@ from tests.servers.dovecot import ImapUser
 from tests.servers.smtp import PASSWORD, SmtpServer
 
 REPO = Path(__file__).resolve().parents[2]
+# a fixed Monday afternoon just after the task mail: the clocks never depend on today
+T0 = datetime(2023, 10, 9, 14, 30, tzinfo=ZoneInfo("Asia/Shanghai"))
 
 
 @pytest.fixture
@@ -60,14 +63,14 @@ def test_421_delays_then_delivers_once(
     """A temporary refusal leaves the mail pending with a retry time; the sweep then sends it once."""
     imap_user.append(TASK)
     smtp_server.sink.fail_next(1, "421 4.3.2 Service busy, try later")
-    run_once(runtime, open_source(runtime.settings))
+    run_once(runtime, open_source(runtime.settings), now=T0)
     [row] = _rows(runtime)
     assert row.status == "pending" and row.attempts == 1
     assert row.last_error is not None and "421" in row.last_error
-    assert row.next_attempt_at > datetime.now(UTC)
+    assert row.next_attempt_at > T0
     assert smtp_server.sink.received == []
 
-    assert sweep_once(runtime, datetime.now(UTC)) == []  # not due yet: nothing is hammered
+    assert sweep_once(runtime, T0) == []  # not due yet: nothing is hammered
     sweep_once(runtime, row.next_attempt_at + timedelta(seconds=1))
     [row] = _rows(runtime)
     assert row.status == "sent"
@@ -82,8 +85,8 @@ def test_550_fails_once_and_tells_the_administrators(
     """A permanent refusal fails the mail at once, visibly, and the administrators hear once."""
     imap_user.append(TASK)
     smtp_server.sink.refuse("liu.yang@example.com", "550 5.1.1 No such user")
-    run_once(runtime, open_source(runtime.settings))
-    sweep_once(runtime, datetime.now(UTC) + timedelta(days=2))
+    run_once(runtime, open_source(runtime.settings), now=T0)
+    sweep_once(runtime, T0 + timedelta(days=2))
     rows = _rows(runtime)
     failed = [r for r in rows if r.kind == "receipt"]
     notices = [r for r in rows if r.kind == "delivery_failed_admin"]
@@ -111,14 +114,14 @@ def test_broken_rule_edit_keeps_old_rules_and_mails_admins_once(
     assert len(ids) == 1
     rules_file.write_text(rules_file.read_text(encoding="utf-8") + "\n", encoding="utf-8")
     assert live.refresh(runtime.sessions) == []  # the same problem: no second mail
-    sweep_once(runtime)
+    sweep_once(runtime)  # the notice is written on the wall clock; nothing else is stored yet
     [notice] = smtp_server.sink.received
     assert notice.rcpt_tos == ("admin@example.com",)
     text = notice.message.get_body(("plain",)).get_content()
     assert "rules.yaml" in text and "recipt" in text
 
     imap_user.append(TASK)  # the old rules still answer with a receipt
-    run_once(runtime, open_source(runtime.settings))
+    run_once(runtime, open_source(runtime.settings), now=T0)
     assert [m.message["Subject"][:4] for m in smtp_server.sink.received[1:]] == ["【回执】"]
 
 
