@@ -66,8 +66,8 @@ def test_implicit_tls_delivers(smtps_server: SmtpServer) -> None:
 
 
 def test_batch_reuses_one_connection(smtp_server: SmtpServer) -> None:
-    """Five sends in a batch use one SMTP session; sends outside a batch use one each."""
-    t = transport(smtp_server)
+    """Five sends in a batch use one SMTP session; with no keep-alive, sends outside use one each."""
+    t = SmtpTransport(parse_transport_url(smtp_server.url()), PASSWORD, keepalive_s=0)
     with t.batch():
         for n in range(5):
             t.send(mail(n), SENDER, [TO])
@@ -77,6 +77,16 @@ def test_batch_reuses_one_connection(smtp_server: SmtpServer) -> None:
     t.close()
     assert len(smtp_server.sink.sessions) == 3
     assert len(smtp_server.sink.received) == 7
+
+
+def test_sends_outside_a_batch_keep_the_session_alive(smtp_server: SmtpServer) -> None:
+    """One mail at a time, as a worker thread sends: the session is reused after a NOOP."""
+    t = transport(smtp_server)
+    for n in range(4):
+        t.send(mail(n), SENDER, [TO])
+    t.close()
+    assert len(smtp_server.sink.received) == 4
+    assert len(smtp_server.sink.sessions) == 1
 
 
 def test_sends_from_many_threads_share_the_transport(smtp_server: SmtpServer) -> None:

@@ -4,7 +4,8 @@ Each ``SmtpTransport`` owns one asyncio event loop running in its own daemon thr
 first use (after any fork: the Dramatiq CLI forks workers) and restarted if the process id
 changes. Callers in any thread, including one that already runs an event loop, submit coroutines
 to it and wait with a deadline, so one SMTP connection can outlive a single call: inside
-``batch()`` every send reuses it; outside, each send connects and quits. Sends on one instance are
+``batch()`` every send reuses it; outside, the session stays open ``keepalive_s`` for the next
+send (checked with NOOP first), then QUIT. Sends on one instance are
 serialised (SMTP carries one transaction at a time); for parallel delivery use one instance per
 worker thread. TLS is never left to chance: STARTTLS is required (``start_tls=True``) unless the
 URL says ``security=none``, and ``smtps://`` is implicit TLS.
@@ -80,16 +81,27 @@ def _serve(loop: asyncio.AbstractEventLoop) -> None:
         loop.close()
 
 
+# a session left open between sends outside a batch (worker threads send one mail at a time)
+KEEPALIVE_S = 30.0
+
+
 class SmtpTransport:
     """Sends mail over SMTP with STARTTLS or implicit TLS, AUTH and per-command timeouts."""
 
-    def __init__(self, url: SmtpUrl, password: str | None = None) -> None:
+    def __init__(
+        self, url: SmtpUrl, password: str | None = None, *, keepalive_s: float = KEEPALIVE_S
+    ) -> None:
+        """``keepalive_s``: how long a session stays open after a send outside ``batch()``
+        for the next one (checked with NOOP before reuse); 0 closes it after every send."""
         self.url = url
         self.__password = password
         self._client: aiosmtplib.SMTP | None = None
         self._lock = threading.RLock()
         self._depth = 0
         self._loop = _LoopThread(f"smtp {url.name}")
+        self._keepalive_s = keepalive_s
+        self._idle: asyncio.TimerHandle | None = None
+        self._tls = _tls_context(url) if url.security is not Security.NONE else None
         self.connections_opened = 0  # how many SMTP sessions this instance started
 
     def __repr__(self) -> str:
@@ -137,6 +149,8 @@ class SmtpTransport:
             self._loop.stop()
 
     def _end_session(self) -> None:
+        if self._idle is not None:
+            self._loop.run(self._cancel_idle_async(), self.url.timeout_s)
         if self._client is None:
             return
         try:
@@ -147,9 +161,10 @@ class SmtpTransport:
     async def _send(
         self, raw: bytes, sender: str, recipients: list[str]
     ) -> dict[str, tuple[int, str]]:
-        client = self._client
+        self._cancel_idle()
+        client = await self._usable_client()
         try:
-            if client is None or not client.is_connected:
+            if client is None:
                 client = self._client = await self._connect()
             errors, _reply = await client.sendmail(sender, recipients, raw)
         except BaseException:  # also a cancellation after the caller's deadline
@@ -158,8 +173,36 @@ class SmtpTransport:
                 client.close()
             raise
         if self._depth == 0:
-            await self._quit()
+            if self._keepalive_s > 0:
+                loop = asyncio.get_running_loop()
+                self._idle = loop.call_later(self._keepalive_s, self._quit_later)
+            else:
+                await self._quit()
         return {address: (r.code, r.message) for address, r in errors.items()}
+
+    async def _usable_client(self) -> aiosmtplib.SMTP | None:
+        """Return the open session if the server still answers NOOP on it, else None."""
+        client = self._client
+        if client is None or not client.is_connected:
+            return None
+        if self._depth > 0:
+            return client  # inside a batch the session was just used
+        try:
+            await client.noop()
+        except (aiosmtplib.SMTPException, OSError):
+            self._client = None
+            client.close()
+            return None
+        return client
+
+    def _cancel_idle(self) -> None:
+        if self._idle is not None:
+            self._idle.cancel()
+            self._idle = None
+
+    def _quit_later(self) -> None:
+        self._idle = None
+        asyncio.get_running_loop().create_task(self._quit())
 
     async def _connect(self) -> aiosmtplib.SMTP:
         url = self.url
@@ -169,7 +212,7 @@ class SmtpTransport:
             timeout=url.timeout_s,
             use_tls=url.security is Security.TLS,
             start_tls=url.security is Security.STARTTLS,
-            tls_context=_tls_context(url) if url.security is not Security.NONE else None,
+            tls_context=self._tls,
         )
         await client.connect()
         self.connections_opened += 1
@@ -183,6 +226,9 @@ class SmtpTransport:
             client.close()
             raise
         return client
+
+    async def _cancel_idle_async(self) -> None:
+        self._cancel_idle()
 
     async def _quit(self) -> None:
         client, self._client = self._client, None
