@@ -9,7 +9,6 @@ rate limit caps automatic mail to one person (invariant 7).
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -19,22 +18,20 @@ from sqlalchemy.orm import Session
 from mailflow.mail.calendar import BusinessCalendar
 from mailflow.mail.model import ParseContext, ParsedMessage
 from mailflow.mail.requests import asks_for_confirmation
-from mailflow.outbound.compose import outgoing_message_id
 from mailflow.rulebook.decision import Decision, PlannedMail, decide
 from mailflow.rulebook.duration import Duration
 from mailflow.rulebook.facts import MessageFacts
 from mailflow.rulebook.loader import Rulebook
 from mailflow.service import understand
 from mailflow.service.mailcontext import template_context
+from mailflow.service.outmail import key_of, outbox_row
 from mailflow.store import outbox, threads
-from mailflow.store.models import OUTBOX_PENDING, Message, OutboxMail
+from mailflow.store.models import Message, OutboxMail
 
 log = logging.getLogger(__name__)
 
-DEFAULT_LANG = "zh-CN"
 RATE_WINDOW = timedelta(hours=1)
 RATE_LIMIT = 10  # automatic mails to one person per hour; more are dropped and logged
-MAX_REFERENCES = 20
 DEFAULT_WITHIN = Duration(24, "hours")
 
 
@@ -112,34 +109,19 @@ def _row(
     now: datetime,
     due: datetime | None,
 ) -> OutboxMail:
-    key = idempotency_key(message.message_id, planned)
-    domain = rulebook.organization.organization.shared_address.rpartition("@")[2]
     context = template_context(parsed, planned, rulebook.organization, ctx.timezone, due=due)
     context["files"] = deadline_files(parsed, planned, rulebook, ctx)
-    references = [*parsed.references, parsed.message_id][-MAX_REFERENCES:]
-    return OutboxMail(
-        key=key,
+    return outbox_row(
+        key=idempotency_key(message.message_id, planned),
         kind=planned.template,
         rule=planned.rule,
-        message_pk=message.id,
-        thread_id=message.thread_id,
-        to_addrs=list(planned.to),
-        cc_addrs=list(planned.cc),
-        lang=DEFAULT_LANG,
+        to=planned.to,
+        cc=planned.cc,
         context=context,
-        message_id=outgoing_message_id(key, domain),
-        in_reply_to=parsed.message_id,
-        references=references,
+        domain=rulebook.organization.organization.shared_address.rpartition("@")[2],
+        now=now,
+        about=message,
         auto_submitted="auto-replied",
-        subject=None,
-        status=OUTBOX_PENDING,
-        attempts=0,
-        due_at=now,
-        next_attempt_at=now,
-        claimed_until=None,
-        sent_at=None,
-        last_error=None,
-        created_at=now,
     )
 
 
@@ -179,9 +161,8 @@ def deadline_files(
 
 def idempotency_key(message_id: str, planned: PlannedMail) -> str:
     """Return the key that makes one planned mail one outbox row, however often it is decided."""
-    parts = [message_id, planned.rule, str(planned.action_index), planned.template]
-    parts.append(",".join(sorted(planned.to)))
-    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+    recipients = ",".join(sorted(planned.to))
+    return key_of(message_id, planned.rule, planned.action_index, planned.template, recipients)
 
 
 def _over_limit(session: Session, planned: PlannedMail, now: datetime) -> bool:

@@ -10,7 +10,6 @@ Message-ID makes that rare resend recognisable as the same mail (invariants 3 to
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import random
 from collections.abc import Callable, Sequence
@@ -22,12 +21,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from mailflow.errors import PermanentSendError, TemplateError, TransientSendError
 from mailflow.outbound.attachments import build_attachments
-from mailflow.outbound.compose import compose, outgoing_message_id
+from mailflow.outbound.compose import compose
 from mailflow.outbound.render import TemplateSet
 from mailflow.outbound.transports import SendConfigurationError, Transport
+from mailflow.service.outmail import key_of, outbox_row
 from mailflow.store import outbox
 from mailflow.store.db import writing
-from mailflow.store.models import OUTBOX_PENDING, OutboxMail
+from mailflow.store.models import OutboxMail
 
 log = logging.getLogger(__name__)
 
@@ -185,36 +185,21 @@ def _notice(
     org: tuple[str, str],
     now: datetime,
 ) -> OutboxMail:
-    key = hashlib.sha256(seed.encode()).hexdigest()
     name, sender = org
-    domain = sender.rpartition("@")[2]
-    return OutboxMail(
-        key=key,
+    context = {
+        "organization": {"name": name, "shared_address": sender},
+        "recipient": {"name": "", "address": administrators[0]},
+        "rule": {"name": kind},
+        "message": None,
+        "problems": problems,
+    }
+    return outbox_row(
+        key=key_of(seed),
         kind=kind,
         rule=None,
-        message_pk=None,
-        thread_id=None,
-        to_addrs=list(administrators),
-        cc_addrs=[],
-        lang="zh-CN",
-        context={
-            "organization": {"name": name, "shared_address": sender},
-            "recipient": {"name": "", "address": administrators[0]},
-            "rule": {"name": kind},
-            "message": None,
-            "problems": problems,
-        },
-        message_id=outgoing_message_id(key, domain),
-        in_reply_to=None,
-        references=[],
-        auto_submitted="auto-generated",
-        subject=None,
-        status=OUTBOX_PENDING,
-        attempts=0,
-        due_at=now,
-        next_attempt_at=now,
-        claimed_until=None,
-        sent_at=None,
-        last_error=None,
-        created_at=now,
+        to=administrators,
+        cc=(),
+        context=context,
+        domain=sender.rpartition("@")[2],
+        now=now,
     )

@@ -16,18 +16,13 @@ from mailflow.outbound.context import STANDARD_CONTEXT
 from mailflow.rulebook.decision import PlannedMail
 from mailflow.rulebook.organization import Organization
 from mailflow.rulebook.recipients import Directory
+from mailflow.service.outmail import local_time
 
 SUMMARY_CHARS = 300
-LOCAL_TIME = "%Y-%m-%d %H:%M"
 
 
 def _person(a: Address) -> dict[str, str]:
     return {"name": a.name, "address": a.address}
-
-
-def local_time(moment: datetime | None, tz: tzinfo) -> str | None:
-    """Return ``moment`` as people read it in the organisation's timezone."""
-    return moment.astimezone(tz).strftime(LOCAL_TIME) if moment else None
 
 
 def message_data(parsed: ParsedMessage, tz: tzinfo) -> dict[str, Any]:
