@@ -35,8 +35,10 @@ mailbox be hard links to one generated set of files, so the bytes are generated 
 would exercise Dovecot's save path, which is not what is being measured.
 
 Results are printed as a table and written to ``benchmarks/results/ingest-<time>.json``
-(git-ignored). ``--profile`` also runs one ``poll --once`` under cProfile and prints the top
-functions. See ``docs/benchmarks.md`` for the numbers measured on the reference machine.
+(git-ignored). ``--repeat R`` runs everything R times, interleaved, and keeps the fastest (the
+machine may be shared). ``--profile`` also runs one ``poll --once`` under cProfile, apart from
+the table, and prints the top functions. ``docs/benchmarks.md`` has the numbers measured on the
+reference machine.
 """
 
 from __future__ import annotations
