@@ -175,9 +175,4 @@ def _over_limit(session: Session, planned: PlannedMail, now: datetime) -> bool:
 def _thread_people(session: Session, message: Message) -> set[str]:
     if message.thread_id is None:
         return set()
-    people: set[str] = set()
-    for earlier in threads.thread_messages(session, message.thread_id):
-        if earlier.id == message.id:
-            continue
-        people.update(a.address for a in earlier.addresses)
-    return people
+    return threads.thread_addresses(session, message.thread_id, but=message.id)

@@ -49,7 +49,7 @@ def record(
     mail's own words.
     """
     when = parsed.date or message.received_at
-    thread = _thread_for(session, message, parsed, when)
+    thread = _thread_for(session, message, parsed, when, ctx)
     message.thread_id, message.subject_key = thread.id, thread_key(parsed.subject)
     if parsed.automated:
         return  # out-of-office replies and bounces neither assign work nor confirm
@@ -64,15 +64,17 @@ def record(
 
 
 def _thread_for(
-    session: Session, message: Message, parsed: ParsedMessage, when: datetime
+    session: Session, message: Message, parsed: ParsedMessage, when: datetime, ctx: ParseContext
 ) -> Thread:
     parents = threads.messages_by_ids(
         session, [i for i in (parsed.in_reply_to, *reversed(parsed.references)) if i]
     )
     thread = next((session.get(Thread, p.thread_id) for p in parents if p.thread_id), None)
     if thread is None:
+        # the shared address is on nearly every mail: it says nothing about who talks to whom
+        people = [a for a in _people(parsed) if a not in ctx.own_addresses]
         thread = threads.thread_by_subject(
-            session, thread_key(parsed.subject), _people(parsed), when - SUBJECT_WINDOW
+            session, thread_key(parsed.subject), people, when - SUBJECT_WINDOW
         )
     if thread is None:
         thread = Thread(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import Text, cast, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -98,8 +98,10 @@ def list_outbox(
 
 def sent_to_since(session: Session, address: str, since: datetime) -> int:
     """Return how many mails were decided for ``address`` (as To) since ``since``."""
-    rows = session.scalars(select(OutboxMail.to_addrs).where(OutboxMail.created_at >= since))
-    return sum(1 for to in rows if address in to)
+    # the JSON text holds the address in quotes on SQLite and PostgreSQL alike
+    listed = cast(OutboxMail.to_addrs, Text).contains(f'"{address}"', autoescape=True)
+    query = select(func.count()).where(OutboxMail.created_at >= since, listed)
+    return int(session.scalar(query) or 0)
 
 
 def count_by_status(session: Session) -> dict[str, int]:

@@ -40,19 +40,32 @@ def thread_by_subject(
     people = list(dict.fromkeys(addresses))
     if not subject_key or not people:
         return None
+    shares_someone = (
+        select(MessageAddress.id)
+        .join(Message, Message.id == MessageAddress.message_pk)
+        .where(Message.thread_id == Thread.id, MessageAddress.address.in_(people))
+        .exists()
+    )
     query = (
         select(Thread)
-        .join(Message, Message.thread_id == Thread.id)
-        .join(MessageAddress, MessageAddress.message_pk == Message.id)
-        .where(
-            Thread.subject_key == subject_key,
-            Thread.last_message_at >= since,
-            MessageAddress.address.in_(people),
-        )
+        .where(Thread.subject_key == subject_key, Thread.last_message_at >= since, shares_someone)
         .order_by(Thread.last_message_at.desc())
         .limit(1)
     )
     return session.scalar(query)
+
+
+def thread_addresses(session: Session, thread_id: int, but: int | None = None) -> set[str]:
+    """Return every address on the thread's messages (optionally leaving one message out)."""
+    query = (
+        select(MessageAddress.address)
+        .join(Message, Message.id == MessageAddress.message_pk)
+        .where(Message.thread_id == thread_id)
+        .distinct()
+    )
+    if but is not None:
+        query = query.where(Message.id != but)
+    return set(session.scalars(query))
 
 
 def merge_threads(session: Session, keep: Thread, gone: Thread) -> None:
