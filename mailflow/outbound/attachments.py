@@ -17,25 +17,13 @@ from typing import Any
 
 from mailflow.errors import TemplateError
 from mailflow.outbound.ics import deadline_from_spec, deadline_ics, ics_filename
+from mailflow.outbound.record import COLUMNS
 
 ICS_CONTENT_TYPE = "text/calendar; method=PUBLISH; charset=utf-8"
 XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 XLSX_DEFAULT_FILENAME = "内部沟通记录表.xlsx"
 XLSX_DEFAULT_TITLE = "内部沟通记录表"
 RECORD_MODULE = "mailflow.outbound.record"
-# the guide's 内部沟通记录表 columns (§三), the keys of an xlsx spec's rows
-RECORD_COLUMNS = (
-    "沟通日期",
-    "沟通类型",
-    "参与部门/人员",
-    "沟通主题",
-    "核心内容摘要",
-    "行动项",
-    "负责人",
-    "计划完成时间",
-    "实际完成时间",
-    "备注",
-)
 MAX_FILENAME_CHARS = 120
 _BAD_FILENAME = re.compile(r"[\x00-\x1f\x7f\u2028\u2029\x85/\\\"]")
 _CONTENT_TYPE = re.compile(r"^[a-z0-9!#$&^_.+-]+/[a-z0-9!#$&^_.+-]+(\s*;.*)?$", re.IGNORECASE)
@@ -113,7 +101,7 @@ class _RecordRow(dict[str, Any]):
 
     def cells(self) -> list[str | None]:
         """Return the values in the order of the guide's columns, text or None."""
-        return [_cell(self.get(column)) for column in RECORD_COLUMNS]
+        return [_cell(self.get(column)) for column in COLUMNS]
 
 
 def _cell(value: Any) -> str | None:

@@ -5,23 +5,19 @@ calls for, and nothing else. Time is an argument to `run --once`, never a sleep.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime
-from email.message import EmailMessage
-from email.policy import SMTP
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
 
 from mailflow.jobs.runner import run_once
 from mailflow.service.runtime import Runtime, build_runtime, open_source
 from mailflow.settings import load_settings
+from tests.scenario_mail import at, scenario_mail
 from tests.servers.databases import fresh_database
 from tests.servers.dovecot import ImapUser
 from tests.servers.smtp import PASSWORD, SmtpServer
 
 REPO = Path(__file__).resolve().parents[2]
-TZ = ZoneInfo("Asia/Shanghai")
 ZHANG, LI, WANG = (
     "张三 <zhang.san@example.com>",
     "李四 <li.si@example.com>",
@@ -34,21 +30,10 @@ LIU, CHEN, CUSTOMER = (
 )
 
 
-def at(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=TZ)
-
-
 def mail(
     n: int, sender: str, to: str, subject: str, body: str, date: str, reply_to: int = 0
 ) -> bytes:
-    m = EmailMessage()
-    m["From"], m["To"], m["Cc"] = sender, to, "协调台 <coord@example.com>"
-    m["Subject"], m["Message-ID"] = subject, f"<fortnight-{n}@example.com>"
-    m["Date"] = at(date).strftime("%a, %d %b %Y %H:%M:%S +0800")
-    if reply_to:
-        m["In-Reply-To"] = m["References"] = f"<fortnight-{reply_to}@example.com>"
-    m.set_content(body)
-    return m.as_bytes(policy=SMTP)
+    return scenario_mail("fortnight", n, sender, to, subject, body, date, reply_to)
 
 
 MINUTES_SUBJECT = "【会议纪要】技术部-X300联调例会"

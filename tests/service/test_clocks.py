@@ -9,11 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from datetime import datetime
-from email.message import EmailMessage
-from email.policy import SMTP
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select
@@ -28,30 +24,18 @@ from mailflow.settings import load_settings
 from mailflow.sources.maildir import MaildirSource
 from mailflow.store.db import make_engine, make_session_factory
 from mailflow.store.models import OutboxMail
+from tests.scenario_mail import at, scenario_mail
 
 REPO = Path(__file__).resolve().parents[2]
-TZ = ZoneInfo("Asia/Shanghai")
 SETTINGS = load_settings(rules_dir=REPO / "rules", templates_dir=REPO / "templates")
 RULEBOOK, _ = load_rules(SETTINGS)
 CTX = parse_context(RULEBOOK.organization, SETTINGS)
 
 
-def at(text: str) -> datetime:
-    """Return a Shanghai time from 'YYYY-MM-DD HH:MM'."""
-    return datetime.fromisoformat(text).replace(tzinfo=TZ)
-
-
 def mail(
     n: int, sender: str, to: str, subject: str, body: str, date: str, reply_to: int = 0
 ) -> bytes:
-    m = EmailMessage()
-    m["From"], m["To"], m["Cc"] = sender, to, "coord@example.com"
-    m["Subject"], m["Message-ID"] = subject, f"<clock-{n}@example.com>"
-    m["Date"] = at(date).strftime("%a, %d %b %Y %H:%M:%S +0800")
-    if reply_to:
-        m["In-Reply-To"] = m["References"] = f"<clock-{reply_to}@example.com>"
-    m.set_content(body)
-    return m.as_bytes(policy=SMTP)
+    return scenario_mail("clock", n, sender, to, subject, body, date, reply_to)
 
 
 ZHANG, WANG, LIU = (
