@@ -103,13 +103,18 @@ class _Mind:
     def understand(
         self, session: Session, message: Message, parsed: ParsedMessage, now: datetime
     ) -> list[int]:
-        """Thread, record and (with rules) decide about one stored mail; return outbox ids."""
+        """Thread, record and (with rules) decide about one stored mail; return outbox ids.
+
+        Everything stored before this mail is flushed once, here; the queries that follow need
+        nothing newer, so autoflush (a unit-of-work pass before every query) stays off.
+        """
         session.flush()
-        understand.record(session, message, parsed, self.ctx, ledger=self.rulebook is None)
-        if self.rulebook is None:
-            return []
-        when = self.decided_at or now
-        return decide.apply(session, message, parsed, self.rulebook, self.ctx, when).outbox_ids
+        with session.no_autoflush:
+            understand.record(session, message, parsed, self.ctx, ledger=self.rulebook is None)
+            if self.rulebook is None:
+                return []
+            when = self.decided_at or now
+            return decide.apply(session, message, parsed, self.rulebook, self.ctx, when).outbox_ids
 
 
 @dataclass(frozen=True)
