@@ -60,7 +60,13 @@ class Dispatcher:
         return self._worker is not None
 
     def enqueue(self, outbox_ids: Iterable[int]) -> None:
-        """Send one delivery message per outbox id."""
+        """Send one delivery message per outbox id.
+
+        An in-process queue nobody serves (``mailflow poll`` without MAILFLOW_BROKER_URL) would
+        only grow: then nothing is enqueued and the rows wait for ``run`` or ``scheduler``.
+        """
+        if is_in_process(self.broker) and self._worker is None:
+            return
         self.actors.enqueue(list(outbox_ids))
 
     def drain(self) -> None:
