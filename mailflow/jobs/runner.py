@@ -110,7 +110,8 @@ def run_forever(
             dispatcher.enqueue(m.outbox_id for m in fresh if m.outbox_id is not None)
             dispatcher.enqueue(due_outbox(runtime.sessions, now))
             stop.wait(SWEEP_EVERY_S)
-        if poller is not None:
+        if poller is not None and source is not None:
+            source.interrupt()  # an IDLE or a wait must not hold up the shutdown
             poller.join(timeout=30)
 
 

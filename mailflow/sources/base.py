@@ -67,6 +67,10 @@ class MailSource(Protocol):
         """Block until new mail may have arrived (IMAP IDLE) or ``timeout_s`` passed."""
         ...
 
+    def interrupt(self) -> None:
+        """Make a ``wait_for_mail`` running in another thread return now; any thread may call it."""
+        ...
+
     def close(self) -> None:
         """Release connections; the source may not be used afterwards."""
         ...

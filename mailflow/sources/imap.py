@@ -147,6 +147,13 @@ class ImapSource:
             else:
                 poll_until(client, deadline, self._noop_interval_s, self.name)
 
+    def interrupt(self) -> None:
+        """End a ``wait_for_mail`` running in another thread now (on shutdown): the socket is
+        shut down, so its read returns at once and the next call reconnects."""
+        client = self._client
+        if client is not None:
+            shutdown(client)
+
     def close(self) -> None:
         """Log out; the source may not be used afterwards."""
         self._closed = True

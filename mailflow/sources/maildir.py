@@ -8,6 +8,7 @@ holds without flags on disk.
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -35,6 +36,7 @@ class MaildirSource:
         self._batch_size = batch_size
         # the folders' state when last listed: a delivery after that ends the next wait at once
         self._listed: tuple[float, float, int] | None = None
+        self._interrupted = threading.Event()
 
     @property
     def name(self) -> str:
@@ -76,8 +78,8 @@ class MaildirSource:
         if self._stamp() != before:
             return
         while time.monotonic() < deadline:
-            time.sleep(min(_CHECK_INTERVAL_S, max(0.0, deadline - time.monotonic())))
-            if self._stamp() != before:
+            step = min(_CHECK_INTERVAL_S, max(0.0, deadline - time.monotonic()))
+            if self._interrupted.wait(step) or self._stamp() != before:
                 return
 
     def _stamp(self) -> tuple[float, float, int]:
@@ -85,6 +87,10 @@ class MaildirSource:
         new = self._path / "new"
         count = sum(1 for _ in os.scandir(new))
         return (os.stat(new).st_mtime, os.stat(self._path / "cur").st_mtime, count)
+
+    def interrupt(self) -> None:
+        """End a ``wait_for_mail`` running in another thread now (on shutdown)."""
+        self._interrupted.set()
 
     def close(self) -> None:
         """Nothing to release: files are opened per message."""

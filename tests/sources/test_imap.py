@@ -440,6 +440,22 @@ def test_kicked_while_idle_is_a_connection_error(
     assert ingest(source, DictCursor()) == ["<1@test>"]
 
 
+def test_interrupt_ends_idle_at_once(
+    imap_user: ImapUser, open_source: Callable[..., ImapSource]
+) -> None:
+    """Shutting down interrupts an IDLE from another thread; the next call reconnects."""
+    source = open_source(imap_user)
+    ingest(source, DictCursor())
+    with logged("idling") as idling:
+        after(idling, source.interrupt)
+        started = time.monotonic()
+        with pytest.raises(SourceConnectionError):
+            source.wait_for_mail(60)
+    assert time.monotonic() - started < DEADLINE_S
+    imap_user.append(raw_mail(1))
+    assert ingest(source, DictCursor()) == ["<1@test>"]
+
+
 def test_dovecot_killed_and_restarted() -> None:
     """Killing Dovecot mid-IDLE raises SourceConnectionError quickly; after a restart sources work."""
     with running_dovecot({USER: PASSWORD}) as server:

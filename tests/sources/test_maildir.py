@@ -98,3 +98,15 @@ def test_wait_returns_when_mail_arrived_after_the_last_read(tmp_path: Path) -> N
     started = time.monotonic()
     source.wait_for_mail(30)
     assert time.monotonic() - started < 30
+
+
+def test_interrupt_ends_a_wait_from_another_thread(tmp_path: Path) -> None:
+    """On shutdown a poller waiting for mail is woken at once rather than at its timeout."""
+    import threading
+
+    source = MaildirSource(_maildir(tmp_path))
+    waiter = threading.Thread(target=source.wait_for_mail, args=(600,))
+    waiter.start()
+    source.interrupt()
+    waiter.join(timeout=10)
+    assert not waiter.is_alive()
