@@ -46,7 +46,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -58,7 +57,6 @@ from latency import load_average, machine, wait_until_quiet  # noqa: E402
 
 MAILFLOW = ROOT / ".venv" / "bin" / "mailflow"
 RESULTS = ROOT / "benchmarks" / "results"
-PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
 HEARTBEATS = "mailflow:__heartbeats__"  # dramatiq's RedisBroker, namespace "mailflow"
 RAW_CONNECTIONS = 8
@@ -82,27 +80,6 @@ class Row:
 
 
 # ---------------------------------------------------------------- PostgreSQL and Redis
-
-
-class PostgresDatabase:
-    """A fresh database on the machine's PostgreSQL, dropped afterwards."""
-
-    def __init__(self) -> None:
-        self.name = f"mailflow_delivery_{uuid.uuid4().hex[:10]}"
-        self.url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{self.name}"
-
-    def _admin(self, sql: str) -> None:
-        import psycopg
-
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-            conn.execute(sql)
-
-    def __enter__(self) -> PostgresDatabase:
-        self._admin(f'CREATE DATABASE "{self.name}"')
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._admin(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
 
 
 def flush_redis(db: int) -> None:
@@ -440,6 +417,7 @@ def main() -> None:
         return
     if args.profile and not args.py_spy:
         raise SystemExit("--profile needs py-spy: pip install py-spy, or pass --py-spy PATH")
+    from tests.servers.databases import fresh_postgres
     from tests.servers.smtp import running_smtp
 
     # aiosmtpd 1.4 logs a deprecation warning about its own Session.login_data on every AUTH
@@ -448,14 +426,14 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="mailflow-delivery-"))
     loads, profile = [load_average()], []
     try:
-        with running_smtp() as smtp, PostgresDatabase() as pg:
+        with running_smtp() as smtp, fresh_postgres() as pg_url:
             flush_redis(args.redis_db)
-            env = mailflow_env(pg.url, smtp, args.redis_db)
+            env = mailflow_env(pg_url, smtp, args.redis_db)
             run_mailflow(["db", "upgrade"], env)
             no_broker = {k: v for k, v in env.items() if k != "MAILFLOW_BROKER_URL"}
-            kinds = fill_outbox(pg.url, no_broker, args.rows)
+            kinds = fill_outbox(pg_url, no_broker, args.rows)
             print(f"{sum(kinds.values())} pending outbox rows: {dict(kinds)}")
-            row, exits, workers = measure_mailflow(smtp.sink, env, args, work, pg.url)
+            row, exits, workers = measure_mailflow(smtp.sink, env, args, work, pg_url)
             print(f"{row.what}: {row.mails} mails in {row.seconds:.2f} s, {row.rate:.0f}/s")
             mails = [(m.mail_from, m.rcpt_tos, m.data) for m in smtp.sink.received]
             rows = [row]

@@ -54,7 +54,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -65,7 +64,6 @@ from mailgen import generate  # noqa: E402
 
 BATCH = 200
 PASSWORD = "bench-secret"
-PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 # the console script's code, run by this interpreter with the checkout on PYTHONPATH, so a copy
 # of the tree (git archive) is measured without its own virtualenv
 MAILFLOW = [sys.executable, "-c", "import sys; from mailflow.cli import main; sys.exit(main())"]
@@ -253,27 +251,6 @@ def count_rows(database_url: str) -> int:
         engine.dispose()
 
 
-class PostgresDatabase:
-    """A fresh database on the machine's PostgreSQL, dropped afterwards."""
-
-    def __init__(self) -> None:
-        self.name = f"mailflow_bench_{uuid.uuid4().hex[:10]}"
-        self.url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{self.name}"
-
-    def _admin(self, sql: str) -> None:
-        import psycopg
-
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-            conn.execute(sql)
-
-    def __enter__(self) -> PostgresDatabase:
-        self._admin(f'CREATE DATABASE "{self.name}"')
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._admin(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
-
-
 # ---------------------------------------------------------------- output
 
 
@@ -376,8 +353,10 @@ def measure(server, run: Run, work: Path, prof: Path) -> list[Row]:
     if run.kind == "raw":
         return measure_raw(server, run.user, work)
     if run.kind == "postgresql":
-        with PostgresDatabase() as pg:
-            return [measure_mailflow(server, run.user, pg.url, run.size, run.kind, work)]
+        from tests.servers.databases import fresh_postgres  # a fresh database, dropped after
+
+        with fresh_postgres() as pg_url:
+            return [measure_mailflow(server, run.user, pg_url, run.size, run.kind, work)]
     url = f"sqlite:///{work / f'{run.user}.db'}"
     profile = prof if run.kind == "profile" else None
     return [measure_mailflow(server, run.user, url, run.size, "sqlite", work, profile)]
