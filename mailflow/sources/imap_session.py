@@ -20,7 +20,8 @@ from imapclient import IMAPClient, SocketTimeout
 from imapclient.exceptions import LoginError
 
 from mailflow.errors import SourceAuthenticationError, SourceConnectionError
-from mailflow.sources.url import ImapUrl, Security
+from mailflow.sources.url import ImapUrl
+from mailflow.urls import Security
 
 log = logging.getLogger(__name__)
 

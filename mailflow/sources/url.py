@@ -31,9 +31,10 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import SplitResult, parse_qsl, quote, unquote, urlsplit
+from urllib.parse import SplitResult, quote, unquote, urlsplit
 
 from mailflow.errors import ConfigurationError
+from mailflow.urls import Security, query_options, security_of
 
 DEFAULT_FOLDER = "INBOX"
 DEFAULT_BATCH = 200
@@ -41,17 +42,10 @@ MAX_BATCH = 5000
 PROCESSED_KEYWORD = "$MailflowProcessed"
 IMAP_PORT = 143
 IMAPS_PORT = 993
+VARIABLE = "MAILFLOW_SOURCE"
 _IMAP_OPTIONS = frozenset({"security", "batch", "processed", "cafile", "idle"})
 _YES = {"yes", "true", "1", "on"}
 _NO = {"no", "false", "0", "off"}
-
-
-class Security(enum.Enum):
-    """How the IMAP connection is protected."""
-
-    STARTTLS = "starttls"
-    NONE = "none"
-    TLS = "tls"  # implicit TLS: imaps://
 
 
 class Processed(enum.Enum):
@@ -147,9 +141,9 @@ def _maildir(parts: SplitResult) -> MaildirUrl:
 
 
 def _imap(parts: SplitResult) -> ImapUrl:
-    query = _query(parts)
+    query = query_options(parts, VARIABLE, _IMAP_OPTIONS)
     implicit_tls = parts.scheme.lower() == "imaps"
-    security = _security(query.get("security"), implicit_tls)
+    security = security_of(query.get("security"), "imaps", implicit_tls, VARIABLE)
     processed, processed_folder = _processed(query.get("processed", Processed.FLAG.value))
     folder = unquote(parts.path.lstrip("/")) or DEFAULT_FOLDER
     cafile = Path(query["cafile"]) if query.get("cafile") else None
@@ -165,35 +159,6 @@ def _imap(parts: SplitResult) -> ImapUrl:
         cafile=cafile,
         idle=_flag("idle", query.get("idle", "yes")),
     )
-
-
-def _query(parts: SplitResult) -> dict[str, str]:
-    try:
-        pairs = parse_qsl(parts.query, keep_blank_values=True, strict_parsing=bool(parts.query))
-    except ValueError:
-        raise ConfigurationError("MAILFLOW_SOURCE: malformed query string") from None
-    query = dict(pairs)
-    unknown = sorted(set(query) - _IMAP_OPTIONS)
-    if unknown:
-        raise ConfigurationError(
-            f"MAILFLOW_SOURCE: unknown option(s) {', '.join(unknown)}"
-            f" (known: {', '.join(sorted(_IMAP_OPTIONS))})"
-        )
-    return query
-
-
-def _security(value: str | None, implicit_tls: bool) -> Security:
-    if implicit_tls:
-        if value not in (None, Security.TLS.value):
-            raise ConfigurationError("MAILFLOW_SOURCE: imaps:// is always TLS; drop ?security=")
-        return Security.TLS
-    if value is None:
-        return Security.STARTTLS
-    if value not in (Security.STARTTLS.value, Security.NONE.value):
-        raise ConfigurationError(
-            f"MAILFLOW_SOURCE: security={value!r}; use starttls or none (or imaps:// for TLS)"
-        )
-    return Security(value)
 
 
 def _processed(value: str) -> tuple[Processed, str | None]:

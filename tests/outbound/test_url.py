@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from mailflow.errors import ConfigurationError
-from mailflow.outbound.transports.url import FileUrl, Security, SmtpUrl, parse_transport_url
+from mailflow.outbound.transports.url import FileUrl, SmtpUrl, parse_transport_url
+from mailflow.urls import Security
 
 
 @pytest.mark.parametrize(

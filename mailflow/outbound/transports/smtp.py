@@ -30,7 +30,8 @@ import aiosmtplib
 
 from mailflow.outbound.transports.base import RecipientsRefused
 from mailflow.outbound.transports.smtp_errors import translate_error
-from mailflow.outbound.transports.url import Security, SmtpUrl
+from mailflow.outbound.transports.url import SmtpUrl
+from mailflow.urls import Security
 
 T = TypeVar("T")
 # a send is connect + EHLO + STARTTLS + EHLO + AUTH + MAIL + RCPT... + DATA: each is one timeout

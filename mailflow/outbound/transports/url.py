@@ -16,12 +16,12 @@ and no error message repeats the URL's text. Imports nothing of mailflow but ``e
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import SplitResult, parse_qsl, quote, unquote, urlsplit
+from urllib.parse import SplitResult, quote, unquote, urlsplit
 
 from mailflow.errors import ConfigurationError
+from mailflow.urls import Security, query_options, security_of
 
 VARIABLE = "MAILFLOW_TRANSPORT"
 SUBMISSION_PORT = 587
@@ -30,14 +30,6 @@ SMTPS_PORT = 465
 DEFAULT_TIMEOUT_S = 30.0
 MAX_TIMEOUT_S = 600.0
 _OPTIONS = frozenset({"security", "cafile", "timeout"})
-
-
-class Security(enum.Enum):
-    """How the SMTP connection is protected."""
-
-    STARTTLS = "starttls"
-    NONE = "none"
-    TLS = "tls"  # implicit TLS: smtps://
 
 
 @dataclass(frozen=True)
@@ -115,8 +107,10 @@ def _smtp(parts: SplitResult) -> SmtpUrl:
         raise ConfigurationError(f"{VARIABLE}: {parts.scheme}:// needs a host")
     if parts.path not in ("", "/"):
         raise ConfigurationError(f"{VARIABLE}: an SMTP URL takes no path")
-    query = _query(parts)
-    security = _security(query.get("security"), parts.scheme.lower() == "smtps")
+    query = query_options(parts, VARIABLE, _OPTIONS)
+    security = security_of(
+        query.get("security"), "smtps", parts.scheme.lower() == "smtps", VARIABLE
+    )
     default_port = {
         Security.TLS: SMTPS_PORT,
         Security.STARTTLS: SUBMISSION_PORT,
@@ -130,35 +124,6 @@ def _smtp(parts: SplitResult) -> SmtpUrl:
         cafile=Path(query["cafile"]) if query.get("cafile") else None,
         timeout_s=_timeout(query.get("timeout")),
     )
-
-
-def _query(parts: SplitResult) -> dict[str, str]:
-    try:
-        pairs = parse_qsl(parts.query, keep_blank_values=True, strict_parsing=bool(parts.query))
-    except ValueError:
-        raise ConfigurationError(f"{VARIABLE}: malformed query string") from None
-    query = dict(pairs)
-    unknown = sorted(set(query) - _OPTIONS)
-    if unknown:
-        raise ConfigurationError(
-            f"{VARIABLE}: unknown option(s) {', '.join(unknown)}"
-            f" (known: {', '.join(sorted(_OPTIONS))})"
-        )
-    return query
-
-
-def _security(value: str | None, implicit_tls: bool) -> Security:
-    if implicit_tls:
-        if value not in (None, Security.TLS.value):
-            raise ConfigurationError(f"{VARIABLE}: smtps:// is always TLS; drop ?security=")
-        return Security.TLS
-    if value is None:
-        return Security.STARTTLS
-    if value not in (Security.STARTTLS.value, Security.NONE.value):
-        raise ConfigurationError(
-            f"{VARIABLE}: security={value!r}; use starttls or none (or smtps:// for TLS)"
-        )
-    return Security(value)
 
 
 def _timeout(value: str | None) -> float:
