@@ -30,6 +30,7 @@ from mailflow.sources.imap_session import (
     idle_until,
     poll_until,
     shutdown,
+    wake,
 )
 from mailflow.sources.url import (
     PROCESSED_KEYWORD,
@@ -152,7 +153,7 @@ class ImapSource:
         shut down, so its read returns at once and the next call reconnects."""
         client = self._client
         if client is not None:
-            shutdown(client)
+            wake(client)
 
     def close(self) -> None:
         """Log out; the source may not be used afterwards."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import imaplib
 import logging
+import socket
 import ssl
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -134,6 +135,19 @@ def _early_empty(responses: list[tuple[Any, ...]], started: float, timeout_s: fl
 def describe(error: BaseException) -> str:
     """Return ``Type: message`` for a log line or an error message."""
     return f"{type(error).__name__}: {error}"
+
+
+def wake(client: IMAPClient) -> None:
+    """Make a read on ``client`` blocked in another thread return now; never raises.
+
+    Only the socket is shut down: its reader sees end-of-file and fails through the usual
+    connection-error path, which drops the client. Closing the file here instead would race
+    with that reader (imaplib raising ValueError on a closed file).
+    """
+    try:
+        client.socket().shutdown(socket.SHUT_RDWR)
+    except OSError as e:  # already closed or never connected: nothing is blocked on it
+        log.debug("wake: %s", describe(e))
 
 
 def shutdown(client: IMAPClient) -> None:

@@ -122,14 +122,17 @@ def minimal_dovecot() -> Iterator[DovecotServer]:
 
 
 @contextmanager
-def logged(text: str) -> Iterator[threading.Event]:
-    """Yield an Event set as soon as a mailflow.sources record containing ``text`` is logged."""
+def logged(text: str, then: Callable[[], object] | None = None) -> Iterator[threading.Event]:
+    """Yield an Event set as soon as a mailflow.sources record containing ``text`` is logged;
+    ``then`` runs at that moment in the logging thread, before the logging call returns."""
     seen = threading.Event()
 
     class Handler(logging.Handler):
         def emit(self, record: logging.LogRecord) -> None:
             if text in record.getMessage():
                 seen.set()
+                if then is not None:
+                    then()
 
     logger = logging.getLogger("mailflow.sources")
     handler, level = Handler(), logger.level
@@ -452,6 +455,20 @@ def test_interrupt_ends_idle_at_once(
         with pytest.raises(SourceConnectionError):
             source.wait_for_mail(60)
     assert time.monotonic() - started < DEADLINE_S
+    imap_user.append(raw_mail(1))
+    assert ingest(source, DictCursor()) == ["<1@test>"]
+
+
+def test_interrupt_just_before_the_idle_read_ends_it(
+    imap_user: ImapUser, open_source: Callable[..., ImapSource]
+) -> None:
+    """An interrupt that lands after IDLE began but before its first read (the socket's file
+    already closed) still ends the wait with SourceConnectionError, never imaplib's ValueError."""
+    source = open_source(imap_user)
+    ingest(source, DictCursor())
+    # ``then`` runs in the waiting thread, between IDLE's start and its first read
+    with logged("idling", then=source.interrupt), pytest.raises(SourceConnectionError):
+        source.wait_for_mail(60)
     imap_user.append(raw_mail(1))
     assert ingest(source, DictCursor()) == ["<1@test>"]
 
