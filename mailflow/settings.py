@@ -60,6 +60,8 @@ class Settings(BaseSettings):
     timezone: str | None = None
 
     poll_interval_s: float = Field(default=60.0, gt=0)
+    # processes that parse a backlog while the poller stores; None: one per CPU, 0: none
+    parse_workers: int | None = Field(default=None, ge=0)
     max_message_bytes: int = Field(default=Limits.max_message_bytes, gt=0)
     max_headers: int = Field(default=Limits.max_headers, gt=0)
     max_attachments: int = Field(default=Limits.max_attachments, ge=0)

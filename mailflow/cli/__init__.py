@@ -206,7 +206,12 @@ def poll(once: OnceFlag = False) -> None:
             return
         with render.IngestProgress(err, source.name) as progress:
             report = poll_once(
-                source, runtime.sessions, runtime.context, progress.update, runtime.rulebook
+                source,
+                runtime.sessions,
+                runtime.context,
+                progress.update,
+                runtime.rulebook,
+                parse_workers=runtime.settings.parse_workers,
             )
         if runtime.settings.broker_url:
             with Dispatcher(build_broker(runtime.settings.broker_url), runtime.courier) as d:

@@ -49,7 +49,15 @@ def run_once(
     now: datetime | None = None,
 ) -> OnceReport:
     """Ingest what is there, decide, and send what is due; return what happened."""
-    report = poll_once(source, runtime.sessions, runtime.context, on_batch, runtime.rulebook, now)
+    report = poll_once(
+        source,
+        runtime.sessions,
+        runtime.context,
+        on_batch,
+        runtime.rulebook,
+        now,
+        runtime.settings.parse_workers,
+    )
     tick(runtime, now)
     broker = build_broker(runtime.settings.broker_url)
     with Dispatcher(broker, lambda: runtime.courier(now)) as dispatcher:
@@ -141,6 +149,7 @@ def _start_poller(
                 runtime.settings.poll_interval_s,
                 on_batch,
                 live.pair,
+                runtime.settings.parse_workers,
             )
         except Exception:
             log.exception("the poller stopped; mailflow stops with it")

@@ -35,6 +35,48 @@ RATE_LIMIT = 10  # automatic mails to one person per hour; more are dropped and 
 DEFAULT_WITHIN = Duration(24, "hours")
 
 
+class RateLimit:
+    """Invariant 7 for one transaction: at most RATE_LIMIT automatic mails to one person within
+    RATE_WINDOW. Each address is counted in the database once, then in memory as rows are added;
+    what was held back is logged once, by ``report``, not once per mail."""
+
+    def __init__(self, session: Session, now: datetime) -> None:
+        self._session, self._since = session, now - RATE_WINDOW
+        self._counts: dict[str, int] = {}
+        self.held: list[tuple[str, str]] = []  # (template, recipients) not written
+
+    def allows(self, planned: PlannedMail) -> bool:
+        """Return whether ``planned`` stays within the limit; remember it when it does not."""
+        if all(self._count(a) < RATE_LIMIT for a in planned.to):
+            return True
+        self.held.append((planned.template, ", ".join(planned.to)))
+        return False
+
+    def added(self, planned: PlannedMail) -> None:
+        """Count a row written for ``planned``."""
+        for address in planned.to:
+            self._counts[address] = self._count(address) + 1
+
+    def report(self) -> None:
+        """Log what was held back, in one line."""
+        if not self.held:
+            return
+        people = sorted({to for _, to in self.held})
+        shown = "; ".join(people[:5]) + (f" and {len(people) - 5} more" if len(people) > 5 else "")
+        log.warning(
+            "rate limit (%d automatic mails per person per hour): %d mails not written, to %s",
+            RATE_LIMIT,
+            len(self.held),
+            shown,
+        )
+        self.held.clear()
+
+    def _count(self, address: str) -> int:
+        if address not in self._counts:
+            self._counts[address] = outbox.sent_to_since(self._session, address, self._since)
+        return self._counts[address]
+
+
 @dataclass
 class Outcome:
     """What deciding about one mail did: the decision and the outbox rows it added."""
@@ -51,8 +93,14 @@ def apply(
     rulebook: Rulebook,
     ctx: ParseContext,
     now: datetime,
+    limit: RateLimit | None = None,
 ) -> Outcome:
-    """Decide about ``message`` (stored and threaded) and write what the decision asks for."""
+    """Decide about ``message`` (stored and threaded) and write what the decision asks for.
+
+    ``limit`` is shared by the mails of one transaction; without one, this call has its own
+    and logs what it held back."""
+    own_limit = limit is None
+    limit = limit or RateLimit(session, now)
     participants = _thread_people(session, message)
     facts = MessageFacts.of(
         parsed,
@@ -70,13 +118,15 @@ def apply(
         understand.open_ledger(session, message, parsed, asked, sent_at, due, ctx.own_addresses)
     for planned in decision.mails:
         row = _row(message, parsed, planned, rulebook, ctx, now, due)
-        if _over_limit(session, planned, now):
+        if not limit.allows(planned):
             outcome.limited.append(", ".join(planned.to))
-            log.warning("rate limit: no %s to %s", planned.template, ", ".join(planned.to))
             continue
         new_id = outbox.add_if_new(session, row)
         if new_id is not None:
+            limit.added(planned)
             outcome.outbox_ids.append(new_id)
+    if own_limit:
+        limit.report()
     return outcome
 
 
@@ -163,13 +213,6 @@ def idempotency_key(message_id: str, planned: PlannedMail) -> str:
     """Return the key that makes one planned mail one outbox row, however often it is decided."""
     recipients = ",".join(sorted(planned.to))
     return key_of(message_id, planned.rule, planned.action_index, planned.template, recipients)
-
-
-def _over_limit(session: Session, planned: PlannedMail, now: datetime) -> bool:
-    return any(
-        outbox.sent_to_since(session, address, now - RATE_WINDOW) >= RATE_LIMIT
-        for address in planned.to
-    )
 
 
 def _thread_people(session: Session, message: Message) -> set[str]:

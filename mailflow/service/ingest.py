@@ -1,15 +1,18 @@
 """Ingestion: raw mail from a source becomes stored or quarantined rows, exactly once.
 
 Per batch, in one transaction: parse each mail (a failure quarantines it with its reason and
-never stops the batch), insert the ones whose Message-ID is new, advance the folder's
-checkpoint, check the poller still holds its lease. Only after the commit is the source told
-to mark the batch processed (invariant 1), so a crash at any point loses nothing, and the
-Message-ID key makes a re-read harmless (invariant 2).
+never stops the batch), insert the ones whose Message-ID is new, thread and decide about them,
+advance the folder's checkpoint, check the poller still holds its lease. Only after the commit
+is the source told to mark the batch processed (invariant 1), so a crash at any point loses
+nothing, and the Message-ID key makes a re-read harmless (invariant 2).
+
+A backlog is a pipeline: worker processes parse the next batch while this one is stored
+(``parsing.BatchParser``), the batch's rows go in as multi-row INSERTs, and what its mails link
+to is looked up once per batch (``understand.Kin``). docs/benchmarks.md has the numbers.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import re
 from collections.abc import Callable, Iterable, Sequence
@@ -20,15 +23,17 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from mailflow.errors import LeaseLost, MessageRejected
+from mailflow.errors import LeaseLost
 from mailflow.mail.header import message_ids, normalise_id
-from mailflow.mail.message import generated_message_id, parse_message
+from mailflow.mail.message import generated_message_id
 from mailflow.mail.model import ParseContext, ParsedMessage, to_contract
 from mailflow.rulebook.loader import Rulebook
 from mailflow.service import decide, understand
+from mailflow.service.parsing import BatchParser, Parsed
 from mailflow.sources.base import Checkpoint, FetchedMail, MailSource
 from mailflow.store import cursors, messages
 from mailflow.store.db import writing
+from mailflow.store.messages import NewMessage
 from mailflow.store.models import STATUS_QUARANTINED, STATUS_STORED, Message
 
 log = logging.getLogger(__name__)
@@ -100,31 +105,48 @@ class _Mind:
     rulebook: Rulebook | None
     decided_at: datetime | None = None
 
+    def when(self, now: datetime) -> datetime:
+        """Return the instant decisions are made at."""
+        return self.decided_at or now
+
     def understand(
-        self, session: Session, message: Message, parsed: ParsedMessage, now: datetime
+        self,
+        session: Session,
+        message: Message,
+        parsed: ParsedMessage,
+        now: datetime,
+        limit: decide.RateLimit,
+        kin: understand.Kin,
     ) -> list[int]:
         """Thread, record and (with rules) decide about one stored mail; return outbox ids.
 
-        Everything stored before this mail is flushed once, here; the queries that follow need
-        nothing newer, so autoflush (a unit-of-work pass before every query) stays off.
+        What understanding the mails before this one changed is flushed once, here; the
+        queries that follow need nothing newer, so autoflush (a unit-of-work pass before every
+        query) stays off. Mails later in the batch are stored already but not threaded yet, so
+        every query here passes them over, as if they had not arrived.
         """
         session.flush()
         with session.no_autoflush:
-            understand.record(session, message, parsed, self.ctx, ledger=self.rulebook is None)
+            understand.record(
+                session, message, parsed, self.ctx, ledger=self.rulebook is None, kin=kin
+            )
             if self.rulebook is None:
                 return []
-            when = self.decided_at or now
-            return decide.apply(session, message, parsed, self.rulebook, self.ctx, when).outbox_ids
+            outcome = decide.apply(
+                session, message, parsed, self.rulebook, self.ctx, self.when(now), limit
+            )
+            return outcome.outbox_ids
 
 
 @dataclass(frozen=True)
 class _Prepared:
     mail: FetchedMail
-    message: Message
-    sha256: str
-    attachments: list[dict[str, Any]]
-    addresses: list[tuple[str, str, str]]
+    new: NewMessage
     parsed: ParsedMessage | None = None  # None when quarantined
+
+    @property
+    def message_id(self) -> str:
+        return str(self.new.row["message_id"])
 
 
 def ingest(
@@ -135,6 +157,7 @@ def ingest(
     on_batch: Callable[[IngestReport], None] | None = None,
     rulebook: Rulebook | None = None,
     decided_at: datetime | None = None,
+    parse_workers: int | None = None,
 ) -> IngestReport:
     """Store every mail ``source`` has that is not stored yet; return what was done.
 
@@ -142,32 +165,59 @@ def ingest(
     outbox rows it causes are in ``report.outbox_ids``, for the caller to enqueue after the
     commit. Raises LeaseLost when another poller took the mailbox over mid-way; the batch in hand is
     then rolled back, never half-written.
+
+    Big batches are parsed in up to ``parse_workers`` processes (None: one per CPU) while the
+    batch before is stored, so fetching, parsing and storing overlap; each batch is still
+    committed, then acknowledged, in order.
     """
     report = IngestReport()
     cursor = DatabaseCursor(session_factory, source.name)
-    for batch in source.fetch(cursor):
-        if not batch:
-            continue
-        _commit_batch(
-            session_factory, source.name, batch, _Mind(ctx, rulebook, decided_at), lease, report
-        )
-        source.acknowledge(batch)
-        report.batches += 1
-        if on_batch:
-            on_batch(report)
+    mind = _Mind(ctx, rulebook, decided_at)
+    with BatchParser(ctx, parse_workers) as parser:
+        waiting: tuple[Sequence[FetchedMail], Callable[[], list[Parsed]]] | None = None
+        for batch in source.fetch(cursor):
+            if not batch:
+                continue
+            parsing = (batch, parser.submit([mail.raw for mail in batch]))
+            if waiting is not None:
+                _store(source, session_factory, *waiting, mind, lease, report, on_batch)
+            waiting = parsing
+        if waiting is not None:
+            _store(source, session_factory, *waiting, mind, lease, report, on_batch)
     return report
+
+
+def _store(
+    source: MailSource,
+    session_factory: sessionmaker[Session],
+    batch: Sequence[FetchedMail],
+    parsing: Callable[[], list[Parsed]],
+    mind: _Mind,
+    lease: Lease | None,
+    report: IngestReport,
+    on_batch: Callable[[IngestReport], None] | None,
+) -> None:
+    """Commit one parsed batch, then have the source mark it processed (invariant 1)."""
+    _commit_batch(session_factory, source.name, batch, parsing(), mind, lease, report)
+    source.acknowledge(batch)
+    report.batches += 1
+    if on_batch:
+        on_batch(report)
 
 
 def _commit_batch(
     session_factory: sessionmaker[Session],
     source: str,
     batch: Sequence[FetchedMail],
+    parsed: Sequence[Parsed],
     mind: _Mind,
     lease: Lease | None,
     report: IngestReport,
 ) -> None:
     now = datetime.now(UTC)
-    prepared = [_prepare(mail, source, mind.ctx, now) for mail in batch]
+    prepared = [
+        _prepare(mail, result, source, now) for mail, result in zip(batch, parsed, strict=True)
+    ]
     # A second mailbox may store the same Message-ID between our check and our commit: one
     # retry re-checks and finds it. A third failure is a real bug and propagates.
     for attempt in range(2):
@@ -182,11 +232,11 @@ def _commit_batch(
         for item, stored in zip(prepared, counts, strict=True):
             if not stored:
                 report.duplicates += 1
-            elif item.message.status == STATUS_STORED:
+            elif item.new.row["status"] == STATUS_STORED:
                 report.stored += 1
             else:
                 report.quarantined += 1
-                report.quarantine_reasons.append(item.message.reason or "")
+                report.quarantine_reasons.append(item.new.row["reason"] or "")
         return
 
 
@@ -204,24 +254,23 @@ def _write(
             session, source, lease.owner, lease.epoch, now, lease.ttl
         ):
             raise LeaseLost(source)
-        known = messages.existing_message_ids(session, (p.message.message_id for p in prepared))
+        known = messages.existing_message_ids(session, (p.message_id for p in prepared))
         stored: list[bool] = []
-        outbox_ids: list[int] = []
+        fresh: list[_Prepared] = []
         for item in prepared:
-            new = item.message.message_id not in known
+            new = item.message_id not in known
             stored.append(new)
             if new:
-                known.add(item.message.message_id)
-                messages.add_message(
-                    session,
-                    message=item.message,
-                    raw=item.mail.raw,
-                    sha256=item.sha256,
-                    attachments=item.attachments,
-                    addresses=item.addresses,
-                )
-                if item.parsed is not None:
-                    outbox_ids += mind.understand(session, item.message, item.parsed, now)
+                known.add(item.message_id)
+                fresh.append(item)
+        rows = messages.add_messages(session, [item.new for item in fresh])
+        readable = [(rows[i.message_id], i.parsed) for i in fresh if i.parsed is not None]
+        kin = understand.Kin(session, readable)
+        limit = decide.RateLimit(session, mind.when(now))
+        outbox_ids: list[int] = []
+        for message, parsed in readable:
+            outbox_ids += mind.understand(session, message, parsed, now, limit, kin)
+        limit.report()
         _advance(session, source, batch, now)
     return stored, outbox_ids
 
@@ -241,55 +290,48 @@ def _advance(session: Session, source: str, batch: Sequence[FetchedMail], now: d
         cursors.add_seen_keys(session, source, folder, folder_keys)
 
 
-def _prepare(mail: FetchedMail, source: str, ctx: ParseContext, now: datetime) -> _Prepared:
-    sha256 = hashlib.sha256(mail.raw).hexdigest()
+def _prepare(mail: FetchedMail, result: Parsed, source: str, now: datetime) -> _Prepared:
     common = {"source": source, "folder": mail.folder, "source_key": mail.key, "received_at": now}
-    try:
-        parsed = parse_message(mail.raw, ctx)
-    except MessageRejected as e:
-        return _quarantined(mail, sha256, e.reason, common)
-    except Exception as e:  # a parser bug must not block the mailbox (invariant 6)
-        log.exception("parser failed on %s %s/%s", source, mail.folder, mail.key)
-        return _quarantined(mail, sha256, f"parser error: {type(e).__name__}: {e}", common)
-    return _Prepared(
-        mail,
-        _stored_row(parsed, common),
-        sha256,
-        [
-            {
-                "filename": a.filename,
-                "content_type": a.content_type,
-                "size": a.size,
-                "version": a.version,
-                "date": a.date,
-            }
-            for a in parsed.attachments
-        ],
-        _address_rows(parsed),
-        parsed,
-    )
+    parsed = result.message
+    if parsed is None:
+        if result.bug:
+            log.error("parser failed on %s %s/%s:\n%s", source, mail.folder, mail.key, result.bug)
+        return _quarantined(mail, result.sha256, result.reason or "unreadable", common)
+    attachments = [
+        {
+            "filename": a.filename,
+            "content_type": a.content_type,
+            "size": a.size,
+            "version": a.version,
+            "date": a.date,
+        }
+        for a in parsed.attachments
+    ]
+    row = _stored_row(parsed, common)
+    new = NewMessage(row, mail.raw, result.sha256, attachments, _address_rows(parsed))
+    return _Prepared(mail, new, parsed)
 
 
-def _stored_row(parsed: ParsedMessage, common: dict[str, Any]) -> Message:
-    return Message(
-        message_id=parsed.message_id,
-        status=STATUS_STORED,
-        reason=None,
-        date=parsed.date,
-        subject=parsed.subject.raw,
-        from_name=parsed.from_.name if parsed.from_ else None,
-        from_address=parsed.from_.address if parsed.from_ else None,
-        in_reply_to=parsed.in_reply_to,
-        automated=parsed.automated,
-        automated_reason=parsed.automated_reason,
-        subject_reason=parsed.subject.reason,
-        department=parsed.subject.department,
-        topic=parsed.subject.topic,
-        conforms=parsed.subject.conforms,
-        body_text=parsed.body_text,
-        parsed=to_contract(parsed),
+def _stored_row(parsed: ParsedMessage, common: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "message_id": parsed.message_id,
+        "status": STATUS_STORED,
+        "reason": None,
+        "date": parsed.date,
+        "subject": parsed.subject.raw,
+        "from_name": parsed.from_.name if parsed.from_ else None,
+        "from_address": parsed.from_.address if parsed.from_ else None,
+        "in_reply_to": parsed.in_reply_to,
+        "automated": parsed.automated,
+        "automated_reason": parsed.automated_reason,
+        "subject_reason": parsed.subject.reason,
+        "department": parsed.subject.department,
+        "topic": parsed.subject.topic,
+        "conforms": parsed.subject.conforms,
+        "body_text": parsed.body_text,
+        "parsed": to_contract(parsed),
         **common,
-    )
+    }
 
 
 def _address_rows(parsed: ParsedMessage) -> list[tuple[str, str, str]]:
@@ -304,12 +346,12 @@ def _quarantined(mail: FetchedMail, sha256: str, reason: str, common: dict[str, 
     match = _MESSAGE_ID_HEADER.search(head)
     found = message_ids(match.group(1).decode("ascii", "replace")) if match else []
     message_id = found[0] if found else generated_message_id(mail.raw)
-    row = Message(
-        message_id=message_id,
-        status=STATUS_QUARANTINED,
-        reason=reason,
-        automated=False,
-        conforms=False,
+    row = {
+        "message_id": message_id,
+        "status": STATUS_QUARANTINED,
+        "reason": reason,
+        "automated": False,
+        "conforms": False,
         **common,
-    )
-    return _Prepared(mail, row, sha256, [], [])
+    }
+    return _Prepared(mail, NewMessage(row, mail.raw, sha256))

@@ -84,16 +84,18 @@ def poll_once(
     on_batch: Callable[[IngestReport], None] | None = None,
     rulebook: Rulebook | None = None,
     decided_at: datetime | None = None,
+    parse_workers: int | None = None,
 ) -> IngestReport:
     """Ingest what the mailbox holds now, under a lease; raise MailboxBusy if one is held.
 
-    ``decided_at`` dates the decisions (outbox rows) for a simulated clock."""
+    ``decided_at`` dates the decisions (outbox rows) for a simulated clock; ``parse_workers``
+    is as for ``ingest``."""
     owner = poller_identity()
     lease = take_lease(sessions, source.name, owner)
     if lease is None:
         raise MailboxBusy(_busy_message(sessions, source.name))
     try:
-        return ingest(source, sessions, ctx, lease, on_batch, rulebook, decided_at)
+        return ingest(source, sessions, ctx, lease, on_batch, rulebook, decided_at, parse_workers)
     finally:
         give_up_lease(sessions, source.name, owner)
 
@@ -117,6 +119,7 @@ def poll_forever(
     interval_s: float,
     on_batch: Callable[[IngestReport], None] | None = None,
     rules: Callable[[], tuple[ParseContext, Rulebook | None]] | None = None,
+    parse_workers: int | None = None,
 ) -> None:
     """Ingest, then wait for mail (IDLE or interval), until ``stop`` is set.
 
@@ -133,7 +136,7 @@ def poll_forever(
                 continue
             current, rulebook = rules() if rules else (ctx, None)
             try:
-                ingest(source, sessions, current, lease, on_batch, rulebook)
+                ingest(source, sessions, current, lease, on_batch, rulebook, None, parse_workers)
                 failures = 0
                 source.wait_for_mail(min(interval_s, LEASE_RENEW_S))
             except LeaseLost:

@@ -7,9 +7,11 @@ Runs inside the ingest transaction, so a message and everything it means commit 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta
+from typing import Any
 
+from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from mailflow.mail.model import DONE, ActionItem, ParseContext, ParsedMessage
@@ -35,6 +37,34 @@ _ITEM_NUMBER = re.compile(r"第\s*([0-9一二三四五六七八九十]+)\s*[项�
 _CHINESE_DIGITS = {c: i for i, c in enumerate("一二三四五六七八九十", start=1)}
 
 
+class Kin:
+    """The stored messages a batch's mails may link to by Message-ID: those they name in
+    In-Reply-To/References, and those that name them (replies that arrived first).
+
+    Loaded with two queries for a whole batch rather than two per mail. The rows are the
+    session's own objects, so a thread assigned to one of them later in the batch shows.
+    """
+
+    def __init__(self, session: Session, batch: Sequence[tuple[Message, ParsedMessage]]) -> None:
+        named = {i for _, p in batch for i in (p.in_reply_to, *p.references) if i}
+        self._by_id = {m.message_id: m for m, _ in batch}
+        self._by_id.update(
+            (m.message_id, m) for m in threads.messages_by_ids(session, named - self._by_id.keys())
+        )
+        self._replies: dict[str, list[Message]] = {}
+        for reply in threads.replies_to(session, [m.message_id for m, _ in batch]):
+            self._replies.setdefault(reply.in_reply_to or "", []).append(reply)
+
+    def messages(self, message_ids: Iterable[str]) -> list[Message]:
+        """Return the stored messages among ``message_ids``, in that order."""
+        found = (self._by_id.get(i) for i in dict.fromkeys(message_ids))
+        return [m for m in found if m is not None]
+
+    def replies_to(self, message_id: str) -> list[Message]:
+        """Return the stored messages whose In-Reply-To is ``message_id``."""
+        return self._replies.get(message_id, [])
+
+
 def record(
     session: Session,
     message: Message,
@@ -42,33 +72,43 @@ def record(
     ctx: ParseContext,
     *,
     ledger: bool = True,
+    kin: Kin | None = None,
 ) -> None:
     """Thread ``message`` and store what it asks and answers; ``message`` must be flushed.
 
     With ``ledger`` false, the rules decide who must confirm (``decide.apply``) instead of the
-    mail's own words.
+    mail's own words. ``kin`` holds the batch's linked messages (see ``Kin``); without it they
+    are looked up for this message alone.
     """
+    kin = kin or Kin(session, [(message, parsed)])
     when = parsed.date or message.received_at
-    thread = _thread_for(session, message, parsed, when, ctx)
+    thread = _thread_for(session, message, parsed, when, ctx, kin)
     message.thread_id, message.subject_key = thread.id, thread_key(parsed.subject)
     if parsed.automated:
         return  # out-of-office replies and bounces neither assign work nor confirm
-    for position, item in enumerate(parsed.action_items, start=1):
-        session.add(_item_row(message, thread, position, item, ctx, when))
+    items = [
+        _item_row(message, thread, position, item, ctx, when)
+        for position, item in enumerate(parsed.action_items, start=1)
+    ]
+    if items:  # one multi-row INSERT, not one unit-of-work row each
+        session.execute(insert(ActionItemRecord).execution_options(render_nulls=True), items)
     if ledger and asks_for_confirmation(parsed):
         asked = [a.address for a in (*parsed.to, *parsed.cc)]
         due = when + CONFIRMATION_WINDOW
         open_ledger(session, message, parsed, asked, when, due, ctx.own_addresses)
     if parsed.confirmation and parsed.from_:
-        _answer(session, message, parsed, thread, when)
+        _answer(session, message, parsed, thread, when, kin)
 
 
 def _thread_for(
-    session: Session, message: Message, parsed: ParsedMessage, when: datetime, ctx: ParseContext
+    session: Session,
+    message: Message,
+    parsed: ParsedMessage,
+    when: datetime,
+    ctx: ParseContext,
+    kin: Kin,
 ) -> Thread:
-    parents = threads.messages_by_ids(
-        session, [i for i in (parsed.in_reply_to, *reversed(parsed.references)) if i]
-    )
+    parents = kin.messages(i for i in (parsed.in_reply_to, *reversed(parsed.references)) if i)
     thread = next((session.get(Thread, p.thread_id) for p in parents if p.thread_id), None)
     if thread is None:
         # the shared address is on nearly every mail: it says nothing about who talks to whom
@@ -83,7 +123,7 @@ def _thread_for(
         session.add(thread)
         session.flush()
     # replies stored before this message (mail arrives out of order) join its thread
-    for child in threads.replies_to(session, message.message_id):
+    for child in kin.replies_to(message.message_id):
         if child.thread_id and child.thread_id != thread.id:
             gone = session.get(Thread, child.thread_id)
             if gone is not None:
@@ -105,21 +145,21 @@ def _item_row(
     item: ActionItem,
     ctx: ParseContext,
     now: datetime,
-) -> ActionItemRecord:
-    return ActionItemRecord(
-        message_pk=message.id,
-        thread_id=thread.id,
-        position=position,
-        task=item.task,
-        owner=item.owner,
-        owner_email=item.owner_email,
-        deadline=item.deadline.isoformat() if item.deadline else None,
-        due_at=due_instant(item.deadline, ctx),
-        deliverable=item.deliverable,
-        missing=list(item.missing),
-        status=ITEM_OPEN,
-        created_at=now,
-    )
+) -> dict[str, Any]:
+    return {
+        "message_pk": message.id,
+        "thread_id": thread.id,
+        "position": position,
+        "task": item.task,
+        "owner": item.owner,
+        "owner_email": item.owner_email,
+        "deadline": item.deadline.isoformat() if item.deadline else None,
+        "due_at": due_instant(item.deadline, ctx),
+        "deliverable": item.deliverable,
+        "missing": list(item.missing),
+        "status": ITEM_OPEN,
+        "created_at": now,
+    }
 
 
 def due_instant(deadline: date | datetime | None, ctx: ParseContext) -> datetime | None:
@@ -140,50 +180,69 @@ def open_ledger(
     due_at: datetime | None,
     own: frozenset[str] = frozenset(),
 ) -> None:
-    """Ask ``addresses`` (never the sender, never ``own`` shared addresses) to confirm it."""
+    """Ask ``addresses`` (never the sender, never ``own`` shared addresses) to confirm it.
+
+    The ledger's lines go in as one multi-row INSERT, not one unit-of-work row each."""
     request = ConfirmationRequest(
         message_pk=message.id,
         thread_id=message.thread_id,
         requested_at=requested_at,
         due_at=due_at,
     )
+    session.add(request)
+    session.flush()  # the request's id, for its lines
     names = {
         a.address: (a.name, role)
         for role, group in (("cc", parsed.cc), ("to", parsed.to))
         for a in group
     }
     sender = parsed.from_.address if parsed.from_ else None
+    lines: dict[str, dict[str, Any]] = {}
     for address in dict.fromkeys(a.lower() for a in addresses):
         if address == sender or address in own:
             continue
         name, role = names.get(address, ("", "to"))
-        request.answers.append(
-            ConfirmationAnswer(address=address, name=name, role=role, status=ANSWER_PENDING)
+        lines[address] = {
+            "request_id": request.id,
+            "address": address,
+            "name": name,
+            "role": role,
+            "status": ANSWER_PENDING,
+            "answered_at": None,
+            "answer_message_pk": None,
+            "answer_text": None,
+        }
+    _earlier_answers(session, lines, message)
+    if lines:
+        session.execute(
+            insert(ConfirmationAnswer).execution_options(render_nulls=True), list(lines.values())
         )
-    session.add(request)
-    _earlier_answers(session, request, message)
 
 
-def _earlier_answers(session: Session, request: ConfirmationRequest, message: Message) -> None:
+def _earlier_answers(session: Session, lines: dict[str, dict[str, Any]], message: Message) -> None:
     """Record answers that arrived before the mail they answer (mail is not always in order)."""
-    if message.thread_id is None:
+    if message.thread_id is None or not lines:
         return
-    lines = {a.address: a for a in request.answers}
     for reply in threads.thread_messages(session, message.thread_id):
         confirmation = (reply.parsed or {}).get("confirmation")
         line = lines.get(reply.from_address or "")
         if reply.id == message.id or reply.automated or not confirmation or line is None:
             continue
-        line.status, line.answered_at = confirmation["kind"], reply.date or reply.received_at
-        line.answer_message_pk, line.answer_text = reply.id, confirmation.get("text")
+        line["status"], line["answered_at"] = confirmation["kind"], reply.date or reply.received_at
+        line["answer_message_pk"], line["answer_text"] = reply.id, confirmation.get("text")
 
 
 def _answer(
-    session: Session, message: Message, parsed: ParsedMessage, thread: Thread, when: datetime
+    session: Session,
+    message: Message,
+    parsed: ParsedMessage,
+    thread: Thread,
+    when: datetime,
+    kin: Kin,
 ) -> None:
     assert parsed.confirmation is not None and parsed.from_ is not None
     sender = parsed.from_.address
-    replied = threads.messages_by_ids(session, [parsed.in_reply_to] if parsed.in_reply_to else [])
+    replied = kin.messages([parsed.in_reply_to] if parsed.in_reply_to else [])
     session.flush()
     line = threads.ledger_line(session, thread.id, sender, replied[0].id if replied else None)
     if line is not None:

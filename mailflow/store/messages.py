@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from mailflow.store.models import (
@@ -47,6 +48,60 @@ def add_message(
     message.addresses = [MessageAddress(role=r, name=n, address=a) for r, n, a in addresses]
     session.add(message)
     return message
+
+
+@dataclass(frozen=True)
+class NewMessage:
+    """A message to store: its ``messages`` column values, raw bytes and dependent rows."""
+
+    row: dict[str, Any]
+    raw: bytes
+    sha256: str
+    attachments: Sequence[dict[str, Any]] = ()
+    addresses: Sequence[tuple[str, str, str]] = ()
+
+
+def add_messages(session: Session, new: Sequence[NewMessage]) -> dict[str, Message]:
+    """Insert ``new`` (Message-IDs not stored yet) with a few multi-row statements; return the
+    stored rows by Message-ID, loaded into ``session``.
+
+    The ORM's unit of work would insert them one row per statement here (SQLite cannot return
+    ids in row order), so the rows go in as bulk INSERTs and the ids are read back by
+    Message-ID, which is unique.
+    """
+    if not new:
+        return {}
+    columns = [c.key for c in Message.__table__.columns if c.key != "id"]
+    # render_nulls: rows that differ only in which values are None stay one statement
+    session.execute(
+        insert(Message).execution_options(render_nulls=True),
+        [{c: entry.row.get(c) for c in columns} for entry in new],
+    )
+    stored = {
+        m.message_id: m
+        for i in range(0, len(new), _IN_CHUNK)
+        for m in session.scalars(
+            select(Message).where(
+                Message.message_id.in_([e.row["message_id"] for e in new[i : i + _IN_CHUNK]])
+            )
+        )
+    }
+    raws: list[dict[str, Any]] = []
+    attachments: list[dict[str, Any]] = []
+    addresses: list[dict[str, Any]] = []
+    for entry in new:
+        pk = stored[entry.row["message_id"]].id
+        raws.append({"message_pk": pk, "sha256": entry.sha256, "size": len(entry.raw),
+                     "content": entry.raw})  # fmt: skip
+        attachments.extend({"message_pk": pk, **a} for a in entry.attachments)
+        addresses.extend(
+            {"message_pk": pk, "role": r, "name": n, "address": a} for r, n, a in entry.addresses
+        )
+    for model, rows in ((RawMessage, raws), (AttachmentRecord, attachments),
+                        (MessageAddress, addresses)):  # fmt: skip
+        if rows:
+            session.execute(insert(model).execution_options(render_nulls=True), rows)
+    return stored
 
 
 def list_messages(

@@ -18,18 +18,34 @@ from mailflow.store.models import (
     Thread,
 )
 
+# PostgreSQL accepts at most 65535 bound parameters; stay well below for IN (...) lists.
+_IN_CHUNK = 1000
+
 
 def messages_by_ids(session: Session, message_ids: Iterable[str]) -> list[Message]:
     """Return the stored messages with these Message-IDs."""
     ids = list(dict.fromkeys(message_ids))
-    if not ids:
-        return []
-    return list(session.scalars(select(Message).where(Message.message_id.in_(ids))))
+    return [
+        m
+        for i in range(0, len(ids), _IN_CHUNK)
+        for m in session.scalars(
+            select(Message).where(Message.message_id.in_(ids[i : i + _IN_CHUNK]))
+        )
+    ]
 
 
-def replies_to(session: Session, message_id: str) -> list[Message]:
-    """Return stored messages whose In-Reply-To names ``message_id`` (they arrived first)."""
-    return list(session.scalars(select(Message).where(Message.in_reply_to == message_id)))
+def replies_to(session: Session, message_ids: Iterable[str]) -> list[Message]:
+    """Return stored messages whose In-Reply-To names one of ``message_ids``, oldest first."""
+    ids = list(dict.fromkeys(message_ids))
+    return [
+        m
+        for i in range(0, len(ids), _IN_CHUNK)
+        for m in session.scalars(
+            select(Message)
+            .where(Message.in_reply_to.in_(ids[i : i + _IN_CHUNK]))
+            .order_by(Message.id)
+        )
+    ]
 
 
 def thread_by_subject(

@@ -1,0 +1,140 @@
+"""Parsing a fetched batch, in worker processes when there is enough of it to be worth it.
+
+Parsing is pure CPU work (MIME, charsets, quoted history, items, dates) and holds the GIL, so
+threads would not help; a process pool parses one batch while the poller stores the one before
+it. A batch below ``POOL_MIN`` (the usual case once the mailbox is caught up: IDLE brings one or
+two mails) is parsed in the poller itself, so live mail never pays for the round trip to a
+worker. The pool is started on the first big batch and stopped when the pass ends, so an idle
+service holds no workers.
+
+Whatever a worker returns is plain data (``ParsedMessage`` is frozen dataclasses); a parser bug
+comes back as text and quarantines that one mail (invariant 6), never the batch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import multiprocessing
+import os
+import traceback
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from types import TracebackType
+
+from mailflow.errors import MessageRejected
+from mailflow.mail.message import parse_message
+from mailflow.mail.model import ParseContext, ParsedMessage
+
+log = logging.getLogger(__name__)
+
+# below this many mails a batch is parsed in the poller: a worker round trip costs more
+POOL_MIN = 16
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """One mail's parse: the result, or why it is quarantined (``bug`` holds a traceback)."""
+
+    sha256: str
+    message: ParsedMessage | None
+    reason: str | None = None
+    bug: str | None = None
+
+
+def parse_one(raw: bytes, ctx: ParseContext) -> Parsed:
+    """Parse ``raw``; never raises for anything the mail contains."""
+    sha256 = hashlib.sha256(raw).hexdigest()
+    try:
+        return Parsed(sha256, parse_message(raw, ctx))
+    except MessageRejected as e:
+        return Parsed(sha256, None, e.reason)
+    except Exception as e:  # a parser bug must not block the mailbox (invariant 6)
+        return Parsed(
+            sha256, None, f"parser error: {type(e).__name__}: {e}", traceback.format_exc()
+        )
+
+
+def parse_all(raws: Sequence[bytes], ctx: ParseContext) -> list[Parsed]:
+    """Parse each of ``raws`` in order (what a worker runs on its share of a batch)."""
+    return [parse_one(raw, ctx) for raw in raws]
+
+
+def default_workers() -> int:
+    """Return the number of CPUs this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+class BatchParser:
+    """Parses batches, in up to ``workers`` processes (0 or 1: always in this process).
+
+    ``submit`` returns at once with a function that gives the batch's results when called, so
+    the caller can store the previous batch meanwhile. Use as a context manager: leaving it
+    stops the workers.
+    """
+
+    def __init__(self, ctx: ParseContext, workers: int | None = None) -> None:
+        self._ctx = ctx
+        self._workers = default_workers() if workers is None else max(0, workers)
+        self._pool: ProcessPoolExecutor | None = None
+        self.pooled_batches = 0  # how many batches went to the workers
+
+    def __enter__(self) -> BatchParser:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def submit(self, raws: Sequence[bytes]) -> Callable[[], list[Parsed]]:
+        """Start parsing ``raws``; the returned function waits for and returns the results."""
+        if self._workers <= 1 or len(raws) < POOL_MIN:
+            return lambda: parse_all(raws, self._ctx)
+        pool = self._start()
+        self.pooled_batches += 1
+        size = -(-len(raws) // self._workers)  # ceiling: one share per worker
+        futures: list[Future[list[Parsed]]] = [
+            pool.submit(parse_all, list(raws[i : i + size]), self._ctx)
+            for i in range(0, len(raws), size)
+        ]
+        return lambda: self._results(futures, raws)
+
+    def _results(self, futures: list[Future[list[Parsed]]], raws: Sequence[bytes]) -> list[Parsed]:
+        try:
+            return [parsed for future in futures for parsed in future.result()]
+        except BrokenProcessPool as e:
+            # a worker died (killed, out of memory, or a program without a __main__ guard):
+            # nothing is lost, this process parses from now on
+            log.warning("the parser processes stopped (%s); parsing in the poller instead", e)
+            self._workers = 0
+            self.close()
+            return parse_all(raws, self._ctx)
+
+    def close(self) -> None:
+        """Stop the workers (waiting for work in hand); the parser may be used again after."""
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    def _start(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            # forkserver: a clean process to fork workers from, never a copy of this one with
+            # its threads, sockets and database connections
+            # with the parser imported once, there, rather than in every worker
+            forkserver = "forkserver" in multiprocessing.get_all_start_methods()
+            context = multiprocessing.get_context("forkserver" if forkserver else "spawn")
+            if forkserver:
+                context.set_forkserver_preload([__name__])
+            self._pool = ProcessPoolExecutor(self._workers, mp_context=context)
+            method = context.get_start_method()
+            log.debug("parsing in %d worker processes (%s)", self._workers, method)
+        return self._pool

@@ -1,0 +1,183 @@
+"""Parsing in worker processes gives exactly what parsing in the poller gives, and what ingest
+stores from it is the same either way."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from mailflow.rulebook.context import parse_context
+from mailflow.service.ingest import ingest
+from mailflow.service.parsing import POOL_MIN, BatchParser, parse_one
+from mailflow.service.runtime import load_rules
+from mailflow.settings import load_settings
+from mailflow.sources.maildir import MaildirSource
+from mailflow.store.db import make_engine, make_session_factory
+from mailflow.store.models import ActionItemRecord, ConfirmationAnswer, Message, OutboxMail
+from tests.mail.test_corpus import corpus_files
+from tests.scenario_mail import scenario_mail
+
+REPO = Path(__file__).resolve().parents[2]
+SETTINGS = load_settings(rules_dir=REPO / "rules", templates_dir=REPO / "templates")
+RULEBOOK, _ = load_rules(SETTINGS)
+CTX = parse_context(RULEBOOK.organization, SETTINGS)
+
+
+def test_workers_parse_the_corpus_exactly_like_the_poller() -> None:
+    """Every corpus mail, parsed in two worker processes, equals its in-process parse, in
+    order; bytes that are not mail are rejected with the same reason."""
+    raws = [path.read_bytes() for path in corpus_files()] + [b"", b"\x00\xff" * 100]
+    assert len(raws) >= POOL_MIN
+    with BatchParser(CTX, workers=2) as parser:
+        pooled = parser.submit(raws)()
+        assert parser.pooled_batches == 1
+    assert pooled == [parse_one(raw, CTX) for raw in raws]
+    assert any(p.reason for p in pooled) and any(p.message for p in pooled)
+
+
+def test_a_small_batch_is_parsed_in_the_poller() -> None:
+    """Live mail (a batch below POOL_MIN) never waits for a worker process."""
+    raws = [path.read_bytes() for path in corpus_files()[: POOL_MIN - 1]]
+    with BatchParser(CTX, workers=2) as parser:
+        assert parser.submit(raws)() == [parse_one(raw, CTX) for raw in raws]
+        assert parser.pooled_batches == 0
+
+
+def _thread_of_mail(root: Path) -> Path:
+    """A Maildir of 60 mails: minutes, then each participant's 已阅 or objection, and task
+    assignments answered 已完成, so threads, ledgers, items and replies all come into play."""
+    for sub in ("new", "cur", "tmp"):
+        (root / sub).mkdir(parents=True, exist_ok=True)
+    people = ["李四 <li.si@example.com>", "王五 <wang.wu@example.com>"]
+    mails: list[bytes] = []
+    for t in range(10):
+        first = 6 * t + 1
+        mails.append(
+            scenario_mail(
+                "p",
+                first,
+                "张三 <zhang.san@example.com>",
+                ", ".join(people),
+                f"【会议纪要】技术部-第{t}次例会",
+                "请各位确认，回复已阅。\n1. 李四负责在10月15日前完成接口联调，交付联调报告\n",
+                "2023-10-09 10:00",
+            )
+        )
+        for i, (person, answer) in enumerate(
+            zip(people, ["已阅", "有异议，第二条需修改"], strict=True)
+        ):
+            mails.append(
+                scenario_mail(
+                    "p",
+                    first + 1 + i,
+                    person,
+                    "张三 <zhang.san@example.com>",
+                    f"回复：【会议纪要】技术部-第{t}次例会",
+                    answer,
+                    "2023-10-09 11:00",
+                    reply_to=first,
+                )
+            )
+        mails.append(
+            scenario_mail(
+                "p",
+                first + 3,
+                "张三 <zhang.san@example.com>",
+                people[1],
+                f"【任务分配】技术部-第{t}项任务",
+                "1. 王五负责在10月20日前完成回归测试，交付测试报告\n",
+                "2023-10-09 12:00",
+            )
+        )
+        mails.append(
+            scenario_mail(
+                "p",
+                first + 4,
+                people[1],
+                "张三 <zhang.san@example.com>",
+                f"回复：【任务分配】技术部-第{t}项任务",
+                "已完成，报告见附件。",
+                "2023-10-12 12:00",
+                reply_to=first + 3,
+            )
+        )
+        mails.append(
+            scenario_mail(
+                "p",
+                first + 5,
+                "客户 <buyer@customer.example>",
+                "coord@example.com",
+                f"【客户投诉】销售部-第{t}批货延迟",
+                "货到晚了一周，请尽快答复。",
+                "2023-10-09 17:50",
+            )
+        )
+    # the directory order is the delivery order; a reply may come before what it answers
+    for n, raw in enumerate(mails):
+        (root / "new" / f"{2000 + (n * 7) % len(mails)}.M{n}.test").write_bytes(raw)
+    return root
+
+
+def _what_was_stored(sessions: sessionmaker[Session]) -> dict[str, Any]:
+    with sessions() as s:
+        messages = {m.id: m for m in s.scalars(select(Message))}
+        thread_of = {m.message_id: m.thread_id for m in messages.values()}
+        # threads compared by which mails they hold, not by their ids
+        groups = sorted(
+            sorted(mid for mid, t in thread_of.items() if t == thread and t is not None)
+            for thread in set(thread_of.values())
+        )
+        items = sorted(
+            (messages[i.message_pk].message_id, i.position, i.task, i.owner_email, i.status)
+            for i in s.scalars(select(ActionItemRecord))
+        )
+        answers = sorted(
+            (
+                a.request.message_pk and messages[a.request.message_pk].message_id,
+                a.address,
+                a.status,
+            )
+            for a in s.scalars(select(ConfirmationAnswer))
+        )
+        outbox = sorted((o.key, o.kind, tuple(o.to_addrs)) for o in s.scalars(select(OutboxMail)))
+        statuses = sorted((m.message_id, m.status) for m in messages.values())
+    return {
+        "threads": groups,
+        "items": items,
+        "answers": answers,
+        "outbox": outbox,
+        "statuses": statuses,
+    }
+
+
+def test_ingest_stores_the_same_with_and_without_workers(
+    database_url: str, sqlite_url: str, tmp_path: Path
+) -> None:
+    """One mailbox ingested twice, once parsing in the poller (on SQLite) and once in two
+    worker processes (on each database), gives the same threads, items, ledger lines and
+    outbox rows."""
+    box = _thread_of_mail(tmp_path / "box")
+    seen = []
+    for url, parse_workers in ((sqlite_url, 0), (database_url, 2)):
+        engine = make_engine(url)
+        sessions = make_session_factory(engine)
+        report = ingest(
+            MaildirSource(box),
+            sessions,
+            CTX,
+            rulebook=RULEBOOK,
+            decided_at=None,
+            parse_workers=parse_workers,
+        )
+        assert (report.stored, report.quarantined) == (60, 0)
+        seen.append(_what_was_stored(sessions))
+        engine.dispose()
+    assert seen[0] == seen[1]
+    stored = seen[0]
+    assert len(stored["threads"]) == 30  # minutes + 2 answers, task + done, complaint
+    assert {status for *_, status in stored["items"]} == {"open", "done"}
+    assert {status for *_, status in stored["answers"]} >= {"ack", "objection"}
+    assert stored["outbox"]
