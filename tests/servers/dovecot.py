@@ -219,6 +219,10 @@ class DovecotServer:
             return
         os.killpg(proc.pid, signal.SIGKILL)  # its own session: start_new_session=True
         proc.wait()
+        # the master is gone, but its imap-login children may not be yet: until the last holds
+        # the listening socket no more, the kernel still accepts (then resets) connections
+        for port in (self.port, self.port_tls):
+            _wait_for_refusal(self.host, port)
 
 
 @contextmanager
@@ -316,6 +320,21 @@ def _wait_for_banner(
         time.sleep(0.05)  # polling for a port to open; nothing to wait on instead
     proc.kill()
     raise RuntimeError(f"dovecot did not greet on {host}:{port} in {STARTUP_TIMEOUT_S} s")
+
+
+def _wait_for_refusal(host: str, port: int) -> None:
+    """Wait until nothing listens on ``port`` any more; raise RuntimeError after a deadline."""
+    deadline = time.monotonic() + STOP_TIMEOUT_S
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection((host, port), timeout=1):
+                pass
+        except ConnectionRefusedError:
+            return
+        except OSError:
+            pass
+        time.sleep(0.01)  # polling for a port to close; nothing to wait on instead
+    raise RuntimeError(f"{host}:{port} still accepts connections after the kill")
 
 
 def ssl_context_for(server: DovecotServer) -> ssl.SSLContext:

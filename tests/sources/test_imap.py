@@ -483,11 +483,12 @@ def test_dovecot_killed_and_restarted() -> None:
             server.append(USER, raw_mail(1))
             assert ingest(source, cursor) == ["<1@test>"]
             with logged("idling") as idling:
-                after(idling, server.kill)
+                killer = after(idling, server.kill)
                 started = time.monotonic()
                 with pytest.raises(SourceConnectionError):
                     source.wait_for_mail(60)
             assert time.monotonic() - started < DEADLINE_S
+            killer.join(DEADLINE_S)  # kill() returns once nothing listens any more
             with pytest.raises(SourceConnectionError, match="Connection refused"):
                 ingest(source, cursor)
             server.start()
