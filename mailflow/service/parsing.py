@@ -17,6 +17,9 @@ import hashlib
 import logging
 import multiprocessing
 import os
+import select
+import threading
+import time
 import traceback
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -60,6 +63,36 @@ def parse_one(raw: bytes, ctx: ParseContext) -> Parsed:
 def parse_all(raws: Sequence[bytes], ctx: ParseContext) -> list[Parsed]:
     """Parse each of ``raws`` in order (what a worker runs on its share of a batch)."""
     return [parse_one(raw, ctx) for raw in raws]
+
+
+def follow(poller: int) -> None:
+    """Worker start-up: exit as soon as the poller process ``poller`` is gone.
+
+    A poller killed outright (SIGKILL, the OOM killer) cannot stop its pool, and its workers
+    would otherwise wait for work forever, keeping the forkserver alive with them.
+    """
+    threading.Thread(target=_exit_with, args=(poller,), name="mailflow-follow", daemon=True).start()
+
+
+def _exit_with(pid: int) -> None:
+    try:
+        handle = os.pidfd_open(pid)  # readable once the process has ended (Linux 5.3 and later)
+    except (AttributeError, OSError):  # another system, or the poller is gone already
+        while _alive(pid):
+            time.sleep(1.0)  # polling: without a pidfd there is nothing to wait on
+    else:
+        select.select([handle], [], [])
+    os._exit(0)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def default_workers() -> int:
@@ -134,7 +167,9 @@ class BatchParser:
             context = multiprocessing.get_context("forkserver" if forkserver else "spawn")
             if forkserver:
                 context.set_forkserver_preload([__name__])
-            self._pool = ProcessPoolExecutor(self._workers, mp_context=context)
+            self._pool = ProcessPoolExecutor(
+                self._workers, mp_context=context, initializer=follow, initargs=(os.getpid(),)
+            )
             method = context.get_start_method()
             log.debug("parsing in %d worker processes (%s)", self._workers, method)
         return self._pool

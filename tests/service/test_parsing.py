@@ -3,6 +3,10 @@ stores from it is the same either way."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -181,3 +185,69 @@ def test_ingest_stores_the_same_with_and_without_workers(
     assert {status for *_, status in stored["items"]} == {"open", "done"}
     assert {status for *_, status in stored["answers"]} >= {"ack", "objection"}
     assert stored["outbox"]
+
+
+_HOLD_A_POOL = """
+import sys
+from tests.mail.test_corpus import corpus_files
+from tests.service.test_parsing import CTX
+from mailflow.service.parsing import BatchParser
+
+if __name__ == "__main__":
+    parser = BatchParser(CTX, workers=2)
+    parser.submit([p.read_bytes() for p in corpus_files()])()
+    print("ready", flush=True)
+    sys.stdin.read()  # until the test kills this process
+"""
+
+
+def _descendants(pid: int) -> set[int]:
+    """Return the processes below ``pid``, from /proc."""
+    parent_of: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rpartition(")")[2].split()
+            except OSError:  # it ended meanwhile
+                continue
+            parent_of[int(entry.name)] = int(fields[1])
+    found, frontier = set(), {pid}
+    while frontier:
+        frontier = {p for p, parent in parent_of.items() if parent in frontier} - found
+        found |= frontier
+    return found
+
+
+def _running(pid: int) -> bool:
+    """Return whether ``pid`` exists and is not a zombie waiting to be reaped."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def test_workers_exit_when_the_poller_is_killed(tmp_path: Path) -> None:
+    """A poller killed with SIGKILL mid-backlog leaves no parse worker (nor forkserver) behind."""
+    script = tmp_path / "hold.py"
+    script.write_text(_HOLD_A_POOL)
+    child = subprocess.Popen(
+        [sys.executable, str(script)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    try:
+        assert child.stdout is not None and child.stdout.readline() == b"ready\n"
+        helpers = _descendants(child.pid)
+        assert len(helpers) >= 3  # the forkserver and two workers
+        child.kill()
+        child.wait()
+        deadline = time.monotonic() + 10
+        while any(_running(p) for p in helpers) and time.monotonic() < deadline:
+            time.sleep(0.05)  # polling for other processes to end; nothing to wait on
+        assert not [p for p in helpers if _running(p)]
+    finally:
+        child.kill()
+        child.wait()
