@@ -62,6 +62,7 @@ def test_secret_never_prints(monkeypatch: pytest.MonkeyPatch) -> None:
     [
         ("MAILFLOW_MAX_HEADERS", "many", "MAILFLOW_MAX_HEADERS"),
         ("MAILFLOW_POLL_INTERVAL_S", "0", "MAILFLOW_POLL_INTERVAL_S"),
+        ("MAILFLOW_PARSE_WORKERS", "-1", "MAILFLOW_PARSE_WORKERS"),
     ],
 )
 def test_bad_value_names_the_variable(

@@ -30,6 +30,7 @@ from types import TracebackType
 from mailflow.errors import MessageRejected
 from mailflow.mail.message import parse_message
 from mailflow.mail.model import ParseContext, ParsedMessage
+from mailflow.service.processes import process_exists
 
 log = logging.getLogger(__name__)
 
@@ -78,21 +79,11 @@ def _exit_with(pid: int) -> None:
     try:
         handle = os.pidfd_open(pid)  # readable once the process has ended (Linux 5.3 and later)
     except (AttributeError, OSError):  # another system, or the poller is gone already
-        while _alive(pid):
+        while process_exists(pid):
             time.sleep(1.0)  # polling: without a pidfd there is nothing to wait on
     else:
         select.select([handle], [], [])
     os._exit(0)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def default_workers() -> int:

@@ -22,6 +22,7 @@ from mailflow.errors import LeaseLost, MailflowError, SourceConnectionError
 from mailflow.mail.model import ParseContext
 from mailflow.rulebook.loader import Rulebook
 from mailflow.service.ingest import IngestReport, Lease, ingest
+from mailflow.service.processes import process_exists
 from mailflow.sources.base import MailSource
 from mailflow.store import cursors
 from mailflow.store.db import writing
@@ -53,13 +54,7 @@ def is_abandoned(owner: str) -> bool:
     pid = rest.partition(":")[0]
     if host != socket.gethostname() or not pid.isdigit() or int(pid) == os.getpid():
         return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:  # alive, owned by another user
-        return False
-    return False
+    return not process_exists(int(pid))
 
 
 def take_lease(sessions: sessionmaker[Session], source: str, owner: str) -> Lease | None:
@@ -136,7 +131,15 @@ def poll_forever(
                 continue
             current, rulebook = rules() if rules else (ctx, None)
             try:
-                ingest(source, sessions, current, lease, on_batch, rulebook, None, parse_workers)
+                ingest(
+                    source,
+                    sessions,
+                    current,
+                    lease,
+                    on_batch,
+                    rulebook,
+                    parse_workers=parse_workers,
+                )
                 failures = 0
                 source.wait_for_mail(min(interval_s, LEASE_RENEW_S))
             except LeaseLost:

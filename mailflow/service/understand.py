@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from mailflow.mail.model import DONE, ActionItem, ParseContext, ParsedMessage
 from mailflow.mail.requests import asks_for_confirmation
 from mailflow.mail.subject import thread_key
-from mailflow.store import threads
+from mailflow.store import messages, threads
 from mailflow.store.models import (
     ANSWER_PENDING,
     ITEM_DONE,
@@ -49,7 +49,7 @@ class Kin:
         named = {i for _, p in batch for i in (p.in_reply_to, *p.references) if i}
         self._by_id = {m.message_id: m for m, _ in batch}
         self._by_id.update(
-            (m.message_id, m) for m in threads.messages_by_ids(session, named - self._by_id.keys())
+            (m.message_id, m) for m in messages.messages_by_ids(session, named - self._by_id.keys())
         )
         self._replies: dict[str, list[Message]] = {}
         for reply in threads.replies_to(session, [m.message_id for m, _ in batch]):

@@ -7,10 +7,10 @@ collide ask for ``BEGIN IMMEDIATE`` with the ``sqlite_immediate`` execution opti
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
@@ -18,6 +18,19 @@ from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session, sessionmaker
 
 from mailflow.errors import ConfigurationError
+
+_T = TypeVar("_T")
+
+# PostgreSQL accepts at most 65535 bound parameters; IN (...) lists stay well below that
+IN_CHUNK = 1000
+
+
+def in_chunks(values: Iterable[_T]) -> Iterator[list[_T]]:
+    """Yield ``values``, repeats left out, in lists short enough for one ``IN (...)``."""
+    distinct = list(dict.fromkeys(values))
+    for i in range(0, len(distinct), IN_CHUNK):
+        yield distinct[i : i + IN_CHUNK]
+
 
 SQLITE_PRAGMAS = (
     "PRAGMA journal_mode=WAL",

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
+from mailflow.store.db import in_chunks
 from mailflow.store.models import (
     AttachmentRecord,
     Message,
@@ -17,20 +18,24 @@ from mailflow.store.models import (
     RawMessage,
 )
 
-# PostgreSQL accepts at most 65535 bound parameters; stay well below for IN (...) lists.
-_IN_CHUNK = 1000
-
 
 def existing_message_ids(session: Session, message_ids: Iterable[str]) -> set[str]:
     """Return which of ``message_ids`` are stored already."""
-    wanted = list(dict.fromkeys(message_ids))
     found: set[str] = set()
-    for i in range(0, len(wanted), _IN_CHUNK):
-        chunk = wanted[i : i + _IN_CHUNK]
+    for chunk in in_chunks(message_ids):
         found.update(
             session.scalars(select(Message.message_id).where(Message.message_id.in_(chunk)))
         )
     return found
+
+
+def messages_by_ids(session: Session, message_ids: Iterable[str]) -> list[Message]:
+    """Return the stored messages with these Message-IDs."""
+    return [
+        m
+        for chunk in in_chunks(message_ids)
+        for m in session.scalars(select(Message).where(Message.message_id.in_(chunk)))
+    ]
 
 
 def add_message(
@@ -77,15 +82,7 @@ def add_messages(session: Session, new: Sequence[NewMessage]) -> dict[str, Messa
         insert(Message).execution_options(render_nulls=True),
         [{c: entry.row.get(c) for c in columns} for entry in new],
     )
-    stored = {
-        m.message_id: m
-        for i in range(0, len(new), _IN_CHUNK)
-        for m in session.scalars(
-            select(Message).where(
-                Message.message_id.in_([e.row["message_id"] for e in new[i : i + _IN_CHUNK]])
-            )
-        )
-    }
+    stored = {m.message_id: m for m in messages_by_ids(session, (e.row["message_id"] for e in new))}
     raws: list[dict[str, Any]] = []
     attachments: list[dict[str, Any]] = []
     addresses: list[dict[str, Any]] = []

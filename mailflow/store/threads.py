@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from mailflow.store.db import in_chunks
 from mailflow.store.models import (
     ITEM_OPEN,
     ActionItemRecord,
@@ -18,32 +19,14 @@ from mailflow.store.models import (
     Thread,
 )
 
-# PostgreSQL accepts at most 65535 bound parameters; stay well below for IN (...) lists.
-_IN_CHUNK = 1000
-
-
-def messages_by_ids(session: Session, message_ids: Iterable[str]) -> list[Message]:
-    """Return the stored messages with these Message-IDs."""
-    ids = list(dict.fromkeys(message_ids))
-    return [
-        m
-        for i in range(0, len(ids), _IN_CHUNK)
-        for m in session.scalars(
-            select(Message).where(Message.message_id.in_(ids[i : i + _IN_CHUNK]))
-        )
-    ]
-
 
 def replies_to(session: Session, message_ids: Iterable[str]) -> list[Message]:
     """Return stored messages whose In-Reply-To names one of ``message_ids``, oldest first."""
-    ids = list(dict.fromkeys(message_ids))
     return [
         m
-        for i in range(0, len(ids), _IN_CHUNK)
+        for chunk in in_chunks(message_ids)
         for m in session.scalars(
-            select(Message)
-            .where(Message.in_reply_to.in_(ids[i : i + _IN_CHUNK]))
-            .order_by(Message.id)
+            select(Message).where(Message.in_reply_to.in_(chunk)).order_by(Message.id)
         )
     ]
 
