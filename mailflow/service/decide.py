@@ -25,7 +25,7 @@ from mailflow.rulebook.loader import Rulebook
 from mailflow.service import understand
 from mailflow.service.mailcontext import template_context
 from mailflow.service.outmail import key_of, outbox_row
-from mailflow.store import outbox, threads
+from mailflow.store import outbox
 from mailflow.store.models import Message, OutboxMail
 
 log = logging.getLogger(__name__)
@@ -94,14 +94,17 @@ def apply(
     ctx: ParseContext,
     now: datetime,
     limit: RateLimit | None = None,
+    batch: understand.Batch | None = None,
 ) -> Outcome:
     """Decide about ``message`` (stored and threaded) and write what the decision asks for.
 
-    ``limit`` is shared by the mails of one transaction; without one, this call has its own
-    and logs what it held back."""
-    own_limit = limit is None
+    ``limit`` and ``batch`` are shared by the mails of one transaction; the batch then writes
+    the outbox rows, and ``Outcome.outbox_ids`` stays empty (``Batch.finish`` returns them).
+    Without them, this call has its own, writes its rows and logs what it held back."""
+    own_limit, own_batch = limit is None, batch is None
     limit = limit or RateLimit(session, now)
-    participants = _thread_people(session, message)
+    batch = batch or understand.Batch(session, [(message, parsed)])
+    participants = batch.participants(message.thread_id) if message.thread_id else set()
     facts = MessageFacts.of(
         parsed,
         rulebook.organization,
@@ -115,16 +118,18 @@ def apply(
     asked, within = _confirmation(decision, parsed)
     due = due_after(sent_at, within, calendar) if asked else None
     if asked:
-        understand.open_ledger(session, message, parsed, asked, sent_at, due, ctx.own_addresses)
+        understand.open_ledger(batch, message, parsed, asked, sent_at, due, ctx.own_addresses)
     for planned in decision.mails:
-        row = _row(message, parsed, planned, rulebook, ctx, now, due)
         if not limit.allows(planned):
             outcome.limited.append(", ".join(planned.to))
             continue
-        new_id = outbox.add_if_new(session, row)
-        if new_id is not None:
-            limit.added(planned)
-            outcome.outbox_ids.append(new_id)
+        row = _row(message, parsed, planned, rulebook, ctx, now, due)
+        # counted when planned: a row whose key exists already (deciding twice) counts twice,
+        # which can only hold back more, never send more
+        limit.added(planned)
+        batch.add_outbox(outbox.row_values(row))
+    if own_batch:
+        outcome.outbox_ids = batch.finish()
     if own_limit:
         limit.report()
     return outcome
@@ -213,9 +218,3 @@ def idempotency_key(message_id: str, planned: PlannedMail) -> str:
     """Return the key that makes one planned mail one outbox row, however often it is decided."""
     recipients = ",".join(sorted(planned.to))
     return key_of(message_id, planned.rule, planned.action_index, planned.template, recipients)
-
-
-def _thread_people(session: Session, message: Message) -> set[str]:
-    if message.thread_id is None:
-        return set()
-    return threads.thread_addresses(session, message.thread_id, but=message.id)

@@ -8,7 +8,8 @@ nothing, and the Message-ID key makes a re-read harmless (invariant 2).
 
 A backlog is a pipeline: worker processes parse the next batch while this one is stored
 (``parsing.BatchParser``), the batch's rows go in as multi-row INSERTs, and what its mails link
-to is looked up once per batch (``understand.Kin``). docs/benchmarks.md has the numbers.
+to, and the threads they may join, are looked up once per batch (``understand.Batch``).
+docs/benchmarks.md has the numbers.
 """
 
 from __future__ import annotations
@@ -111,31 +112,36 @@ class _Mind:
 
     def understand(
         self,
-        session: Session,
         message: Message,
         parsed: ParsedMessage,
         now: datetime,
         limit: decide.RateLimit,
-        kin: understand.Kin,
-    ) -> list[int]:
-        """Thread, record and (with rules) decide about one stored mail; return outbox ids.
+        batch: understand.Batch,
+    ) -> None:
+        """Thread, record and (with rules) decide about one stored mail.
 
-        What understanding the mails before this one changed is flushed once, here; the
-        queries that follow need nothing newer, so autoflush (a unit-of-work pass before every
-        query) stays off. Mails later in the batch are stored already but not threaded yet, so
-        every query here passes them over, as if they had not arrived.
+        What it adds is written with the rest of the batch by ``Batch.finish``; until then,
+        the batch's memory of threads answers what a query would, so autoflush (a unit-of-work
+        pass before every query) stays off. Mails later in the batch are stored already but
+        not threaded yet, so nothing here counts them, as if they had not arrived.
         """
-        session.flush()
+        session = batch.session
         with session.no_autoflush:
             understand.record(
-                session, message, parsed, self.ctx, ledger=self.rulebook is None, kin=kin
+                session, message, parsed, self.ctx, ledger=self.rulebook is None, batch=batch
             )
-            if self.rulebook is None:
-                return []
-            outcome = decide.apply(
-                session, message, parsed, self.rulebook, self.ctx, self.when(now), limit
-            )
-            return outcome.outbox_ids
+            if self.rulebook is not None:
+                decide.apply(
+                    session,
+                    message,
+                    parsed,
+                    self.rulebook,
+                    self.ctx,
+                    self.when(now),
+                    limit,
+                    batch,
+                )
+            batch.remember(message, parsed)
 
 
 @dataclass(frozen=True)
@@ -265,11 +271,11 @@ def _write(
                 fresh.append(item)
         rows = messages.add_messages(session, [item.new for item in fresh])
         readable = [(rows[i.message_id], i.parsed) for i in fresh if i.parsed is not None]
-        kin = understand.Kin(session, readable)
+        memory = understand.Batch(session, readable)
         limit = decide.RateLimit(session, mind.when(now))
-        outbox_ids: list[int] = []
         for message, parsed in readable:
-            outbox_ids += mind.understand(session, message, parsed, now, limit, kin)
+            mind.understand(message, parsed, now, limit, memory)
+        outbox_ids = memory.finish()
         limit.report()
         _advance(session, source, batch, now)
     return stored, outbox_ids

@@ -7,17 +7,20 @@ Runs inside the ingest transaction, so a message and everything it means commit 
 from __future__ import annotations
 
 import re
+from bisect import insort
 from collections.abc import Iterable, Sequence
-from datetime import date, datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from mailflow.mail.model import DONE, ActionItem, ParseContext, ParsedMessage
 from mailflow.mail.requests import asks_for_confirmation
 from mailflow.mail.subject import thread_key
-from mailflow.store import messages, threads
+from mailflow.store import messages, outbox, threads
+from mailflow.store.db import IdPool
 from mailflow.store.models import (
     ANSWER_PENDING,
     ITEM_DONE,
@@ -37,23 +40,141 @@ _ITEM_NUMBER = re.compile(r"第\s*([0-9一二三四五六七八九十]+)\s*[项�
 _CHINESE_DIGITS = {c: i for i, c in enumerate("一二三四五六七八九十", start=1)}
 
 
-class Kin:
-    """The stored messages a batch's mails may link to by Message-ID: those they name in
-    In-Reply-To/References, and those that name them (replies that arrived first).
+@dataclass(frozen=True)
+class _Said:
+    """A confirmation someone wrote in a thread."""
 
-    Loaded with two queries for a whole batch rather than two per mail. The rows are the
-    session's own objects, so a thread assigned to one of them later in the batch shows.
+    message_pk: int
+    sender: str
+    at: datetime
+    kind: str
+    text: str | None
+
+
+@dataclass(frozen=True)
+class _Line:
+    """A ledger line with what ``ledger_line`` picks it by."""
+
+    answer: ConfirmationAnswer
+    request_message_pk: int
+    requested_at: datetime
+
+
+class Batch:
+    """What the mails of one transaction are understood with: the stored messages they may
+    link to, and the threads they may join, with each thread's participants, ledger lines,
+    open items and earlier confirmations.
+
+    All of it is loaded with a few queries for the whole batch, then kept up to date in memory
+    as each mail is threaded; the rows this adds (threads, items, ledgers, outbox mail) get
+    their keys from ``IdPool`` and are written by ``finish`` in one flush and one multi-row
+    INSERT, instead of a query and a flush per mail. docs/benchmarks.md has the numbers.
+
+    The mails' own rows must be stored (flushed) before; their threads are not known yet, so
+    nothing here counts them until ``remember`` is called for each one in turn.
     """
 
-    def __init__(self, session: Session, batch: Sequence[tuple[Message, ParsedMessage]]) -> None:
-        named = {i for _, p in batch for i in (p.in_reply_to, *p.references) if i}
-        self._by_id = {m.message_id: m for m, _ in batch}
+    def __init__(self, session: Session, mails: Sequence[tuple[Message, ParsedMessage]]) -> None:
+        self.session = session
+        ids = [m.id for m, _ in mails]
+        named = {i for _, p in mails for i in (p.in_reply_to, *p.references) if i}
+        self._by_id = {m.message_id: m for m, _ in mails}
         self._by_id.update(
             (m.message_id, m) for m in messages.messages_by_ids(session, named - self._by_id.keys())
         )
         self._replies: dict[str, list[Message]] = {}
-        for reply in threads.replies_to(session, [m.message_id for m, _ in batch]):
+        for reply in threads.replies_to(session, [m.message_id for m, _ in mails]):
             self._replies.setdefault(reply.in_reply_to or "", []).append(reply)
+        linked = {
+            m.thread_id
+            for m in (*self._by_id.values(), *(r for rs in self._replies.values() for r in rs))
+            if m.thread_id
+        }
+        keys = {thread_key(p.subject) for _, p in mails} - {""}
+        since = min((_when(m, p) for m, p in mails), default=datetime.now(UTC)) - SUBJECT_WINDOW
+        self._threads: dict[int, Thread] = {}
+        self._by_key: dict[str, list[Thread]] = {}
+        self._people: dict[int, set[str]] = {}
+        self._said: dict[int, list[_Said]] = {}
+        self._lines: dict[int, list[_Line]] = {}
+        self._items: dict[int, list[ActionItemRecord]] = {}
+        self._but = ids
+        # per kind of history, the threads it is loaded for
+        self._known: dict[str, set[int]] = {"said": set(), "lines": set(), "items": set()}
+        self._load(threads.threads_for(session, linked, keys, since))
+        self._history(linked)  # replies mostly join their parent's thread: load it now
+        size = max(1, len(mails))
+        self._ids = {
+            model: IdPool(session, model.__table__, hint)  # type: ignore[arg-type]
+            for model, hint in (
+                (Thread, size),
+                (ConfirmationRequest, size),
+                (ConfirmationAnswer, 4 * size),
+                (ActionItemRecord, max(1, sum(len(p.action_items) for _, p in mails))),
+            )
+        }
+        self._outbox: list[dict[str, Any]] = []
+        # rows added and not written yet, in the order they must be written
+        self._new_threads: list[Thread] = []
+        self._new_requests: list[ConfirmationRequest] = []
+        self._new_rows: list[ConfirmationAnswer | ActionItemRecord] = []
+        self._assigned: list[tuple[int, int, str]] = []  # message, thread, subject key
+
+    def _load(self, found: Iterable[Thread], stored: bool = True) -> None:
+        """Keep ``found`` threads in memory, with their participants when ``stored``.
+
+        Their ledger lines, open items and confirmations load when first asked for
+        (``_history``): a mail considers many threads by subject but joins one."""
+        fresh = [t for t in found if t.id not in self._threads]
+        for thread in fresh:
+            self._threads[thread.id] = thread
+            self._by_key.setdefault(thread.subject_key, []).append(thread)
+            self._people[thread.id] = set()
+            self._said[thread.id], self._lines[thread.id], self._items[thread.id] = [], [], []
+        ids = [t.id for t in fresh]
+        if not stored:
+            for known in self._known.values():
+                known.update(ids)  # a new thread has no history
+        elif ids:
+            for tid, address in threads.addresses_in(self.session, ids, self._but):
+                self._people[tid].add(address)
+
+    def _history(self, thread_ids: Iterable[int], *kinds: str) -> None:
+        """Load what of ``kinds`` (``said``, ``lines``, ``items``; all when none is named) is
+        not loaded yet for these threads: confirmations, ledger lines, open items.
+
+        What this batch added to them is in memory already, and in the database too when a
+        merge wrote it early: rows are kept once, by their key."""
+        for kind in kinds or ("said", "lines", "items"):
+            known = self._known[kind]
+            ids = [t for t in thread_ids if t in self._threads and t not in known]
+            if ids:
+                known.update(ids)
+                getattr(self, f"_load_{kind}")(ids)
+
+    def _load_said(self, ids: list[int]) -> None:
+        here = {s.message_pk for tid in ids for s in self._said[tid]}
+        for tid, pk, sender, at, said in threads.confirmations_in(self.session, ids, self._but):
+            if pk not in here:
+                self._said[tid].append(_Said(pk, sender, at, said["kind"], said.get("text")))
+        for tid in ids:
+            self._said[tid].sort(key=_said_order)
+
+    def _load_lines(self, ids: list[int]) -> None:
+        here = {x.answer.id for tid in ids for x in self._lines[tid]}
+        for line, request in threads.ledger_lines_in(self.session, ids):
+            if request.thread_id is not None and line.id not in here:
+                self._lines[request.thread_id].append(
+                    _Line(line, request.message_pk, request.requested_at)
+                )
+
+    def _load_items(self, ids: list[int]) -> None:
+        here = {i.id for tid in ids for i in self._items[tid]}
+        for item in threads.open_items_in(self.session, ids):
+            if item.thread_id is not None and item.id not in here:
+                self._items[item.thread_id].append(item)
+
+    # ------------------------------------------------------------------ linked messages
 
     def messages(self, message_ids: Iterable[str]) -> list[Message]:
         """Return the stored messages among ``message_ids``, in that order."""
@@ -64,6 +185,168 @@ class Kin:
         """Return the stored messages whose In-Reply-To is ``message_id``."""
         return self._replies.get(message_id, [])
 
+    # ------------------------------------------------------------------ threads
+
+    def thread(self, thread_id: int) -> Thread | None:
+        """Return a thread by id, loading it (and what is known of it) when not loaded yet."""
+        if thread_id not in self._threads:
+            self._load(threads.threads_for(self.session, [thread_id], [], datetime.now(UTC)))
+        return self._threads.get(thread_id)
+
+    def thread_by_subject(
+        self, subject_key: str, addresses: Iterable[str], since: datetime
+    ) -> Thread | None:
+        """Return the newest thread with this subject key, active since ``since``, that shares
+        a participant with ``addresses``."""
+        people = set(addresses)
+        if not subject_key or not people:
+            return None
+        candidates = [
+            t
+            for t in self._by_key.get(subject_key, [])
+            if t.last_message_at >= since and self._people[t.id] & people
+        ]
+        return max(candidates, key=lambda t: (t.last_message_at, t.id), default=None)
+
+    def new_thread(self, subject_key: str, when: datetime) -> Thread:
+        """Add a thread (written by ``finish``)."""
+        thread = Thread(
+            id=self._ids[Thread].take(),
+            subject_key=subject_key,
+            started_at=when,
+            last_message_at=when,
+        )
+        self._new_threads.append(thread)
+        self._load([thread], stored=False)
+        return thread
+
+    def assign(self, message: Message, thread: Thread, subject_key: str) -> None:
+        """Put ``message`` in ``thread`` (written by ``finish``, with the batch's others)."""
+        # set as if loaded, so the unit of work does not write one UPDATE per message
+        set_committed_value(message, "thread_id", thread.id)
+        set_committed_value(message, "subject_key", subject_key)
+        self._assigned.append((message.id, thread.id, subject_key))
+
+    def merge(self, keep: Thread, gone: Thread) -> None:
+        """Move everything of ``gone`` into ``keep``, in the database and here."""
+        self._history([keep.id, gone.id])
+        self._write()  # the batch's rows so far, so the UPDATEs see them
+        threads.merge_threads(self.session, keep, gone)
+        self._people[keep.id] |= self._people.pop(gone.id, set())
+        self._said[keep.id].extend(self._said.pop(gone.id, []))
+        self._lines[keep.id].extend(self._lines.pop(gone.id, []))
+        self._items[keep.id].extend(self._items.pop(gone.id, []))
+        self._by_key[gone.subject_key].remove(self._threads.pop(gone.id))
+
+    def participants(self, thread_id: int) -> set[str]:
+        """Return every address on the thread's messages before the one in hand."""
+        return set(self._people.get(thread_id, set()))
+
+    def remember(self, message: Message, parsed: ParsedMessage) -> None:
+        """Count ``message`` (threaded now) among its thread's messages for the mails after it."""
+        if message.thread_id is None:
+            return
+        sender = [parsed.from_.address] if parsed.from_ else []
+        self._people[message.thread_id].update(
+            sender, (a.address for a in (*parsed.to, *parsed.cc, *parsed.reply_to))
+        )
+        if parsed.confirmation and parsed.from_ and not parsed.automated:
+            said = _Said(
+                message.id,
+                parsed.from_.address,
+                _when(message, parsed),
+                parsed.confirmation.kind,
+                parsed.confirmation.text,
+            )
+            insort(self._said[message.thread_id], said, key=_said_order)
+
+    def earlier_confirmations(self, thread_id: int) -> list[_Said]:
+        """Return the confirmations written in the thread so far, oldest first."""
+        self._history([thread_id], "said")
+        return self._said.get(thread_id, [])
+
+    # ------------------------------------------------------------------ ledgers and items
+
+    def add_request(self, request: ConfirmationRequest, lines: Iterable[dict[str, Any]]) -> None:
+        """Add a confirmation request and its ledger lines (written by ``finish``)."""
+        request.id = self._ids[ConfirmationRequest].take()
+        self._new_requests.append(request)
+        for values in lines:
+            line = ConfirmationAnswer(
+                id=self._ids[ConfirmationAnswer].take(), request_id=request.id, **values
+            )
+            self._new_rows.append(line)
+            if request.thread_id is not None:
+                self._lines[request.thread_id].append(
+                    _Line(line, request.message_pk, request.requested_at)
+                )
+
+    def ledger_line(
+        self, thread_id: int, address: str, request_message_pk: int | None
+    ) -> ConfirmationAnswer | None:
+        """Return ``address``'s ledger line for the request of the message answered, or else
+        for the newest request in the thread that asked them."""
+        self._history([thread_id], "lines")
+        lines = [x for x in self._lines.get(thread_id, []) if x.answer.address == address]
+        for line in lines:
+            if line.request_message_pk == request_message_pk:
+                return line.answer
+        newest = max(lines, key=lambda x: x.requested_at, default=None)
+        return newest.answer if newest else None
+
+    def add_item(self, values: dict[str, Any]) -> None:
+        """Add an action item (written by ``finish``)."""
+        item = ActionItemRecord(id=self._ids[ActionItemRecord].take(), **values)
+        self._new_rows.append(item)
+        self._items[values["thread_id"]].append(item)
+
+    def open_items_of(self, thread_id: int, owner_email: str) -> list[ActionItemRecord]:
+        """Return the open items in a thread whose owner is ``owner_email``, in message order."""
+        self._history([thread_id], "items")
+        return sorted(
+            (
+                i
+                for i in self._items.get(thread_id, [])
+                if i.owner_email == owner_email and i.status == ITEM_OPEN
+            ),
+            key=lambda i: (i.message_pk, i.position),
+        )
+
+    # ------------------------------------------------------------------ writing
+
+    def add_outbox(self, values: dict[str, Any]) -> None:
+        """Add an outbox row, unless one with its idempotency key exists (written by
+        ``finish``)."""
+        self._outbox.append(values)
+
+    def finish(self) -> list[int]:
+        """Write what the batch added; return the ids of the new outbox rows."""
+        self._write()
+        rows, self._outbox = self._outbox, []
+        return outbox.add_all_new(self.session, rows)
+
+    def _write(self) -> None:
+        """Write the rows added so far: each kind as one multi-row statement, in an order the
+        foreign keys accept (the unit of work orders only tables linked by a relationship)."""
+        session = self.session
+        session.add_all(self._new_threads)
+        session.flush()  # the new threads, and what changed in rows loaded before
+        threads.assign_threads(session, self._assigned)
+        session.add_all(self._new_requests)
+        session.flush()
+        session.add_all(self._new_rows)
+        session.flush()
+        self._new_threads, self._new_requests, self._new_rows = [], [], []
+        self._assigned = []
+
+
+def _said_order(said: _Said) -> tuple[datetime, int]:
+    return said.at, said.message_pk
+
+
+def _when(message: Message, parsed: ParsedMessage) -> datetime:
+    return parsed.date or message.received_at
+
 
 def record(
     session: Session,
@@ -72,62 +355,53 @@ def record(
     ctx: ParseContext,
     *,
     ledger: bool = True,
-    kin: Kin | None = None,
+    batch: Batch | None = None,
 ) -> None:
     """Thread ``message`` and store what it asks and answers; ``message`` must be flushed.
 
     With ``ledger`` false, the rules decide who must confirm (``decide.apply``) instead of the
-    mail's own words. ``kin`` holds the batch's linked messages (see ``Kin``); without it they
-    are looked up for this message alone.
+    mail's own words. ``batch`` holds what the transaction's mails are understood with (see
+    ``Batch``); without one, this message is a batch of its own, written before returning.
     """
-    kin = kin or Kin(session, [(message, parsed)])
-    when = parsed.date or message.received_at
-    thread = _thread_for(session, message, parsed, when, ctx, kin)
-    message.thread_id, message.subject_key = thread.id, thread_key(parsed.subject)
-    if parsed.automated:
-        return  # out-of-office replies and bounces neither assign work nor confirm
-    items = [
-        _item_row(message, thread, position, item, ctx, when)
-        for position, item in enumerate(parsed.action_items, start=1)
-    ]
-    if items:  # one multi-row INSERT, not one unit-of-work row each
-        session.execute(insert(ActionItemRecord).execution_options(render_nulls=True), items)
-    if ledger and asks_for_confirmation(parsed):
-        asked = [a.address for a in (*parsed.to, *parsed.cc)]
-        due = when + CONFIRMATION_WINDOW
-        open_ledger(session, message, parsed, asked, when, due, ctx.own_addresses)
-    if parsed.confirmation and parsed.from_:
-        _answer(session, message, parsed, thread, when, kin)
+    own = batch is None
+    batch = batch or Batch(session, [(message, parsed)])
+    when = _when(message, parsed)
+    thread = _thread_for(message, parsed, when, ctx, batch)
+    batch.assign(message, thread, thread_key(parsed.subject))
+    if not parsed.automated:  # out-of-office replies and bounces neither assign work nor confirm
+        for position, item in enumerate(parsed.action_items, start=1):
+            batch.add_item(_item_row(message, thread, position, item, ctx, when))
+        if ledger and asks_for_confirmation(parsed):
+            asked = [a.address for a in (*parsed.to, *parsed.cc)]
+            due = when + CONFIRMATION_WINDOW
+            open_ledger(batch, message, parsed, asked, when, due, ctx.own_addresses)
+        if parsed.confirmation and parsed.from_:
+            _answer(message, parsed, thread, when, batch)
+    if own:
+        batch.finish()
 
 
 def _thread_for(
-    session: Session,
     message: Message,
     parsed: ParsedMessage,
     when: datetime,
     ctx: ParseContext,
-    kin: Kin,
+    batch: Batch,
 ) -> Thread:
-    parents = kin.messages(i for i in (parsed.in_reply_to, *reversed(parsed.references)) if i)
-    thread = next((session.get(Thread, p.thread_id) for p in parents if p.thread_id), None)
+    parents = batch.messages(i for i in (parsed.in_reply_to, *reversed(parsed.references)) if i)
+    thread = next((batch.thread(p.thread_id) for p in parents if p.thread_id), None)
     if thread is None:
         # the shared address is on nearly every mail: it says nothing about who talks to whom
         people = [a for a in _people(parsed) if a not in ctx.own_addresses]
-        thread = threads.thread_by_subject(
-            session, thread_key(parsed.subject), people, when - SUBJECT_WINDOW
-        )
+        thread = batch.thread_by_subject(thread_key(parsed.subject), people, when - SUBJECT_WINDOW)
     if thread is None:
-        thread = Thread(
-            subject_key=thread_key(parsed.subject), started_at=when, last_message_at=when
-        )
-        session.add(thread)
-        session.flush()
+        thread = batch.new_thread(thread_key(parsed.subject), when)
     # replies stored before this message (mail arrives out of order) join its thread
-    for child in kin.replies_to(message.message_id):
+    for child in batch.replies_to(message.message_id):
         if child.thread_id and child.thread_id != thread.id:
-            gone = session.get(Thread, child.thread_id)
+            gone = batch.thread(child.thread_id)
             if gone is not None:
-                threads.merge_threads(session, thread, gone)
+                batch.merge(thread, gone)
     thread.last_message_at = max(thread.last_message_at, when)
     thread.started_at = min(thread.started_at, when)
     return thread
@@ -158,6 +432,8 @@ def _item_row(
         "deliverable": item.deliverable,
         "missing": list(item.missing),
         "status": ITEM_OPEN,
+        "completed_at": None,
+        "completed_by_pk": None,
         "created_at": now,
     }
 
@@ -172,7 +448,7 @@ def due_instant(deadline: date | datetime | None, ctx: ParseContext) -> datetime
 
 
 def open_ledger(
-    session: Session,
+    batch: Batch,
     message: Message,
     parsed: ParsedMessage,
     addresses: Sequence[str],
@@ -180,17 +456,13 @@ def open_ledger(
     due_at: datetime | None,
     own: frozenset[str] = frozenset(),
 ) -> None:
-    """Ask ``addresses`` (never the sender, never ``own`` shared addresses) to confirm it.
-
-    The ledger's lines go in as one multi-row INSERT, not one unit-of-work row each."""
+    """Ask ``addresses`` (never the sender, never ``own`` shared addresses) to confirm it."""
     request = ConfirmationRequest(
         message_pk=message.id,
         thread_id=message.thread_id,
         requested_at=requested_at,
         due_at=due_at,
     )
-    session.add(request)
-    session.flush()  # the request's id, for its lines
     names = {
         a.address: (a.name, role)
         for role, group in (("cc", parsed.cc), ("to", parsed.to))
@@ -203,7 +475,6 @@ def open_ledger(
             continue
         name, role = names.get(address, ("", "to"))
         lines[address] = {
-            "request_id": request.id,
             "address": address,
             "name": name,
             "role": role,
@@ -212,53 +483,37 @@ def open_ledger(
             "answer_message_pk": None,
             "answer_text": None,
         }
-    _earlier_answers(session, lines, message)
-    if lines:
-        session.execute(
-            insert(ConfirmationAnswer).execution_options(render_nulls=True), list(lines.values())
-        )
+    if message.thread_id is not None:
+        _earlier_answers(batch, lines, message, message.thread_id)
+    batch.add_request(request, lines.values())
 
 
-def _earlier_answers(session: Session, lines: dict[str, dict[str, Any]], message: Message) -> None:
+def _earlier_answers(
+    batch: Batch, lines: dict[str, dict[str, Any]], message: Message, thread_id: int
+) -> None:
     """Record answers that arrived before the mail they answer (mail is not always in order)."""
-    if message.thread_id is None or not lines:
-        return
-    for reply in threads.thread_messages(session, message.thread_id):
-        confirmation = (reply.parsed or {}).get("confirmation")
-        line = lines.get(reply.from_address or "")
-        if reply.id == message.id or reply.automated or not confirmation or line is None:
+    for said in batch.earlier_confirmations(thread_id):
+        line = lines.get(said.sender)
+        if said.message_pk == message.id or line is None:
             continue
-        line["status"], line["answered_at"] = confirmation["kind"], reply.date or reply.received_at
-        line["answer_message_pk"], line["answer_text"] = reply.id, confirmation.get("text")
+        line["status"], line["answered_at"] = said.kind, said.at
+        line["answer_message_pk"], line["answer_text"] = said.message_pk, said.text
 
 
 def _answer(
-    session: Session,
-    message: Message,
-    parsed: ParsedMessage,
-    thread: Thread,
-    when: datetime,
-    kin: Kin,
+    message: Message, parsed: ParsedMessage, thread: Thread, when: datetime, batch: Batch
 ) -> None:
     assert parsed.confirmation is not None and parsed.from_ is not None
     sender = parsed.from_.address
-    replied = kin.messages([parsed.in_reply_to] if parsed.in_reply_to else [])
-    session.flush()
-    line = threads.ledger_line(session, thread.id, sender, replied[0].id if replied else None)
+    replied = batch.messages([parsed.in_reply_to] if parsed.in_reply_to else [])
+    line = batch.ledger_line(thread.id, sender, replied[0].id if replied else None)
     if line is not None:
         line.status, line.answered_at = parsed.confirmation.kind, when
         line.answer_message_pk, line.answer_text = message.id, parsed.confirmation.text
     if parsed.confirmation.kind == DONE:
-        _close_items(session, message, parsed, thread, when)
-
-
-def _close_items(
-    session: Session, message: Message, parsed: ParsedMessage, thread: Thread, when: datetime
-) -> None:
-    assert parsed.from_ is not None
-    candidates = threads.open_items_of(session, thread.id, parsed.from_.address)
-    for item in _items_meant(candidates, parsed.new_text):
-        item.status, item.completed_at, item.completed_by_pk = ITEM_DONE, when, message.id
+        candidates = batch.open_items_of(thread.id, sender)
+        for item in _items_meant(candidates, parsed.new_text):
+            item.status, item.completed_at, item.completed_by_pk = ITEM_DONE, when, message.id
 
 
 def _items_meant(candidates: list[ActionItemRecord], text: str) -> list[ActionItemRecord]:

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, Table, create_engine, event, func, select
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session, sessionmaker
@@ -30,6 +30,41 @@ def in_chunks(values: Iterable[_T]) -> Iterator[list[_T]]:
     distinct = list(dict.fromkeys(values))
     for i in range(0, len(distinct), IN_CHUNK):
         yield distinct[i : i + IN_CHUNK]
+
+
+class IdPool:
+    """Primary keys for rows of one table, handed out before the rows are inserted.
+
+    A batch that creates threads, ledgers and items which refer to each other can then add
+    them all and flush once: the unit of work writes rows whose keys it knows as one
+    multi-row statement, where it would otherwise insert (and on SQLite, read back) one row
+    at a time. PostgreSQL reserves keys from the column's sequence, ``hint`` at a time (a key
+    reserved and not used leaves a harmless gap). SQLite hands out keys after the largest one
+    stored, which is safe only inside a write transaction (``writing``): nobody else can
+    insert until it ends.
+    """
+
+    def __init__(self, session: Session, table: Table, hint: int = 16) -> None:
+        self._session, self._table, self._hint = session, table, max(1, hint)
+        self._free: list[int] = []
+        self._last: int | None = None  # SQLite: the last key handed out
+
+    def take(self) -> int:
+        """Return a key no row of the table has, nor will get from anyone else."""
+        if self._session.get_bind().dialect.name == "sqlite":
+            if self._last is None:
+                self._last = self._session.scalar(select(func.max(self._table.c.id))) or 0
+            self._last += 1
+            return self._last
+        if not self._free:
+            sequence = select(func.pg_get_serial_sequence(self._table.name, "id")).scalar_subquery()
+            self._free = list(
+                self._session.scalars(
+                    select(func.nextval(sequence)).select_from(func.generate_series(1, self._hint))
+                )
+            )[::-1]
+            self._hint *= 2  # a batch that needs more than guessed asks less often
+        return self._free.pop()
 
 
 SQLITE_PRAGMAS = (

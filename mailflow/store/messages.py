@@ -5,18 +5,21 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, insert, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Table, func, insert, select
+from sqlalchemy.orm import Session, load_only, make_transient_to_detached
 
-from mailflow.store.db import in_chunks
+from mailflow.store.db import IdPool, in_chunks
 from mailflow.store.models import (
     AttachmentRecord,
     Message,
     MessageAddress,
     RawMessage,
 )
+
+# what threading needs of a message; its JSON, body and the rest load only when read
+LINKS = load_only(Message.id, Message.message_id, Message.in_reply_to, Message.thread_id)
 
 
 def existing_message_ids(session: Session, message_ids: Iterable[str]) -> set[str]:
@@ -30,11 +33,14 @@ def existing_message_ids(session: Session, message_ids: Iterable[str]) -> set[st
 
 
 def messages_by_ids(session: Session, message_ids: Iterable[str]) -> list[Message]:
-    """Return the stored messages with these Message-IDs."""
+    """Return the stored messages with these Message-IDs, with only what links them loaded
+    (id, Message-ID, In-Reply-To, thread); the rest loads when first read."""
     return [
         m
         for chunk in in_chunks(message_ids)
-        for m in session.scalars(select(Message).where(Message.message_id.in_(chunk)))
+        for m in session.scalars(
+            select(Message).options(LINKS).where(Message.message_id.in_(chunk))
+        )
     ]
 
 
@@ -68,36 +74,41 @@ class NewMessage:
 
 def add_messages(session: Session, new: Sequence[NewMessage]) -> dict[str, Message]:
     """Insert ``new`` (Message-IDs not stored yet) with a few multi-row statements; return the
-    stored rows by Message-ID, loaded into ``session``.
+    stored rows by Message-ID, in ``session``.
 
-    The ORM's unit of work would insert them one row per statement here (SQLite cannot return
-    ids in row order), so the rows go in as bulk INSERTs and the ids are read back by
-    Message-ID, which is unique.
+    The keys come from ``IdPool``, so the rows go in as multi-row INSERTs and nothing is read
+    back: the unit of work would insert them one row per statement here (SQLite cannot return
+    ids in row order), and reading them back would decode every message's JSON again.
+    Call it inside a write transaction (``writing``).
     """
     if not new:
         return {}
     columns = [c.key for c in Message.__table__.columns if c.key != "id"]
+    keys = IdPool(session, cast(Table, Message.__table__), len(new))
+    rows = [{"id": keys.take(), **{c: entry.row.get(c) for c in columns}} for entry in new]
     # render_nulls: rows that differ only in which values are None stay one statement
-    session.execute(
-        insert(Message).execution_options(render_nulls=True),
-        [{c: entry.row.get(c) for c in columns} for entry in new],
-    )
-    stored = {m.message_id: m for m in messages_by_ids(session, (e.row["message_id"] for e in new))}
+    session.execute(insert(Message).execution_options(render_nulls=True), rows)
+    stored: dict[str, Message] = {}
+    for row in rows:
+        message = Message(**row)
+        make_transient_to_detached(message)  # as if loaded: these are the stored values
+        session.add(message)
+        stored[message.message_id] = message
     raws: list[dict[str, Any]] = []
     attachments: list[dict[str, Any]] = []
     addresses: list[dict[str, Any]] = []
-    for entry in new:
-        pk = stored[entry.row["message_id"]].id
+    for entry, row in zip(new, rows, strict=True):
+        pk = row["id"]
         raws.append({"message_pk": pk, "sha256": entry.sha256, "size": len(entry.raw),
                      "content": entry.raw})  # fmt: skip
         attachments.extend({"message_pk": pk, **a} for a in entry.attachments)
         addresses.extend(
             {"message_pk": pk, "role": r, "name": n, "address": a} for r, n, a in entry.addresses
         )
-    for model, rows in ((RawMessage, raws), (AttachmentRecord, attachments),
-                        (MessageAddress, addresses)):  # fmt: skip
-        if rows:
-            session.execute(insert(model).execution_options(render_nulls=True), rows)
+    for model, dependent in ((RawMessage, raws), (AttachmentRecord, attachments),
+                             (MessageAddress, addresses)):  # fmt: skip
+        if dependent:
+            session.execute(insert(model).execution_options(render_nulls=True), dependent)
     return stored
 
 

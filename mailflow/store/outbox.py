@@ -7,6 +7,7 @@ network call), so a worker killed mid-send leaves a row the sweep finds again.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Text, cast, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -20,13 +21,23 @@ CLAIM = timedelta(minutes=5)
 
 def add_if_new(session: Session, row: OutboxMail) -> int | None:
     """Insert ``row`` unless a row with its key exists; return the new id, or None."""
+    new = add_all_new(session, [row_values(row)])
+    return new[0] if new else None
+
+
+def add_all_new(session: Session, rows: list[dict[str, Any]]) -> list[int]:
+    """Insert the rows (column values) whose key no row has yet, in one multi-row statement;
+    return the new rows' ids."""
+    if not rows:
+        return []
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    values = {c.key: getattr(row, c.key) for c in OutboxMail.__table__.columns if c.key != "id"}
-    result = session.execute(
-        insert(OutboxMail).values(**values).on_conflict_do_nothing().returning(OutboxMail.id)
-    )
-    new_id: int | None = result.scalar()
-    return new_id
+    statement = insert(OutboxMail).on_conflict_do_nothing().returning(OutboxMail.id)
+    return list(session.scalars(statement, rows))
+
+
+def row_values(row: OutboxMail) -> dict[str, Any]:
+    """Return an unsaved row's column values, as ``add_all_new`` takes them."""
+    return {c.key: getattr(row, c.key) for c in OutboxMail.__table__.columns if c.key != "id"}
 
 
 def claim(session: Session, outbox_id: int, now: datetime) -> OutboxMail | None:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from mailflow.store.db import in_chunks
+from mailflow.store.messages import LINKS
 from mailflow.store.models import (
     ITEM_OPEN,
     ActionItemRecord,
@@ -26,45 +28,122 @@ def replies_to(session: Session, message_ids: Iterable[str]) -> list[Message]:
         m
         for chunk in in_chunks(message_ids)
         for m in session.scalars(
-            select(Message).where(Message.in_reply_to.in_(chunk)).order_by(Message.id)
+            select(Message)
+            .options(LINKS)
+            .where(Message.in_reply_to.in_(chunk))
+            .order_by(Message.id)
         )
     ]
 
 
-def thread_by_subject(
-    session: Session, subject_key: str, addresses: Iterable[str], since: datetime
-) -> Thread | None:
-    """Return the newest thread with this subject key, active since ``since``, that shares a
-    participant with ``addresses``."""
-    people = list(dict.fromkeys(addresses))
-    if not subject_key or not people:
-        return None
-    shares_someone = (
-        select(MessageAddress.id)
-        .join(Message, Message.id == MessageAddress.message_pk)
-        .where(Message.thread_id == Thread.id, MessageAddress.address.in_(people))
-        .exists()
-    )
-    query = (
-        select(Thread)
-        .where(Thread.subject_key == subject_key, Thread.last_message_at >= since, shares_someone)
-        .order_by(Thread.last_message_at.desc())
-        .limit(1)
-    )
-    return session.scalar(query)
+def threads_for(
+    session: Session, ids: Iterable[int], subject_keys: Iterable[str], since: datetime
+) -> list[Thread]:
+    """Return the threads with these ids, and those with one of these subject keys that were
+    active since ``since``."""
+    found = {
+        t.id: t for chunk in in_chunks(ids) for t in session.scalars(
+            select(Thread).where(Thread.id.in_(chunk))
+        )
+    }  # fmt: skip
+    for chunk in in_chunks(subject_keys):
+        query = select(Thread).where(Thread.subject_key.in_(chunk), Thread.last_message_at >= since)
+        found.update((t.id, t) for t in session.scalars(query))
+    return list(found.values())
 
 
-def thread_addresses(session: Session, thread_id: int, but: int | None = None) -> set[str]:
-    """Return every address on the thread's messages (optionally leaving one message out)."""
-    query = (
-        select(MessageAddress.address)
-        .join(Message, Message.id == MessageAddress.message_pk)
-        .where(Message.thread_id == thread_id)
-        .distinct()
+def addresses_in(
+    session: Session, thread_ids: Iterable[int], but: Sequence[int] = ()
+) -> list[tuple[int, str]]:
+    """Return (thread id, address) for every address on the threads' messages, leaving the
+    messages ``but`` out."""
+    rows: list[tuple[int, str]] = []
+    for chunk in in_chunks(thread_ids):
+        query = (
+            select(Message.thread_id, MessageAddress.address)
+            .join(Message, Message.id == MessageAddress.message_pk)
+            .where(Message.thread_id.in_(chunk))
+            .distinct()
+        )
+        if but:
+            query = query.where(Message.id.not_in(but))
+        rows.extend((tid, address) for tid, address in session.execute(query) if tid is not None)
+    return rows
+
+
+def confirmations_in(
+    session: Session, thread_ids: Iterable[int], but: Sequence[int] = ()
+) -> list[tuple[int, int, str, datetime, dict[str, Any]]]:
+    """Return the confirmations (已阅, 有异议, 已完成…) people wrote in these threads, oldest
+    first, as (thread id, message pk, sender, when, the contract's confirmation object); the
+    messages ``but`` are left out, and so is automated mail."""
+    rows: list[tuple[int, int, str, datetime, dict[str, Any]]] = []
+    for chunk in in_chunks(thread_ids):
+        query = (
+            select(
+                Message.thread_id,
+                Message.id,
+                Message.from_address,
+                func.coalesce(Message.date, Message.received_at),
+                Message.parsed["confirmation"],
+            )
+            .where(
+                Message.thread_id.in_(chunk),
+                Message.automated.is_(False),
+                Message.from_address.is_not(None),
+            )
+            .order_by(Message.date.asc(), Message.id.asc())
+        )
+        if but:
+            query = query.where(Message.id.not_in(but))
+        rows.extend(
+            (tid, pk, sender, when, said)
+            for tid, pk, sender, when, said in session.execute(query)
+            if said and tid is not None
+        )
+    return rows
+
+
+def ledger_lines_in(
+    session: Session, thread_ids: Iterable[int]
+) -> list[tuple[ConfirmationAnswer, ConfirmationRequest]]:
+    """Return every ledger line of the threads' confirmation requests, with its request."""
+    return [
+        (line, request)
+        for chunk in in_chunks(thread_ids)
+        for line, request in session.execute(
+            select(ConfirmationAnswer, ConfirmationRequest)
+            .join(ConfirmationRequest)
+            .where(ConfirmationRequest.thread_id.in_(chunk))
+        )
+    ]
+
+
+def open_items_in(session: Session, thread_ids: Iterable[int]) -> list[ActionItemRecord]:
+    """Return the open action items of these threads."""
+    return [
+        item
+        for chunk in in_chunks(thread_ids)
+        for item in session.scalars(
+            select(ActionItemRecord).where(
+                ActionItemRecord.thread_id.in_(chunk), ActionItemRecord.status == ITEM_OPEN
+            )
+        )
+    ]
+
+
+def assign_threads(session: Session, assigned: Sequence[tuple[int, int, str]]) -> None:
+    """Set the thread and subject key of messages, given as (message pk, thread id, subject
+    key), in one statement run for all of them."""
+    if not assigned:
+        return
+    table = cast(Table, Message.__table__)
+    session.execute(
+        update(table)
+        .where(table.c.id == bindparam("pk"))
+        .values(thread_id=bindparam("thread"), subject_key=bindparam("key")),
+        [{"pk": pk, "thread": thread, "key": key} for pk, thread, key in assigned],
     )
-    if but is not None:
-        query = query.where(Message.id != but)
-    return set(session.scalars(query))
 
 
 def merge_threads(session: Session, keep: Thread, gone: Thread) -> None:
@@ -74,39 +153,6 @@ def merge_threads(session: Session, keep: Thread, gone: Thread) -> None:
     keep.started_at = min(keep.started_at, gone.started_at)
     keep.last_message_at = max(keep.last_message_at, gone.last_message_at)
     session.delete(gone)
-
-
-def open_items_of(session: Session, thread_id: int, owner_email: str) -> list[ActionItemRecord]:
-    """Return the open items in a thread whose owner is ``owner_email``, in message order."""
-    return list(
-        session.scalars(
-            select(ActionItemRecord)
-            .where(
-                ActionItemRecord.thread_id == thread_id,
-                ActionItemRecord.owner_email == owner_email,
-                ActionItemRecord.status == ITEM_OPEN,
-            )
-            .order_by(ActionItemRecord.message_pk, ActionItemRecord.position)
-        )
-    )
-
-
-def ledger_line(
-    session: Session, thread_id: int, address: str, request_message_pk: int | None
-) -> ConfirmationAnswer | None:
-    """Return ``address``'s ledger line for the request of the message answered, or else for the
-    newest request in the thread that asked them."""
-    query = (
-        select(ConfirmationAnswer)
-        .join(ConfirmationRequest)
-        .where(ConfirmationRequest.thread_id == thread_id, ConfirmationAnswer.address == address)
-        .order_by(ConfirmationRequest.requested_at.desc())
-    )
-    lines = list(session.scalars(query))
-    for line in lines:
-        if line.request.message_pk == request_message_pk:
-            return line
-    return lines[0] if lines else None
 
 
 def thread_messages(session: Session, thread_id: int) -> list[Message]:

@@ -1,0 +1,74 @@
+"""A batch understands its mails exactly as if each came in a transaction of its own.
+
+``understand.Batch`` keeps the threads a batch touches in memory and writes what it adds once,
+at the end; these tests hold it to the answers the database gives one mail at a time.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from mailflow.service.ingest import ingest
+from mailflow.sources.maildir import MaildirSource
+from mailflow.store.db import IdPool, make_engine, make_session_factory, writing
+from mailflow.store.models import Thread
+from tests.service.test_parsing import CTX, RULEBOOK, _thread_of_mail, _what_was_stored
+
+
+@pytest.mark.parametrize("rules", [True, False], ids=["rules", "no-rules"])
+def test_one_batch_stores_what_one_mail_at_a_time_stores(
+    database_url: str, sqlite_url: str, tmp_path: Path, rules: bool
+) -> None:
+    """60 mails (minutes and their answers, some before the minutes, tasks closed by 已完成,
+    complaints) give the same threads, items, ledger lines and outbox rows whether they come
+    one per transaction (on SQLite) or all in one (on each database)."""
+    box = _thread_of_mail(tmp_path / "box")
+    seen = []
+    for url, size in ((sqlite_url, 1), (database_url, 200)):
+        engine = make_engine(url)
+        sessions = make_session_factory(engine)
+        report = ingest(
+            MaildirSource(box, batch_size=size),
+            sessions,
+            CTX,
+            rulebook=RULEBOOK if rules else None,
+            parse_workers=0,
+        )
+        assert report.stored == 60
+        assert report.batches == (60 if size == 1 else 1)
+        assert len(report.outbox_ids) == len(set(report.outbox_ids))
+        seen.append(_what_was_stored(sessions))
+        engine.dispose()
+    assert seen[0] == seen[1]
+    # answers that came before their minutes were found when the ledger opened
+    assert {status for *_, status in seen[0]["answers"]} >= {"ack", "objection"}
+    assert {status for *_, status in seen[0]["items"]} == {"open", "done"}
+    assert bool(seen[0]["outbox"]) is rules
+
+
+def test_keys_handed_out_are_unused_and_distinct(database_url: str) -> None:
+    """IdPool's keys never collide with stored rows nor with each other, and rows inserted
+    with them are found under them."""
+    engine = make_engine(database_url)
+    sessions = make_session_factory(engine)
+    now = datetime.now(UTC)
+    with writing(sessions) as s:
+        s.add(Thread(subject_key="before", started_at=now, last_message_at=now))
+    with writing(sessions) as s:
+        pool = IdPool(s, Thread.__table__, hint=2)  # type: ignore[arg-type]
+        ids = [pool.take() for _ in range(5)]  # more than the hint: the pool refills
+        s.add_all(
+            Thread(id=i, subject_key=f"k{i}", started_at=now, last_message_at=now) for i in ids
+        )
+    with writing(sessions) as s:
+        s.add(Thread(subject_key="after", started_at=now, last_message_at=now))
+    with sessions() as s:
+        stored = {i: k for i, k in s.execute(select(Thread.id, Thread.subject_key))}
+        assert s.scalar(select(func.count()).select_from(Thread)) == 7
+    assert len(set(ids)) == 5
+    assert all(stored[i] == f"k{i}" for i in ids)
+    engine.dispose()
