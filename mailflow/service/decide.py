@@ -104,7 +104,7 @@ def apply(
     own_limit, own_batch = limit is None, batch is None
     limit = limit or RateLimit(session, now)
     batch = batch or understand.Batch(session, [(message, parsed)])
-    participants = batch.participants(message.thread_id) if message.thread_id else set()
+    participants = batch.participants(message)
     facts = MessageFacts.of(
         parsed,
         rulebook.organization,

@@ -118,7 +118,7 @@ class _Mind:
         limit: decide.RateLimit,
         batch: understand.Batch,
     ) -> None:
-        """Thread, record and (with rules) decide about one stored mail.
+        """Record and (with rules) decide about one stored mail, placed in its thread.
 
         What it adds is written with the rest of the batch by ``Batch.finish``; until then,
         the batch's memory of threads answers what a query would, so autoflush (a unit-of-work
@@ -273,6 +273,11 @@ def _write(
         readable = [(rows[i.message_id], i.parsed) for i in fresh if i.parsed is not None]
         memory = understand.Batch(session, readable)
         limit = decide.RateLimit(session, mind.when(now))
+        # threads first, then what each thread had before the batch is loaded for them all at
+        # once, then items, ledgers and decisions, mail by mail
+        for message, parsed in readable:
+            understand.place(memory, message, parsed, mind.ctx)
+        memory.recall()
         for message, parsed in readable:
             mind.understand(message, parsed, now, limit, memory)
         outbox_ids = memory.finish()

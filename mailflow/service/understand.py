@@ -76,7 +76,6 @@ class Batch:
 
     def __init__(self, session: Session, mails: Sequence[tuple[Message, ParsedMessage]]) -> None:
         self.session = session
-        ids = [m.id for m, _ in mails]
         named = {i for _, p in mails for i in (p.in_reply_to, *p.references) if i}
         self._by_id = {m.message_id: m for m, _ in mails}
         self._by_id.update(
@@ -98,7 +97,11 @@ class Batch:
         self._said: dict[int, list[_Said]] = {}
         self._lines: dict[int, list[_Line]] = {}
         self._items: dict[int, list[ActionItemRecord]] = {}
-        self._but = ids
+        # the mails in hand are no thread's history; only those threaded already (a mail
+        # decided about after ``record``) need leaving out of the queries
+        self._but = [m.id for m, _ in mails if m.thread_id]
+        self._before: dict[int, set[str]] = {}  # message pk -> its thread's people before it
+        self._joined: set[int] = set()  # the threads the mails joined
         # per kind of history, the threads it is loaded for
         self._known: dict[str, set[int]] = {"said": set(), "lines": set(), "items": set()}
         self._load(threads.threads_for(session, linked, keys, since))
@@ -238,18 +241,32 @@ class Batch:
         self._items[keep.id].extend(self._items.pop(gone.id, []))
         self._by_key[gone.subject_key].remove(self._threads.pop(gone.id))
 
-    def participants(self, thread_id: int) -> set[str]:
-        """Return every address on the thread's messages before the one in hand."""
-        return set(self._people.get(thread_id, set()))
-
-    def remember(self, message: Message, parsed: ParsedMessage) -> None:
-        """Count ``message`` (threaded now) among its thread's messages for the mails after it."""
+    def joined(self, message: Message, parsed: ParsedMessage) -> None:
+        """Count ``message`` (threaded now) among its thread's participants for the mails
+        after it, remembering who was there before it."""
         if message.thread_id is None:
             return
+        people = self._people[message.thread_id]
+        self._before[message.id] = set(people)
+        self._joined.add(message.thread_id)
         sender = [parsed.from_.address] if parsed.from_ else []
-        self._people[message.thread_id].update(
-            sender, (a.address for a in (*parsed.to, *parsed.cc, *parsed.reply_to))
-        )
+        people.update(sender, (a.address for a in (*parsed.to, *parsed.cc, *parsed.reply_to)))
+
+    def participants(self, message: Message) -> set[str]:
+        """Return every address on the messages of ``message``'s thread before it."""
+        if message.id in self._before:
+            return set(self._before[message.id])
+        return set(self._people.get(message.thread_id or 0, set()))
+
+    def recall(self) -> None:
+        """Load the history of every thread the mails joined, a query per kind for them all
+        (call it once the mails are threaded, before their items, ledgers and answers)."""
+        self._history(self._joined)
+
+    def remember(self, message: Message, parsed: ParsedMessage) -> None:
+        """Count ``message``'s confirmation, if it has one, for the ledgers opened after it."""
+        if message.thread_id is None:
+            return
         if parsed.confirmation and parsed.from_ and not parsed.automated:
             said = _Said(
                 message.id,
@@ -357,17 +374,22 @@ def record(
     ledger: bool = True,
     batch: Batch | None = None,
 ) -> None:
-    """Thread ``message`` and store what it asks and answers; ``message`` must be flushed.
+    """Store what ``message`` asks and answers; ``message`` must be flushed.
 
     With ``ledger`` false, the rules decide who must confirm (``decide.apply``) instead of the
     mail's own words. ``batch`` holds what the transaction's mails are understood with (see
-    ``Batch``); without one, this message is a batch of its own, written before returning.
+    ``Batch``), and they must all be ``place``d in their threads, then ``recall`` called,
+    before the first is recorded. Without one, this message is a batch of its own: it is
+    threaded here and written before returning.
     """
     own = batch is None
     batch = batch or Batch(session, [(message, parsed)])
+    if own:
+        place(batch, message, parsed, ctx)
+    assert message.thread_id is not None, "place() the batch's mails first"
+    thread = batch.thread(message.thread_id)  # merged into another since, maybe
+    assert thread is not None
     when = _when(message, parsed)
-    thread = _thread_for(message, parsed, when, ctx, batch)
-    batch.assign(message, thread, thread_key(parsed.subject))
     if not parsed.automated:  # out-of-office replies and bounces neither assign work nor confirm
         for position, item in enumerate(parsed.action_items, start=1):
             batch.add_item(_item_row(message, thread, position, item, ctx, when))
@@ -379,6 +401,14 @@ def record(
             _answer(message, parsed, thread, when, batch)
     if own:
         batch.finish()
+
+
+def place(batch: Batch, message: Message, parsed: ParsedMessage, ctx: ParseContext) -> None:
+    """Put ``message`` in its thread: its parent's, one of the same subject and people, or a
+    new one; a reply that came first joins it too."""
+    thread = _thread_for(message, parsed, _when(message, parsed), ctx, batch)
+    batch.assign(message, thread, thread_key(parsed.subject))
+    batch.joined(message, parsed)
 
 
 def _thread_for(

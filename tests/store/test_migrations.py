@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from sqlalchemy import text
+
 from mailflow.store import migrate
 from mailflow.store.db import make_engine
 from mailflow.store.schema_check import schema_drift
+from tests.servers.databases import fresh_postgres
 
 
 def test_migrations_match_models(empty_database_url: str) -> None:
@@ -39,3 +42,23 @@ def test_upgrade_is_idempotent(database_url: str) -> None:
         assert migrate.current_revision(engine) == migrate.head_revision()
     finally:
         engine.dispose()
+
+
+def test_raw_mail_is_stored_without_compression_on_postgresql() -> None:
+    """PostgreSQL keeps raw mail out of line without pglz, which costs much and gains nothing
+    on attachments compressed already (revision 0004); downgrading restores the default."""
+    query = text(
+        "SELECT attstorage FROM pg_attribute"
+        " WHERE attrelid = 'raw_messages'::regclass AND attname = 'content'"
+    )
+    with fresh_postgres() as url:
+        migrate.upgrade(url)
+        engine = make_engine(url)
+        try:
+            with engine.connect() as c:
+                assert c.scalar(query) == "e"  # external: out of line, uncompressed
+            migrate.downgrade(url, "0003")
+            with engine.connect() as c:
+                assert c.scalar(query) == "x"  # extended: PostgreSQL's default for bytea
+        finally:
+            engine.dispose()
