@@ -91,17 +91,19 @@ def _check_file(root: Path, path: Path, lang: str, env: MailSandbox) -> Iterator
     if len(source) > MAX_TEMPLATE_CHARS:
         yield f"{path}:1: template is over {MAX_TEMPLATE_CHARS} characters"
         return
+    name = f"{lang}/{path.name}"
     try:
-        env.compile(source, f"{lang}/{path.name}", str(path))
-        tree = env.parse(source)
+        tree = env.parse(source, name, str(path))
+        # read the tree before compiling it: the compiler's optimiser rewrites it in place
+        found = [*_unknown_variables(path, tree, env), *_missing_includes(root, path, tree)]
+        env.compile(tree, name, str(path))  # parsed once, not once more here
     except TemplateSyntaxError as e:
         yield f"{path}:{e.lineno}: {e.message}"
         return
     except TemplateError as e:
         yield f"{path}:1: {e}"
         return
-    yield from _unknown_variables(path, tree, env)
-    yield from _missing_includes(root, path, tree)
+    yield from found
 
 
 def _unknown_variables(path: Path, tree: nodes.Template, env: MailSandbox) -> Iterator[str]:

@@ -10,6 +10,7 @@ rate limit caps automatic mail to one person (invariant 7).
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -37,12 +38,12 @@ DEFAULT_WITHIN = Duration(24, "hours")
 
 class RateLimit:
     """Invariant 7 for one transaction: at most RATE_LIMIT automatic mails to one person within
-    RATE_WINDOW. Each address is counted in the database once, then in memory as rows are added;
-    what was held back is logged once, by ``report``, not once per mail."""
+    RATE_WINDOW. The outbox is counted once, with one query for every address, then in memory as
+    rows are added; what was held back is logged once, by ``report``, not once per mail."""
 
     def __init__(self, session: Session, now: datetime) -> None:
         self._session, self._since = session, now - RATE_WINDOW
-        self._counts: dict[str, int] = {}
+        self._counts: Counter[str] | None = None
         self.held: list[tuple[str, str]] = []  # (template, recipients) not written
 
     def allows(self, planned: PlannedMail) -> bool:
@@ -54,8 +55,9 @@ class RateLimit:
 
     def added(self, planned: PlannedMail) -> None:
         """Count a row written for ``planned``."""
+        counts = self._load()
         for address in planned.to:
-            self._counts[address] = self._count(address) + 1
+            counts[address] += 1
 
     def report(self) -> None:
         """Log what was held back, in one line."""
@@ -72,9 +74,12 @@ class RateLimit:
         self.held.clear()
 
     def _count(self, address: str) -> int:
-        if address not in self._counts:
-            self._counts[address] = outbox.sent_to_since(self._session, address, self._since)
-        return self._counts[address]
+        return self._load()[address]
+
+    def _load(self) -> Counter[str]:
+        if self._counts is None:  # the first time it is needed
+            self._counts = outbox.sent_counts_since(self._session, self._since)
+        return self._counts
 
 
 @dataclass

@@ -277,7 +277,7 @@ def _write(
         # once, then items, ledgers and decisions, mail by mail
         for message, parsed in readable:
             understand.place(memory, message, parsed, mind.ctx)
-        memory.recall()
+        memory.recall(readable)
         for message, parsed in readable:
             mind.understand(message, parsed, now, limit, memory)
         outbox_ids = memory.finish()

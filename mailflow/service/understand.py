@@ -103,9 +103,13 @@ class Batch:
         self._before: dict[int, set[str]] = {}  # message pk -> its thread's people before it
         self._joined: set[int] = set()  # the threads the mails joined
         # per kind of history, the threads it is loaded for
-        self._known: dict[str, set[int]] = {"said": set(), "lines": set(), "items": set()}
+        # per kind of history, what is loaded: (thread, person), or (thread, None) for all
+        self._known: dict[str, set[tuple[int, str | None]]] = {
+            "said": set(),
+            "lines": set(),
+            "items": set(),
+        }
         self._load(threads.threads_for(session, linked, keys, since))
-        self._history(linked)  # replies mostly join their parent's thread: load it now
         size = max(1, len(mails))
         self._ids = {
             model: IdPool(session, model.__table__, hint)  # type: ignore[arg-type]
@@ -137,25 +141,33 @@ class Batch:
         ids = [t.id for t in fresh]
         if not stored:
             for known in self._known.values():
-                known.update(ids)  # a new thread has no history
+                known.update((t, None) for t in ids)  # a new thread has no history
         elif ids:
             for tid, address in threads.addresses_in(self.session, ids, self._but):
                 self._people[tid].add(address)
 
-    def _history(self, thread_ids: Iterable[int], *kinds: str) -> None:
-        """Load what of ``kinds`` (``said``, ``lines``, ``items``; all when none is named) is
-        not loaded yet for these threads: confirmations, ledger lines, open items.
+    def _history(
+        self, kind: str, thread_ids: Iterable[int], people: Iterable[str] | None = None
+    ) -> None:
+        """Load the ``kind`` of history (``said``: confirmations, ``lines``: ledger lines,
+        ``items``: open items) of these threads that is not loaded yet: all of it, or only
+        what concerns ``people`` (the lines that ask them, the items they own).
 
         What this batch added to them is in memory already, and in the database too when a
         merge wrote it early: rows are kept once, by their key."""
-        for kind in kinds or ("said", "lines", "items"):
-            known = self._known[kind]
-            ids = [t for t in thread_ids if t in self._threads and t not in known]
-            if ids:
-                known.update(ids)
-                getattr(self, f"_load_{kind}")(ids)
+        known = self._known[kind]
+        ids = {t for t in thread_ids if t in self._threads and (t, None) not in known}
+        if people is None:
+            who = None
+            known.update((t, None) for t in ids)
+        else:
+            wanted = {(t, a) for t in ids for a in people if (t, a) not in known}
+            ids, who = {t for t, _ in wanted}, sorted({a for _, a in wanted})
+            known.update((t, a) for t in ids for a in who)  # all these pairs load now
+        if ids:
+            getattr(self, f"_load_{kind}")(sorted(ids), who)
 
-    def _load_said(self, ids: list[int]) -> None:
+    def _load_said(self, ids: list[int], _people: list[str] | None) -> None:
         here = {s.message_pk for tid in ids for s in self._said[tid]}
         for tid, pk, sender, at, said in threads.confirmations_in(self.session, ids, self._but):
             if pk not in here:
@@ -163,17 +175,17 @@ class Batch:
         for tid in ids:
             self._said[tid].sort(key=_said_order)
 
-    def _load_lines(self, ids: list[int]) -> None:
+    def _load_lines(self, ids: list[int], people: list[str] | None) -> None:
         here = {x.answer.id for tid in ids for x in self._lines[tid]}
-        for line, request in threads.ledger_lines_in(self.session, ids):
-            if request.thread_id is not None and line.id not in here:
-                self._lines[request.thread_id].append(
-                    _Line(line, request.message_pk, request.requested_at)
-                )
+        for line, tid, request_pk, requested_at in threads.ledger_lines_in(
+            self.session, ids, people
+        ):
+            if line.id not in here:
+                self._lines[tid].append(_Line(line, request_pk, requested_at))
 
-    def _load_items(self, ids: list[int]) -> None:
+    def _load_items(self, ids: list[int], people: list[str] | None) -> None:
         here = {i.id for tid in ids for i in self._items[tid]}
-        for item in threads.open_items_in(self.session, ids):
+        for item in threads.open_items_in(self.session, ids, people):
             if item.thread_id is not None and item.id not in here:
                 self._items[item.thread_id].append(item)
 
@@ -232,7 +244,8 @@ class Batch:
 
     def merge(self, keep: Thread, gone: Thread) -> None:
         """Move everything of ``gone`` into ``keep``, in the database and here."""
-        self._history([keep.id, gone.id])
+        for kind in self._known:
+            self._history(kind, [keep.id, gone.id])
         self._write()  # the batch's rows so far, so the UPDATEs see them
         threads.merge_threads(self.session, keep, gone)
         self._people[keep.id] |= self._people.pop(gone.id, set())
@@ -258,10 +271,20 @@ class Batch:
             return set(self._before[message.id])
         return set(self._people.get(message.thread_id or 0, set()))
 
-    def recall(self) -> None:
-        """Load the history of every thread the mails joined, a query per kind for them all
-        (call it once the mails are threaded, before their items, ledgers and answers)."""
-        self._history(self._joined)
+    def recall(self, mails: Sequence[tuple[Message, ParsedMessage]]) -> None:
+        """Load, a query per kind for them all, what the mails will ask of the threads they
+        joined: the ledger lines their confirmations answer, the items their 已完成 closes,
+        the earlier answers for the ledgers they ask for (call it once they are threaded)."""
+        answers = [
+            (m.thread_id, p.from_.address, p.confirmation.kind)
+            for m, p in mails
+            if p.confirmation and p.from_ and m.thread_id
+        ]
+        done = [(t, a, k) for t, a, k in answers if k == DONE]
+        for kind, which in (("lines", answers), ("items", done)):
+            self._history(kind, {t for t, _, _ in which if t}, {a for _, a, _ in which})
+        asking = {m.thread_id for m, p in mails if m.thread_id and asks_for_confirmation(p)}
+        self._history("said", asking)
 
     def remember(self, message: Message, parsed: ParsedMessage) -> None:
         """Count ``message``'s confirmation, if it has one, for the ledgers opened after it."""
@@ -279,7 +302,7 @@ class Batch:
 
     def earlier_confirmations(self, thread_id: int) -> list[_Said]:
         """Return the confirmations written in the thread so far, oldest first."""
-        self._history([thread_id], "said")
+        self._history("said", [thread_id])
         return self._said.get(thread_id, [])
 
     # ------------------------------------------------------------------ ledgers and items
@@ -303,7 +326,7 @@ class Batch:
     ) -> ConfirmationAnswer | None:
         """Return ``address``'s ledger line for the request of the message answered, or else
         for the newest request in the thread that asked them."""
-        self._history([thread_id], "lines")
+        self._history("lines", [thread_id], [address])
         lines = [x for x in self._lines.get(thread_id, []) if x.answer.address == address]
         for line in lines:
             if line.request_message_pk == request_message_pk:
@@ -319,7 +342,7 @@ class Batch:
 
     def open_items_of(self, thread_id: int, owner_email: str) -> list[ActionItemRecord]:
         """Return the open items in a thread whose owner is ``owner_email``, in message order."""
-        self._history([thread_id], "items")
+        self._history("items", [thread_id], [owner_email])
         return sorted(
             (
                 i

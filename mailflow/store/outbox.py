@@ -6,10 +6,11 @@ network call), so a worker killed mid-send leaves a row the sweep finds again.
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Text, cast, func, select
+from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -107,12 +108,10 @@ def list_outbox(
     return list(session.scalars(query))
 
 
-def sent_to_since(session: Session, address: str, since: datetime) -> int:
-    """Return how many mails were decided for ``address`` (as To) since ``since``."""
-    # the JSON text holds the address in quotes on SQLite and PostgreSQL alike
-    listed = cast(OutboxMail.to_addrs, Text).contains(f'"{address}"', autoescape=True)
-    query = select(func.count()).where(OutboxMail.created_at >= since, listed)
-    return int(session.scalar(query) or 0)
+def sent_counts_since(session: Session, since: datetime) -> Counter[str]:
+    """Return how many mails were decided for each address (as To) since ``since``."""
+    query = select(OutboxMail.to_addrs).where(OutboxMail.created_at >= since)
+    return Counter(address for to in session.scalars(query) for address in set(to))
 
 
 def count_by_status(session: Session) -> dict[str, int]:

@@ -105,31 +105,44 @@ def confirmations_in(
 
 
 def ledger_lines_in(
-    session: Session, thread_ids: Iterable[int]
-) -> list[tuple[ConfirmationAnswer, ConfirmationRequest]]:
-    """Return every ledger line of the threads' confirmation requests, with its request."""
-    return [
-        (line, request)
-        for chunk in in_chunks(thread_ids)
-        for line, request in session.execute(
-            select(ConfirmationAnswer, ConfirmationRequest)
+    session: Session, thread_ids: Iterable[int], addresses: Sequence[str] | None = None
+) -> list[tuple[ConfirmationAnswer, int, int, datetime]]:
+    """Return the ledger lines of the threads' confirmation requests (only those asking
+    ``addresses``, when given), each with its request's thread, message and time."""
+    rows: list[tuple[ConfirmationAnswer, int, int, datetime]] = []
+    for chunk in in_chunks(thread_ids):
+        query = (
+            select(
+                ConfirmationAnswer,
+                ConfirmationRequest.thread_id,
+                ConfirmationRequest.message_pk,
+                ConfirmationRequest.requested_at,
+            )
             .join(ConfirmationRequest)
             .where(ConfirmationRequest.thread_id.in_(chunk))
         )
-    ]
-
-
-def open_items_in(session: Session, thread_ids: Iterable[int]) -> list[ActionItemRecord]:
-    """Return the open action items of these threads."""
-    return [
-        item
-        for chunk in in_chunks(thread_ids)
-        for item in session.scalars(
-            select(ActionItemRecord).where(
-                ActionItemRecord.thread_id.in_(chunk), ActionItemRecord.status == ITEM_OPEN
-            )
+        if addresses is not None:
+            query = query.where(ConfirmationAnswer.address.in_(addresses))
+        rows.extend(
+            (line, tid, pk, at) for line, tid, pk, at in session.execute(query) if tid is not None
         )
-    ]
+    return rows
+
+
+def open_items_in(
+    session: Session, thread_ids: Iterable[int], owners: Sequence[str] | None = None
+) -> list[ActionItemRecord]:
+    """Return the open action items of these threads (only those ``owners`` own, when
+    given)."""
+    items: list[ActionItemRecord] = []
+    for chunk in in_chunks(thread_ids):
+        query = select(ActionItemRecord).where(
+            ActionItemRecord.thread_id.in_(chunk), ActionItemRecord.status == ITEM_OPEN
+        )
+        if owners is not None:
+            query = query.where(ActionItemRecord.owner_email.in_(owners))
+        items.extend(session.scalars(query))
+    return items
 
 
 def assign_threads(session: Session, assigned: Sequence[tuple[int, int, str]]) -> None:
