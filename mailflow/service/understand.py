@@ -20,7 +20,7 @@ from mailflow.mail.model import DONE, ActionItem, ParseContext, ParsedMessage
 from mailflow.mail.requests import asks_for_confirmation
 from mailflow.mail.subject import thread_key
 from mailflow.store import messages, outbox, threads
-from mailflow.store.db import IdPool
+from mailflow.store.db import IdPool, insert_objects
 from mailflow.store.models import (
     ANSWER_PENDING,
     ITEM_DONE,
@@ -366,16 +366,15 @@ class Batch:
         return outbox.add_all_new(self.session, rows)
 
     def _write(self) -> None:
-        """Write the rows added so far: each kind as one multi-row statement, in an order the
-        foreign keys accept (the unit of work orders only tables linked by a relationship)."""
+        """Write the rows added so far: each kind in one go (``insert_objects``), in an order
+        the foreign keys accept."""
         session = self.session
-        session.add_all(self._new_threads)
-        session.flush()  # the new threads, and what changed in rows loaded before
+        session.flush()  # what changed in rows loaded before
+        insert_objects(session, self._new_threads)
         threads.assign_threads(session, self._assigned)
-        session.add_all(self._new_requests)
-        session.flush()
-        session.add_all(self._new_rows)
-        session.flush()
+        insert_objects(session, self._new_requests)
+        insert_objects(session, [r for r in self._new_rows if isinstance(r, ConfirmationAnswer)])
+        insert_objects(session, [r for r in self._new_rows if isinstance(r, ActionItemRecord)])
         self._new_threads, self._new_requests, self._new_rows = [], [], []
         self._assigned = []
 

@@ -7,15 +7,15 @@ collide ask for ``BEGIN IMMEDIATE`` with the ``sqlite_immediate`` execution opti
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import Engine, Table, create_engine, event, func, select
+from sqlalchemy import Engine, Table, create_engine, event, func, insert, inspect, select
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, make_transient_to_detached, sessionmaker
 
 from mailflow.errors import ConfigurationError
 
@@ -65,6 +65,49 @@ class IdPool:
             )[::-1]
             self._hint *= 2  # a batch that needs more than guessed asks less often
         return self._free.pop()
+
+
+def insert_rows(session: Session, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert ``rows`` (column values; every row names the same columns) into ``table``.
+
+    PostgreSQL gets them by ``COPY … FROM STDIN`` on the session's own connection, so inside
+    its transaction: one stream, where ``executemany`` sends and executes an INSERT per row
+    (tens of thousands for a big ingest batch's addresses). Values are converted as for an
+    INSERT, by each column type's bind processor. SQLite gets one ``executemany``.
+    """
+    if not rows:
+        return
+    connection = session.connection()
+    dialect = connection.dialect
+    if dialect.name != "postgresql":
+        # render_nulls: rows that differ only in which values are None stay one statement
+        session.execute(insert(table).execution_options(render_nulls=True), rows)
+        return
+    columns = list(rows[0])
+    convert = [table.c[c].type.dialect_impl(dialect).bind_processor(dialect) for c in columns]
+    names = ", ".join(dialect.identifier_preparer.quote(c) for c in columns)
+    target = dialect.identifier_preparer.format_table(table)
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    with driver.cursor() as cursor, cursor.copy(f"COPY {target} ({names}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(
+                [f(row[c]) if f else row[c] for c, f in zip(columns, convert, strict=True)]
+            )
+
+
+def insert_objects(session: Session, objects: Sequence[Any]) -> None:
+    """Insert new ORM objects of one class, keys set (``IdPool``), with ``insert_rows``, and
+    put them in ``session`` as if loaded: later changes to them are UPDATEs as usual."""
+    if not objects:
+        return
+    table = cast(Table, type(objects[0]).__table__)
+    mapper = inspect(type(objects[0]))
+    columns = [(c.name, mapper.get_property_by_column(c).key) for c in table.columns]
+    insert_rows(session, table, [{c: getattr(o, key) for c, key in columns} for o in objects])
+    for o in objects:
+        make_transient_to_detached(o)
+        session.add(o)
 
 
 SQLITE_PRAGMAS = (

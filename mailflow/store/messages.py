@@ -7,12 +7,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, func, insert, select
+from sqlalchemy import Table, func, select
 from sqlalchemy.orm import Session, load_only, make_transient_to_detached
 
-from mailflow.store.db import IdPool, in_chunks
+from mailflow.store.db import IdPool, in_chunks, insert_rows
 from mailflow.store.models import (
     AttachmentRecord,
+    Base,
     Message,
     MessageAddress,
     RawMessage,
@@ -84,10 +85,9 @@ def add_messages(session: Session, new: Sequence[NewMessage]) -> dict[str, Messa
     if not new:
         return {}
     columns = [c.key for c in Message.__table__.columns if c.key != "id"]
-    keys = IdPool(session, cast(Table, Message.__table__), len(new))
+    keys = IdPool(session, _table(Message), len(new))
     rows = [{"id": keys.take(), **{c: entry.row.get(c) for c in columns}} for entry in new]
-    # render_nulls: rows that differ only in which values are None stay one statement
-    session.execute(insert(Message).execution_options(render_nulls=True), rows)
+    insert_rows(session, _table(Message), rows)
     stored: dict[str, Message] = {}
     for row in rows:
         message = Message(**row)
@@ -107,9 +107,12 @@ def add_messages(session: Session, new: Sequence[NewMessage]) -> dict[str, Messa
         )
     for model, dependent in ((RawMessage, raws), (AttachmentRecord, attachments),
                              (MessageAddress, addresses)):  # fmt: skip
-        if dependent:
-            session.execute(insert(model).execution_options(render_nulls=True), dependent)
+        insert_rows(session, _table(model), dependent)
     return stored
+
+
+def _table(model: type[Base]) -> Table:
+    return cast(Table, model.__table__)
 
 
 def list_messages(
