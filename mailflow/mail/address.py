@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from email.utils import getaddresses
+from functools import lru_cache
 
 from mailflow.mail.header import decode_text
 from mailflow.mail.model import Address
@@ -68,11 +69,22 @@ def _entries(raw: str, field: str, defects: list[str]) -> list[tuple[str, str]]:
     """
     out: list[tuple[str, str]] = []
     for chunk in _split_top_level(raw):
-        try:
-            out.extend(getaddresses([chunk]))
-        except (RecursionError, IndexError, ValueError):
+        entry = _entry(chunk)
+        if entry is None:
             defects.append(f"{field}: unreadable entry {chunk[:60]!r}")
+        else:
+            out.extend(entry)
     return out
+
+
+# The same people write to the same people: the entries of address headers repeat from mail
+# to mail, so each distinct entry is read once (the stdlib parser is most of the cost).
+@lru_cache(maxsize=4096)
+def _entry(chunk: str) -> tuple[tuple[str, str], ...] | None:
+    try:
+        return tuple(getaddresses([chunk]))
+    except (RecursionError, IndexError, ValueError):
+        return None
 
 
 def _split_top_level(raw: str) -> list[str]:
@@ -111,7 +123,15 @@ def _salvage(raw: str, field: str, defects: list[str]) -> tuple[Address, ...]:
 
 def _display_name(name: str, address: str, defects: list[str]) -> str:
     """Return the decoded display name; a name that only repeats the address becomes empty."""
+    text, found = _decoded_name(name, address)
+    defects.extend(found)
+    return text
+
+
+@lru_cache(maxsize=4096)
+def _decoded_name(name: str, address: str) -> tuple[str, tuple[str, ...]]:
+    defects: list[str] = []
     text = " ".join(decode_text(name, defects).split())
     if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'":
         text = text[1:-1].strip()
-    return "" if text.lower() == address.lower() else text
+    return ("" if text.lower() == address.lower() else text), tuple(defects)

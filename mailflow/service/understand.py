@@ -84,6 +84,15 @@ class Batch:
         self._replies: dict[str, list[Message]] = {}
         for reply in threads.replies_to(session, [m.message_id for m, _ in mails]):
             self._replies.setdefault(reply.in_reply_to or "", []).append(reply)
+        batch_pks = {m.id for m, _ in mails}
+        self._unread = set(batch_pks)  # the batch's mails not recorded yet (``remember``)
+        self._replied: dict[str, list[_Said]] = {}
+        for answered, pk, sender, at, said in threads.confirmations_replying(
+            session, [m.message_id for m, _ in mails]
+        ):
+            if pk not in batch_pks:  # the batch's own count once read (``remember``)
+                said_here = _Said(pk, sender, at, said["kind"], said.get("text"))
+                insort(self._replied.setdefault(answered, []), said_here, key=_said_order)
         linked = {
             m.thread_id
             for m in (*self._by_id.values(), *(r for rs in self._replies.values() for r in rs))
@@ -94,6 +103,8 @@ class Batch:
         self._threads: dict[int, Thread] = {}
         self._by_key: dict[str, list[Thread]] = {}
         self._people: dict[int, set[str]] = {}
+        # confirmations without In-Reply-To, by thread (those replying to one of the batch's
+        # mails are in ``_replied``, by its Message-ID)
         self._said: dict[int, list[_Said]] = {}
         self._lines: dict[int, list[_Line]] = {}
         self._items: dict[int, list[ActionItemRecord]] = {}
@@ -169,7 +180,8 @@ class Batch:
 
     def _load_said(self, ids: list[int], _people: list[str] | None) -> None:
         here = {s.message_pk for tid in ids for s in self._said[tid]}
-        for tid, pk, sender, at, said in threads.confirmations_in(self.session, ids, self._but):
+        rows = threads.confirmations_in(self.session, ids, self._but, headerless=True)
+        for tid, pk, sender, at, said in rows:
             if pk not in here:
                 self._said[tid].append(_Said(pk, sender, at, said["kind"], said.get("text")))
         for tid in ids:
@@ -195,6 +207,12 @@ class Batch:
         """Return the stored messages among ``message_ids``, in that order."""
         found = (self._by_id.get(i) for i in dict.fromkeys(message_ids))
         return [m for m in found if m is not None]
+
+    def answered(self, message_id: str) -> Message | None:
+        """Return the message an answer's In-Reply-To names, if it is read: stored before the
+        batch, or earlier in it."""
+        found = self._by_id.get(message_id)
+        return found if found is not None and found.id not in self._unread else None
 
     def replies_to(self, message_id: str) -> list[Message]:
         """Return the stored messages whose In-Reply-To is ``message_id``."""
@@ -274,7 +292,7 @@ class Batch:
     def recall(self, mails: Sequence[tuple[Message, ParsedMessage]]) -> None:
         """Load, a query per kind for them all, what the mails will ask of the threads they
         joined: the ledger lines their confirmations answer, the items their 已完成 closes,
-        the earlier answers for the ledgers they ask for (call it once they are threaded)."""
+        the earlier answers for ledgers they open (call it once they are threaded)."""
         answers = [
             (m.thread_id, p.from_.address, p.confirmation.kind)
             for m, p in mails
@@ -283,11 +301,14 @@ class Batch:
         done = [(t, a, k) for t, a, k in answers if k == DONE]
         for kind, which in (("lines", answers), ("items", done)):
             self._history(kind, {t for t, _, _ in which if t}, {a for _, a, _ in which})
-        asking = {m.thread_id for m, p in mails if m.thread_id and asks_for_confirmation(p)}
-        self._history("said", asking)
+        # any of them may open a ledger (the rules decide), and answers without In-Reply-To
+        # are few: load them for every thread joined
+        self._history("said", self._joined)
 
     def remember(self, message: Message, parsed: ParsedMessage) -> None:
-        """Count ``message``'s confirmation, if it has one, for the ledgers opened after it."""
+        """Count ``message`` as read, and its confirmation, if it has one, for the ledgers
+        opened after it."""
+        self._unread.discard(message.id)
         if message.thread_id is None:
             return
         if parsed.confirmation and parsed.from_ and not parsed.automated:
@@ -298,12 +319,20 @@ class Batch:
                 parsed.confirmation.kind,
                 parsed.confirmation.text,
             )
-            insort(self._said[message.thread_id], said, key=_said_order)
+            if parsed.in_reply_to:
+                insort(self._replied.setdefault(parsed.in_reply_to, []), said, key=_said_order)
+            else:
+                insort(self._said[message.thread_id], said, key=_said_order)
 
-    def earlier_confirmations(self, thread_id: int) -> list[_Said]:
-        """Return the confirmations written in the thread so far, oldest first."""
-        self._history("said", [thread_id])
-        return self._said.get(thread_id, [])
+    def earlier_confirmations(self, message: Message, since: datetime) -> list[_Said]:
+        """Return the confirmations that answer ``message`` and were read before it, oldest
+        first: those whose In-Reply-To names it, and those in its thread without one that
+        were written at ``since`` or later."""
+        said = list(self._replied.get(message.message_id, []))
+        if message.thread_id is not None:
+            self._history("said", [message.thread_id])
+            said += [s for s in self._said.get(message.thread_id, []) if s.at >= since]
+        return sorted(said, key=_said_order)
 
     # ------------------------------------------------------------------ ledgers and items
 
@@ -535,16 +564,18 @@ def open_ledger(
             "answer_message_pk": None,
             "answer_text": None,
         }
-    if message.thread_id is not None:
-        _earlier_answers(batch, lines, message, message.thread_id)
+    _earlier_answers(batch, lines, message, requested_at)
     batch.add_request(request, lines.values())
 
 
 def _earlier_answers(
-    batch: Batch, lines: dict[str, dict[str, Any]], message: Message, thread_id: int
+    batch: Batch, lines: dict[str, dict[str, Any]], message: Message, requested_at: datetime
 ) -> None:
-    """Record answers that arrived before the mail they answer (mail is not always in order)."""
-    for said in batch.earlier_confirmations(thread_id):
+    """Record answers that arrived before the mail they answer (mail is not always in order).
+
+    An answer counts when it replies to this mail, or replies to nothing and was written after
+    it: in a long thread, last week's 已阅 does not confirm this week's minutes."""
+    for said in batch.earlier_confirmations(message, requested_at):
         line = lines.get(said.sender)
         if said.message_pk == message.id or line is None:
             continue
@@ -557,8 +588,11 @@ def _answer(
 ) -> None:
     assert parsed.confirmation is not None and parsed.from_ is not None
     sender = parsed.from_.address
-    replied = batch.messages([parsed.in_reply_to] if parsed.in_reply_to else [])
-    line = batch.ledger_line(thread.id, sender, replied[0].id if replied else None)
+    replied = batch.answered(parsed.in_reply_to) if parsed.in_reply_to else None
+    # an answer to mail not read yet waits for it (``_earlier_answers``), rather than filling
+    # the line of an older request of the thread, last week's minutes say
+    waits = parsed.in_reply_to is not None and replied is None
+    line = None if waits else batch.ledger_line(thread.id, sender, replied.id if replied else None)
     if line is not None:
         line.status, line.answered_at = parsed.confirmation.kind, when
         line.answer_message_pk, line.answer_text = message.id, parsed.confirmation.text

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, func, select, update
+from sqlalchemy import Select, Table, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from mailflow.store.db import in_chunks
@@ -71,35 +71,63 @@ def addresses_in(
     return rows
 
 
+_Confirmation = tuple[int, int, str, datetime, dict[str, Any]]
+
+
+def _confirmations() -> Select[tuple[int | None, int, str | None, datetime, Any]]:
+    """Select (thread, pk, sender, when, the contract's confirmation) of mail people wrote."""
+    return select(
+        Message.thread_id,
+        Message.id,
+        Message.from_address,
+        func.coalesce(Message.date, Message.received_at),
+        Message.parsed["confirmation"],
+    ).where(Message.automated.is_(False), Message.from_address.is_not(None))
+
+
 def confirmations_in(
-    session: Session, thread_ids: Iterable[int], but: Sequence[int] = ()
-) -> list[tuple[int, int, str, datetime, dict[str, Any]]]:
-    """Return the confirmations (已阅, 有异议, 已完成…) people wrote in these threads, oldest
-    first, as (thread id, message pk, sender, when, the contract's confirmation object); the
-    messages ``but`` are left out, and so is automated mail."""
-    rows: list[tuple[int, int, str, datetime, dict[str, Any]]] = []
+    session: Session,
+    thread_ids: Iterable[int],
+    but: Sequence[int] = (),
+    *,
+    headerless: bool = False,
+) -> list[_Confirmation]:
+    """Return the confirmations (已阅, 有异议, 已完成…) people wrote in these threads (only in
+    mail without In-Reply-To when ``headerless``), oldest first, as (thread id, message pk,
+    sender, when, the contract's confirmation object); the messages ``but`` are left out, and
+    so is automated mail."""
+    rows: list[_Confirmation] = []
     for chunk in in_chunks(thread_ids):
         query = (
-            select(
-                Message.thread_id,
-                Message.id,
-                Message.from_address,
-                func.coalesce(Message.date, Message.received_at),
-                Message.parsed["confirmation"],
-            )
-            .where(
-                Message.thread_id.in_(chunk),
-                Message.automated.is_(False),
-                Message.from_address.is_not(None),
-            )
+            _confirmations()
+            .where(Message.thread_id.in_(chunk))
             .order_by(Message.date.asc(), Message.id.asc())
         )
+        if headerless:
+            query = query.where(Message.in_reply_to.is_(None))
         if but:
             query = query.where(Message.id.not_in(but))
         rows.extend(
             (tid, pk, sender, when, said)
             for tid, pk, sender, when, said in session.execute(query)
-            if said and tid is not None
+            if said and tid is not None and sender is not None
+        )
+    return rows
+
+
+def confirmations_replying(
+    session: Session, message_ids: Iterable[str]
+) -> list[tuple[str, int, str, datetime, dict[str, Any]]]:
+    """Return the confirmations people wrote in reply to these Message-IDs, as (the Message-ID
+    answered, message pk, sender, when, the contract's confirmation object)."""
+    rows: list[tuple[str, int, str, datetime, dict[str, Any]]] = []
+    for chunk in in_chunks(message_ids):
+        query = _confirmations().add_columns(Message.in_reply_to)
+        query = query.where(Message.in_reply_to.in_(chunk))
+        rows.extend(
+            (answered, pk, sender, when, said)
+            for _, pk, sender, when, said, answered in session.execute(query)
+            if said and sender is not None and answered is not None
         )
     return rows
 

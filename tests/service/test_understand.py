@@ -21,6 +21,7 @@ from mailflow.mail.model import (
     ParseContext,
     ParsedMessage,
     Subject,
+    to_contract,
 )
 from mailflow.service import understand
 from mailflow.service.queries import list_items, thread_view
@@ -112,6 +113,7 @@ def store(sessions: sessionmaker[Session], parsed: ParsedMessage) -> None:
             in_reply_to=parsed.in_reply_to,
             automated=parsed.automated,
             conforms=parsed.subject.conforms,
+            parsed=to_contract(parsed),
         )
         people = [("from", parsed.from_)] if parsed.from_ else []
         people += [("to", a) for a in parsed.to] + [("cc", a) for a in parsed.cc]
@@ -230,3 +232,33 @@ def test_automated_mail_neither_answers_nor_assigns(sessions) -> None:  # type: 
     assert ledger(sessions)["li.si@example.com"] == "pending"
     with sessions() as s:
         assert len(list(s.scalars(select(Message)))) == 2
+
+
+def test_answers_read_before_the_minutes_count_for_them_only(sessions) -> None:  # type: ignore[no-untyped-def]
+    """Mail read out of order: an answer replying to the minutes, or replying to nothing and
+    written after them, confirms them; an 已阅 to last week's minutes in the same thread does
+    not (in a weekly thread it would confirm every minutes to come)."""
+    last_week = dataclasses.replace(
+        MINUTES, message_id="<last-week@example.com>", date=T0 - timedelta(days=7)
+    )
+    store(sessions, last_week)
+    old_ack = reply(1, LIU, ACK, "已阅", in_reply_to="<last-week@example.com>")
+    store(sessions, dataclasses.replace(old_ack, date=T0 - timedelta(days=6)))
+    store(sessions, reply(2, LI, ACK, "已阅"))  # replies to the minutes, read before them
+    store(sessions, reply(3, WANG, OBJECTION, "有异议", in_reply_to=None, references=()))
+    store(sessions, MINUTES)
+    view = thread_view(sessions, "<minutes@example.com>")
+    assert view is not None
+    ledgers = {c["message_id"]: c["answers"] for c in view["confirmations"]}
+    assert {a["address"]: a["status"] for a in ledgers["<minutes@example.com>"]} == {
+        "li.si@example.com": ACK,
+        "wang.wu@example.com": OBJECTION,
+        "liu.yang@example.com": "pending",
+    }
+    # 李四's answer waited for the minutes it names; 王五's names none, so when it was read it
+    # went to the newest ledger of the thread that asked him (all that could be known then)
+    assert {a["address"]: a["status"] for a in ledgers["<last-week@example.com>"]} == {
+        "li.si@example.com": "pending",
+        "wang.wu@example.com": OBJECTION,
+        "liu.yang@example.com": ACK,
+    }
