@@ -13,6 +13,7 @@ comes back as text and quarantines that one mail (invariant 6), never the batch.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import multiprocessing
@@ -36,6 +37,8 @@ log = logging.getLogger(__name__)
 
 # below this many mails a batch is parsed in the poller: a worker round trip costs more
 POOL_MIN = 16
+# how much lower than the poller's the parse workers' scheduling priority is
+WORKER_NICENESS = 10
 
 
 @dataclass(frozen=True)
@@ -73,6 +76,10 @@ def follow(poller: int) -> None:
     would otherwise wait for work forever, keeping the forkserver alive with them.
     """
     threading.Thread(target=_exit_with, args=(poller,), name="mailflow-follow", daemon=True).start()
+    # the poller and the database are the pipeline's critical path (they store a batch while
+    # this parses the next); on a busy machine they come first, and parsing takes what is left
+    with contextlib.suppress(OSError):
+        os.nice(WORKER_NICENESS)
 
 
 def _exit_with(pid: int) -> None:

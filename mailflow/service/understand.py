@@ -86,6 +86,10 @@ class Batch:
             self._replies.setdefault(reply.in_reply_to or "", []).append(reply)
         batch_pks = {m.id for m, _ in mails}
         self._unread = set(batch_pks)  # the batch's mails not recorded yet (``remember``)
+        # ledger lines loaded by ``recall``: the newest per (thread, person), and those of
+        # the requests of these messages
+        self._newest: set[tuple[int, str]] = set()
+        self._replied_lines: set[int] = set()
         self._replied: dict[str, list[_Said]] = {}
         for answered, pk, sender, at, said in threads.confirmations_replying(
             session, [m.message_id for m, _ in mails]
@@ -298,9 +302,15 @@ class Batch:
             for m, p in mails
             if p.confirmation and p.from_ and m.thread_id
         ]
-        done = [(t, a, k) for t, a, k in answers if k == DONE]
-        for kind, which in (("lines", answers), ("items", done)):
-            self._history(kind, {t for t, _, _ in which if t}, {a for _, a, _ in which})
+        done = [(t, a) for t, a, k in answers if k == DONE]
+        self._history("items", {t for t, _ in done}, {a for _, a in done})
+        replied = {
+            m.id
+            for _, p in mails
+            if p.confirmation and p.in_reply_to
+            for m in self.messages([p.in_reply_to])
+        }
+        self._answerable({t for t, _, _ in answers}, {a for _, a, _ in answers}, replied)
         # any of them may open a ledger (the rules decide), and answers without In-Reply-To
         # are few: load them for every thread joined
         self._history("said", self._joined)
@@ -350,12 +360,32 @@ class Batch:
                     _Line(line, request.message_pk, request.requested_at)
                 )
 
+    def _answerable(self, thread_ids: set[int], people: set[str], replied: set[int]) -> None:
+        """Load the ledger lines answers can fill: for each of these threads and people, the
+        line of the newest request that asked them, and those of the requests of ``replied``
+        messages. (A weekly thread holds hundreds of older lines nobody answers any more.)"""
+        known = self._known["lines"]
+        ids = sorted(t for t in thread_ids if t in self._threads and (t, None) not in known)
+        if not ids or not people:
+            return
+        here = {x.answer.id for tid in ids for x in self._lines[tid]}
+        rows = threads.answerable_lines(self.session, ids, sorted(people), sorted(replied))
+        for line, tid, request_pk, requested_at in rows:
+            if line.id not in here:
+                self._lines[tid].append(_Line(line, request_pk, requested_at))
+        self._newest.update((t, a) for t in ids for a in people)
+        self._replied_lines.update(replied)
+
     def ledger_line(
         self, thread_id: int, address: str, request_message_pk: int | None
     ) -> ConfirmationAnswer | None:
         """Return ``address``'s ledger line for the request of the message answered, or else
         for the newest request in the thread that asked them."""
-        self._history("lines", [thread_id], [address])
+        loaded = (thread_id, address) in self._newest and (
+            request_message_pk is None or request_message_pk in self._replied_lines
+        )
+        if not loaded:  # not foreseen by ``recall``: every line of theirs in the thread
+            self._history("lines", [thread_id], [address])
         lines = [x for x in self._lines.get(thread_id, []) if x.answer.address == address]
         for line in lines:
             if line.request_message_pk == request_message_pk:

@@ -7,6 +7,7 @@ collide ask for ``BEGIN IMMEDIATE`` with the ``sqlite_immediate`` execution opti
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -67,6 +68,9 @@ class IdPool:
         return self._free.pop()
 
 
+_PARAMETERS = re.compile(r"\(.*\)")  # VARCHAR(500) -> varchar, the name psycopg knows
+
+
 def insert_rows(session: Session, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
     """Insert ``rows`` (column values; every row names the same columns) into ``table``.
 
@@ -85,11 +89,15 @@ def insert_rows(session: Session, table: Table, rows: Sequence[Mapping[str, Any]
         return
     columns = list(rows[0])
     convert = [table.c[c].type.dialect_impl(dialect).bind_processor(dialect) for c in columns]
+    # binary COPY: raw mail goes as it is, not as hex text the server must decode again
+    types = [_PARAMETERS.sub("", table.c[c].type.compile(dialect=dialect)).lower() for c in columns]
     names = ", ".join(dialect.identifier_preparer.quote(c) for c in columns)
     target = dialect.identifier_preparer.format_table(table)
     driver = connection.connection.driver_connection
     assert driver is not None
-    with driver.cursor() as cursor, cursor.copy(f"COPY {target} ({names}) FROM STDIN") as copy:
+    statement = f"COPY {target} ({names}) FROM STDIN (FORMAT BINARY)"
+    with driver.cursor() as cursor, cursor.copy(statement) as copy:
+        copy.set_types(types)
         for row in rows:
             copy.write_row(
                 [f(row[c]) if f else row[c] for c, f in zip(columns, convert, strict=True)]

@@ -157,6 +157,46 @@ def ledger_lines_in(
     return rows
 
 
+def answerable_lines(
+    session: Session, thread_ids: Sequence[int], addresses: Sequence[str], replied: Sequence[int]
+) -> list[tuple[ConfirmationAnswer, int, int, datetime]]:
+    """Return, for each of these threads and addresses, the ledger line of the newest request
+    that asked the address, and the lines of the requests of the ``replied`` messages; each
+    with its request's thread, message and time."""
+    rows: list[tuple[ConfirmationAnswer, int, int, datetime]] = []
+    for chunk in in_chunks(thread_ids):
+        newest_first = func.row_number().over(
+            partition_by=(ConfirmationRequest.thread_id, ConfirmationAnswer.address),
+            order_by=(ConfirmationRequest.requested_at.desc(), ConfirmationRequest.id.desc()),
+        )
+        ranked = (
+            select(ConfirmationAnswer.id, ConfirmationRequest.message_pk, newest_first.label("n"))
+            .join(ConfirmationRequest)
+            .where(
+                ConfirmationRequest.thread_id.in_(chunk),
+                ConfirmationAnswer.address.in_(addresses),
+            )
+            .subquery()
+        )
+        wanted = select(ranked.c.id).where(
+            (ranked.c.n == 1) | ranked.c.message_pk.in_(replied or [-1])
+        )
+        query = (
+            select(
+                ConfirmationAnswer,
+                ConfirmationRequest.thread_id,
+                ConfirmationRequest.message_pk,
+                ConfirmationRequest.requested_at,
+            )
+            .join(ConfirmationRequest)
+            .where(ConfirmationAnswer.id.in_(wanted))
+        )
+        rows.extend(
+            (line, tid, pk, at) for line, tid, pk, at in session.execute(query) if tid is not None
+        )
+    return rows
+
+
 def open_items_in(
     session: Session, thread_ids: Iterable[int], owners: Sequence[str] | None = None
 ) -> list[ActionItemRecord]:
