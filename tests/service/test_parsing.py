@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from mailflow.rulebook.context import parse_context
 from mailflow.service.ingest import ingest
-from mailflow.service.parsing import POOL_MIN, BatchParser, parse_one
+from mailflow.service.parsing import POOL_MIN, WORKER_NICENESS, BatchParser, parse_one
 from mailflow.service.runtime import load_rules
 from mailflow.settings import load_settings
 from mailflow.sources.maildir import MaildirSource
@@ -251,3 +251,14 @@ def test_workers_exit_when_the_poller_is_killed(tmp_path: Path) -> None:
     finally:
         child.kill()
         child.wait()
+
+
+def test_workers_yield_the_processor_to_the_poller() -> None:
+    """The parse workers run at a lower scheduling priority than the poller, which stores a
+    batch (the critical path) while they parse the next."""
+    own = os.getpriority(os.PRIO_PROCESS, 0)
+    with BatchParser(CTX, workers=2) as parser:
+        parser.submit([p.read_bytes() for p in corpus_files()[:POOL_MIN]])()
+        niceness = {os.getpriority(os.PRIO_PROCESS, pid) for pid in _descendants(os.getpid())}
+    assert own + WORKER_NICENESS in niceness  # the workers
+    assert os.getpriority(os.PRIO_PROCESS, 0) == own  # the poller keeps its own
