@@ -103,7 +103,10 @@ class Batch:
             if m.thread_id
         }
         keys = {thread_key(p.subject) for _, p in mails} - {""}
-        since = min((_when(m, p) for m, p in mails), default=datetime.now(UTC)) - SUBJECT_WINDOW
+        # no mail of the batch is older than this: an answer without In-Reply-To written
+        # before it answers none of their ledgers (``earlier_confirmations``)
+        self._oldest = min((_when(m, p) for m, p in mails), default=datetime.now(UTC))
+        since = self._oldest - SUBJECT_WINDOW
         self._threads: dict[int, Thread] = {}
         self._by_key: dict[str, list[Thread]] = {}
         self._people: dict[int, set[str]] = {}
@@ -184,7 +187,9 @@ class Batch:
 
     def _load_said(self, ids: list[int], _people: list[str] | None) -> None:
         here = {s.message_pk for tid in ids for s in self._said[tid]}
-        rows = threads.confirmations_in(self.session, ids, self._but, headerless=True)
+        rows = threads.confirmations_in(
+            self.session, ids, self._but, headerless=True, since=self._oldest
+        )
         for tid, pk, sender, at, said in rows:
             if pk not in here:
                 self._said[tid].append(_Said(pk, sender, at, said["kind"], said.get("text")))

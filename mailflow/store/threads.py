@@ -91,9 +91,11 @@ def confirmations_in(
     but: Sequence[int] = (),
     *,
     headerless: bool = False,
+    since: datetime | None = None,
 ) -> list[_Confirmation]:
     """Return the confirmations (已阅, 有异议, 已完成…) people wrote in these threads (only in
-    mail without In-Reply-To when ``headerless``), oldest first, as (thread id, message pk,
+    mail without In-Reply-To when ``headerless``; written at ``since`` or later, when given),
+    oldest first, as (thread id, message pk,
     sender, when, the contract's confirmation object); the messages ``but`` are left out, and
     so is automated mail."""
     rows: list[_Confirmation] = []
@@ -105,6 +107,8 @@ def confirmations_in(
         )
         if headerless:
             query = query.where(Message.in_reply_to.is_(None))
+        if since is not None:
+            query = query.where(func.coalesce(Message.date, Message.received_at) >= since)
         if but:
             query = query.where(Message.id.not_in(but))
         rows.extend(
