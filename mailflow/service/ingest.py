@@ -89,6 +89,10 @@ class DatabaseCursor:
         with self._sessions() as session:
             return cursors.seen_keys(session, self._source, folder)
 
+    def stores_any(self) -> bool:
+        with self._sessions() as session:
+            return messages.stores_any(session)
+
     def known_message_ids(self, message_ids: Iterable[str]) -> set[str]:
         """Return which ids are stored, compared the way the parser normalises them."""
         normal = {original: normalise_id(original) for original in message_ids}

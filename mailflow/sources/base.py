@@ -46,6 +46,10 @@ class SourceCursor(Protocol):
         """Return which of these Message-IDs (with <>) are stored already."""
         ...
 
+    def stores_any(self) -> bool:
+        """Return whether any message is stored at all (a fresh database knows none)."""
+        ...
+
 
 class MailSource(Protocol):
     """A mailbox mailflow reads. Implementations: MaildirSource, ImapSource."""

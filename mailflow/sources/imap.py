@@ -215,7 +215,9 @@ class ImapSource:
     def _resync(self, cursor: SourceCursor) -> list[int]:
         """Return the UIDs to fetch after a UIDVALIDITY change; mark those already stored."""
         candidates = [u for u in self._search(["ALL"]) if u not in self._resynced]
-        stored = self._stored(cursor, candidates)
+        # a fresh database knows no Message-ID: reading them all (the first start on a big
+        # mailbox) would find nothing; a duplicate is still caught by the key when stored
+        stored = self._stored(cursor, candidates) if cursor.stores_any() else []
         self._mark(stored)  # their rows are committed already, so marking keeps invariant 1
         self._resynced.update(stored)
         log.info("%s: resync under UIDVALIDITY %s: %d listed, %d stored already", self.name,

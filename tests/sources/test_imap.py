@@ -48,6 +48,10 @@ class DictCursor:
         """Return which of ``message_ids`` are committed."""
         return set(message_ids) & self.message_ids
 
+    def stores_any(self) -> bool:
+        """Return whether any message is committed."""
+        return bool(self.message_ids)
+
     def commit(self, batch: Sequence[FetchedMail]) -> None:
         """Record ``batch`` as committed, advancing the checkpoint like the ingest service."""
         for mail in batch:
@@ -533,3 +537,36 @@ def test_uidvalidity_change_resyncs_by_message_id(
     source.acknowledge(fetched)
     assert ingest(source, cursor) == []
     assert all(KEYWORD in f for f in flags(server, user).values())
+
+
+class _CountingCursor(DictCursor):
+    """A DictCursor that counts the Message-IDs it is asked about."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.asked = 0
+
+    def known_message_ids(self, message_ids: Iterable[str]) -> set[str]:
+        ids = set(message_ids)
+        self.asked += len(ids)
+        return super().known_message_ids(ids)
+
+
+def test_first_read_into_an_empty_database_skips_the_message_id_scan(
+    imap_user: ImapUser, open_source: Callable[..., ImapSource]
+) -> None:
+    """With nothing stored there is nothing to resync: the first start on a big mailbox does not
+    read every Message-ID first. Once something is stored, a UIDVALIDITY change still does."""
+    for n in (1, 2, 3):
+        imap_user.append(raw_mail(n))
+    cursor = _CountingCursor()
+    source = open_source(imap_user)
+    fetched = [m for b in source.fetch(cursor) for m in b]
+    assert [message_id(m) for m in fetched] == ["<1@test>", "<2@test>", "<3@test>"]
+    assert cursor.asked == 0
+    cursor.commit(fetched)
+    source.close()
+    imap_user.server.change_uidvalidity(imap_user.name)
+    again = open_source(imap_user)
+    assert [m for b in again.fetch(cursor) for m in b] == []
+    assert cursor.asked == 3

@@ -28,6 +28,9 @@ class DictCursor:
     def known_message_ids(self, message_ids: Iterable[str]) -> set[str]:
         return set()
 
+    def stores_any(self) -> bool:
+        return False
+
 
 def _maildir(root: Path) -> Path:
     for sub in ("new", "cur", "tmp"):
