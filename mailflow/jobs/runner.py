@@ -59,12 +59,7 @@ def run_once(
         runtime.settings.parse_workers,
     )
     tick(runtime, now)
-    broker = build_broker(runtime.settings.broker_url)
-    with Dispatcher(broker, lambda: runtime.courier(now)) as dispatcher:
-        due = due_outbox(runtime.sessions, now, grace=timedelta(0))
-        dispatcher.enqueue(due)
-        dispatcher.drain()
-        served = dispatcher.serves
+    _, served = _send_due(runtime, now)
     with runtime.sessions() as session:
         counts = outbox.count_by_status(session)
     return OnceReport(report, counts, served)
@@ -87,12 +82,19 @@ def sweep_once(runtime: Runtime, now: datetime | None = None) -> list[int]:
     """Run the clocks, enqueue every due outbox row (``mailflow scheduler --once``) and, with
     the in-process broker, send them."""
     tick(runtime, now)
+    due, _ = _send_due(runtime, now)
+    return due
+
+
+def _send_due(runtime: Runtime, now: datetime | None) -> tuple[list[int], bool]:
+    """Enqueue every outbox row due at ``now`` and wait until the broker's queue is drained;
+    return the rows enqueued and whether this process serves the queue itself."""
     broker = build_broker(runtime.settings.broker_url)
     with Dispatcher(broker, lambda: runtime.courier(now)) as dispatcher:
         due = due_outbox(runtime.sessions, now, grace=timedelta(0))
         dispatcher.enqueue(due)
         dispatcher.drain()
-    return due
+        return due, dispatcher.serves
 
 
 def run_forever(

@@ -126,8 +126,9 @@ class _Mind:
 
         What it adds is written with the rest of the batch by ``Batch.finish``; until then,
         the batch's memory of threads answers what a query would, so autoflush (a unit-of-work
-        pass before every query) stays off. Mails later in the batch are stored already but
-        not threaded yet, so nothing here counts them, as if they had not arrived.
+        pass before every query) stays off. Mails later in the batch are stored and threaded
+        already, but nothing here counts them as read (their answers, their confirmations)
+        until ``Batch.remember``, as if they had not arrived.
         """
         session = batch.session
         with session.no_autoflush:

@@ -67,11 +67,13 @@ class Batch:
 
     All of it is loaded with a few queries for the whole batch, then kept up to date in memory
     as each mail is threaded; the rows this adds (threads, items, ledgers, outbox mail) get
-    their keys from ``IdPool`` and are written by ``finish`` in one flush and one multi-row
-    INSERT, instead of a query and a flush per mail. docs/benchmarks.md has the numbers.
+    their keys from ``IdPool`` and are written by ``finish``, each kind in one statement,
+    instead of a query and a flush per mail. docs/benchmarks.md has the numbers.
 
-    The mails' own rows must be stored (flushed) before; their threads are not known yet, so
-    nothing here counts them until ``remember`` is called for each one in turn.
+    The mails' own rows must be stored before. They are threaded first, in order (``place``,
+    which counts each among its thread's participants: ``joined``); ``recall`` then loads what
+    the joined threads hold; then each is recorded and decided about in turn, and counts as
+    read, with its confirmation, only from ``remember`` on.
     """
 
     def __init__(self, session: Session, mails: Sequence[tuple[Message, ParsedMessage]]) -> None:
@@ -120,7 +122,6 @@ class Batch:
         self._but = [m.id for m, _ in mails if m.thread_id]
         self._before: dict[int, set[str]] = {}  # message pk -> its thread's people before it
         self._joined: set[int] = set()  # the threads the mails joined
-        # per kind of history, the threads it is loaded for
         # per kind of history, what is loaded: (thread, person), or (thread, None) for all
         self._known: dict[str, set[tuple[int, str | None]]] = {
             "said": set(),
@@ -142,7 +143,8 @@ class Batch:
         # rows added and not written yet, in the order they must be written
         self._new_threads: list[Thread] = []
         self._new_requests: list[ConfirmationRequest] = []
-        self._new_rows: list[ConfirmationAnswer | ActionItemRecord] = []
+        self._new_lines: list[ConfirmationAnswer] = []
+        self._new_items: list[ActionItemRecord] = []
         self._assigned: list[tuple[int, int, str]] = []  # message, thread, subject key
 
     def _load(self, found: Iterable[Thread], stored: bool = True) -> None:
@@ -359,7 +361,7 @@ class Batch:
             line = ConfirmationAnswer(
                 id=self._ids[ConfirmationAnswer].take(), request_id=request.id, **values
             )
-            self._new_rows.append(line)
+            self._new_lines.append(line)
             if request.thread_id is not None:
                 self._lines[request.thread_id].append(
                     _Line(line, request.message_pk, request.requested_at)
@@ -401,7 +403,7 @@ class Batch:
     def add_item(self, values: dict[str, Any]) -> None:
         """Add an action item (written by ``finish``)."""
         item = ActionItemRecord(id=self._ids[ActionItemRecord].take(), **values)
-        self._new_rows.append(item)
+        self._new_items.append(item)
         self._items[values["thread_id"]].append(item)
 
     def open_items_of(self, thread_id: int, owner_email: str) -> list[ActionItemRecord]:
@@ -437,9 +439,9 @@ class Batch:
         insert_objects(session, self._new_threads)
         threads.assign_threads(session, self._assigned)
         insert_objects(session, self._new_requests)
-        insert_objects(session, [r for r in self._new_rows if isinstance(r, ConfirmationAnswer)])
-        insert_objects(session, [r for r in self._new_rows if isinstance(r, ActionItemRecord)])
-        self._new_threads, self._new_requests, self._new_rows = [], [], []
+        insert_objects(session, self._new_lines)
+        insert_objects(session, self._new_items)
+        self._new_threads, self._new_requests, self._new_lines, self._new_items = [], [], [], []
         self._assigned = []
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Table, func, select
@@ -143,8 +142,3 @@ def raw_bytes(session: Session, message_id: str) -> bytes | None:
 def stores_any(session: Session) -> bool:
     """Return whether any message (stored or quarantined) is in the database."""
     return session.scalar(select(Message.id).limit(1)) is not None
-
-
-def newest_received_at(session: Session) -> datetime | None:
-    """Return when the newest message was received, or None when nothing is stored."""
-    return session.scalar(select(func.max(Message.received_at)))

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Select, Table, bindparam, func, select, update
+from sqlalchemy import ColumnElement, Select, Table, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from mailflow.store.db import in_chunks
@@ -136,38 +136,45 @@ def confirmations_replying(
     return rows
 
 
+_LedgerLine = tuple[ConfirmationAnswer, int, int, datetime]
+
+
+def _ledger_lines(session: Session, *where: ColumnElement[bool]) -> list[_LedgerLine]:
+    """Return the ledger lines matching ``where``, each with its request's thread, message and
+    time."""
+    query = (
+        select(
+            ConfirmationAnswer,
+            ConfirmationRequest.thread_id,
+            ConfirmationRequest.message_pk,
+            ConfirmationRequest.requested_at,
+        )
+        .join(ConfirmationRequest)
+        .where(*where)
+    )
+    return [(line, tid, pk, at) for line, tid, pk, at in session.execute(query) if tid is not None]
+
+
 def ledger_lines_in(
     session: Session, thread_ids: Iterable[int], addresses: Sequence[str] | None = None
-) -> list[tuple[ConfirmationAnswer, int, int, datetime]]:
+) -> list[_LedgerLine]:
     """Return the ledger lines of the threads' confirmation requests (only those asking
     ``addresses``, when given), each with its request's thread, message and time."""
-    rows: list[tuple[ConfirmationAnswer, int, int, datetime]] = []
-    for chunk in in_chunks(thread_ids):
-        query = (
-            select(
-                ConfirmationAnswer,
-                ConfirmationRequest.thread_id,
-                ConfirmationRequest.message_pk,
-                ConfirmationRequest.requested_at,
-            )
-            .join(ConfirmationRequest)
-            .where(ConfirmationRequest.thread_id.in_(chunk))
-        )
-        if addresses is not None:
-            query = query.where(ConfirmationAnswer.address.in_(addresses))
-        rows.extend(
-            (line, tid, pk, at) for line, tid, pk, at in session.execute(query) if tid is not None
-        )
-    return rows
+    asking = [] if addresses is None else [ConfirmationAnswer.address.in_(addresses)]
+    return [
+        row
+        for chunk in in_chunks(thread_ids)
+        for row in _ledger_lines(session, ConfirmationRequest.thread_id.in_(chunk), *asking)
+    ]
 
 
 def answerable_lines(
     session: Session, thread_ids: Sequence[int], addresses: Sequence[str], replied: Sequence[int]
-) -> list[tuple[ConfirmationAnswer, int, int, datetime]]:
+) -> list[_LedgerLine]:
     """Return, for each of these threads and addresses, the ledger line of the newest request
     that asked the address, and the lines of the requests of the ``replied`` messages; each
     with its request's thread, message and time."""
-    rows: list[tuple[ConfirmationAnswer, int, int, datetime]] = []
+    rows: list[_LedgerLine] = []
     for chunk in in_chunks(thread_ids):
         newest_first = func.row_number().over(
             partition_by=(ConfirmationRequest.thread_id, ConfirmationAnswer.address),
@@ -185,19 +192,7 @@ def answerable_lines(
         wanted = select(ranked.c.id).where(
             (ranked.c.n == 1) | ranked.c.message_pk.in_(replied or [-1])
         )
-        query = (
-            select(
-                ConfirmationAnswer,
-                ConfirmationRequest.thread_id,
-                ConfirmationRequest.message_pk,
-                ConfirmationRequest.requested_at,
-            )
-            .join(ConfirmationRequest)
-            .where(ConfirmationAnswer.id.in_(wanted))
-        )
-        rows.extend(
-            (line, tid, pk, at) for line, tid, pk, at in session.execute(query) if tid is not None
-        )
+        rows += _ledger_lines(session, ConfirmationAnswer.id.in_(wanted))
     return rows
 
 
