@@ -12,11 +12,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from mailflow.service.ingest import ingest
 from mailflow.sources.maildir import MaildirSource
 from mailflow.store.db import IdPool, make_engine, make_session_factory, writing
 from mailflow.store.models import Thread
-from tests.service.test_parsing import CTX, RULEBOOK, _thread_of_mail, _what_was_stored
+from tests.service.test_parsing import _thread_of_mail, ingest_into
 
 
 @pytest.mark.parametrize("rules", [True, False], ids=["rules", "no-rules"])
@@ -29,20 +28,11 @@ def test_one_batch_stores_what_one_mail_at_a_time_stores(
     box = _thread_of_mail(tmp_path / "box")
     seen = []
     for url, size in ((sqlite_url, 1), (database_url, 200)):
-        engine = make_engine(url)
-        sessions = make_session_factory(engine)
-        report = ingest(
-            MaildirSource(box, batch_size=size),
-            sessions,
-            CTX,
-            rulebook=RULEBOOK if rules else None,
-            parse_workers=0,
-        )
+        report, stored = ingest_into(url, MaildirSource(box, batch_size=size), rules=rules)
         assert report.stored == 60
         assert report.batches == (60 if size == 1 else 1)
         assert len(report.outbox_ids) == len(set(report.outbox_ids))
-        seen.append(_what_was_stored(sessions))
-        engine.dispose()
+        seen.append(stored)
     assert seen[0] == seen[1]
     # answers that came before their minutes were found when the ledger opened
     assert {status for *_, status in seen[0]["answers"]} >= {"ack", "objection"}

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from mailflow.rulebook.context import parse_context
-from mailflow.service.ingest import ingest
+from mailflow.service.ingest import IngestReport, ingest
 from mailflow.service.parsing import POOL_MIN, WORKER_NICENESS, BatchParser, parse_one
 from mailflow.service.runtime import load_rules
 from mailflow.settings import load_settings
@@ -157,6 +157,25 @@ def _what_was_stored(sessions: sessionmaker[Session]) -> dict[str, Any]:
     }
 
 
+def ingest_into(
+    url: str, source: MaildirSource, *, rules: bool = True, parse_workers: int = 0
+) -> tuple[IngestReport, dict[str, Any]]:
+    """Ingest ``source`` into the database at ``url``; return the report and what was stored."""
+    engine = make_engine(url)
+    try:
+        sessions = make_session_factory(engine)
+        report = ingest(
+            source,
+            sessions,
+            CTX,
+            rulebook=RULEBOOK if rules else None,
+            parse_workers=parse_workers,
+        )
+        return report, _what_was_stored(sessions)
+    finally:
+        engine.dispose()
+
+
 def test_ingest_stores_the_same_with_and_without_workers(
     database_url: str, sqlite_url: str, tmp_path: Path
 ) -> None:
@@ -166,19 +185,9 @@ def test_ingest_stores_the_same_with_and_without_workers(
     box = _thread_of_mail(tmp_path / "box")
     seen = []
     for url, parse_workers in ((sqlite_url, 0), (database_url, 2)):
-        engine = make_engine(url)
-        sessions = make_session_factory(engine)
-        report = ingest(
-            MaildirSource(box),
-            sessions,
-            CTX,
-            rulebook=RULEBOOK,
-            decided_at=None,
-            parse_workers=parse_workers,
-        )
+        report, stored = ingest_into(url, MaildirSource(box), parse_workers=parse_workers)
         assert (report.stored, report.quarantined) == (60, 0)
-        seen.append(_what_was_stored(sessions))
-        engine.dispose()
+        seen.append(stored)
     assert seen[0] == seen[1]
     stored = seen[0]
     assert len(stored["threads"]) == 30  # minutes + 2 answers, task + done, complaint
