@@ -8,19 +8,10 @@ import pytest
 
 from mailflow.outbound.render import TemplateSet
 from tests.outbound.samples import sample_context
+from tests.rulebook.builders import TEMPLATES as TEMPLATES_THE_RULES_NAME
 
 TEMPLATES = TemplateSet(Path("templates"))
-DEFAULT_RULE_TEMPLATES = {
-    "subject_help",
-    "receipt",
-    "minutes_received",
-    "missing_fields",
-    "attachment_required",
-    "managers_copy",
-    "complaint_ack",
-    "change_request_ack",
-    "rules_error_admin",
-}
+DEFAULT_RULE_TEMPLATES = TEMPLATES_THE_RULES_NAME  # one list, kept by the rulebook tests
 # what each template must say in each language, given sample_context()
 MUST_SAY = {
     ("subject_help", "zh-CN"): ["【事由】部门-主题", "建议改为：【进度】技术部-Q4产品迭代进度同步"],
