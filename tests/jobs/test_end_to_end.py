@@ -6,6 +6,7 @@ PostgreSQL, a worker serving the shared broker as `mailflow worker` does.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator
 from datetime import datetime
@@ -30,10 +31,15 @@ from tests.servers.smtp import PASSWORD, SmtpServer
 REPO = Path(__file__).resolve().parents[2]
 # a fixed instant just after the scenario's mails (a Monday): the clocks never depend on today
 NOW = datetime(2023, 10, 9, 14, 30, tzinfo=ZoneInfo("Asia/Shanghai"))
+# The machine's brokers; a second test run at the same time points these at its own Redis
+# database and RabbitMQ vhost, since each run flushes the queues it uses.
 BROKERS = {
     "in-process": (None, "sqlite"),
-    "redis": ("redis://127.0.0.1:6379/15", "postgresql"),
-    "rabbitmq": ("amqp://guest:guest@127.0.0.1:5672/%2F", "postgresql"),
+    "redis": (os.environ.get("MAILFLOW_TEST_REDIS_URL", "redis://127.0.0.1:6379/15"), "postgresql"),
+    "rabbitmq": (
+        os.environ.get("MAILFLOW_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2F"),
+        "postgresql",
+    ),
 }
 
 
