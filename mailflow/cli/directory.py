@@ -85,8 +85,8 @@ def _print(console: Console, plan: SyncPlan, source: str) -> None:
     _table(
         console,
         "added",
-        ["name", "email", "department"],
-        [(p.name, p.email, p.department or "") for p in change.added],
+        ["department", "name", "email"],
+        sorted((p.department or "", p.name, p.email) for p in change.added),
     )
     _table(
         console,
@@ -97,8 +97,8 @@ def _print(console: Console, plan: SyncPlan, source: str) -> None:
     _table(
         console,
         "left",
-        ["name", "email", "department"],
-        [(p.name, p.email, p.department or "") for p in change.left],
+        ["department", "name", "email"],
+        sorted((p.department or "", p.name, p.email) for p in change.left),
     )
     _table(console, "renamed", ["email", "was", "now"], list(change.renamed))
     _table(

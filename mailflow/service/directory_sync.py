@@ -98,7 +98,8 @@ def sync_directory(
         return SyncReport(plan, read.source, False, path, ids)
     ids = _report_leavers(sessions, current, plan.change.left, now) if sessions else ()
     # written even when nothing changed: synced_at is when the scheduler syncs next
-    write_synced(path, plan.roster.document(read.source, now.isoformat(timespec="seconds")))
+    local = now.astimezone(ZoneInfo(current.organization.timezone))
+    write_synced(path, plan.roster.document(read.source, local.isoformat(timespec="seconds")))
     log.info(
         "directory synced from %s: %d added, %d moved, %d left, %d department(s) with new managers",
         read.source,
