@@ -73,3 +73,10 @@ class PermanentSendError(SendError):
 
 class TemplateError(ConfigurationError):
     """Raised when a template is missing, does not compile, or fails to render safely."""
+
+
+class DirectorySourceError(MailflowError):
+    """Raised when the company's directory (LDAP, an HR sheet) cannot be read whole.
+
+    A sync that meets it changes nothing: a partial answer must never shrink the directory.
+    """

@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     transport: str = "file://var/outbox"
     transport_password: SecretStr | None = None
     transport_password_file: Path | None = None
+    # the bind password of directory_sync's LDAP server (organization.yaml)
+    directory_password: SecretStr | None = None
+    directory_password_file: Path | None = None
     rules_dir: Path = Path("rules")
     templates_dir: Path = Path("templates")
     timezone: str | None = None
@@ -104,6 +107,10 @@ class Settings(BaseSettings):
     def transport_secret(self) -> str | None:
         """Return the transport password from the variable or its file; raise ConfigurationError."""
         return _secret(self.transport_password, self.transport_password_file, "TRANSPORT")
+
+    def directory_secret(self) -> str | None:
+        """Return the directory's bind password from the variable or its file."""
+        return _secret(self.directory_password, self.directory_password_file, "DIRECTORY")
 
 
 def _secret(value: SecretStr | None, file: Path | None, name: str) -> str | None:

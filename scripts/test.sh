@@ -6,10 +6,14 @@ cd "$(dirname "$0")/.."
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
-echo "==> Debian packages (Dovecot for the real IMAP server the tests start)"
-if ! command -v dovecot >/dev/null 2>&1; then
+echo "==> Debian packages (Dovecot and OpenLDAP for the real IMAP and LDAP servers the tests start)"
+packages=()
+command -v dovecot >/dev/null 2>&1 || packages+=(dovecot-imapd)
+[ -x /usr/sbin/slapd ] || packages+=(slapd)
+command -v ldapmodify >/dev/null 2>&1 || packages+=(ldap-utils)
+if [ ${#packages[@]} -gt 0 ]; then
   as_root apt-get update -qq
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dovecot-imapd >/dev/null
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${packages[@]}" >/dev/null
 fi
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }

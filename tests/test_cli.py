@@ -191,3 +191,36 @@ def test_worker_needs_a_shared_broker(runner: CliRunner) -> None:
     result = runner.invoke(app, ["worker"])
     assert result.exit_code == 1
     assert "MAILFLOW_BROKER_URL" in result.stderr
+
+
+HR_SHEET = "姓名,邮箱,部门,直属上级\n罗红,luo.hong@example.com,行政部,\n方舟,fang.zhou@example.com,行政部,罗红\n"
+
+
+def test_directory_sync_from_an_hr_sheet(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`directory sync --dry-run --json` shows who would be added and writes nothing; without
+    --dry-run the synced file appears and the new person is in the directory `rules check` sees."""
+    rules = tmp_path / "rules"
+    shutil.copytree(REPO / "rules", rules)
+    (rules / "hr.csv").write_text(HR_SHEET, encoding="utf-8")
+    with (rules / "organization.yaml").open("a", encoding="utf-8") as f:
+        f.write("\ndirectory_sync:\n  from: sheet\n  sheet: {path: hr.csv}\n")
+    monkeypatch.setenv("MAILFLOW_RULES_DIR", str(rules))
+    assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
+    dry = runner.invoke(app, ["directory", "sync", "--dry-run", "--json"])
+    assert dry.exit_code == 0, dry.output
+    doc = json.loads(dry.stdout)
+    assert [p["email"] for p in doc["added"]] == ["luo.hong@example.com", "fang.zhou@example.com"]
+    assert doc["applied"] is False and not (rules / "organization.synced.yaml").exists()
+    done = runner.invoke(app, ["directory", "sync"])
+    assert done.exit_code == 0, done.output
+    assert "2 added" in done.stdout and (rules / "organization.synced.yaml").is_file()
+    assert runner.invoke(app, ["rules", "check"]).exit_code == 0
+
+
+def test_directory_sync_without_a_source_is_a_user_error(runner: CliRunner) -> None:
+    """Without directory_sync in organization.yaml the command says where to look, exit 1."""
+    result = runner.invoke(app, ["directory", "sync", "--dry-run"])
+    assert result.exit_code == 1
+    assert "no directory_sync section" in result.output

@@ -435,6 +435,15 @@ def _register_report() -> None:
 _register_report()
 
 
+def _register_directory() -> None:
+    from mailflow.cli.directory import directory_app
+
+    app.add_typer(directory_app, name="directory")
+
+
+_register_directory()
+
+
 def _message_id(text: str) -> str:
     return text if text.startswith("<") else f"<{text}>"
 

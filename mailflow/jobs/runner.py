@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from mailflow.jobs.broker import build_broker
 from mailflow.jobs.dispatch import Dispatcher
 from mailflow.service.clocks import ClockMail, sweep_clocks
+from mailflow.service.directory_sync import DirectorySyncClock
 from mailflow.service.ingest import IngestReport
 from mailflow.service.live import LiveRules, Rules
 from mailflow.service.poll import poll_forever, poll_once
@@ -109,6 +110,7 @@ def run_forever(
     ``serve`` runs delivery workers in this process; by default only for the in-process broker.
     """
     live = live_rules(runtime)
+    directory = DirectorySyncClock(runtime.settings)
     broker = build_broker(runtime.settings.broker_url)
     with Dispatcher(broker, runtime.courier, serve=serve) as dispatcher:
         poller = _start_poller(runtime, source, live, dispatcher, stop) if source else None
@@ -119,6 +121,7 @@ def run_forever(
             fresh = sweep_clocks(runtime.sessions, rules.rulebook, rules.context, now)
             dispatcher.enqueue(m.outbox_id for m in fresh if m.outbox_id is not None)
             dispatcher.enqueue(due_outbox(runtime.sessions, now))
+            dispatcher.enqueue(directory.tick(runtime.sessions, rules.rulebook.organization, now))
             stop.wait(SWEEP_EVERY_S)
         if poller is not None and source is not None:
             source.interrupt()  # an IDLE or a wait must not hold up the shutdown

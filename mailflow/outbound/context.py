@@ -58,6 +58,7 @@ STANDARD_CONTEXT: Mapping[str, str] = {
         "deadline, overdue}], done_items: [...], overdue_items: [...], unconfirmed: [{subject, "
         "date, pending: [name]}], open_complaints: [{subject, from, date, hours_open}]}, or None"
     ),
+    "person": "{name, address}: the person a directory change concerns (owner_left), or None",
 }
 
 REQUIRED = frozenset({"organization", "message", "recipient", "rule"})
@@ -83,6 +84,7 @@ _DEFAULTS: Mapping[str, Any] = {
     "overdue_days": None,
     "complaint": None,
     "digest": None,
+    "person": None,
 }
 
 

@@ -36,7 +36,12 @@ from mailflow.rulebook.clocks import (
     WeeklyRecordClock,
 )
 from mailflow.rulebook.condition import When
-from mailflow.rulebook.organization import ORGANIZATION_FILE, Organization, load_organization
+from mailflow.rulebook.organization import (
+    ORGANIZATION_FILE,
+    SYNCED_FILE,
+    Organization,
+    load_organization,
+)
 from mailflow.rulebook.rulefile import Rule, RuleFile
 from mailflow.rulebook.vocabulary import Strict, did_you_mean
 from mailflow.rulebook.yamlfile import Locator, load_yaml
@@ -91,7 +96,7 @@ def rule_files(rules_dir: Path) -> list[Path]:
     return sorted(
         p
         for p in rules_dir.glob("*.yaml")
-        if p.name != ORGANIZATION_FILE and not p.name.startswith((".", "_"))
+        if p.name not in (ORGANIZATION_FILE, SYNCED_FILE) and not p.name.startswith((".", "_"))
     )
 
 

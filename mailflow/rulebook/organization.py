@@ -15,12 +15,16 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from mailflow.errors import RuleFileError
-from mailflow.rulebook.yamlfile import load_yaml
+from mailflow.rulebook.directory_config import DirectorySync
+from mailflow.rulebook.yamlfile import Locator, load_yaml
 
 ORGANIZATION_FILE = "organization.yaml"
-_EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
+# written by ``mailflow directory sync``; what organization.yaml says about the same person or
+# department wins over it
+SYNCED_FILE = "organization.synced.yaml"
+EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
 
-Email = Annotated[str, Field(pattern=_EMAIL.pattern)]
+Email = Annotated[str, Field(pattern=EMAIL.pattern)]
 
 
 class _Strict(BaseModel):
@@ -76,6 +80,12 @@ class Person(_Strict):
     name: str
     email: Email
     department: str | None = None
+    # other addresses of the same person (Active Directory's proxyAddresses, old domains)
+    aliases: list[Email] = []
+
+    def addresses(self) -> tuple[str, ...]:
+        """Return the person's main address and aliases, lower-cased."""
+        return (self.email.lower(), *(a.lower() for a in self.aliases))
 
 
 class Organization(_Strict):
@@ -84,6 +94,7 @@ class Organization(_Strict):
     organization: OrganizationInfo
     departments: dict[str, Department] = {}
     people: list[Person] = []
+    directory_sync: DirectorySync | None = None
 
     def department_names(self) -> dict[str, str]:
         """Return every department name and alias mapped to its canonical name."""
@@ -93,8 +104,20 @@ class Organization(_Strict):
         return names
 
 
+class SyncedDirectory(_Strict):
+    """The whole ``organization.synced.yaml``: what the last directory sync found."""
+
+    synced_at: str | None = None
+    source: str | None = None
+    departments: dict[str, Department] = {}
+    people: list[Person] = []
+
+
 def load_organization(rules_dir: Path) -> Organization:
-    """Return the validated organisation; raise RuleFileError listing every problem."""
+    """Return the validated organisation, merged with the synced directory when there is one.
+
+    Raises RuleFileError listing every problem of both files as ``file:line: message``.
+    """
     path = rules_dir / ORGANIZATION_FILE
     data, locator = load_yaml(path)
     try:
@@ -103,10 +126,58 @@ def load_organization(rules_dir: Path) -> Organization:
         raise RuleFileError(
             [locator.problem(err["loc"], _message(err)) for err in e.errors()]
         ) from None
-    problems = [locator.problem(loc, msg) for loc, msg in _cross_check(org)]
+    synced, synced_locator = _load_synced(rules_dir)
+    merged = merge_synced(org, synced) if synced is not None else org
+    kept = _kept_synced(org, synced) if synced is not None else []
+    n_synced = len(kept)
+    problems = []
+    for loc, msg in _cross_check(merged):
+        if loc[0] == "people" and isinstance(loc[1], int):
+            index = loc[1]
+            if index < n_synced and synced_locator is not None:
+                problems.append(synced_locator.problem(("people", kept[index]), msg))
+                continue
+            loc = ("people", index - n_synced, *loc[2:])
+        problems.append(locator.problem(loc, msg))
     if problems:
         raise RuleFileError(problems)
-    return org
+    return merged
+
+
+def load_synced(rules_dir: Path) -> SyncedDirectory | None:
+    """Return the synced directory of ``rules_dir``, or None when no sync has written one."""
+    return _load_synced(rules_dir)[0]
+
+
+def _load_synced(rules_dir: Path) -> tuple[SyncedDirectory | None, Locator | None]:
+    path = rules_dir / SYNCED_FILE
+    if not path.is_file():
+        return None, None
+    data, locator = load_yaml(path)
+    try:
+        return SyncedDirectory.model_validate(data if data is not None else {}), locator
+    except ValidationError as e:
+        raise RuleFileError(
+            [locator.problem(err["loc"], _message(err)) for err in e.errors()]
+        ) from None
+
+
+def merge_synced(org: Organization, synced: SyncedDirectory) -> Organization:
+    """Return ``org`` with the synced people and departments it does not itself name.
+
+    Hand-written entries win: a department written in organization.yaml replaces the synced
+    one of that name, and a person written there replaces every synced person sharing one of
+    their addresses. Synced departments come first, so hand-written ones keep their order last.
+    """
+    departments = {**synced.departments, **org.departments}
+    people = [synced.people[i] for i in _kept_synced(org, synced)]
+    return org.model_copy(update={"departments": departments, "people": people + org.people})
+
+
+def _kept_synced(org: Organization, synced: SyncedDirectory) -> list[int]:
+    """Return the indexes of the synced people that no hand-written person replaces."""
+    written = {a for p in org.people for a in p.addresses()}
+    return [i for i, p in enumerate(synced.people) if not written.intersection(p.addresses())]
 
 
 def _message(err: object) -> str:
@@ -116,7 +187,7 @@ def _message(err: object) -> str:
         return f"unknown key {loc!r}"
     if err["type"] == "missing":
         return f"{loc}: required but missing"
-    if err["type"] == "string_pattern_mismatch" and err["ctx"].get("pattern") == _EMAIL.pattern:
+    if err["type"] == "string_pattern_mismatch" and err["ctx"].get("pattern") == EMAIL.pattern:
         return f"{loc}: {err['input']!r} is not an e-mail address"
     return f"{loc}: {err['msg']}"
 
