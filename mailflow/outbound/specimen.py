@@ -4,8 +4,9 @@
 ``specimens`` returns: a full one, where every documented variable (``context.STANDARD_CONTEXT``)
 holds realistic values of the shape the service builds, and a sparse one, where everything
 optional is missing as it is on real mail (no department, no deadline, no handler, empty lists),
-while the objects a reminder, an escalation or a digest is about stay present. A template that
-raises on either, or exceeds the render budget, is refused with its file and line.
+while the objects a reminder, an escalation or a digest is about stay present. Kinds written
+about no mail (``WITHOUT_MESSAGE``) get both with ``message`` None, as they are sent. A template
+that raises on any, or exceeds the render budget, is refused with its file and line.
 Imports nothing of mailflow.
 """
 
@@ -137,7 +138,14 @@ SPARSE: dict[str, Any] = {
 }
 
 
+# Kinds the service writes about no mail, with ``message`` None: the administrators' notices
+# (service/deliver.py ADMIN_NOTICE, RULES_NOTICE) and the weekly digest (service/clocks.py).
+WITHOUT_MESSAGE = frozenset({"delivery_failed_admin", "rules_error_admin", "weekly_digest"})
+
+
 def specimens(name: str) -> tuple[dict[str, Any], ...]:
-    """Return the representative contexts template ``name`` must render with."""
-    del name  # every kind sees every variable; the two contexts cover full and sparse mail
+    """Return the representative contexts template ``name`` must render with: the full and the
+    sparse mail, without the ``message`` for the kinds that are about none."""
+    if name in WITHOUT_MESSAGE:
+        return (FULL | {"message": None}, SPARSE | {"message": None})
     return (FULL, SPARSE)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,8 @@ import pytest
 from mailflow.errors import TemplateError
 from mailflow.outbound.render import TemplateSet
 from mailflow.outbound.sandbox import MAX_OUTPUT_CHARS, MAX_RANGE, MAX_STEPS
-from mailflow.outbound.specimen import FULL, SPARSE
+from mailflow.outbound.specimen import FULL, WITHOUT_MESSAGE, specimens
+from mailflow.service.deliver import rules_error_notice
 from tests.outbound.samples import sample_context
 
 REPO = Path(__file__).resolve().parents[2]
@@ -102,12 +104,30 @@ def test_check_renders_and_refuses_what_raises_or_runs_away(
     assert words in ours[0], ours
 
 
+@pytest.mark.parametrize("name", sorted(WITHOUT_MESSAGE))
+def test_kinds_about_no_mail_are_rendered_without_one(folder: Path, name: str) -> None:
+    """A notice or digest template that needs the answered mail is refused: it has none."""
+    path = folder / "en" / f"{name}.txt"
+    path.write_text("{{ message.subject }}\n" + path.read_text(encoding="utf-8"), encoding="utf-8")
+    problems = TemplateSet(folder).check()
+    assert any(p.startswith(f"{path}:1:") and "UndefinedError" in p for p in problems), problems
+
+
+def test_the_notices_are_written_without_a_message() -> None:
+    """The administrators' notices really carry no message, as their specimens assume."""
+    now = datetime(2026, 10, 20, 9, 0, tzinfo=UTC)
+    row = rules_error_notice(
+        ["rules/x.yaml:1: bad"], ["admin@example.com"], "coord@example.com", now
+    )
+    assert row.kind in WITHOUT_MESSAGE and row.context["message"] is None
+
+
 def test_shipped_templates_render_every_specimen() -> None:
     """Every shipped template renders against the full and the sparse representative mail."""
     templates = TemplateSet(REPO / "templates")
     for lang in templates.languages():
         for name in sorted(templates.names()):
-            for context in (FULL, SPARSE):
+            for context in specimens(name):
                 assert templates.render(name, context, lang).text
 
 
