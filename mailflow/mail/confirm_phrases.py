@@ -17,8 +17,11 @@ import re
 from mailflow.mail.model import ACK, DONE, OBJECTION
 
 _NEG = r"(?:还|尚|仍|并|暂|都|均)?(?:未能|未|没有|没|无法|不能|不会|不)"
-_WHO = r"(?:我|本人|我们|我方|我司|我部|我这边|这边)?"
+_SPEAKER = r"我|本人|我们|我方|我司|我部|我这边|这边"
+_WHO = rf"(?:{_SPEAKER})?"
 _TASK = r"(?:完成|提交|交付|上线|处理|办结|解决|修复|做完|发送|发出|上传|整改|落实|办理|归档)"
+# What was received, said before 收到: 纪要收到 / 邮件已收到 / 资料都收到了
+_THING = r"(?:(?:会议)?纪要|邮件|通知|附件|资料|文件|材料|方案|报告|信息|消息|内容|货物?|样品)?"
 # Assent that may open a clause before the head: 好的，收到 / 好的收到 / OK noted / 嗯嗯已阅.
 _LEAD = r"(?:(?:好的?|好嘞|行|嗯+|哦+|噢|ok(?:ay)?|ok的)\s*)?"
 # What may follow a head inside its clause without changing it: particles and politeness.
@@ -46,15 +49,16 @@ NEUTRAL = re.compile(
 NEGATED_OBJECTION = re.compile(
     r"(?:无|没有|没|并无|并没有|毫无|暂无|没有任何|无任何)"
     r"(?:异议|不同意见|不同意|反对意见|其他意见|意见|修改意见|问题)"
-    r"|(?:无需|无须|不需要|不需|不用)(?:修改|调整|改动)"
+    r"|(?:无需|无须|不需要|不需|不用)(?:修改|调整|改动|延期|推迟)"
     r"|\bno\s+(?:objections?|comments?|concerns?|issues?|further\s+comments?)\b",
     re.IGNORECASE,
 )
 
 OBJECTION_PHRASE = re.compile(
     r"有异议|异议如下|^异议|不同意|不太同意|不赞同|不认可|不太认可|有不同意见|有不同看法|反对"
-    r"|保留意见|有(?:几点|两点|一点|些|一些)?(?:意见|顾虑)(?!的)"
-    r"|需要?(?:修改|调整|更正|改动)|应(?:改为|调整为|修改为)|暂不确认|不予确认"
+    rf"|保留意见|(?:^|{_SPEAKER}|对[^，,。；;]{{1,20}}?)有(?:几点|两点|一点|些|一些)?(?:意见|顾虑)(?!的)"
+    r"|修改意见|需要?(?:修改|调整|更正|改动|延期|推迟|顺延|延后)|应(?:改为|调整为|修改为)"
+    r"|暂不确认|不予确认"
     r"|(?:有误|写错|不对|不准确|不正确)(?:了)?$"
     r"|建议(?:修改|调整|更改|改为|改成)"
     r"|建议(?:将|把)[^，,。；;]{1,20}?(?:修改|调整|改为|改成|延后|推迟|顺延|提前)"
@@ -95,7 +99,7 @@ _EN_ACK = (
 )
 ACK_PHRASE = re.compile(
     r"已阅|阅悉|已查阅|已经?知悉|^知悉|收悉|^已读(?!回执)|^阅$"
-    rf"|^{_LEAD}{_WHO}(?:已经?|均已|都已|全部)?(?:收到)+{TAIL}$"
+    rf"|^{_LEAD}{_WHO}{_THING}(?:已经?|均已|都已|全部|全都|都|均|也)?(?:收到)+{TAIL}$"
     rf"|^{_LEAD}{_WHO}(?:已经?|均已|都已)收到"
     rf"|^{_LEAD}{_WHO}(?:完全|均|都|也|原则上|表示)?(?:同意|赞同|认同)"
     rf"|^{_LEAD}{_WHO}(?:已经?(?:看|看过|看完)|看过|看完)了?{TAIL}$"
@@ -149,6 +153,13 @@ SIGN_OFF = re.compile(
     r"^\s*(?:--|——+|__+|-{3,}"
     r"|(?:best|kind|warm|many)\s+regards|regards|br|cheers|thanks\s*(?:&|and)\s*regards"
     r"|此致|顺颂商祺|顺祝商祺|祝好|顺祝|敬礼)[\s,，!！.。]*$",
+    re.IGNORECASE,
+)
+# A line that opens quoted history the client left in: the reply ends there.
+REPLY_HEADER = re.compile(
+    r"^\s*(?:-{2,}\s*(?:原始邮件|original message|回复的原邮件|转发的邮件|forwarded message)"
+    r"\s*-{2,}|(?:发件人|from)\s*[:：].+|在.{4,60}写道\s*[:：]"
+    r"|on\s.{4,80}wrote\s*:|.{4,60}于.{4,40}写道\s*[:：])\s*$",
     re.IGNORECASE,
 )
 _DEVICE = (

@@ -1,7 +1,8 @@
 """Confirmations (已阅 / 有异议 / 已完成) read from what the sender wrote, negations minded.
 
-Only ``new_text`` is read, and only up to the sender's sign-off (此致, Best regards, ``--``);
-client footers (发自我的iPhone, 来自华为Mate 60, ——来自企业微信) are skipped. Automatic mail
+Only ``new_text`` is read, and only up to the sender's sign-off (此致, Best regards, ``--``) or
+a quoted mail's header left in (-----原始邮件-----, 在…写道：, On … wrote:); client footers
+(发自我的iPhone, 来自华为Mate 60, ——来自企业微信) and ``>`` lines are skipped. Automatic mail
 (``automated``) and autoresponder wording (自动回复, out of office) confirm nothing.
 
 A reply is read as a small grammar, ``[greeting] head [tail]``, sentence by sentence and clause by
@@ -38,6 +39,7 @@ from mailflow.mail.confirm_phrases import (
     QUESTION_START,
     QUOTE_PAIRS,
     RANK,
+    REPLY_HEADER,
     SIGN_OFF,
 )
 from mailflow.mail.model import ACK, Confirmation
@@ -75,12 +77,13 @@ def read_confirmation(new_text: str, *, automated: bool = False) -> Confirmation
 
 
 def written_part(text: str) -> str:
-    """Return ``text`` up to its sign-off or signature delimiter, without client footers."""
+    """Return ``text`` up to its sign-off, signature delimiter or a quoted mail's header, without
+    client footers and ``>`` quoted lines (a safety net for what quote stripping left in)."""
     kept: list[str] = []
     for line in text.splitlines():
-        if SIGN_OFF.match(line):
+        if SIGN_OFF.match(line) or REPLY_HEADER.match(line):
             break
-        if not CLIENT_FOOTER.match(line):
+        if not (CLIENT_FOOTER.match(line) or line.lstrip().startswith(">")):
             kept.append(line)
     return "\n".join(kept).strip()
 

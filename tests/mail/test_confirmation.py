@@ -152,8 +152,8 @@ def test_quoted_ack_never_counts() -> None:
         "附件已更新，请看。\n\n-----原始邮件-----\n发件人: 李四 <ls@example.com>\n"
         "发送时间: 2023年10月8日 18:00\n收件人: 张三 <zs@example.com>\n主题: 纪要\n\n已阅。"
     )
-    assert read_confirmation(body) is not None  # the whole body would mislead
     assert read_confirmation(strip_quotes(body)) is None
+    assert read_confirmation(body) is None  # reading stops at a quote header left in, too
 
 
 # example inbox mail number -> the confirmation examples/README.md says it carries

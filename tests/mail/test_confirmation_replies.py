@@ -96,6 +96,10 @@ REPLIES: list[tuple[str, str | None]] = [
     ("已阅，无异议。" + OUTLOOK_SIG, ACK),
     ("李总：\n\n纪要已阅，第3项我部按时落实。" + OUTLOOK_SIG, ACK),
     ("各位好，\n收到，我们仓库这边会按纪要安排排班。\n\n谢谢！\n周强", ACK),
+    ("张经理好，\n\n纪要收到，我们这边会按时推进。有问题我再找您。\n\n谢谢\n李华", ACK),
+    ("货已收到，谢谢！", ACK),
+    ("资料都收到了👌", ACK),
+    ("好的\n\n在 2026年10月20日 18:00，孙磊 写道：\n> 请大家回复已阅", ACK),
     # English-speaking colleagues
     ("Noted.", ACK),
     ("Noted with thanks.", ACK),
@@ -145,6 +149,10 @@ REPLIES: list[tuple[str, str | None]] = [
     ("The owner of item 3 is wrong, it should be Lisa.", OBJECTION),
     ("Objection: the audit date clashes with quarter-end.", OBJECTION),
     ("Noted, but I disagree with item 3.\n\nBest,\nTom", OBJECTION),
+    ("我们对第5项有意见", OBJECTION),
+    ("附件是我们的修改意见，请参考。", OBJECTION),
+    ("收到，第2项我们可能需要延期两天，稍后给出具体时间。", OBJECTION),
+    ("OK\n\nOn Tue, Oct 20, 2026 at 9:12 AM Sun Lei <sun.lei@example.com> wrote:\n> Done", ACK),
     # done
     ("已完成", DONE),
     ("已完成。", DONE),
@@ -211,6 +219,10 @@ REPLIES: list[tuple[str, str | None]] = [
     ("Sent from my iPhone", None),
     ("发自我的iPhone", None),
     ("", None),
+    ("大家有意见可以随时提", None),
+    ("设备收到后开箱发现两台破损", None),
+    ("> 已阅\n你好，附件打不开，麻烦重发一下", None),
+    ("附件打不开\n\n-----原始邮件-----\n发件人: 孙磊\n主题: 纪要\n\n已阅", None),
     # autoresponders, whatever they say
     ("我已收到您的邮件", None),
     ("您好，您的邮件我已收到，会尽快处理。", None),
