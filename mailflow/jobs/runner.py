@@ -112,7 +112,8 @@ def run_forever(
     live = live_rules(runtime)
     directory = DirectorySyncClock(runtime.settings)
     broker = build_broker(runtime.settings.broker_url)
-    with Dispatcher(broker, runtime.courier, serve=serve) as dispatcher:
+    courier = lambda: runtime.courier(renderer=live)  # noqa: E731 - deliveries follow reloads
+    with Dispatcher(broker, courier, serve=serve) as dispatcher:
         poller = _start_poller(runtime, source, live, dispatcher, stop) if source else None
         while not stop.is_set():
             dispatcher.enqueue(live.refresh(runtime.sessions))
@@ -129,10 +130,13 @@ def run_forever(
 
 
 def serve_forever(runtime: Runtime, stop: threading.Event) -> None:
-    """Deliver what the shared broker hands this process (``mailflow worker``) until ``stop``."""
+    """Deliver what the shared broker hands this process (``mailflow worker``) until ``stop``;
+    template and rule edits that validate take effect here too, others never do."""
+    live = live_rules(runtime)
     broker = build_broker(runtime.settings.broker_url)
-    with Dispatcher(broker, runtime.courier, serve=True):
-        stop.wait()
+    with Dispatcher(broker, lambda: runtime.courier(renderer=live), serve=True) as dispatcher:
+        while not stop.wait(SWEEP_EVERY_S):
+            dispatcher.enqueue(live.refresh(runtime.sessions))
 
 
 def _start_poller(

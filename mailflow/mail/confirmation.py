@@ -1,19 +1,24 @@
 """Confirmations (已阅 / 有异议 / 已完成) read from what the sender wrote, negations minded.
 
-Only ``new_text`` is read, so a 已阅 in the quoted minutes never counts. Each sentence is cut
-into clauses; in a clause, negated and hedged forms are masked first (无异议 → ack,
-未完成 → nothing, 不是不同意 → nothing), then the phrases of ``confirm_phrases`` are looked
-for. A phrase does not count inside quotes (回复“已阅”), after a condition or request in
-its clause (如有异议…, 请回复已阅, 是否已完成) or in a question. When a mail carries several
-kinds, objection outranks done, which outranks ack (已阅，有异议：… is an objection;
-收到，已完成 reports the work done).
+Only ``new_text`` is read, and only up to the sender's sign-off (此致, Best regards, ``--``) or
+a quoted mail's header left in (-----原始邮件-----, 在…写道：, On … wrote:); client footers
+(发自我的iPhone, 来自华为Mate 60, ——来自企业微信) and ``>`` lines are skipped. Automatic mail
+(``automated``) and autoresponder wording (自动回复, out of office) confirm nothing.
 
-Decisions: 好的 / OK / 没问题 are politeness, not an acknowledgement of minutes, and are not
-read; 收到 counts only as a clause of its own or at the start of one (收到，方案可以接受 yes,
-收到的设备死机 no); 确认 and 同意 count only where they open a clause, since mid-sentence they
-describe work (设计部确认视觉方案); 建议修改/调整 is an objection only when it proposes
-changing something (建议调整为10月24日), not 建议召开协调会. English is read lightly:
-acknowledged/noted/agreed, I object/disagree, done/completed. Imports nothing of
+A reply is read as a small grammar, ``[greeting] head [tail]``, sentence by sentence and clause by
+clause: emoji and WeChat emoticons ([抱拳]) are dropped, the tail of particles, punctuation and
+thanks is trimmed, negated and hedged forms are masked (无异议 → ack, 未完成 → nothing, 不是不同意
+→ nothing, 收到您的邮件 → nothing), then the heads of ``confirm_phrases`` are looked for. A head
+does not count inside quotes (回复“已阅”), after a scope word in its clause (如有异议…, 请回复已阅,
+是否已完成, 我没说已阅, 谁说已阅) or in a question (已阅了吗, 收到没, Did you receive it). When a
+mail carries several kinds, objection outranks done, which outranks ack (已阅，有异议：… is an
+objection; 收到，已完成 reports the work done).
+
+Decisions: 好的 / OK / 👌 / 没问题 acknowledge only as a whole reply (nothing else said); within a
+longer reply they are politeness. 收到 counts only as a clause of its own or at the start of one
+(收到，方案可以接受 yes, 收到的设备死机 no); 确认 and 同意 count only where they open a clause,
+since mid-sentence they describe work (设计部确认视觉方案); 建议修改/调整 is an objection only when
+it proposes changing something (建议调整为10月24日), not 建议召开协调会. Imports nothing of
 storage/sources/jobs.
 """
 
@@ -22,13 +27,20 @@ from __future__ import annotations
 import re
 
 from mailflow.mail.confirm_phrases import (
+    AUTORESPONDER,
+    BARE_ASSENT,
+    BARE_ASSENT_WORD,
+    CLIENT_FOOTER,
     KINDS,
     NEGATED_OBJECTION,
     NEUTRAL,
     NOT_A_STATEMENT,
     QUESTION_END,
+    QUESTION_START,
     QUOTE_PAIRS,
     RANK,
+    REPLY_HEADER,
+    SIGN_OFF,
 )
 from mailflow.mail.model import ACK, Confirmation
 
@@ -37,18 +49,43 @@ MAX_TEXT_CHARS = 200
 MAX_READ_CHARS = 20_000
 _SENTENCE_END = re.compile(r"(?<=[。！？!?；;])|\n|(?<=\.)\s+")
 _CLAUSE_BREAK = re.compile(r"[，,：:、（）()]")
-_TRAILING = "。.!！；;~～ \t"
+_TRAILING = "。.!！；;~～… \t"
 _MASK = "□"
+# emoji, their modifiers and joiners, and the bracketed emoticons of WeChat / WeCom ([抱拳])
+_EMOJI = re.compile(
+    "[\U0001f000-\U0001faff\u2600-\u27bf\u2b00-\u2bff\ufe0f\u200d\u20e3\u3030\u303d]"
+    r"|\[[\u4e00-\u9fffA-Za-z]{1,4}\]"
+)
 
 
-def read_confirmation(new_text: str) -> Confirmation | None:
-    """Return what ``new_text`` confirms (the strongest kind it carries), or None."""
+def read_confirmation(new_text: str, *, automated: bool = False) -> Confirmation | None:
+    """Return what ``new_text`` confirms (the strongest kind it carries), or None.
+
+    Automatic mail (``automated``) and text in an autoresponder's wording confirm nothing.
+    """
+    text = written_part(new_text[:MAX_READ_CHARS])
+    if automated or AUTORESPONDER.search(text):
+        return None
     found: Confirmation | None = None
-    for sentence in sentences(new_text[:MAX_READ_CHARS]):
+    for sentence in sentences(text):
         kind = sentence_kind(sentence)
         if kind and (found is None or RANK[kind] > RANK[found.kind]):
             found = Confirmation(kind=kind, text=_excerpt(sentence))
+    if found is None and BARE_ASSENT.match(text) and BARE_ASSENT_WORD.search(text):
+        found = Confirmation(kind=ACK, text=_excerpt(" ".join(text.split())))
     return found
+
+
+def written_part(text: str) -> str:
+    """Return ``text`` up to its sign-off, signature delimiter or a quoted mail's header, without
+    client footers and ``>`` quoted lines (a safety net for what quote stripping left in)."""
+    kept: list[str] = []
+    for line in text.splitlines():
+        if SIGN_OFF.match(line) or REPLY_HEADER.match(line):
+            break
+        if not (CLIENT_FOOTER.match(line) or line.lstrip().startswith(">")):
+            kept.append(line)
+    return "\n".join(kept).strip()
 
 
 def sentences(text: str) -> list[str]:
@@ -58,10 +95,11 @@ def sentences(text: str) -> list[str]:
 
 def sentence_kind(sentence: str) -> str | None:
     """Return the strongest confirmation kind one sentence carries, or None."""
-    if QUESTION_END.search(sentence):
+    plain = _plain(sentence)
+    if QUESTION_END.search(plain) or QUESTION_START.search(plain):
         return None
     best: str | None = None
-    for clause in _CLAUSE_BREAK.split(sentence):
+    for clause in _CLAUSE_BREAK.split(plain):
         kind = clause_kind(clause.strip())
         if kind and (best is None or RANK[kind] > RANK[best]):
             best = kind
@@ -70,7 +108,8 @@ def sentence_kind(sentence: str) -> str | None:
 
 def clause_kind(clause: str) -> str | None:
     """Return the strongest kind one clause states, minding negation and conditions."""
-    if not clause or QUESTION_END.search(clause):
+    clause = _plain(clause).strip(_TRAILING)
+    if not clause or QUESTION_END.search(clause) or QUESTION_START.search(clause):
         return None
     clause = _mask(NEUTRAL, clause)
     acked = _states(NEGATED_OBJECTION, clause)
@@ -79,6 +118,11 @@ def clause_kind(clause: str) -> str | None:
         if _states(pattern, clause):
             return kind
     return ACK if acked else None
+
+
+def _plain(text: str) -> str:
+    """Return ``text`` without emoji and emoticons, spaces collapsed, trailing noise trimmed."""
+    return " ".join(_EMOJI.sub(" ", text).split()).rstrip(_TRAILING)
 
 
 def _states(pattern: re.Pattern[str], clause: str) -> bool:

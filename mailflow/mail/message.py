@@ -77,7 +77,7 @@ def parse_message(raw: bytes, ctx: ParseContext) -> ParsedMessage:
         defects=tuple(dict.fromkeys(defects)),
         new_text=written,
         action_items=extract_items(written, ctx, date, participants),
-        confirmation=read_confirmation(written),
+        confirmation=read_confirmation(written, automated=reason is not None),
         authentication_results=tuple(raw_values(root, "Authentication-Results")),
     )
 

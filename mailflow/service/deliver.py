@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from mailflow.errors import PermanentSendError, TemplateError, TransientSendError
 from mailflow.outbound.attachments import build_attachments
 from mailflow.outbound.compose import compose
-from mailflow.outbound.render import TemplateSet
+from mailflow.outbound.render import Renderer
 from mailflow.outbound.transports import SendConfigurationError, Transport
 from mailflow.service.outmail import key_of, outbox_row
 from mailflow.store import outbox
@@ -45,7 +45,7 @@ class Courier:
     """Everything delivery needs, built once per process (after any fork)."""
 
     sessions: sessionmaker[Session]
-    renderer: TemplateSet
+    renderer: Renderer  # a validated set: never re-reads template files (invariant 11)
     transport: Transport
     sender: str  # the shared address: From, Reply-To and envelope sender
     sender_name: str

@@ -3,7 +3,8 @@
 ``refresh`` notices a change in the rules or templates folder (names, sizes, modification
 times), loads and validates everything, and swaps the new set in only when all of it is valid.
 A broken edit leaves the last good rules running and queues one mail to the administrators per
-distinct set of problems.
+distinct set of problems. Deliveries render through ``LiveRules.render``: always the templates of
+the set in force, held in memory, never the files on disk behind the check.
 """
 
 from __future__ import annotations
@@ -11,15 +12,17 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from mailflow.errors import RuleFileError
 from mailflow.mail.model import ParseContext
-from mailflow.outbound.render import TemplateSet
+from mailflow.outbound.render import DEFAULT_LANG, RenderedMail, TemplateSet
 from mailflow.rulebook.context import parse_context
 from mailflow.rulebook.loader import Rulebook
 from mailflow.service.deliver import rules_error_notice
@@ -63,6 +66,12 @@ class LiveRules:
     @property
     def current(self) -> Rules:
         return self._rules
+
+    def render(
+        self, name: str, context: Mapping[str, Any], lang: str = DEFAULT_LANG
+    ) -> RenderedMail:
+        """Render with the templates of the last set that validated (``Renderer`` for couriers)."""
+        return self._rules.templates.render(name, context, lang)
 
     def pair(self) -> tuple[ParseContext, Rulebook | None]:
         """Return (context, rulebook) for the poller."""

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from mailflow.errors import ConfigurationError, RuleFileError
 from mailflow.mail.model import ParseContext
-from mailflow.outbound.render import TemplateSet
+from mailflow.outbound.render import Renderer, TemplateSet
 from mailflow.outbound.transports import open_transport
 from mailflow.rulebook.context import parse_context
 from mailflow.rulebook.loader import Rulebook, load_rulebook
@@ -41,14 +41,15 @@ class Runtime:
     def organization(self) -> Organization:
         return self.rulebook.organization
 
-    def courier(self, now: datetime | None = None) -> Courier:
+    def courier(self, now: datetime | None = None, renderer: Renderer | None = None) -> Courier:
         """Return a courier with its own transport (one per worker process or thread);
-        ``now`` fixes the instant it judges due-ness by (``scheduler --now``)."""
+        ``now`` fixes the instant it judges due-ness by (``scheduler --now``); ``renderer``
+        (the live templates of a long-running process) defaults to the validated startup set."""
         info = self.organization.organization
         clock = (lambda: now) if now else (lambda: datetime.now(UTC))
         return Courier(
             sessions=self.sessions,
-            renderer=self.templates,
+            renderer=renderer or self.templates,
             transport=open_transport(self.settings),
             sender=info.shared_address,
             sender_name=info.name,

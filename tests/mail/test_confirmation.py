@@ -20,7 +20,7 @@ PHRASES = {
     "收到": (ACK, "收到"),
     "收到！": (ACK, "收到"),
     "已收到": (ACK, "已收到"),
-    "我们已收到您的邮件，会尽快处理。": (ACK, "我们已收到您的邮件，会尽快处理"),
+    "我们已收到邮件，会尽快处理。": (ACK, "我们已收到邮件，会尽快处理"),
     "好的，收到": (ACK, "好的，收到"),
     "无异议": (ACK, "无异议"),
     "没有异议。": (ACK, "没有异议"),
@@ -94,8 +94,9 @@ NOTHING = [
     "请确认",
     "建议召开专项协调会调整上线计划",
     "完成率70%，计划10月16日完成",
-    "好的",
-    "OK",
+    "我们已收到您的邮件，会尽快处理。",
+    "好的，我看一下再回复",
+    "OK, will check tomorrow",
     "It is not done yet.",
     "Please let me know when it is completed.",
     "Is it done?",
@@ -151,8 +152,8 @@ def test_quoted_ack_never_counts() -> None:
         "附件已更新，请看。\n\n-----原始邮件-----\n发件人: 李四 <ls@example.com>\n"
         "发送时间: 2023年10月8日 18:00\n收件人: 张三 <zs@example.com>\n主题: 纪要\n\n已阅。"
     )
-    assert read_confirmation(body) is not None  # the whole body would mislead
     assert read_confirmation(strip_quotes(body)) is None
+    assert read_confirmation(body) is None  # reading stops at a quote header left in, too
 
 
 # example inbox mail number -> the confirmation examples/README.md says it carries

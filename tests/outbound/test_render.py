@@ -106,15 +106,17 @@ def test_numbers_still_multiply(tmp_path: Path) -> None:
 
 def test_output_size_is_capped(tmp_path: Path) -> None:
     """A template whose output passes the cap fails instead of building a huge mail."""
-    ts = one(tmp_path, "{% for i in range(100000) %}{{ message.subject }}{% endfor %}")
+    loops = "{% for i in range(1000) %}{% for j in range(40) %}{{ message.subject }}{% endfor %}"
+    ts = one(tmp_path, loops + "{% endfor %}")
     with pytest.raises(TemplateError, match=f"over {MAX_OUTPUT_CHARS} characters"):
         ts.render("t", sample_context())
 
 
 def test_template_size_is_capped(tmp_path: Path) -> None:
-    """An oversized template file is refused before it is compiled."""
+    """An oversized template file is refused when read: the check names it, nothing renders."""
     ts = one(tmp_path, "x" * (MAX_TEMPLATE_CHARS + 1))
-    with pytest.raises(TemplateError, match="over"):
+    assert f"{tmp_path / 'zh-CN' / 't.txt'}:1: template is over" in "\n".join(ts.check())
+    with pytest.raises(TemplateError, match="no template 't'"):
         ts.render("t", sample_context())
 
 
