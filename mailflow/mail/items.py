@@ -38,14 +38,20 @@ _GENERIC = re.compile(r"完成|负责|进行|开展|做好|[\s\W_]")
 
 
 def extract_items(
-    text: str, ctx: ParseContext, sent_at: datetime | None, participants: tuple[Address, ...]
+    text: str,
+    ctx: ParseContext,
+    sent_at: datetime | None,
+    participants: tuple[Address, ...],
+    *,
+    to: tuple[Address, ...] = (),
 ) -> tuple[ActionItem, ...]:
     """Return the action items in ``text``, in the order the mail first names them.
 
-    ``sent_at`` is the message's Date (relative deadlines need it; None leaves them unplaced)
-    and ``participants`` its From, To and Cc, whose display names resolve owners.
+    ``sent_at`` is the message's Date (relative deadlines need it; None leaves them unplaced),
+    ``participants`` its From, To and Cc, whose display names resolve owners, and ``to`` its To
+    recipients: when there is one, 你/您 in a task means that person.
     """
-    reading = Reading.build(ctx, sent_at, participants)
+    reading = Reading.build(ctx, sent_at, participants, to)
     lines = text.replace("\r\n", "\n").replace("\u00a0", " ").split("\n")
     tables, in_tables = read_tables(lines, reading)
     labelled, in_labels = read_labelled(lines, in_tables, reading)

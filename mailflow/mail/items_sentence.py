@@ -19,6 +19,7 @@ from datetime import date, datetime
 
 from mailflow.mail.dates import find_deadline
 from mailflow.mail.items_base import LIST_MARKER, Draft, Reading, clean_owner, clean_text
+from mailflow.mail.names import ADDRESSEE, SURNAMES, Name
 
 _VERBS = (
     r"负责|牵头|完成(?!时间|时限|情况|率|度|标准)|提交|交付|输出|提供|准备|整理|编写|撰写|制定|确认"
@@ -56,17 +57,64 @@ class Parts:
     verb: bool
 
 
-def _owner(text: str, reading: Reading) -> re.Match[str] | None:
-    """Return the match of the item's owner in ``text`` (group ``owner``), or None."""
-    many = f"(?:{reading.owner_pattern})(?:[、和与及](?:{reading.owner_pattern}))*"
-    for pattern in (
-        rf"请(?P<owner>{many}){_NOTE}\s*(?={_AUX})",
-        rf"{_BOUNDARY}由?(?P<owner>{many}){_NOTE}{_COLON}(?={_AUX})",
-        rf"{_BOUNDARY}由?(?P<owner>[\u4e00-\u9fff]{{2,3}}){_NOTE}\s*(?=负责|牵头)",
-    ):
-        if m := re.search(pattern, text):
-            return m
+_TOKEN = "\ue000"  # one known name, in the text the owner patterns read
+_MANY = f"{_TOKEN}(?:\\s*[、和与及/]\\s*{_TOKEN})*"
+_OWNER_FORMS = (
+    re.compile(rf"请(?P<owner>{_MANY}){_NOTE}\s*(?={_AUX})"),
+    re.compile(rf"{_BOUNDARY}由?(?P<owner>{_MANY}){_NOTE}{_COLON}(?=请|{_AUX})"),
+    re.compile(rf"由(?P<owner>{_MANY}){_NOTE}\s*(?={_AUX})"),
+    re.compile(rf"(?:交由|交给|安排|指派)(?P<owner>{_MANY}){_NOTE}\s*(?={_AUX}|[，,。；;]|$)"),
+    # a full name the directory does not know: 李晓东于周五前提交, 由周彤负责
+    re.compile(
+        rf"{_BOUNDARY}由?(?P<owner>[{SURNAMES}][\u4e00-\u9fff]{{1,2}}){_NOTE}"
+        r"(?=负责|牵头|于|需|须|务必|将于)"
+    ),
+)
+
+
+def _owner(text: str, reading: Reading) -> tuple[str | None, tuple[int, int]] | None:
+    """Return the item's owner in ``text`` and the span it was written in, or None.
+
+    Known names (directory, participants, departments, titled and English names, groups, 你)
+    are replaced by one placeholder each, so the owner patterns are compiled once and their cost
+    does not grow with the directory.
+    """
+    names = reading.names.find(text)
+    pieces: list[str] = []
+    starts: list[int] = []
+    pos = 0
+    for n in names:
+        pieces.append(text[pos : n.start])
+        starts.extend(range(pos, n.start))
+        pieces.append(_TOKEN)
+        starts.append(n.start)
+        pos = n.end
+    pieces.append(text[pos:])
+    starts.extend(range(pos, len(text) + 1))
+    tokens = "".join(pieces)
+    for form in _OWNER_FORMS:
+        if m := form.search(tokens):
+            a, b = m.span("owner")
+            start, end = starts[a], _end(starts, names, b)
+            return _owner_name(text[start:end], names, start, reading), (
+                starts[m.start()],
+                starts[m.end()],
+            )
     return None
+
+
+def _end(starts: list[int], names: list[Name], b: int) -> int:
+    """Return the original end of a token span ending at ``b`` in the placeholder text."""
+    last = starts[b - 1]
+    return next((n.end for n in names if n.start == last), last + 1)
+
+
+def _owner_name(written: str, names: list[Name], start: int, reading: Reading) -> str | None:
+    """Return the owner as written; 你/您 becomes the single addressee, or None."""
+    inside = [n for n in names if start <= n.start < start + len(written)]
+    if len(inside) == 1 and inside[0].kind == ADDRESSEE:
+        return reading.names.addressee_name()
+    return clean_owner(written, reading)
 
 
 def _task_and_deliverable(rest: str) -> tuple[str, str | None]:
@@ -90,9 +138,9 @@ def analyse(sentence: str, reading: Reading) -> Parts:
     found = find_deadline(sentence, reading.sent_at, reading.calendar)
     rest = sentence if found is None else sentence[: found.span[0]] + sentence[found.span[1] :]
     owner = None
-    if m := _owner(rest, reading):
-        owner = clean_owner(m["owner"], reading)
-        rest = rest[: m.start()].rstrip("@") + rest[m.end() :]
+    if found_owner := _owner(rest, reading):
+        owner, (a, b) = found_owner
+        rest = rest[:a].rstrip("@") + rest[b:]
     task, deliverable = _task_and_deliverable(rest)
     return Parts(
         task=task,

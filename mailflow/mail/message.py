@@ -76,7 +76,7 @@ def parse_message(raw: bytes, ctx: ParseContext) -> ParsedMessage:
         attachments=tuple(to_attachment(p, defects) for p in parts),
         defects=tuple(dict.fromkeys(defects)),
         new_text=written,
-        action_items=extract_items(written, ctx, date, participants),
+        action_items=extract_items(written, ctx, date, participants, to=to),
         confirmation=read_confirmation(written),
         authentication_results=tuple(raw_values(root, "Authentication-Results")),
     )
