@@ -20,9 +20,10 @@ from datetime import date, datetime
 
 from mailflow.mail.dates import find_deadline
 from mailflow.mail.items_base import Draft, Reading
+from mailflow.mail.items_html import html_tables
 from mailflow.mail.items_labels import read_labelled
 from mailflow.mail.items_sentence import read_sentences
-from mailflow.mail.items_table import read_tables
+from mailflow.mail.items_table import read_grid, read_tables
 from mailflow.mail.model import DEADLINE, DELIVERABLE, OWNER, ActionItem, Address, ParseContext
 
 __all__ = ["extract_items"]
@@ -34,6 +35,7 @@ _HEADING = re.compile(
     r"|^\s*(?P<colon>[^，。；;,:：]{1,16})[:：]\s*$"
 )
 _ITEM_SECTION = re.compile(r"(?i)行动项|待办|任务|分工|工作安排|后续|下一步|跟进事项|action|to-?do")
+_SPACE = re.compile(r"\s+")
 _GENERIC = re.compile(r"完成|负责|进行|开展|做好|[\s\W_]")
 
 
@@ -44,22 +46,37 @@ def extract_items(
     participants: tuple[Address, ...],
     *,
     to: tuple[Address, ...] = (),
+    html: tuple[str, ...] = (),
 ) -> tuple[ActionItem, ...]:
     """Return the action items in ``text``, in the order the mail first names them.
 
     ``sent_at`` is the message's Date (relative deadlines need it; None leaves them unplaced),
     ``participants`` its From, To and Cc, whose display names resolve owners, and ``to`` its To
-    recipients: when there is one, 你/您 in a task means that person.
+    recipients: when there is one, 你/您 in a task means that person. ``html`` is the markup
+    of the mail's HTML parts, quoted history cut off: its tables are read from the markup.
     """
     reading = Reading.build(ctx, sent_at, participants, to)
     lines = text.replace("\r\n", "\n").replace("\u00a0", " ").split("\n")
     tables, in_tables = read_tables(lines, reading)
+    tables = [*_html_drafts(html, text, reading), *tables]
     labelled, in_labels = read_labelled(lines, in_tables, reading)
     skip = in_tables | in_labels | _outside_item_sections(lines, reading)
     drafts = sorted(
         [*tables, *labelled, *read_sentences(lines, skip, reading)], key=lambda d: d.line
     )
     return tuple(_finish(d, reading) for d in _merge(drafts, reading))
+
+
+def _html_drafts(html: tuple[str, ...], text: str, reading: Reading) -> list[Draft]:
+    """Return the items of the HTML tables whose tasks the sender wrote (are in ``text``)."""
+    written = _SPACE.sub("", text)
+    return [
+        d
+        for markup in html
+        for grid in html_tables(markup)
+        for d in read_grid(grid, reading)
+        if _SPACE.sub("", d.task) in written
+    ]
 
 
 def _outside_item_sections(lines: list[str], reading: Reading) -> set[int]:
