@@ -16,15 +16,17 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from itertools import pairwise
 
 from mailflow.mail.dates import find_deadline
 from mailflow.mail.items_base import LIST_MARKER, Draft, Reading, clean_owner, clean_text
-from mailflow.mail.names import ADDRESSEE, SURNAMES, Name
+from mailflow.mail.names import ADDRESSEE, SURNAMES, TITLES, Name
 
 _VERBS = (
     r"负责|牵头|完成(?!时间|时限|情况|率|度|标准)|提交|交付|输出|提供|准备|整理|编写|撰写|制定|确认"
     r"|联调|测试|上线|发布|评审|审核|落实|跟进|推进|处理|解决|修复|更新|安排|组织|对接|协调|出具"
-    r"|汇总|梳理|设计|开发|部署|核对|补充|评估|调研|起草|修改|优化"
+    r"|汇总|梳理|设计|开发|部署|核对|补充|评估|调研|起草|修改|优化|上报|报送|反馈|给出|组织|复核"
+    r"|复查|检查|核查|排查|整改|盘点|统计|收集|联系|回复|发送|安装|调试|检测|维修|更换|培训|采购"
 )
 TASK_VERB = re.compile(r"(?<!已)(?:" + _VERBS + ")")
 # what may follow an owner: a helper word or a task verb
@@ -32,12 +34,17 @@ _AUX = r"(?:主导|需要|需|须|必须|应当|应|将|要|务必|尽快|于|�
 _FILLER = re.compile(
     r"^(?:[，,、\s]|负责|牵头|主导|需要|需|须|必须|应当|应|将|要|务必|尽快|请|于|在|由)+"
 )
-_DELIVERED = re.compile(
-    r"^(?:并且?|同时|且)?(?:交付标准|交付物|交付成果|验收标准|交付|提交|输出|出具|形成)"
-    r"(?:为|是|[:：])?\s*(?P<what>.+)$"
+_DELIVERY = r"(?:交付标准|交付物|交付成果|验收标准|交付|提交|输出|出具|形成|给出|反馈|上报|报送)"
+_DELIVERED = re.compile(r"^(?:并且?|同时|且)?" + _DELIVERY + r"(?:为|是|[:：])?\s*(?P<what>.+)$")
+# 完成样品检测并出具检测报告: the object of a delivery verb inside the task clause
+_AND_DELIVERED = re.compile(r"(?:并且?|同时|且|后)" + _DELIVERY + r"\s*(?P<what>.{2,})$")
+# work already done, and a request to confirm reading (a ledger, not a task)
+_DONE = re.compile(
+    r"已经?(?:于|在|完成|提交|交付|上线|处理|解决|发送|反馈|确认|负责)|已[^，,]{0,6}完毕"
+    r"|回复\W{0,2}(?:已阅|收到)|确认收到"
 )
 _SENTENCE = re.compile(r"[^。！!？?；;]+")
-_CLAUSE = re.compile(r"[，,]|(?=(?:并且?|同时)(?:交付|提交|输出|出具|形成))")
+_CLAUSE = re.compile(r"[，,]")
 _REFERENCE = re.compile(r"^第\s*\d+\s*项")  # 第2项请… speaks of an item listed before
 _NOTE = r"(?:\s*[（(][^（）()]*[)）])?"
 _BOUNDARY = r"(?:^|(?<=[，,：:\s@]))"
@@ -58,27 +65,28 @@ class Parts:
 
 
 _TOKEN = "\ue000"  # one known name, in the text the owner patterns read
-_MANY = f"{_TOKEN}(?:\\s*[、和与及/]\\s*{_TOKEN})*"
+_ONE = f"(?:{_TOKEN}\\s*)?{_TOKEN}(?:{TITLES})?"  # 后勤处白晓峰老师: department, person, title
+_MANY = f"{_ONE}(?:\\s*[、和与及/]\\s*{_ONE})*"
+_UNKNOWN = f"[{SURNAMES}][\\u4e00-\\u9fff]{{1,2}}"  # a full name the directory does not know
+_SOON = r"(?:负责|牵头|于|需|须|务必|将于|在(?=[\d今明本下这周月年]))"
 _OWNER_FORMS = (
-    re.compile(rf"请(?P<owner>{_MANY}){_NOTE}\s*(?={_AUX})"),
+    re.compile(rf"(?:请|麻烦|烦请|劳烦|辛苦)(?P<owner>{_MANY}){_NOTE}\s*(?={_AUX}|把|将)"),
     re.compile(rf"{_BOUNDARY}由?(?P<owner>{_MANY}){_NOTE}{_COLON}(?=请|{_AUX})"),
     re.compile(rf"由(?P<owner>{_MANY}){_NOTE}\s*(?={_AUX})"),
     re.compile(rf"(?:交由|交给|安排|指派)(?P<owner>{_MANY}){_NOTE}\s*(?={_AUX}|[，,。；;]|$)"),
-    # a full name the directory does not know: 李晓东于周五前提交, 由周彤负责
-    re.compile(
-        rf"{_BOUNDARY}由?(?P<owner>[{SURNAMES}][\u4e00-\u9fff]{{1,2}}){_NOTE}"
-        r"(?=负责|牵头|于|需|须|务必|将于)"
-    ),
+    re.compile(rf"{_BOUNDARY}(?:{_TOKEN})?由?(?P<owner>{_UNKNOWN}){_NOTE}(?={_SOON})"),
+    re.compile(rf"^\s*(?P<owner>{_MANY}){_NOTE}(?![的是说已\s]|$)"),  # the unit opens with it
+)
+# where one sentence holds two items: ，孟凡于…，质量部李晓东在…  ，另外请你…
+_NEXT_UNIT = re.compile(
+    rf"[，,](?=(?:另外|此外|同时|并)?(?:请|麻烦|烦请)|(?:{_TOKEN}){{1,2}}(?:{TITLES})?{_SOON}"
+    rf"|(?:{_TOKEN})?{_UNKNOWN}{_SOON})"
 )
 
 
-def _owner(text: str, reading: Reading) -> tuple[str | None, tuple[int, int]] | None:
-    """Return the item's owner in ``text`` and the span it was written in, or None.
-
-    Known names (directory, participants, departments, titled and English names, groups, 你)
-    are replaced by one placeholder each, so the owner patterns are compiled once and their cost
-    does not grow with the directory.
-    """
+def _tokens(text: str, reading: Reading) -> tuple[str, list[int], list[Name]]:
+    """Return ``text`` with each name as one placeholder, the original index of each character
+    (one more for the end), and the names."""
     names = reading.names.find(text)
     pieces: list[str] = []
     starts: list[int] = []
@@ -91,7 +99,25 @@ def _owner(text: str, reading: Reading) -> tuple[str | None, tuple[int, int]] | 
         pos = n.end
     pieces.append(text[pos:])
     starts.extend(range(pos, len(text) + 1))
-    tokens = "".join(pieces)
+    return "".join(pieces), starts, names
+
+
+def units(sentence: str, reading: Reading) -> list[str]:
+    """Return the parts of a sentence that each hand work to someone (usually the sentence)."""
+    tokens, starts, _ = _tokens(sentence, reading)
+    cuts = [starts[m.start()] for m in _NEXT_UNIT.finditer(tokens) if m.start() > 0]
+    bounds = [0, *cuts, len(sentence)]
+    return [sentence[a:b].strip("，, ") for a, b in pairwise(bounds)]
+
+
+def _owner(text: str, reading: Reading) -> tuple[str | None, tuple[int, int]] | None:
+    """Return the item's owner in ``text`` and the span to remove with it, or None.
+
+    Known names (directory, participants, departments, titled and English names, groups, 你)
+    are replaced by one placeholder each, so the owner patterns are compiled once and their cost
+    does not grow with the directory.
+    """
+    tokens, starts, names = _tokens(text, reading)
     for form in _OWNER_FORMS:
         if m := form.search(tokens):
             a, b = m.span("owner")
@@ -110,38 +136,59 @@ def _end(starts: list[int], names: list[Name], b: int) -> int:
 
 
 def _owner_name(written: str, names: list[Name], start: int, reading: Reading) -> str | None:
-    """Return the owner as written; 你/您 becomes the single addressee, or None."""
+    """Return the owner as written; 你/您 becomes the single addressee, or None.
+
+    One owner written with its department or title (后勤处白晓峰老师) is the person's name;
+    several (张三、王五) stay as written.
+    """
     inside = [n for n in names if start <= n.start < start + len(written)]
-    if len(inside) == 1 and inside[0].kind == ADDRESSEE:
+    if len(inside) > 1 and any(c in written for c in "、和与及/"):
+        return clean_owner(written, reading)
+    if not inside:
+        return clean_owner(written, reading)
+    last = inside[-1]
+    if last.kind == ADDRESSEE:
         return reading.names.addressee_name()
-    return clean_owner(written, reading)
+    return clean_owner(last.text, reading)
 
 
-def _task_and_deliverable(rest: str) -> tuple[str, str | None]:
-    """Split what is left of a sentence into the task and the deliverable clause."""
-    clauses = [_FILLER.sub("", c).strip() for c in _CLAUSE.split(rest)]
-    clauses = [c for c in clauses if c]
+def _task_and_deliverable(rest: str, at: int | None) -> tuple[str, str | None]:
+    """Split what is left of a unit into the task and the deliverable.
+
+    The task is the clause the owner stood in (what the owner does), else the first clause
+    with a task verb; the deliverable is the object of a delivery verb (提交, 输出, 给出, 反馈...).
+    """
+    clauses: list[tuple[int, str]] = []
+    pos = 0
+    for raw in _CLAUSE.split(rest):
+        clause = _FILLER.sub("", raw).strip()
+        if clause:
+            clauses.append((pos + raw.find(clause[:1]), clause))
+        pos += len(raw) + 1
+    mine = next((c for p, c in reversed(clauses) if at is not None and p <= at + 1), None)
+    if mine is None or len(clean_text(mine)) < 2:
+        texts = [c for _, c in clauses]
+        mine = next((c for c in texts if TASK_VERB.search(c)), texts[0] if texts else "")
     deliverable = None
-    for i, clause in enumerate(clauses[1:], start=1):
-        if m := _DELIVERED.match(clause):
-            deliverable = clean_text(m["what"])
-            del clauses[i]
-            break
-    task = next((c for c in clauses if TASK_VERB.search(c)), clauses[0] if clauses else "")
-    if deliverable is None and (m := _DELIVERED.match(task)) and not task.startswith("交付标准"):
-        deliverable = clean_text(m["what"])  # 提交宣传物料: what is handed over
-    return clean_text(task), deliverable or None
+    if (m := _DELIVERED.match(mine)) and not mine.startswith("交付标准"):
+        deliverable = m["what"]  # 提交宣传物料: what is handed over
+    elif m := _AND_DELIVERED.search(mine):
+        deliverable, mine = m["what"], mine[: m.start()]
+    else:
+        others = (_DELIVERED.match(c) for _, c in clauses if c != mine)
+        deliverable = next((m["what"] for m in others if m), None)
+    return clean_text(mine), (clean_text(deliverable) or None) if deliverable else None
 
 
 def analyse(sentence: str, reading: Reading) -> Parts:
-    """Return the task, owner, deadline and deliverable one sentence names."""
+    """Return the task, owner, deadline and deliverable one unit names."""
     found = find_deadline(sentence, reading.sent_at, reading.calendar)
     rest = sentence if found is None else sentence[: found.span[0]] + sentence[found.span[1] :]
-    owner = None
+    owner, at = None, None
     if found_owner := _owner(rest, reading):
         owner, (a, b) = found_owner
-        rest = rest[:a].rstrip("@") + rest[b:]
-    task, deliverable = _task_and_deliverable(rest)
+        rest, at = rest[:a].rstrip("@") + rest[b:], a
+    task, deliverable = _task_and_deliverable(rest, at)
     return Parts(
         task=task,
         owner=owner,
@@ -149,8 +196,22 @@ def analyse(sentence: str, reading: Reading) -> Parts:
         deadline_written=found is not None,
         deadline_marked=found is not None and found.marked and found.value is not None,
         deliverable=deliverable,
-        verb=bool(TASK_VERB.search(sentence)),
+        verb=bool(TASK_VERB.search(sentence)) and not _DONE.search(sentence),
     )
+
+
+def _wanted(p: Parts, listed: bool) -> bool:
+    """Return whether a unit is an item: an owner and a deadline or a task verb.
+
+    Outside a list, prose needs both an owner and a deadline; work already done never counts.
+    """
+    if not p.task:
+        return False
+    if listed:
+        return (p.owner is not None and (p.deadline_written or p.verb)) or (
+            p.deadline_marked and p.verb
+        )
+    return p.owner is not None and p.deadline_written and p.verb
 
 
 def read_sentences(lines: Sequence[str], skip: set[int], reading: Reading) -> list[Draft]:
@@ -161,13 +222,10 @@ def read_sentences(lines: Sequence[str], skip: set[int], reading: Reading) -> li
             continue
         listed = bool(LIST_MARKER.match(line))
         for sentence in _SENTENCE.findall(LIST_MARKER.sub("", line, count=1)):
-            if _REFERENCE.match(sentence.strip()):
+            if _REFERENCE.match(sentence.strip()) or _DONE.search(sentence):
                 continue
-            p = analyse(sentence, reading)
-            has_owner = p.owner is not None
-            wanted = (
-                (has_owner or p.deadline_marked) if listed else has_owner and p.deadline_written
-            )
-            if p.verb and p.task and wanted:
-                drafts.append(Draft(p.task, p.owner, p.deadline, p.deliverable, i))
+            for unit in units(sentence, reading):
+                p = analyse(unit, reading)
+                if _wanted(p, listed):
+                    drafts.append(Draft(p.task, p.owner, p.deadline, p.deliverable, i))
     return drafts
