@@ -20,6 +20,7 @@ from itertools import pairwise
 
 from mailflow.mail.dates import find_deadline
 from mailflow.mail.items_base import LIST_MARKER, Draft, Reading, clean_owner, clean_text
+from mailflow.mail.items_english import deliverable_of, english_deadline, modal, split_when
 from mailflow.mail.names import ADDRESSEE, SURNAMES, TITLES, Name
 
 _VERBS = (
@@ -163,9 +164,9 @@ def _task_and_deliverable(rest: str, at: int | None) -> tuple[str, str | None]:
     for raw in _CLAUSE.split(rest):
         clause = _FILLER.sub("", raw).strip()
         if clause:
-            clauses.append((pos + raw.find(clause[:1]), clause))
+            clauses.append((pos, clause))
         pos += len(raw) + 1
-    mine = next((c for p, c in reversed(clauses) if at is not None and p <= at + 1), None)
+    mine = next((c for p, c in reversed(clauses) if at is not None and p <= at), None)
     if mine is None or len(clean_text(mine)) < 2:
         texts = [c for _, c in clauses]
         mine = next((c for c in texts if TASK_VERB.search(c)), texts[0] if texts else "")
@@ -200,6 +201,31 @@ def analyse(sentence: str, reading: Reading) -> Parts:
     )
 
 
+_ENGLISH = re.compile(rf"(?i)^\s*@?(?P<owner>{_MANY})\s*[:：]?\s+{modal()}\s+(?P<task>.+)$")
+
+
+def english(unit: str, reading: Reading) -> Parts | None:
+    """Return what an English unit (``Kevin to send the runbook by May 24``) says, or None."""
+    tokens, starts, names = _tokens(unit, reading)
+    m = _ENGLISH.match(tokens)
+    if m is None:
+        return None
+    a, b = m.span("owner")
+    start = starts[a]
+    owner = _owner_name(unit[start : _end(starts, names, b)], names, start, reading)
+    task, when = split_when(unit[starts[m.start("task")] :])
+    deadline = english_deadline(when, reading.sent_at, reading.calendar) if when else None
+    return Parts(
+        task=clean_text(task),
+        owner=owner,
+        deadline=deadline,
+        deadline_written=when is not None,
+        deadline_marked=deadline is not None,
+        deliverable=deliverable_of(task),
+        verb=True,
+    )
+
+
 def _wanted(p: Parts, listed: bool) -> bool:
     """Return whether a unit is an item: an owner and a deadline or a task verb.
 
@@ -225,7 +251,7 @@ def read_sentences(lines: Sequence[str], skip: set[int], reading: Reading) -> li
             if _REFERENCE.match(sentence.strip()) or _DONE.search(sentence):
                 continue
             for unit in units(sentence, reading):
-                p = analyse(unit, reading)
+                p = english(unit, reading) or analyse(unit, reading)
                 if _wanted(p, listed):
                     drafts.append(Draft(p.task, p.owner, p.deadline, p.deliverable, i))
     return drafts
