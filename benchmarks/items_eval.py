@@ -5,8 +5,8 @@ Run from the repository root::
     .venv/bin/python benchmarks/items_eval.py            # the table and the overall share
     .venv/bin/python benchmarks/items_eval.py -v         # also every failed check
 
-The mail is in ``benchmarks/items_eval/cases.yaml`` (trades and layouts the tests do not use;
-never tuned on) and is read with the directory of ``benchmarks/items_eval/directory.yaml``.
+The mail is in ``benchmarks/items_eval/cases*.yaml`` (trades and layouts the tests do not
+use; each set written before the reader was tuned on it) and is read with the directory of ``benchmarks/items_eval/directory.yaml``.
 Each mail is built as real MIME (an HTML mail also gets the flattened plain-text alternative
 that mail clients write) and goes through ``parse_message``, so quoting, signatures and the
 HTML table reader all count. Checks per expected item: found (a task or deliverable containing
@@ -130,19 +130,22 @@ def main() -> None:
     p.add_argument("-v", "--verbose", action="store_true", help="print every failed check")
     args = p.parse_args()
     ctx = context()
-    cases = yaml.safe_load((HERE / "cases.yaml").read_text(encoding="utf-8"))
-    total = Score()
-    print(f"{'case':34} {'trade':20} checks")
-    for case in cases:
-        score = Score()
-        failures = score_case(case, parse_message(build(case), ctx).action_items, score)
-        total.held, total.total = total.held + score.held, total.total + score.total
-        print(f"{case['id']:34} {case['trade']:20} {score.held}/{score.total}")
-        if args.verbose:
-            for f in failures:
-                print(f"    {f}")
-    share = total.held / total.total if total.total else 1.0
-    print(f"\n{len(cases)} mails, {total.held} of {total.total} checks hold: {share:.0%}")
+    for path in sorted(HERE.glob("cases*.yaml")):
+        cases = yaml.safe_load(path.read_text(encoding="utf-8"))
+        total = Score()
+        print(f"\n{path.name}\n{'case':34} {'trade':24} checks")
+        for case in cases:
+            score = Score()
+            failures = score_case(case, parse_message(build(case), ctx).action_items, score)
+            total.held, total.total = total.held + score.held, total.total + score.total
+            print(f"{case['id']:34} {case['trade']:24} {score.held}/{score.total}")
+            if args.verbose:
+                for f in failures:
+                    print(f"    {f}")
+        share = total.held / total.total if total.total else 1.0
+        print(
+            f"{path.name}: {len(cases)} mails, {total.held} of {total.total} checks hold: {share:.0%}"
+        )
 
 
 if __name__ == "__main__":
