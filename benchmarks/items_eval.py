@@ -6,7 +6,8 @@ Run from the repository root::
     .venv/bin/python benchmarks/items_eval.py -v         # also every failed check
 
 The mail is in ``benchmarks/items_eval/cases*.yaml`` (trades and layouts the tests do not
-use; each set written before the reader was tuned on it) and is read with the directory of ``benchmarks/items_eval/directory.yaml``.
+use; each set written before the reader was tuned on it) and is read with the directory of
+``benchmarks/items_eval/directory.yaml``.
 Each mail is built as real MIME (an HTML mail also gets the flattened plain-text alternative
 that mail clients write) and goes through ``parse_message``, so quoting, signatures and the
 HTML table reader all count. Checks per expected item: found (a task or deliverable containing
@@ -143,9 +144,8 @@ def main() -> None:
                 for f in failures:
                     print(f"    {f}")
         share = total.held / total.total if total.total else 1.0
-        print(
-            f"{path.name}: {len(cases)} mails, {total.held} of {total.total} checks hold: {share:.0%}"
-        )
+        held = f"{total.held} of {total.total} checks hold: {share:.0%}"
+        print(f"{path.name}: {len(cases)} mails, {held}")
 
 
 if __name__ == "__main__":
