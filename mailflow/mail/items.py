@@ -47,6 +47,7 @@ def extract_items(
     *,
     to: tuple[Address, ...] = (),
     html: tuple[str, ...] = (),
+    sender: Address | None = None,
 ) -> tuple[ActionItem, ...]:
     """Return the action items in ``text``, in the order the mail first names them.
 
@@ -54,8 +55,9 @@ def extract_items(
     ``participants`` its From, To and Cc, whose display names resolve owners, and ``to`` its To
     recipients: when there is one, 你/您 in a task means that person. ``html`` is the markup
     of the mail's HTML parts, quoted history cut off: its tables are read from the markup.
+    ``sender`` is whom "I will…" means.
     """
-    reading = Reading.build(ctx, sent_at, participants, to)
+    reading = Reading.build(ctx, sent_at, participants, to, sender)
     lines = text.replace("\r\n", "\n").replace("\u00a0", " ").split("\n")
     tables, in_tables = read_tables(lines, reading)
     tables = [*_html_drafts(html, text, reading), *tables]

@@ -52,9 +52,10 @@ class Reading:
         sent_at: datetime | None,
         participants: tuple[Address, ...],
         to: tuple[Address, ...] = (),
+        sender: Address | None = None,
     ) -> Reading:
         """Return the reading context: the directory's index, then the mail's participants."""
-        names = MailNames.build(ctx.name_index, participants, to)
+        names = MailNames.build(ctx.name_index, participants, to, sender)
         return cls(sent_at, BusinessCalendar.from_context(ctx), names)
 
     def is_department(self, owner: str) -> bool:

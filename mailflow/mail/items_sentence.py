@@ -35,7 +35,12 @@ _AUX = r"(?:主导|需要|需|须|必须|应当|应|将|要|务必|尽快|于|�
 _FILLER = re.compile(
     r"^(?:[，,、\s]|负责|牵头|主导|需要|需|须|必须|应当|应|将|要|务必|尽快|请|于|在|由)+"
 )
-_DELIVERY = r"(?:交付标准|交付物|交付成果|验收标准|交付|提交|输出|出具|形成|给出|反馈|上报|报送)"
+_DELIVERY = (
+    r"(?:交付标准|交付物|交付成果|验收标准|交付|提交|输出|出具|形成|给出|反馈|上报|报送"
+    r"|交(?![流通易接叉代由给付])|发(?:给|送)?(?=[\u4e00-\u9fff]{2}))"
+)
+# 把到货清单发我, 把排班表发给我: the thing moved is what is delivered
+_BA = re.compile(r"把(?P<what>[^，,把]{2,24}?)(?:发|交|报|传|提交|反馈)")
 _DELIVERED = re.compile(r"^(?:并且?|同时|且)?" + _DELIVERY + r"(?:为|是|[:：])?\s*(?P<what>.+)$")
 # 完成样品检测并出具检测报告: the object of a delivery verb inside the task clause
 _AND_DELIVERED = re.compile(r"(?:并且?|同时|且|后)" + _DELIVERY + r"\s*(?P<what>.{2,})$")
@@ -70,18 +75,24 @@ _ONE = f"(?:{_TOKEN}\\s*)?{_TOKEN}(?:{TITLES})?"  # 后勤处白晓峰老师: de
 _MANY = f"{_ONE}(?:\\s*[、和与及/]\\s*{_ONE})*"
 _UNKNOWN = f"[{SURNAMES}][\\u4e00-\\u9fff]{{1,2}}"  # a full name the directory does not know
 _SOON = r"(?:负责|牵头|于|需|须|务必|将于|在(?=[\d今明本下这周月年]))"
+_ROLE = r"(?:[\u4e00-\u9fff]{0,4}(?:专员|经理|主管|工程师|顾问|助理|会计|律师|医生|护士|老师|同事))"
 _OWNER_FORMS = (
     re.compile(rf"(?:请|麻烦|烦请|劳烦|辛苦)(?P<owner>{_MANY}){_NOTE}\s*(?={_AUX}|把|将)"),
     re.compile(rf"{_BOUNDARY}由?(?P<owner>{_MANY}){_NOTE}{_COLON}(?=请|{_AUX})"),
     re.compile(rf"由(?P<owner>{_MANY}){_NOTE}\s*(?={_AUX})"),
     re.compile(rf"(?:交由|交给|安排|指派)(?P<owner>{_MANY}){_NOTE}\s*(?={_AUX}|[，,。；;]|$)"),
-    re.compile(rf"{_BOUNDARY}(?:{_TOKEN})?由?(?P<owner>{_UNKNOWN}){_NOTE}(?={_SOON})"),
+    # 李晓东于…, 质量部李晓东在…, 市场专员刘静出具… (the deadline is already cut out)
+    re.compile(
+        rf"{_BOUNDARY}(?:{_TOKEN}|{_ROLE})?由?(?P<owner>{_UNKNOWN}){_NOTE}(?={_SOON}|在|{_VERBS})"
+    ),
     re.compile(rf"^\s*(?P<owner>{_MANY}){_NOTE}(?![的是说已\s]|$)"),  # the unit opens with it
+    re.compile(rf"[：:]\s*(?P<owner>{_MANY}){_NOTE}\s*(?=[，,；;]|$)"),  # 第3章：白老师，…
 )
 # where one sentence holds two items: ，孟凡于…，质量部李晓东在…  ，另外请你…
 _NEXT_UNIT = re.compile(
     rf"[，,](?=(?:另外|此外|同时|并)?(?:请|麻烦|烦请)|(?:{_TOKEN}){{1,2}}(?:{TITLES})?{_SOON}"
     rf"|(?:{_TOKEN})?{_UNKNOWN}{_SOON})"
+    rf"|^[^{_TOKEN}：:]*[：:](?=(?:{_TOKEN}){{1,2}}(?:{TITLES})?{_SOON})"  # 会议议定：机务部于…
 )
 
 
@@ -106,9 +117,9 @@ def _tokens(text: str, reading: Reading) -> tuple[str, list[int], list[Name]]:
 def units(sentence: str, reading: Reading) -> list[str]:
     """Return the parts of a sentence that each hand work to someone (usually the sentence)."""
     tokens, starts, _ = _tokens(sentence, reading)
-    cuts = [starts[m.start()] for m in _NEXT_UNIT.finditer(tokens) if m.start() > 0]
+    cuts = [starts[m.end() - 1] for m in _NEXT_UNIT.finditer(tokens) if m.end() > 1]
     bounds = [0, *cuts, len(sentence)]
-    return [sentence[a:b].strip("，, ") for a, b in pairwise(bounds)]
+    return [sentence[a:b].strip("，,：: ") for a, b in pairwise(bounds)]
 
 
 def _owner(text: str, reading: Reading) -> tuple[str | None, tuple[int, int]] | None:
@@ -175,6 +186,8 @@ def _task_and_deliverable(rest: str, at: int | None) -> tuple[str, str | None]:
         deliverable = m["what"]  # 提交宣传物料: what is handed over
     elif m := _AND_DELIVERED.search(mine):
         deliverable, mine = m["what"], mine[: m.start()]
+    elif m := _BA.search(mine):
+        deliverable = m["what"]
     else:
         others = (_DELIVERED.match(c) for _, c in clauses if c != mine)
         deliverable = next((m["what"] for m in others if m), None)
@@ -204,16 +217,22 @@ def analyse(sentence: str, reading: Reading) -> Parts:
 _ENGLISH = re.compile(rf"(?i)^\s*@?(?P<owner>{_MANY})\s*[:：]?\s+{modal()}\s+(?P<task>.+)$")
 
 
+_FIRST_PERSON = re.compile(r"^\s*(?:I|I'll|We)\s+(?:will\s+|shall\s+|am going to\s+)?(?P<task>.+)$")
+
+
 def english(unit: str, reading: Reading) -> Parts | None:
     """Return what an English unit (``Kevin to send the runbook by May 24``) says, or None."""
     tokens, starts, names = _tokens(unit, reading)
-    m = _ENGLISH.match(tokens)
-    if m is None:
+    if mine := _FIRST_PERSON.match(unit):  # I will circulate…: the sender's own item
+        owner, task_start = reading.names.sender_name(), mine.start("task")
+    elif m := _ENGLISH.match(tokens):
+        a, b = m.span("owner")
+        start = starts[a]
+        owner = _owner_name(unit[start : _end(starts, names, b)], names, start, reading)
+        task_start = starts[m.start("task")]
+    else:
         return None
-    a, b = m.span("owner")
-    start = starts[a]
-    owner = _owner_name(unit[start : _end(starts, names, b)], names, start, reading)
-    task, when = split_when(unit[starts[m.start("task")] :])
+    task, when = split_when(unit[task_start:])
     deadline = english_deadline(when, reading.sent_at, reading.calendar) if when else None
     return Parts(
         task=clean_text(task),
@@ -237,16 +256,47 @@ def _wanted(p: Parts, listed: bool) -> bool:
         return (p.owner is not None and (p.deadline_written or p.verb)) or (
             p.deadline_marked and p.verb
         )
-    return p.owner is not None and p.deadline_written and p.verb
+    return p.owner is not None and p.deadline_written and (p.verb or p.deadline_marked)
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip())
+
+
+def _logical_lines(lines: Sequence[str], skip: set[int]) -> list[tuple[int, str, bool]]:
+    """Return (index, text, listed) of each line, continuations joined to the line they go on.
+
+    A line continues the one above when that one stops on a comma, or when it is indented
+    deeper without a list marker of its own (a nested list item, a wrapped line).
+    """
+    out: list[tuple[int, str, bool]] = []
+    prev = ""
+    for i, line in enumerate(lines):
+        if i in skip or not line.strip():
+            prev = ""
+            continue
+        marked = bool(LIST_MARKER.match(line))
+        text = LIST_MARKER.sub("", line, count=1)
+        if (
+            out
+            and prev
+            and (
+                prev.rstrip().endswith(("，", ",", "、"))
+                or (_indent(line) > _indent(prev) and not marked)
+            )
+        ):
+            j, joined, listed = out[-1]
+            out[-1] = (j, joined.rstrip().rstrip("，,、") + "，" + text.strip(), listed)
+        else:
+            out.append((i, text, marked))
+        prev = line
+    return out
 
 
 def read_sentences(lines: Sequence[str], skip: set[int], reading: Reading) -> list[Draft]:
     """Return the items written as sentences in the lines not in ``skip``."""
     drafts: list[Draft] = []
-    for i, line in enumerate(lines):
-        if i in skip or not line.strip():
-            continue
-        listed = bool(LIST_MARKER.match(line))
+    for i, line, listed in _logical_lines(lines, skip):
         for sentence in _SENTENCE.findall(LIST_MARKER.sub("", line, count=1)):
             if _REFERENCE.match(sentence.strip()) or _DONE.search(sentence):
                 continue

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 
 from mailflow.mail.dates import find_deadline
 from mailflow.mail.items_base import Draft, Reading, clean_owner, optional
+from mailflow.mail.items_english import english_deadline
 from mailflow.mail.model import DEADLINE, DELIVERABLE, OWNER
 
 TASK, REMARK, NONE = "task", "remark", ""
@@ -53,6 +54,7 @@ _MEANINGS = (
         ),
     ),
 )
+_NUMBER = _MEANINGS[0][1]
 _RULE_ROW = re.compile(r"^[\s|｜:：\-—=+]+$")  # |---|---| and +----+ lines
 _SPACES = re.compile(r"\s{2,}|\u3000+")
 _DELIVERED = re.compile(r"^(?:交付物?|提交|输出|出具|形成)(?:为|是|[:：])?\s*(?P<what>.+)$")
@@ -70,6 +72,10 @@ def meaning(cell: str) -> str:
 def header(row: Sequence[str], reading: Reading) -> list[str] | None:
     """Return the column kinds a header row names, or None when it is no item header."""
     kinds = [meaning(c) for c in row]
+    if TASK not in kinds and DELIVERABLE not in kinds and OWNER in kinds and DEADLINE in kinds:
+        free = [i for i, c in enumerate(row) if kinds[i] == NONE and c and not _NUMBER.search(c)]
+        if free:  # 品种 | 跟进人 | 到货时间: the first column naming neither is the work
+            kinds[free[0]] = TASK
     has_task = TASK in kinds or DELIVERABLE in kinds
     if not has_task or not (OWNER in kinds or DEADLINE in kinds):
         return None
@@ -110,9 +116,9 @@ def row_draft(kinds: list[str], row: Sequence[str], line: int, reading: Reading)
     task = optional(values.get(TASK)) or optional(values.get(DELIVERABLE))
     if task is None:
         return None
-    found = None
+    deadline = None
     if DEADLINE in values:
-        found = find_deadline(values[DEADLINE], reading.sent_at, reading.calendar, field=True)
+        deadline = english_deadline(values[DEADLINE], reading.sent_at, reading.calendar)
     deliverable = optional(values.get(DELIVERABLE))
     remark = _DELIVERED.match(values.get(REMARK, "").strip())
     if deliverable is None and remark:
@@ -121,7 +127,7 @@ def row_draft(kinds: list[str], row: Sequence[str], line: int, reading: Reading)
     return Draft(
         task=task,
         owner=clean_owner(owner, reading) if owner else None,
-        deadline=found.value if found else None,
+        deadline=deadline,
         deliverable=deliverable,
         line=line,
     )

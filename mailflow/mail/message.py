@@ -78,7 +78,7 @@ def parse_message(raw: bytes, ctx: ParseContext) -> ParsedMessage:
         defects=tuple(dict.fromkeys(defects)),
         new_text=written,
         action_items=extract_items(
-            written, ctx, date, participants, to=to, html=_cut_html(sources.html)
+            written, ctx, date, participants, to=to, html=_cut_html(sources.html), sender=sender
         ),
         confirmation=read_confirmation(written),
         authentication_results=tuple(raw_values(root, "Authentication-Results")),

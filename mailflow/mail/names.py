@@ -135,10 +135,15 @@ class MailNames:
     index: NameIndex
     participants: Mapping[str, str]  # display name → address, for names not in the directory
     addressee: Address | None  # the single To recipient, whom 你/您 means
+    sender: Address | None = None  # whom "I" means
 
     @classmethod
     def build(
-        cls, index: NameIndex, participants: Iterable[Address], to: Iterable[Address] = ()
+        cls,
+        index: NameIndex,
+        participants: Iterable[Address],
+        to: Iterable[Address] = (),
+        sender: Address | None = None,
     ) -> MailNames:
         """Return the names of one mail; ``to`` decides whom 你/您 means (one recipient only)."""
         extra: dict[str, str] = {}
@@ -147,7 +152,7 @@ class MailNames:
             if name and a.address and name not in index.emails:
                 extra.setdefault(name, a.address.lower())
         recipients = [a for a in to if a.address]
-        return cls(index, extra, recipients[0] if len(recipients) == 1 else None)
+        return cls(index, extra, recipients[0] if len(recipients) == 1 else None, sender)
 
     def email_of(self, name: str) -> str | None:
         """Return the address of a person named ``name`` (directory first), or None."""
@@ -162,6 +167,12 @@ class MailNames:
         if self.addressee is None:
             return None
         return display_name(self.addressee.name) or self.addressee.address.lower()
+
+    def sender_name(self) -> str | None:
+        """Return how the sender is written as an owner: the display name or address."""
+        if self.sender is None:
+            return None
+        return display_name(self.sender.name) or self.sender.address.lower()
 
     def find(self, text: str) -> list[Name]:
         """Return the names in ``text`` in order; known names win over the generic forms."""
