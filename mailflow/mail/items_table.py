@@ -69,19 +69,43 @@ def meaning(cell: str) -> str:
     return next((kind for kind, pattern in _MEANINGS if pattern.search(words)), NONE)
 
 
-def header(row: Sequence[str], reading: Reading) -> list[str] | None:
-    """Return the column kinds a header row names, or None when it is no item header."""
+def header(row: Sequence[str], body: Sequence[Sequence[str]], reading: Reading) -> list[str] | None:
+    """Return the column kinds a header row names, or None when it is no item header.
+
+    Cells are read by their words first; a column whose words say nothing (编导, 播出前完成)
+    is read by its content below: mostly dates make it *when*, mostly names *who*.
+    """
+    if len({c for c in row if c}) < 2:
+        return None  # a title row: one cell, or one cell spread across the table
+    if any(find_deadline(c, None, reading.calendar, field=True) for c in row):
+        return None  # a row of data, not of names
     kinds = [meaning(c) for c in row]
-    if TASK not in kinds and DELIVERABLE not in kinds and OWNER in kinds and DEADLINE in kinds:
+    for i, kind in enumerate(kinds):
+        column = [r[i] for r in body if i < len(r) and r[i]]
+        if kind == NONE and row[i] and not _NUMBER.search(row[i]) and column:
+            kinds[i] = _by_content(column, reading)
+    if TASK not in kinds and OWNER in kinds and DEADLINE in kinds:
         free = [i for i, c in enumerate(row) if kinds[i] == NONE and c and not _NUMBER.search(c)]
         if free:  # 品种 | 跟进人 | 到货时间: the first column naming neither is the work
             kinds[free[0]] = TASK
     has_task = TASK in kinds or DELIVERABLE in kinds
     if not has_task or not (OWNER in kinds or DEADLINE in kinds):
         return None
-    if any(find_deadline(c, None, reading.calendar, field=True) for c in row):
-        return None  # a row of data, not of names
     return kinds
+
+
+def _by_content(column: Sequence[str], reading: Reading) -> str:
+    """Return OWNER or DEADLINE when most cells of a column are names or dates, else NONE."""
+    dates = sum(english_deadline(c, reading.sent_at, reading.calendar) is not None for c in column)
+    names = sum(_is_name(c, reading) for c in column)
+    if 2 * dates > len(column):
+        return DEADLINE
+    return OWNER if 2 * names > len(column) else NONE
+
+
+def _is_name(cell: str, reading: Reading) -> bool:
+    found = reading.names.find(cell)
+    return bool(found) and sum(n.end - n.start for n in found) >= len(cell.strip()) - 1
 
 
 def cells(line: str, kind: str | None = None) -> list[str] | None:
@@ -137,37 +161,57 @@ def _at(lines: Sequence[str], i: int) -> str:
     return lines[i] if i < len(lines) else ""
 
 
+def _blocks(lines: Sequence[str]) -> list[list[int]]:
+    """Return the runs of lines laid out as one table (rule rows and single blanks inside)."""
+    blocks: list[list[int]] = []
+    i = 0
+    while i < len(lines):
+        first = cells(lines[i])
+        if first is None:
+            i += 1
+            continue
+        kind, block = layout(lines[i]), [i]
+        i += 1
+        while i < len(lines):
+            line = lines[i]
+            if (_RULE_ROW.match(line) and line.strip()) or cells(line, kind) is not None:
+                block.append(i)
+            elif line.strip() or len(cells(_at(lines, i + 1), kind) or ()) != len(first):
+                break  # a blank line inside the table is tolerated, any other text ends it
+            i += 1
+        blocks.append(block)
+    return blocks
+
+
 def read_tables(lines: Sequence[str], reading: Reading) -> tuple[list[Draft], set[int]]:
     """Return the items of every item table in ``lines`` and the indexes of the lines used."""
     drafts: list[Draft] = []
     used: set[int] = set()
-    i = 0
-    while i < len(lines):
-        row = cells(lines[i])
-        kinds = header(row, reading) if row else None
-        if kinds is None:
-            i += 1
-            continue
-        used.add(i)
-        kind, i = layout(lines[i]), i + 1
-        while i < len(lines):
-            line = lines[i]
-            if _RULE_ROW.match(line) and line.strip():
-                used.add(i)
-            elif (row := cells(line, kind)) is not None and len(row) <= len(kinds):
-                used.add(i)
-                if (d := row_draft(kinds, row, i, reading)) is not None:
-                    drafts.append(d)
-            elif line.strip() or len(cells(_at(lines, i + 1), kind) or ()) != len(kinds):
-                break  # a blank line inside the table is tolerated, any other text ends it
-            i += 1
+    for block in _blocks(lines):
+        kind = layout(lines[block[0]])
+        rows = [(i, r) for i in block if (r := cells(lines[i], kind)) is not None]
+        found = _read(rows, reading)
+        if found is not None:
+            drafts.extend(found)
+            used.update(block)
     return drafts, used
+
+
+def _read(rows: Sequence[tuple[int, list[str]]], reading: Reading) -> list[Draft] | None:
+    """Return the items of a table's rows (line, cells), or None when it has no item header."""
+    for h, (_, row) in enumerate(rows):
+        body = [r for _, r in rows[h + 1 :]]
+        if (kinds := header(row, body, reading)) is not None:
+            drafts = (
+                row_draft(kinds, r, i, reading)
+                for i, r in rows[h + 1 :]
+                if len(r) <= len(kinds) + 1
+            )
+            return [d for d in drafts if d is not None]
+    return None
 
 
 def read_grid(grid: Sequence[Sequence[str]], reading: Reading) -> list[Draft]:
     """Return the items of one table given as rows of cells (an HTML table's grid)."""
-    for h, row in enumerate(grid):
-        if (kinds := header(row, reading)) is not None:
-            drafts = (row_draft(kinds, r, -len(grid) + n, reading) for n, r in enumerate(grid))
-            return [d for n, d in enumerate(drafts) if d is not None and n > h]
-    return []
+    rows = [(n - len(grid), list(r)) for n, r in enumerate(grid)]
+    return _read(rows, reading) or []
