@@ -21,7 +21,7 @@ from datetime import date, datetime
 from mailflow.mail.dates import find_deadline
 from mailflow.mail.items_base import Draft, Reading
 from mailflow.mail.items_html import html_tables
-from mailflow.mail.items_labels import read_labelled
+from mailflow.mail.items_labels import fields_of, read_labelled
 from mailflow.mail.items_sentence import read_sentences
 from mailflow.mail.items_table import read_grid, read_tables
 from mailflow.mail.model import DEADLINE, DELIVERABLE, OWNER, ActionItem, Address, ParseContext
@@ -72,13 +72,20 @@ def extract_items(
 def _html_drafts(html: tuple[str, ...], text: str, reading: Reading) -> list[Draft]:
     """Return the items of the HTML tables whose tasks the sender wrote (are in ``text``)."""
     written = _SPACE.sub("", text)
-    return [
-        d
-        for markup in html
-        for grid in html_tables(markup)
-        for d in read_grid(grid, reading)
-        if _SPACE.sub("", d.task) in written
-    ]
+    found: list[Draft] = []
+    for markup in html:
+        for grid in html_tables(markup):
+            pairs = _key_values(grid)
+            found += read_labelled(pairs, set(), reading)[0] if pairs else read_grid(grid, reading)
+    return [d for d in found if _SPACE.sub("", d.task) in written]
+
+
+def _key_values(grid: list[list[str]]) -> list[str] | None:
+    """Return a two-column table of labels and values (任务 | …, 负责人 | …) as labelled lines."""
+    if len(grid) < 2 or any(len(row) < 2 for row in grid):
+        return None
+    labels = sum(bool(fields_of(f"{row[0]}：{row[1]}")[1]) for row in grid)
+    return [f"{row[0]}：{row[1]}" for row in grid] if labels >= 2 else None
 
 
 def _outside_item_sections(lines: list[str], reading: Reading) -> set[int]:

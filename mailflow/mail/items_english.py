@@ -17,7 +17,7 @@ from datetime import date, datetime, timedelta
 from mailflow.mail.calendar import BusinessCalendar
 from mailflow.mail.dates import find_deadline
 
-_MODAL = r"(?:to|will|shall|should|must|needs? to|is to|are to|please)"
+_MODAL = r"(?:to|will|shall|should|must|needs? to|has to|have to|is to|are to|please)"
 _WHEN = re.compile(
     r"(?i)\s+(?:by|before|no later than|on or before|due)\s+(?P<when>[^,;]+?)\s*[.;!]?$"
 )

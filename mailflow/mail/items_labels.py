@@ -44,6 +44,8 @@ LABELS: dict[str, tuple[str, ...]] = {
         "負責人",
         "執行人",
         "負責部門",
+        "负责",
+        "負責",
         "Owner",
         "Assignee",
     ),
@@ -57,6 +59,9 @@ LABELS: dict[str, tuple[str, ...]] = {
         "完成時限",
         "截止時間",
         "完成時間",
+        "截止",
+        "期限",
+        "时限",
         "Deadline",
         "DDL",
         "Due Date",
@@ -71,6 +76,7 @@ LABELS: dict[str, tuple[str, ...]] = {
         "交付要求",
         "交付標準",
         "驗收標準",
+        "交付",
         "Deliverables",
         "Deliverable",
     ),
@@ -91,6 +97,8 @@ _JOINED = re.compile(
     + r"))+)\s*[:：]\s*(?P<values>[^。；;\n]+)",
     re.IGNORECASE,
 )
+# words that are labels only with a colon (负责：孟凡), being verbs or nouns in prose too
+_COLON_ONLY = frozenset({"负责", "負責", "截止", "期限", "时限", "交付"})
 _VALUE_END = re.compile(r"[。；;]")
 # 【责任人】张三 and 接口联调——责任人：张三: a bracketed label, or a dash gluing the task on
 _BRACKETED = re.compile(r"[【\[［〖]\s*(" + _ALL + r")\s*[】\]］〗]\s*[:：]?\s*", re.IGNORECASE)
@@ -118,7 +126,7 @@ def fields_of(line: str) -> tuple[str, list[tuple[str, str]]]:
     space-separated form). Labels that are not ours end the value before them and are dropped.
     """
     line = _GLUE.sub("；", _BRACKETED.sub(r"；\1：", _unjoin(line)))
-    found = list(_LABEL.finditer(line))
+    found = [m for m in _LABEL.finditer(line) if m["colon"] or m["label"] not in _COLON_ONLY]
     if not any(m["colon"] for m in found) and len(found) < 2:
         return line, []
     fields = []

@@ -78,7 +78,7 @@ _SOON = r"(?:负责|牵头|于|需|须|务必|将于|在(?=[\d今明本下这周
 _ROLE = r"(?:[\u4e00-\u9fff]{0,4}(?:专员|经理|主管|工程师|顾问|助理|会计|律师|医生|护士|老师|同事))"
 _OWNER_FORMS = (
     re.compile(rf"(?:请|麻烦|烦请|劳烦|辛苦)(?P<owner>{_MANY}){_NOTE}\s*(?={_AUX}|把|将)"),
-    re.compile(rf"{_BOUNDARY}由?(?P<owner>{_MANY}){_NOTE}{_COLON}(?=请|{_AUX})"),
+    re.compile(rf"{_BOUNDARY}由?(?P<owner>{_MANY}){_NOTE}{_COLON}(?=请|把|{_AUX})"),
     re.compile(rf"由(?P<owner>{_MANY}){_NOTE}\s*(?={_AUX})"),
     re.compile(rf"(?:交由|交给|安排|指派)(?P<owner>{_MANY}){_NOTE}\s*(?={_AUX}|[，,。；;]|$)"),
     # 李晓东于…, 质量部李晓东在…, 市场专员刘静出具… (the deadline is already cut out)
@@ -87,13 +87,22 @@ _OWNER_FORMS = (
     ),
     re.compile(rf"^\s*(?P<owner>{_MANY}){_NOTE}(?![的是说已\s]|$)"),  # the unit opens with it
     re.compile(rf"[：:]\s*(?P<owner>{_MANY}){_NOTE}\s*(?=[，,；;]|$)"),  # 第3章：白老师，…
+    re.compile(rf"[（(]\s*(?P<owner>{_MANY})\s*(?=[，,、；;）)])"),  # 更新分布图（魏东，周五前）
+)
+# parties named by their role: "the vendor needs to confirm…"
+_PARTIES = (
+    r"(?:vendor|supplier|client|customer|contractor|subcontractor|agency|auditors?|lawyers?"
+    r"|counsel|consultant|landlord|carrier|forwarder|broker|insurer|bank|[a-z]+\s+team)"
 )
 # where one sentence holds two items: ，孟凡于…，质量部李晓东在…  ，另外请你…
 _NEXT_UNIT = re.compile(
     rf"[，,](?=(?:另外|此外|同时|并)?(?:请|麻烦|烦请)|(?:{_TOKEN}){{1,2}}(?:{TITLES})?{_SOON}"
     rf"|(?:{_TOKEN})?{_UNKNOWN}{_SOON})"
     rf"|^[^{_TOKEN}：:]*[：:](?=(?:{_TOKEN}){{1,2}}(?:{TITLES})?{_SOON})"  # 会议议定：机务部于…
+    # English: "…by Nov 16, and the vendor needs to…", "Following the alarm: Xue Gang will…"
+    rf"|(?i:(?:,\s*and|\s+and|;|:)\s+(?=(?:{_TOKEN}|(?:the|our)\s+{_PARTIES})\s+{modal()}\s))"
 )
+_TAIL = re.compile(r"(?i)(?:[,;]?\s*\band)?[\s，,：:;]*$")
 
 
 def _tokens(text: str, reading: Reading) -> tuple[str, list[int], list[Name]]:
@@ -119,7 +128,7 @@ def units(sentence: str, reading: Reading) -> list[str]:
     tokens, starts, _ = _tokens(sentence, reading)
     cuts = [starts[m.end() - 1] for m in _NEXT_UNIT.finditer(tokens) if m.end() > 1]
     bounds = [0, *cuts, len(sentence)]
-    return [sentence[a:b].strip("，,：: ") for a, b in pairwise(bounds)]
+    return [_TAIL.sub("", sentence[a:b]).strip("，,：: ") for a, b in pairwise(bounds)]
 
 
 def _owner(text: str, reading: Reading) -> tuple[str | None, tuple[int, int]] | None:
@@ -214,7 +223,10 @@ def analyse(sentence: str, reading: Reading) -> Parts:
     )
 
 
-_ENGLISH = re.compile(rf"(?i)^\s*@?(?P<owner>{_MANY})\s*[:：]?\s+{modal()}\s+(?P<task>.+)$")
+_ENGLISH = re.compile(
+    rf"(?i)^\s*@?(?:(?P<owner>{_MANY})(?:\s*[:：]\s*(?=[a-z]+\s)|\s+{modal()}\s+)"
+    rf"|(?:the|our|their)\s+(?P<noun>{_PARTIES})\s+{modal()}\s+)(?P<task>.+)$"
+)
 
 
 _FIRST_PERSON = re.compile(r"^\s*(?:I|I'll|We)\s+(?:will\s+|shall\s+|am going to\s+)?(?P<task>.+)$")
@@ -226,9 +238,12 @@ def english(unit: str, reading: Reading) -> Parts | None:
     if mine := _FIRST_PERSON.match(unit):  # I will circulate…: the sender's own item
         owner, task_start = reading.names.sender_name(), mine.start("task")
     elif m := _ENGLISH.match(tokens):
-        a, b = m.span("owner")
-        start = starts[a]
-        owner = _owner_name(unit[start : _end(starts, names, b)], names, start, reading)
+        if m["noun"]:  # the vendor needs to confirm…: a party named by its role
+            owner = m["noun"]
+        else:
+            a, b = m.span("owner")
+            start = starts[a]
+            owner = _owner_name(unit[start : _end(starts, names, b)], names, start, reading)
         task_start = starts[m.start("task")]
     else:
         return None
@@ -238,7 +253,7 @@ def english(unit: str, reading: Reading) -> Parts | None:
         task=clean_text(task),
         owner=owner,
         deadline=deadline,
-        deadline_written=when is not None,
+        deadline_written=deadline is not None,
         deadline_marked=deadline is not None,
         deliverable=deliverable_of(task),
         verb=True,

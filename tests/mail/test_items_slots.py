@@ -235,3 +235,64 @@ def test_the_readme_example() -> None:
         "活动方案初稿",
         (),
     )
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "1. 校准龙门吊称重传感器（钱卫国，6月13日前）",
+            ("校准龙门吊称重传感器", "钱卫国", date(2025, 6, 13), None, ("deliverable",)),
+        ),
+        (
+            "2. 申报码头夜间作业许可（柳青，6月18日前，交许可申请表）",
+            ("申报码头夜间作业许可", "柳青", date(2025, 6, 18), "许可申请表", ()),
+        ),
+        (
+            "3. 舱口盖密封检查 负责：钱卫国 截止：6月16日 交付：检查表",
+            ("舱口盖密封检查", "钱卫国", date(2025, 6, 16), "检查表", ()),
+        ),
+        (
+            "@柳青 本周五前把色卡寄给船东，给出寄件单号。",
+            ("把色卡寄给船东", "柳青", date(2025, 6, 13), "寄件单号", ()),
+        ),
+    ],
+)
+def test_owner_after_the_task(text: str, expected: tuple[object, ...]) -> None:
+    """Owner in brackets after the task, short labels with colons, and @mentions."""
+    assert read(text) == [expected]
+
+
+def test_english_checkbox_role_and_compound_sentences() -> None:
+    """``Name: verb …``, a party named by its role, and two items in one English sentence."""
+    text = (
+        "Action items:\n- [ ] Marco Rossi: return the signed charter party by June 16\n\n"
+        "After the survey: Sophie Lin will share the footage by Friday, and the broker needs to"
+        " confirm the laycan by June 20."
+    )
+    assert read(text) == [
+        ("return the signed charter party", "Marco Rossi", date(2025, 6, 16),
+         "signed charter party", ()),
+        ("share the footage", "Sophie Lin", date(2025, 6, 13), "footage", ()),
+        ("confirm the laycan", "broker", date(2025, 6, 20), None, ("deliverable",)),
+    ]  # fmt: skip
+
+
+def test_english_prose_without_an_owner_or_date_gives_nothing() -> None:
+    """A note, a meeting time and a pleasantry are no items."""
+    text = "Note: the yard is closed by Friday.\nThe meeting will start by 3pm.\nThanks all!"
+    assert read(text) == []
+
+
+def test_html_table_of_labels_and_values() -> None:
+    """A two-column table of labels and values reads like labelled lines."""
+    html = (
+        "<html><body><p>柳青：</p><table border=1><tr><td>任务</td><td>试航涂层检测</td></tr>"
+        "<tr><td>负责人</td><td>柳青</td></tr><tr><td>完成时限</td><td>6月26日</td></tr>"
+        "<tr><td>交付标准</td><td>检测报告</td></tr></table></body></html>"
+    )
+    plain = "柳青：\n任务\n试航涂层检测\n负责人\n柳青\n完成时限\n6月26日\n交付标准\n检测报告\n"
+    got = parse_message(_mail(html, plain), CTX).action_items
+    assert [(i.task, i.owner, i.deadline, i.deliverable) for i in got] == [
+        ("试航涂层检测", "柳青", date(2025, 6, 26), "检测报告")
+    ]
