@@ -1,15 +1,18 @@
 """Action items (责任人 + 完成时限 + 交付标准) from what the sender wrote.
 
-Three layouts are read, each by its own module: tables whose header names the columns
-(``items_table``), labelled fields (``items_labels``) and sentences (``items_sentence``), in that
-order, each line used by one layout only. When a mail has a section headed 行动项/待办/任务/分工
-(``三、行动项``), sentences count only inside such sections, so a meeting summary above them
-gives no items; tables and labelled fields count anywhere. The same item written twice (a
-numbered list and a tracking table, say) is merged: same owner (or one unnamed), similar task,
-deadlines on the same day or one missing; the first wording wins and the other fills its gaps,
-a deadline with a time of day beating the bare day. Owners resolve to an address through the
-directory (``ctx.people``), then the participants' display names; departments and several
-owners get none. Imports nothing of storage/sources/jobs.
+Three readers run, each in its own module, each line used by one of them only: tables
+(``items_table``: text tables and, read from the markup, the mail's HTML tables via
+``items_html``; columns classified by meaning), labelled fields (``items_labels``: ``责任人：…``,
+``【责任人】…``, 負責人, labels alone) and prose (``items_sentence``: units, each read slot by
+slot). When a mail has a section headed 行动项/待办/任务/分工 (``三、行动项``), prose counts only
+inside such sections, so a meeting summary above them gives no items; tables and labelled
+fields count anywhere. The same item written twice (a numbered list and a tracking table, say)
+is merged: same owner (or one unnamed), similar task, deadlines on the same day or one missing;
+the first wording wins and the other fills its gaps, a deadline with a time of day beating the
+bare day. Owners resolve to an address through the directory (``ctx.people``, matched by the
+automaton ``ctx.name_index`` built once per rulebook version), then the participants' display
+names; departments, groups and several owners get none. Imports nothing of
+storage/sources/jobs.
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ reader is a pure function of lines in, drafts out. Imports nothing of storage/so
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -110,3 +111,37 @@ def optional(value: str | None) -> str | None:
         return None
     value = clean_text(value)
     return value if value and not _NO_OWNER.match(value) else None
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip())
+
+
+def logical_lines(lines: Sequence[str], skip: set[int]) -> list[tuple[int, str, bool]]:
+    """Return (index, text, listed) of each line, continuations joined to the line they go on.
+
+    A line continues the one above when that one stops on a comma, or when it is indented
+    deeper without a list marker of its own (a nested list item, a wrapped line).
+    """
+    out: list[tuple[int, str, bool]] = []
+    prev = ""
+    for i, line in enumerate(lines):
+        if i in skip or not line.strip():
+            prev = ""
+            continue
+        marked = bool(LIST_MARKER.match(line))
+        text = LIST_MARKER.sub("", line, count=1)
+        if (
+            out
+            and prev
+            and (
+                prev.rstrip().endswith(("，", ",", "、"))
+                or (_indent(line) > _indent(prev) and not marked)
+            )
+        ):
+            j, joined, listed = out[-1]
+            out[-1] = (j, joined.rstrip().rstrip("，,、") + "，" + text.strip(), listed)
+        else:
+            out.append((i, text, marked))
+        prev = line
+    return out

@@ -1,13 +1,26 @@
-"""Action items written as sentences: ``1. 张三负责在10月15日前完成接口联调，交付联调报告``.
+"""Action items written as prose, read slot by slot: who, by when, and what is handed over.
 
-The owner is a person or department that is the subject of 负责/牵头/需/完成/提交... , follows
-请 (``请市场部于下周五前提交宣传物料``) or 由 (``由技术部牵头``); known names come from the
-directory, the mail's participants and the departments in the rules, and any word ending in
-部/中心/组... counts as a department. The deadline is the first one ``dates`` finds; a clause
-that starts with 交付/提交/输出 gives the deliverable. Ordinary prose never becomes an item: a
-sentence needs a task verb and, on a numbered or bulleted line, an owner or a deadline written
-as a limit (10月15日前, 3天内; a date in passing such as 计划10月16日完成 is not), elsewhere
-both an owner and a deadline. Imports nothing of storage/sources/jobs.
+The text is cut into units: logical lines (list items of any numbering with their nested or
+wrapped continuations), their sentences, and the parts of a sentence that each hand work to
+someone (``孟凡于周五前提交报价，质量部李晓东在17日前完成检测``; ``…, and the vendor needs
+to…``). In each unit the three slots are found independently:
+
+- the owner: any name ``names`` finds (directory, participants, departments, titled and English
+  names, groups, 你/您 as the single addressee) standing where an owner stands — after 请/由/
+  麻烦/@, before 负责/于/需/a task verb or a colon, opening the unit, in brackets after the task
+  (``…（魏东，周五前）``), or after ``task：``; a full name the directory does not know counts
+  before 于/负责/在/a verb. Names become one placeholder each, so these patterns are compiled
+  once and cost the same for any directory;
+- the deadline: the first one ``dates`` finds (``items_english`` for English words); one that
+  hangs on an event (问题解决后3天内) is kept as written-but-unknown;
+- the deliverable: the object of a delivery verb (提交, 交付, 输出, 给出, 反馈, 出具, 把X发给…).
+
+The task is the clause the owner stood in. A unit is an item when it has an owner and a
+deadline or a task verb (on a list line; in running prose the deadline is needed too), or, on
+a list line, a task verb and a deadline written as a limit. Work already done (已于…提交) and
+requests to confirm reading (回复已阅) are not items. English units (``Kevin to send the runbook
+by May 24``, ``I will…``, ``Name: verb…``) are read by the same slots. Imports nothing of
+storage/sources/jobs.
 """
 
 from __future__ import annotations
@@ -19,7 +32,14 @@ from datetime import date, datetime
 from itertools import pairwise
 
 from mailflow.mail.dates import find_deadline
-from mailflow.mail.items_base import LIST_MARKER, Draft, Reading, clean_owner, clean_text
+from mailflow.mail.items_base import (
+    LIST_MARKER,
+    Draft,
+    Reading,
+    clean_owner,
+    clean_text,
+    logical_lines,
+)
 from mailflow.mail.items_english import deliverable_of, english_deadline, modal, split_when
 from mailflow.mail.names import ADDRESSEE, SURNAMES, TITLES, Name
 
@@ -274,44 +294,10 @@ def _wanted(p: Parts, listed: bool) -> bool:
     return p.owner is not None and p.deadline_written and (p.verb or p.deadline_marked)
 
 
-def _indent(line: str) -> int:
-    return len(line) - len(line.lstrip())
-
-
-def _logical_lines(lines: Sequence[str], skip: set[int]) -> list[tuple[int, str, bool]]:
-    """Return (index, text, listed) of each line, continuations joined to the line they go on.
-
-    A line continues the one above when that one stops on a comma, or when it is indented
-    deeper without a list marker of its own (a nested list item, a wrapped line).
-    """
-    out: list[tuple[int, str, bool]] = []
-    prev = ""
-    for i, line in enumerate(lines):
-        if i in skip or not line.strip():
-            prev = ""
-            continue
-        marked = bool(LIST_MARKER.match(line))
-        text = LIST_MARKER.sub("", line, count=1)
-        if (
-            out
-            and prev
-            and (
-                prev.rstrip().endswith(("，", ",", "、"))
-                or (_indent(line) > _indent(prev) and not marked)
-            )
-        ):
-            j, joined, listed = out[-1]
-            out[-1] = (j, joined.rstrip().rstrip("，,、") + "，" + text.strip(), listed)
-        else:
-            out.append((i, text, marked))
-        prev = line
-    return out
-
-
 def read_sentences(lines: Sequence[str], skip: set[int], reading: Reading) -> list[Draft]:
     """Return the items written as sentences in the lines not in ``skip``."""
     drafts: list[Draft] = []
-    for i, line, listed in _logical_lines(lines, skip):
+    for i, line, listed in logical_lines(lines, skip):
         for sentence in _SENTENCE.findall(LIST_MARKER.sub("", line, count=1)):
             if _REFERENCE.match(sentence.strip()) or _DONE.search(sentence):
                 continue
