@@ -41,7 +41,7 @@ from mailflow.mail.items_base import (
     logical_lines,
 )
 from mailflow.mail.items_english import deliverable_of, english_deadline, modal, split_when
-from mailflow.mail.names import ADDRESSEE, SURNAMES, TITLES, Name
+from mailflow.mail.names import ADDRESSEE, SELF, SURNAME, TITLES, Name
 
 _VERBS = (
     r"负责|牵头|完成(?!时间|时限|情况|率|度|标准)|提交|交付|输出|提供|准备|整理|编写|撰写|制定|确认"
@@ -51,7 +51,11 @@ _VERBS = (
 )
 TASK_VERB = re.compile(r"(?<!已)(?:" + _VERBS + ")")
 # what may follow an owner: a helper word or a task verb
-_AUX = r"(?:主导|需要|需|须|必须|应当|应|将|要|务必|尽快|于|在|开展|进行|" + _VERBS + ")"
+_AUX = (
+    r"(?:主导|需要|需|须|必须|应当|应|将|要|务必|尽快|于|在|开展|进行|共同|一起|协同|配合|"
+    + _VERBS
+    + ")"
+)
 _FILLER = re.compile(
     r"^(?:[，,、\s]|负责|牵头|主导|需要|需|须|必须|应当|应|将|要|务必|尽快|请|于|在|由)+"
 )
@@ -93,7 +97,7 @@ class Parts:
 _TOKEN = "\ue000"  # one known name, in the text the owner patterns read
 _ONE = f"(?:{_TOKEN}\\s*)?{_TOKEN}(?:{TITLES})?"  # 后勤处白晓峰老师: department, person, title
 _MANY = f"{_ONE}(?:\\s*[、和与及/]\\s*{_ONE})*"
-_UNKNOWN = f"[{SURNAMES}][\\u4e00-\\u9fff]{{1,2}}"  # a full name the directory does not know
+_UNKNOWN = f"{SURNAME}[\\u4e00-\\u9fff]{{1,2}}"  # a full name the directory does not know
 _SOON = r"(?:负责|牵头|于|需|须|务必|将于|在(?=[\d今明本下这周月年]))"
 _ROLE = r"(?:[\u4e00-\u9fff]{0,4}(?:专员|经理|主管|工程师|顾问|助理|会计|律师|医生|护士|老师|同事))"
 _OWNER_FORMS = (
@@ -190,6 +194,8 @@ def _owner_name(written: str, names: list[Name], start: int, reading: Reading) -
     last = inside[-1]
     if last.kind == ADDRESSEE:
         return reading.names.addressee_name()
+    if last.kind == SELF:
+        return reading.names.sender_name()
     return clean_owner(last.text, reading)
 
 

@@ -57,7 +57,9 @@ _MEANINGS = (
 _NUMBER = _MEANINGS[0][1]
 _RULE_ROW = re.compile(r"^[\s|｜:：\-—=+]+$")  # |---|---| and +----+ lines
 _SPACES = re.compile(r"\s{2,}|\u3000+")
-_DELIVERED = re.compile(r"^(?:交付物?|提交|输出|出具|形成)(?:为|是|[:：])?\s*(?P<what>.+)$")
+_DELIVERED = re.compile(
+    r"^(?:交付物?|提交|输出|出具|形成|交(?![流通易接叉代]))(?:为|是|[:：])?\s*(?P<what>.+)$"
+)
 TAB, PIPE, SPACE = "tab", "pipe", "space"
 
 

@@ -7,7 +7,8 @@ one mail's participants (display names of From/To/Cc) without rebuilding the aut
 are few, and are looked up with ``str.find``. ``MailNames.find(text)`` returns every name
 written in ``text``, longest first where two overlap, from these sources and from forms that
 need no list: departments by suffix (市场部, 数据中心), a surname with a title (王经理, 李工),
-English and mixed names (Kevin, Tony王), groups (各部门负责人), and 你/您 (the single addressee).
+English and mixed names (Kevin, Tony王), groups (各部门负责人), 你/您 (the single addressee)
+and 我 (the sender).
 Imports nothing of storage/sources/jobs.
 """
 
@@ -21,12 +22,13 @@ import ahocorasick
 
 from mailflow.mail.model import Address, Person
 
-PERSON, DEPARTMENT, GROUP, ADDRESSEE = "person", "department", "group", "addressee"
+PERSON, DEPARTMENT, GROUP, ADDRESSEE, SELF = "person", "department", "group", "addressee", "self"
 DEPARTMENT_SUFFIX = r"(?:事业部|部门|部|中心|处|科|室|组|团队|办公室|委员会|小组|车间|班组)"
-SURNAMES = (
-    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程"
-    "苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛"
-    "郝龚邵万钱严覃武戴莫孔向汤欧阳上官司马诸葛"
+# common family names: one character, or the compound ones (欧阳, 上官, 司马, 诸葛)
+SURNAME = (
+    "(?:欧阳|上官|司马|诸葛|[王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田"
+    "董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯"
+    "龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤葛聂柳鲁])"
 )
 TITLES = (
     r"(?:总经理|副总|经理|总监|总工|主任|主管|老师|律师|医生|大夫|护士长|科长|处长|部长|院长"
@@ -48,20 +50,22 @@ _GENERIC = (
         GROUP,
         re.compile(
             r"(?:各|全体|所有)[\u4e00-\u9fff]{0,6}"
-            r"(?:负责人|同事|同学|老师|成员|人员|员工|主任|经理|组长|店长|科长|部门|单位|位)"
+            r"(?:负责人|同事|同学|老师|成员|人员|员工|主任|经理|组长|队长|班长|站长|店长|科长|处长"
+            r"|校长|院长|厂长|主管|部门|单位|位)"
         ),
     ),
     # 王经理, 李工, 小张, 老李
-    (PERSON, re.compile(f"(?:[{SURNAMES}]{TITLES}|[小老][{SURNAMES}])")),
+    (PERSON, re.compile(f"(?:{SURNAME}{TITLES}|[小老]{SURNAME})")),
     # Tony王, 王Tony, Kevin, Mary Chen
     (
         PERSON,
         re.compile(
-            rf"(?<![A-Za-z])(?:[A-Z][a-z]+[{SURNAMES}]|[{SURNAMES}][A-Z][a-z]+"
+            rf"(?<![A-Za-z])(?:[A-Z][a-z]+{SURNAME}|{SURNAME}[A-Z][a-z]+"
             r"|[A-Z][a-z]+(?: [A-Z][a-z]+)?)(?![A-Za-z])"
         ),
     ),
     (ADDRESSEE, re.compile(r"[你您](?![们好的])")),
+    (SELF, re.compile(r"(?<![自])我(?![们的司方国])|本人")),
 )
 # capitalised words that open English sentences and are nobody's name
 _COMMON_WORDS = (

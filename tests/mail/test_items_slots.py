@@ -296,3 +296,43 @@ def test_html_table_of_labels_and_values() -> None:
     assert [(i.task, i.owner, i.deadline, i.deliverable) for i in got] == [
         ("试航涂层检测", "柳青", date(2025, 6, 26), "检测报告")
     ]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "我周五前把船级社检验意见整理好发给大家",
+            (
+                "把船级社检验意见整理好发给大家",
+                "鲁明",
+                date(2025, 6, 13),
+                "船级社检验意见整理好",
+                (),
+            ),
+        ),
+        (
+            "① 各班组长6月12日前组织高处作业培训，上报培训签到表；",
+            ("组织高处作业培训", "各班组长", date(2025, 6, 12), "培训签到表", ()),
+        ),
+        (
+            "请钱卫国和柳青于6月15日前共同完成压载试验，提交试验记录。",
+            ("共同完成压载试验", "钱卫国和柳青", date(2025, 6, 15), "试验记录", ()),
+        ),
+        (
+            "1. 欧阳振华负责拖轮调度，6月11日前反馈拖轮排班",
+            ("拖轮调度", "欧阳振华", date(2025, 6, 11), "拖轮排班", ()),
+        ),
+    ],
+)
+def test_first_person_groups_joint_owners_and_compound_surnames(
+    text: str, expected: tuple[object, ...]
+) -> None:
+    """我 is the sender; 各班组长 a group; two people working together; 欧阳 a surname."""
+    assert read(text) == [expected]
+
+
+def test_remark_that_hands_something_over() -> None:
+    """A 备注 cell saying 交… gives the deliverable when the table has no deliverable column."""
+    text = "环节\t责任人\t完成时间\t备注\n船级社登轮检验\t钱卫国\t6月14日\t交检验报告扫描件"
+    assert read(text) == [("船级社登轮检验", "钱卫国", date(2025, 6, 14), "检验报告扫描件", ())]
