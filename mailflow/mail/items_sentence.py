@@ -255,11 +255,14 @@ _ENGLISH = re.compile(
 )
 
 
+_LATIN = re.compile(r"[A-Za-z]{2}")
 _FIRST_PERSON = re.compile(r"^\s*(?:I|I'll|We)\s+(?:will\s+|shall\s+|am going to\s+)?(?P<task>.+)$")
 
 
 def english(unit: str, reading: Reading) -> Parts | None:
     """Return what an English unit (``Kevin to send the runbook by May 24``) says, or None."""
+    if not _LATIN.search(unit):
+        return None
     tokens, starts, names = _tokens(unit, reading)
     if mine := _FIRST_PERSON.match(unit):  # I will circulate…: the sender's own item
         owner, task_start = reading.names.sender_name(), mine.start("task")

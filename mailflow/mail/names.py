@@ -140,6 +140,8 @@ class MailNames:
     participants: Mapping[str, str]  # display name → address, for names not in the directory
     addressee: Address | None  # the single To recipient, whom 你/您 means
     sender: Address | None = None  # whom "I" means
+    # the names found in each text read so far: one mail's readers ask about the same units
+    seen: dict[str, list[Name]] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def build(
@@ -180,6 +182,11 @@ class MailNames:
 
     def find(self, text: str) -> list[Name]:
         """Return the names in ``text`` in order; known names win over the generic forms."""
+        if (found := self.seen.get(text)) is None:
+            found = self.seen[text] = self._find(text)
+        return found
+
+    def _find(self, text: str) -> list[Name]:
         known = self.index.known(text)
         for name in self.participants:
             start = text.find(name)
