@@ -70,7 +70,8 @@ _DELIVERED = re.compile(r"^(?:并且?|同时|且)?" + _DELIVERY + r"(?:为|是|[
 _AND_DELIVERED = re.compile(r"(?:并且?|同时|且|后)" + _DELIVERY + r"\s*(?P<what>.{2,})$")
 # work already done, and a request to confirm reading (a ledger, not a task)
 _DONE = re.compile(
-    r"已经?(?:于|在|完成|提交|交付|上线|处理|解决|发送|反馈|确认|负责)|已[^，,]{0,6}完毕"
+    r"已经?(?:于|在|完成|提交|交付|上线|处理|解决|发送|反馈|确认|负责|协调|安排|通知|联系|沟通|告知)"
+    r"|已[^，,]{0,6}完毕"
     r"|回复\W{0,2}(?:已阅|收到)|确认收到"
 )
 _SENTENCE = re.compile(r"[^。！!？?；;]+")

@@ -41,7 +41,7 @@ _GENERIC = (
         DEPARTMENT,
         re.compile(
             _BEFORE
-            + r"(?:(?![和与及请由的在于将或])[\u4e00-\u9fffA-Za-z0-9]){1,8}?"
+            + r"(?:(?![和与及请由的在于将或已])[\u4e00-\u9fffA-Za-z0-9]){1,8}?"
             + DEPARTMENT_SUFFIX
         ),
     ),

@@ -336,3 +336,9 @@ def test_remark_that_hands_something_over() -> None:
     """A 备注 cell saying 交… gives the deliverable when the table has no deliverable column."""
     text = "环节\t责任人\t完成时间\t备注\n船级社登轮检验\t钱卫国\t6月14日\t交检验报告扫描件"
     assert read(text) == [("船级社登轮检验", "钱卫国", date(2025, 6, 14), "检验报告扫描件", ())]
+
+
+def test_what_the_writer_already_arranged_is_no_item() -> None:
+    """已协调/已通知 X 今天… reports the writer's own arrangement, not a task handed out."""
+    text = "吊机故障已协调设备部门明天上午恢复，已通知柳青周五前复检。"
+    assert read(text) == []
