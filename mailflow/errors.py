@@ -73,3 +73,7 @@ class PermanentSendError(SendError):
 
 class TemplateError(ConfigurationError):
     """Raised when a template is missing, does not compile, or fails to render safely."""
+
+
+class RepairRefused(MailflowError):
+    """Raised when a repair by hand does not apply: no such row, or nothing left to do."""
