@@ -12,9 +12,11 @@ mailflow but ``errors``.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic.fields import FieldInfo
@@ -110,6 +112,11 @@ class Settings(BaseSettings):
             _Below(settings_cls, toml, (init_settings, env_settings)),
         )
 
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        """Show the URLs without the password they may hold (SecretStr hides the others)."""
+        for name, value in super().__repr_args__():
+            yield name, _without_password(value) if name in URL_FILES and value else value
+
     @property
     def limits(self) -> Limits:
         """The parser limits of invariant 13."""
@@ -159,6 +166,19 @@ class _Below(PydanticBaseSettingsSource):
             for name in _setting_names(key.lower())
         }
         return {k: v for k, v in self._source().items() if k.lower() not in hidden}
+
+
+def _without_password(url: str) -> str:
+    """Return ``url`` with any password replaced by ``***``."""
+    try:
+        parts = urlsplit(url)
+        if parts.password is None:
+            return url
+    except ValueError:  # not a URL we can take apart: show nothing of it
+        return "***"
+    user = parts.username or ""
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
 
 
 def _paired_names() -> list[str]:

@@ -161,3 +161,21 @@ def test_malformed_database_url_error_hides_the_url(url: str) -> None:
     with pytest.raises(ConfigurationError, match="MAILFLOW_DATABASE_URL") as caught:
         parse_database_url(url)
     assert "hunter4" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("variable", "url"),
+    [
+        ("MAILFLOW_DATABASE_URL", "postgresql+psycopg://mailflow:hunter5@db.internal/mailflow"),
+        ("MAILFLOW_BROKER_URL", "redis://:hunter5@redis.internal:6379/0"),
+        ("MAILFLOW_BROKER_URL", "amqp://mailflow:hunter5@mq.internal:5672/prod"),
+    ],
+)
+def test_url_passwords_never_print(
+    monkeypatch: pytest.MonkeyPatch, variable: str, url: str
+) -> None:
+    """The settings' repr masks the password of the database and broker URLs, and only that."""
+    monkeypatch.setenv(variable, url)
+    shown = repr(load_settings())
+    assert "hunter5" not in shown and ":***@" in shown
+    assert url.rpartition("@")[2] in shown
