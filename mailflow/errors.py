@@ -80,3 +80,7 @@ class DirectorySourceError(MailflowError):
 
     A sync that meets it changes nothing: a partial answer must never shrink the directory.
     """
+
+
+class RepairRefused(MailflowError):
+    """Raised when a repair by hand does not apply: no such row, or nothing left to do."""

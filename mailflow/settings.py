@@ -1,18 +1,25 @@
 """Frozen settings from the ``MAILFLOW_*`` environment and an optional ``mailflow.toml``.
 
-The environment wins over the file. Secrets are ``SecretStr`` so they never print; a
-``*_FILE`` variable names a file holding the secret (Docker/systemd credentials style).
-Imports nothing of mailflow but ``errors``.
+The environment wins over the file, setting by setting: a value and its ``*_FILE`` are one
+setting, so ``MAILFLOW_SOURCE_PASSWORD`` in the environment overrides a ``source_password_file``
+in the file (and the other way round) instead of clashing with it. Only both halves of a pair
+in one place are refused. Secrets are ``SecretStr`` so they never print; a ``*_FILE`` variable
+names a file holding the secret (Docker/systemd credentials style); the URLs that may hold a
+password (``database_url``, ``broker_url``) can come from a file too. Imports nothing of
+mailflow but ``errors``.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -24,6 +31,9 @@ from mailflow.errors import ConfigurationError
 
 CONFIG_FILE_VARIABLE = "MAILFLOW_CONFIG"
 DEFAULT_CONFIG_FILE = "mailflow.toml"
+FILE_SUFFIX = "_file"
+# settings whose value may be read from the file their ``*_FILE`` names when the process starts
+URL_FILES = ("database_url", "broker_url")
 
 
 @dataclass(frozen=True)
@@ -48,7 +58,9 @@ class Settings(BaseSettings):
     )
 
     database_url: str = "sqlite:///var/mailflow.db"
+    database_url_file: Path | None = None
     broker_url: str | None = None
+    broker_url_file: Path | None = None
     source: str = "maildir://examples/inbox"
     source_password: SecretStr | None = None
     source_password_file: Path | None = None
@@ -70,13 +82,22 @@ class Settings(BaseSettings):
     max_attachments: int = Field(default=Limits.max_attachments, ge=0)
     max_nesting: int = Field(default=Limits.max_nesting, gt=0)
 
-    @model_validator(mode="after")
-    def _one_secret_source(self) -> Settings:
-        for name in ("source", "transport"):
-            if getattr(self, f"{name}_password") and getattr(self, f"{name}_password_file"):
-                variable = f"MAILFLOW_{name.upper()}_PASSWORD"
+    @model_validator(mode="before")
+    @classmethod
+    def _one_place_per_setting(cls, data: Any) -> Any:
+        """Refuse a value and its ``*_FILE`` given together; read the URL files."""
+        if not isinstance(data, dict):
+            return data
+        given = {str(k).lower(): v for k, v in data.items() if v is not None}
+        for name in _paired_names():
+            if name in given and name + FILE_SUFFIX in given:
+                variable = _variable(name)
                 raise ValueError(f"set {variable} or {variable}_FILE, not both")
-        return self
+        for name in URL_FILES:
+            file = given.get(name + FILE_SUFFIX)
+            if file is not None:
+                data = {**data, name: _read_secret_file(Path(str(file)), name)}
+        return data
 
     @classmethod
     def settings_customise_sources(
@@ -88,7 +109,16 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         toml = TomlConfigSettingsSource(settings_cls, toml_file=_config_file())
-        return (init_settings, env_settings, toml)
+        return (
+            init_settings,
+            _Below(settings_cls, env_settings, (init_settings,)),
+            _Below(settings_cls, toml, (init_settings, env_settings)),
+        )
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        """Show the URLs without the password they may hold (SecretStr hides the others)."""
+        for name, value in super().__repr_args__():
+            yield name, _without_password(value) if name in URL_FILES and value else value
 
     @property
     def limits(self) -> Limits:
@@ -113,17 +143,83 @@ class Settings(BaseSettings):
         return _secret(self.directory_password, self.directory_password_file, "DIRECTORY")
 
 
+class _Below(PydanticBaseSettingsSource):
+    """A source whose settings yield, pair by pair, to those the sources above it give.
+
+    ``MAILFLOW_SOURCE_PASSWORD`` in the environment hides both ``source_password`` and
+    ``source_password_file`` of mailflow.toml, so the environment wins per setting.
+    """
+
+    def __init__(
+        self,
+        settings_cls: type[BaseSettings],
+        source: PydanticBaseSettingsSource,
+        above: tuple[PydanticBaseSettingsSource, ...],
+    ) -> None:
+        super().__init__(settings_cls)
+        self._source, self._above = source, above
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        """Unused: ``__call__`` delegates to the wrapped source."""
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        """Return the wrapped source's values less the settings a higher source gives."""
+        hidden = {
+            name
+            for source in self._above
+            for key, value in source().items()
+            if value is not None
+            for name in _setting_names(key.lower())
+        }
+        return {k: v for k, v in self._source().items() if k.lower() not in hidden}
+
+
+def _without_password(url: str) -> str:
+    """Return ``url`` with any password replaced by ``***``."""
+    try:
+        parts = urlsplit(url)
+        if parts.password is None:
+            return url
+    except ValueError:  # not a URL we can take apart: show nothing of it
+        return "***"
+    user = parts.username or ""
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+
+
+def _paired_names() -> list[str]:
+    """Return the settings that also have a ``*_FILE`` form."""
+    fields = Settings.model_fields
+    return [n for n in fields if not n.endswith(FILE_SUFFIX) and n + FILE_SUFFIX in fields]
+
+
+def _setting_names(key: str) -> set[str]:
+    """Return ``key`` with its pair: ``x`` and ``x_file`` are one setting."""
+    base = key.removesuffix(FILE_SUFFIX)
+    return {key, base, base + FILE_SUFFIX} if base in _paired_names() else {key}
+
+
+def _variable(name: str) -> str:
+    return f"MAILFLOW_{name.upper()}"
+
+
+def _read_secret_file(file: Path, name: str) -> str:
+    """Return the file's text without its trailing newline; the error names only the file."""
+    try:
+        return file.read_text(encoding="utf-8").strip()
+    except OSError as e:
+        raise ConfigurationError(f"{_variable(name)}_FILE: cannot read {file}: {e.strerror}") from e
+    except UnicodeDecodeError:
+        raise ConfigurationError(f"{_variable(name)}_FILE: {file} is not UTF-8 text") from None
+
+
 def _secret(value: SecretStr | None, file: Path | None, name: str) -> str | None:
     if value is not None:
         return value.get_secret_value()
     if file is None:
         return None
-    try:
-        return file.read_text(encoding="utf-8").strip()
-    except OSError as e:
-        raise ConfigurationError(
-            f"MAILFLOW_{name}_PASSWORD_FILE: cannot read {file}: {e.strerror}"
-        ) from e
+    return _read_secret_file(file, f"{name.lower()}_password")
 
 
 def load_settings(**overrides: Any) -> Settings:
@@ -135,5 +231,6 @@ def load_settings(**overrides: Any) -> Settings:
         for err in e.errors():
             where = ".".join(str(p) for p in err["loc"]) or "settings"
             variable = f"MAILFLOW_{where.upper()}" if err["loc"] else where
-            problems.append(f"{variable}: {err['msg']}")
+            message = str(err["msg"]).removeprefix("Value error, ")
+            problems.append(message if not err["loc"] else f"{variable}: {message}")
         raise ConfigurationError("; ".join(problems)) from None

@@ -13,7 +13,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, tzinfo
+from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
@@ -21,6 +21,7 @@ import typer
 from rich.console import Console
 from rich.logging import RichHandler
 
+from mailflow.cli.repair import ByOption, NoteOption
 from mailflow.errors import ConfigurationError, MailflowError, RuleFileError
 from mailflow.mail.header import normalise_id
 from mailflow.mail.model import ParseContext
@@ -399,16 +400,20 @@ def thread(
         ),
     ],
     as_json: JsonFlag = False,
+    by: ByOption = None,
+    note: NoteOption = None,
 ) -> None:
-    """Show a thread (messages, items, who has confirmed), or close it: `thread close ID`
-    stops every reminder about it."""
+    """Show a thread (messages, items, who has confirmed, what administrators did), or close
+    it: `thread close ID --by NAME --note WHY` stops every reminder about it."""
     from mailflow.cli import render
-    from mailflow.service.queries import close_thread, thread_view
+    from mailflow.cli.repair import who
+    from mailflow.service.queries import thread_view
+    from mailflow.service.repair import close_thread
 
     if len(words) == 2 and words[0] == "close":
         wanted = _message_id(words[1])
         with _runtime() as runtime:
-            count = close_thread(runtime.sessions, normalise_id(wanted), datetime.now(UTC))
+            count = close_thread(runtime.sessions, normalise_id(wanted), who(by, note))
         if count is None:
             fail(f"no stored message has the Message-ID {wanted}")
         err.print(f"thread of {wanted} ({count} messages) closed: no more reminders for it")
@@ -444,17 +449,31 @@ def _register_directory() -> None:
 _register_directory()
 
 
+def _register_repairs() -> None:
+    from mailflow.cli.repair import register
+
+    register(db_app, outbox_app)
+
+
+_register_repairs()
+
+
 def _message_id(text: str) -> str:
     return text if text.startswith("<") else f"<{text}>"
 
 
 @items_app.command("close")
-def items_close(item_id: Annotated[int, typer.Argument(help="The id `items list` shows.")]) -> None:
-    """Mark an action item done (no more reminders about it)."""
-    from mailflow.service.queries import close_item
+def items_close(
+    item_id: Annotated[int, typer.Argument(help="The id `items list` shows.")],
+    by: ByOption = None,
+    note: NoteOption = None,
+) -> None:
+    """Mark an action item done (no more reminders about it), recording who and why."""
+    from mailflow.cli.repair import who
+    from mailflow.service.repair import close_item
 
     with _runtime() as runtime:
-        task = close_item(runtime.sessions, item_id, datetime.now(UTC))
+        task = close_item(runtime.sessions, item_id, who(by, note))
     if task is None:
         fail(f"no action item has the id {item_id}; see `mailflow items list`")
     err.print(f"item {item_id} ({task}) is done")

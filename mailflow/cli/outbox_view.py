@@ -12,14 +12,37 @@ from rich.table import Table
 from sqlalchemy.orm import Session, sessionmaker
 
 from mailflow.service.clocks import ClockMail
-from mailflow.store.models import OutboxMail
+from mailflow.store import recipients
+from mailflow.store.models import OutboxMail, OutboxRecipient
 from mailflow.store.outbox import list_outbox
 
-_STATUS_STYLE = {"pending": "yellow", "sent": "green", "failed": "bold red"}
+_STATUS_STYLE = {"pending": "yellow", "sent": "green", "failed": "bold red", "cancelled": "dim"}
+_MARK = {"pending": "…", "sent": "✓", "failed": "✗", "cancelled": "–"}
 
 
-def outbox_row(row: OutboxMail) -> dict[str, Any]:
-    """Return the ``outbox list --json`` object of one row (contract fields first)."""
+def recipient_rows(row: OutboxMail, lines: list[OutboxRecipient]) -> list[dict[str, Any]]:
+    """Return each recipient's state: its own line where the server answered for it alone,
+    else the row's status."""
+    known = {line.address.lower(): line for line in lines}
+    out = []
+    for field, addresses in ((recipients.TO, row.to_addrs), (recipients.CC, row.cc_addrs)):
+        for address in addresses:
+            line = known.get(address.lower())
+            out.append(
+                {
+                    "address": address,
+                    "field": field,
+                    "status": line.status if line else row.status,
+                    "code": line.code if line else None,
+                    "reply": line.reply if line else None,
+                }
+            )
+    return out
+
+
+def outbox_row(row: OutboxMail, lines: list[OutboxRecipient] | None = None) -> dict[str, Any]:
+    """Return the ``outbox list --json`` object of one row (contract fields first), with
+    ``recipients``: each one's status, and the server's code and reply where it answered."""
     return {
         "id": row.id,
         "kind": row.kind,
@@ -35,6 +58,7 @@ def outbox_row(row: OutboxMail) -> dict[str, Any]:
         "attempts": row.attempts,
         "next_attempt_at": row.next_attempt_at.isoformat(),
         "last_error": row.last_error,
+        "recipients": recipient_rows(row, lines or []),
     }
 
 
@@ -43,7 +67,9 @@ def outbox_rows(
 ) -> list[dict[str, Any]]:
     """Return outbox rows as ``outbox list --json`` objects, newest first."""
     with sessions() as session:
-        return [outbox_row(r) for r in list_outbox(session, status=status, limit=limit)]
+        rows = list_outbox(session, status=status, limit=limit)
+        lines = recipients.of_rows(session, [r.id for r in rows])
+        return [outbox_row(r, lines.get(r.id)) for r in rows]
 
 
 def print_outbox(
@@ -64,9 +90,23 @@ def print_outbox(
         state = f"[{style}]{r['status']}[/]"
         if r["last_error"] and r["status"] != "sent":
             state += f"\n[dim]{escape(r['last_error'][:120])}[/]"
-        to = ", ".join(r["to"]) + (f"\ncc {', '.join(r['cc'])}" if r["cc"] else "")
-        table.add_row(str(r["id"]), r["kind"], to, escape(r["subject"] or "(not sent yet)"), state)
+        table.add_row(
+            str(r["id"]), r["kind"], _recipients(r), escape(r["subject"] or "(not sent yet)"), state
+        )
     console.print(table)
+
+
+def _recipients(r: dict[str, Any]) -> str:
+    """Return one line per recipient; where one's state differs from the mail's, say it."""
+    lines = []
+    for p in r["recipients"]:
+        text = ("cc " if p["field"] == recipients.CC else "") + escape(p["address"])
+        if p["status"] != r["status"] or p["code"]:
+            style = _STATUS_STYLE.get(p["status"], "")
+            answer = f" {p['code']}" if p["code"] else ""
+            text += f" [{style}]{_MARK.get(p['status'], '')} {p['status']}{answer}[/]"
+        lines.append(text)
+    return "\n".join(lines)
 
 
 def print_outbox_summary(console: Console, counts: dict[str, int], transport: str) -> None:

@@ -222,6 +222,21 @@ def print_thread(console: Console, view: dict[str, Any], tz: tzinfo) -> None:
                 escape(a["text"] or ""),
             )
         console.print(ledger)
+    print_history(console, view.get("history") or [], tz)
+
+
+def print_history(console: Console, history: list[dict[str, Any]], tz: tzinfo) -> None:
+    """Print what administrators did about a thread: when, what, who and why."""
+    if not history:
+        return
+    table = Table(title="what administrators did", title_justify="left")
+    for column in ("when", "what", "by", "why"):
+        table.add_column(column, overflow="fold")
+    for h in history:
+        what = h["action"] + (f" #{h['item_id']}" if h["item_id"] else "")
+        what += f" (outbox {h['outbox_id']})" if h["outbox_id"] else ""
+        table.add_row(_local(h["at"], tz), what, escape(h["by"]), escape(h["note"] or ""))
+    console.print(table)
 
 
 def _local(iso: str | None, tz: tzinfo) -> str:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -23,11 +23,16 @@ from mailflow.errors import PermanentSendError, TemplateError, TransientSendErro
 from mailflow.outbound.attachments import build_attachments
 from mailflow.outbound.compose import compose
 from mailflow.outbound.render import Renderer
-from mailflow.outbound.transports import SendConfigurationError, Transport
+from mailflow.outbound.transports import RecipientsRefused, SendConfigurationError, Transport
 from mailflow.service.outmail import key_of, outbox_row
-from mailflow.store import outbox
+from mailflow.store import outbox, recipients
 from mailflow.store.db import writing
-from mailflow.store.models import OutboxMail
+from mailflow.store.models import (
+    RECIPIENT_FAILED,
+    RECIPIENT_PENDING,
+    RECIPIENT_SENT,
+    OutboxMail,
+)
 
 log = logging.getLogger(__name__)
 
@@ -54,15 +59,25 @@ class Courier:
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
     def deliver(self, outbox_id: int, now: datetime | None = None) -> str:
-        """Send one outbox row if it is due and unclaimed; return sent, retry, failed or skipped."""
+        """Send one outbox row if it is due and unclaimed; return sent, retry, failed or skipped.
+
+        Only the recipients still pending are in the envelope: after a partial refusal the
+        ones who got the mail are not sent it again.
+        """
         now = now or self.clock()
         with writing(self.sessions) as session:
             row = outbox.claim(session, outbox_id, now)
             if row is None:
                 return SKIPPED
-            job = _Job.of(row)
+            job = _Job.of(row, recipients.envelope(row, recipients.settled(session, row.id)))
         try:
-            subject = self._send(job, now)
+            raw, subject = self._compose(job)
+            if not job.envelope:  # every recipient answered before a crash kept the row pending
+                with writing(self.sessions) as session:
+                    return _finish(session, job.id, subject, job.last_error, now)
+            self.transport.send(raw, self.sender, job.envelope)
+        except RecipientsRefused as e:
+            return self._refused(job, e, subject, now)
         except (TransientSendError, SendConfigurationError, TemplateError) as e:
             # a wrong password or a broken template is mended by an administrator: keep the
             # mail and try again later rather than dropping it
@@ -73,7 +88,7 @@ class Courier:
             outbox.mark_sent(session, job.id, subject, datetime.now(UTC))
         return SENT
 
-    def _send(self, job: _Job, now: datetime) -> str:
+    def _compose(self, job: _Job) -> tuple[bytes, str]:
         rendered = self.renderer.render(job.kind, job.context, job.lang)
         files = build_attachments(job.context.get("files") or ())
         raw = compose(
@@ -89,8 +104,28 @@ class Courier:
             date=datetime.now(UTC),
             attachments=files,
         )
-        self.transport.send(raw, self.sender, [*job.to, *job.cc])
-        return rendered.subject
+        return raw, rendered.subject
+
+    def _refused(self, job: _Job, e: RecipientsRefused, subject: str, now: datetime) -> str:
+        """Some recipients answered alone: the accepted got it, a 5xx fails that recipient
+        (the administrators hear of it), a 4xx keeps it pending for a later attempt alone."""
+        if not e.refused:
+            return self._fail(job, f"permanent: {e}", now)
+        answers = refusal_answers(e)
+        refused = {a: e.refused[a] for a, ans in answers.items() if ans.status == RECIPIENT_FAILED}
+        deferred = len(refused) < len(e.refused)
+        log.warning("outbox %s: %s", job.id, e)
+        with writing(self.sessions) as session:
+            row = session.get(OutboxMail, job.id, with_for_update=True)
+            if row is None:
+                return SKIPPED
+            recipients.record(session, row, answers, now)
+            if refused and job.kind not in NOTICES and self.administrators:
+                notice = refusal_notice(row, refused, self.administrators, self.sender, now)
+                outbox.add_if_new(session, notice)
+            if not deferred:
+                return _finish(session, job.id, subject, f"permanent: {e}", now)
+        return self._retry(job, f"temporary: {e}", now)
 
     def _retry(self, job: _Job, error: str, now: datetime) -> str:
         if job.attempts >= MAX_ATTEMPTS:
@@ -105,11 +140,35 @@ class Courier:
     def _fail(self, job: _Job, error: str, now: datetime) -> str:
         log.error("outbox %s failed for good: %s", job.id, error)
         with writing(self.sessions) as session:
-            row = outbox.mark_failed(session, job.id, error)
+            row = outbox.mark_failed(session, job.id, error, now)
             if row is not None and job.kind not in NOTICES and self.administrators:
                 notice = admin_notice(row, self.administrators, self.sender, now, self.sender_name)
                 outbox.add_if_new(session, notice)
         return FAILED
+
+
+def _finish(
+    session: Session, outbox_id: int, subject: str, error: str | None, now: datetime
+) -> str:
+    """Close a row no recipient of which is pending: sent when anyone got it, else failed."""
+    if recipients.any_with_status(session, outbox_id, RECIPIENT_SENT):
+        outbox.mark_sent(session, outbox_id, subject, now)
+        row = session.get(OutboxMail, outbox_id)
+        if row is not None and error:
+            row.last_error = error
+        return SENT
+    outbox.mark_failed(session, outbox_id, error or "no recipient is left to send to", now)
+    return FAILED
+
+
+def refusal_answers(e: RecipientsRefused) -> dict[str, recipients.Answer]:
+    """Return each recipient's new state after a partial refusal: the accepted got it, a 4xx
+    stays pending (tried again alone), a 5xx failed."""
+    answers = {a: recipients.Answer(RECIPIENT_SENT) for a in e.accepted}
+    for address, (code, text) in e.refused.items():
+        status = RECIPIENT_PENDING if 400 <= code < 500 else RECIPIENT_FAILED
+        answers[address] = recipients.Answer(status, code, text)
+    return answers
 
 
 def _kind(e: Exception) -> str:
@@ -131,9 +190,11 @@ class _Job:
     references: list[str]
     auto_submitted: str
     attempts: int
+    last_error: str | None
+    envelope: list[str]  # the recipients still to reach: all, or those a 4xx deferred
 
     @classmethod
-    def of(cls, row: OutboxMail) -> _Job:
+    def of(cls, row: OutboxMail, envelope: list[str]) -> _Job:
         return cls(
             row.id,
             row.kind,
@@ -146,6 +207,8 @@ class _Job:
             list(row.references),
             row.auto_submitted,
             row.attempts,
+            row.last_error,
+            envelope,
         )
 
 
@@ -163,6 +226,24 @@ def admin_notice(
     )
     seed = f"admin-notice:{failed.key}"
     return _notice(ADMIN_NOTICE, seed, [problem], administrators, (org_name, sender), now)
+
+
+def refusal_notice(
+    row: OutboxMail,
+    refused: Mapping[str, tuple[int, str]],
+    administrators: Sequence[str],
+    sender: str,
+    now: datetime,
+) -> OutboxMail:
+    """Return the outbox row telling the administrators that some recipients of ``row`` were
+    refused for good (once per mail and set of addresses); the others got it."""
+    problems = [
+        f"{row.kind} ({row.message_id}) was refused for {address}: {code} {text}"
+        for address, (code, text) in sorted(refused.items())
+    ]
+    seed = f"admin-notice:{row.key}:" + ",".join(sorted(a.lower() for a in refused))
+    org_name = str((row.context.get("organization") or {}).get("name") or "")
+    return _notice(ADMIN_NOTICE, seed, problems, administrators, (org_name, sender), now)
 
 
 def rules_error_notice(

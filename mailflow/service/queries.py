@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from mailflow.store import threads
+from mailflow.store import admin_actions, threads
 from mailflow.store.models import ITEM_OPEN, ActionItemRecord, Message
 
 OVERDUE = "overdue"
@@ -68,6 +68,7 @@ def thread_view(
                 item_row(i, ids.get(i.message_pk, ""), now)
                 for i in threads.items_in_thread(session, thread_id)
             ],
+            "history": admin_actions.of_thread(session, thread_id),
             "confirmations": [
                 {
                     "message_id": ids.get(r.message_pk, ""),
@@ -101,35 +102,3 @@ def _message(m: Message) -> dict[str, Any]:
         "confirmation": confirmation,
         "automated": m.automated,
     }
-
-
-def close_item(sessions: sessionmaker[Session], item_id: int, now: datetime) -> str | None:
-    """Mark an action item done by an administrator; return its task, or None if unknown."""
-    from mailflow.store.db import writing
-    from mailflow.store.models import ITEM_DONE
-
-    with writing(sessions) as session:
-        item = session.get(ActionItemRecord, item_id)
-        if item is None:
-            return None
-        if item.status != ITEM_DONE:
-            item.status, item.completed_at = ITEM_DONE, now
-        return item.task
-
-
-def close_thread(sessions: sessionmaker[Session], message_id: str, now: datetime) -> int | None:
-    """Close the thread holding ``message_id``: no reminder goes out for it any more.
-
-    Returns the number of messages in it, or None when no such message is stored.
-    """
-    from mailflow.store.db import writing
-    from mailflow.store.models import Thread
-
-    with writing(sessions) as session:
-        found = session.scalar(select(Message).where(Message.message_id == message_id))
-        if found is None or found.thread_id is None:
-            return None
-        thread = session.get(Thread, found.thread_id)
-        if thread is not None and thread.closed_at is None:
-            thread.closed_at = now
-        return len(threads.thread_messages(session, found.thread_id))

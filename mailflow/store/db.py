@@ -129,8 +129,11 @@ def parse_database_url(url: str) -> URL:
     """Return the SQLAlchemy URL; raise ConfigurationError for a malformed or driverless one."""
     try:
         parsed = make_url(url)
-    except ArgumentError as e:
-        raise ConfigurationError(f"MAILFLOW_DATABASE_URL is not a database URL: {e}") from e
+    except (ArgumentError, ValueError):  # the message may repeat the URL, password and all
+        raise ConfigurationError(
+            "MAILFLOW_DATABASE_URL is not a database URL;"
+            " use sqlite:///path or postgresql+psycopg://user@host/db"
+        ) from None
     if parsed.drivername == "postgresql":
         # SQLAlchemy 2.1 picks psycopg 3 anyway; 2.0 would want psycopg2, which we do not ship.
         parsed = parsed.set(drivername="postgresql+psycopg")

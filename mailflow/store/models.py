@@ -282,7 +282,8 @@ class ConfirmationAnswer(Base):
 
 
 OUTBOX_PENDING, OUTBOX_SENT, OUTBOX_FAILED = "pending", "sent", "failed"
-OUTBOX_STATUSES = (OUTBOX_PENDING, OUTBOX_SENT, OUTBOX_FAILED)
+OUTBOX_CANCELLED = "cancelled"  # an administrator stopped it (`outbox cancel`)
+OUTBOX_STATUSES = (OUTBOX_PENDING, OUTBOX_SENT, OUTBOX_FAILED, OUTBOX_CANCELLED)
 
 
 class OutboxMail(Base):
@@ -320,3 +321,48 @@ class OutboxMail(Base):
     sent_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(index=True)  # the rate limit counts by it
+
+
+# one recipient of an outbox row: still to get it (a 4xx is retried alone), got it, or refused (5xx)
+RECIPIENT_PENDING, RECIPIENT_SENT, RECIPIENT_FAILED = "pending", "sent", "failed"
+RECIPIENT_CANCELLED = OUTBOX_CANCELLED
+RECIPIENT_STATUSES = (RECIPIENT_PENDING, RECIPIENT_SENT, RECIPIENT_FAILED, RECIPIENT_CANCELLED)
+
+
+class OutboxRecipient(Base):
+    """What the next hop answered for one recipient of an outbox row (To or Cc).
+
+    Written from the first answer that concerned single recipients on: until then every
+    recipient shares the row's status. ``code`` and ``reply`` are the server's last answer for
+    this address (451 means it is tried again, alone, with the same Message-ID).
+    """
+
+    __tablename__ = "outbox_recipients"
+    __table_args__ = (UniqueConstraint("outbox_id", "address"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    outbox_id: Mapped[int] = mapped_column(ForeignKey("outbox.id", ondelete="CASCADE"), index=True)
+    address: Mapped[str] = mapped_column(String(500))
+    field: Mapped[str] = mapped_column(String(2))  # to or cc
+    status: Mapped[str] = mapped_column(String(10))
+    code: Mapped[int | None]
+    reply: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime]
+
+
+class AdminAction(Base):
+    """Something an administrator did by hand, who did it and why: closing an item or a
+    thread, retrying or cancelling outgoing mail. ``thread`` shows a thread's history."""
+
+    __tablename__ = "admin_actions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    action: Mapped[str] = mapped_column(String(40))
+    by: Mapped[str] = mapped_column(String(200))
+    note: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(index=True)
+    thread_id: Mapped[int | None] = mapped_column(
+        ForeignKey("threads.id", ondelete="SET NULL"), index=True
+    )
+    item_id: Mapped[int | None] = mapped_column(ForeignKey("action_items.id", ondelete="SET NULL"))
+    outbox_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id", ondelete="SET NULL"))

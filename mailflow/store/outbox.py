@@ -15,7 +15,17 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from mailflow.store.models import OUTBOX_FAILED, OUTBOX_PENDING, OUTBOX_SENT, OutboxMail
+from mailflow.store import recipients
+from mailflow.store.models import (
+    OUTBOX_CANCELLED,
+    OUTBOX_FAILED,
+    OUTBOX_PENDING,
+    OUTBOX_SENT,
+    RECIPIENT_CANCELLED,
+    RECIPIENT_FAILED,
+    RECIPIENT_SENT,
+    OutboxMail,
+)
 
 CLAIM = timedelta(minutes=5)
 
@@ -53,11 +63,17 @@ def claim(session: Session, outbox_id: int, now: datetime) -> OutboxMail | None:
 
 
 def mark_sent(session: Session, outbox_id: int, subject: str, now: datetime) -> None:
-    """Record that the transport accepted the mail."""
+    """Record that the transport accepted the mail for every recipient still pending.
+
+    The last error stays when some recipient was refused earlier (the row is sent, in part).
+    """
     row = session.get(OutboxMail, outbox_id, with_for_update=True)
     if row is not None:
-        row.status, row.subject, row.sent_at = OUTBOX_SENT, subject, now
-        row.claimed_until, row.last_error = None, None
+        recipients.settle_pending(session, outbox_id, RECIPIENT_SENT, now)
+        row.status, row.subject, row.claimed_until = OUTBOX_SENT, subject, None
+        row.sent_at = row.sent_at or now
+        if not recipients.any_with_status(session, outbox_id, RECIPIENT_FAILED):
+            row.last_error = None
 
 
 def mark_retry(session: Session, outbox_id: int, error: str, at: datetime) -> None:
@@ -67,13 +83,53 @@ def mark_retry(session: Session, outbox_id: int, error: str, at: datetime) -> No
         row.next_attempt_at, row.last_error, row.claimed_until = at, error, None
 
 
-def mark_failed(session: Session, outbox_id: int, error: str) -> OutboxMail | None:
-    """Record a permanent failure; return the row when this call made it fail (first time)."""
+def mark_failed(session: Session, outbox_id: int, error: str, now: datetime) -> OutboxMail | None:
+    """Record a permanent failure for every recipient still pending; return the row when this
+    call made it fail (first time).
+
+    A row some recipients got already stays ``sent``: its recipient lines say who did not.
+    """
     row = session.get(OutboxMail, outbox_id, with_for_update=True)
-    if row is None or row.status == OUTBOX_FAILED:
+    if row is None or row.status in (OUTBOX_FAILED, OUTBOX_CANCELLED):
         return None
-    row.status, row.last_error, row.claimed_until = OUTBOX_FAILED, error, None
+    recipients.settle_pending(session, outbox_id, RECIPIENT_FAILED, now)
+    got_it = recipients.any_with_status(session, outbox_id, RECIPIENT_SENT)
+    row.status = OUTBOX_SENT if got_it else OUTBOX_FAILED
+    row.last_error, row.claimed_until = error, None
     return row
+
+
+def reopen(session: Session, outbox_id: int, now: datetime) -> OutboxMail | None:
+    """Make a failed or cancelled row, or the refused recipients of a sent one, due again with
+    a fresh count of attempts; return the row, or None when it has nothing left to send."""
+    row = session.get(OutboxMail, outbox_id, with_for_update=True)
+    if row is None:
+        return None
+    reopened = recipients.reopen_failed(session, outbox_id, now)
+    if row.status == OUTBOX_SENT and not reopened:
+        return None
+    row.status, row.attempts, row.next_attempt_at = OUTBOX_PENDING, 0, now
+    if row.claimed_until is not None and row.claimed_until <= now:
+        row.claimed_until = None
+    return row
+
+
+def cancel(session: Session, outbox_id: int, now: datetime, reason: str) -> OutboxMail | None:
+    """Stop a pending or failed row from being sent; return it, or None when it was sent."""
+    row = session.get(OutboxMail, outbox_id, with_for_update=True)
+    if row is None or row.status in (OUTBOX_SENT, OUTBOX_CANCELLED):
+        return None
+    recipients.settle_pending(session, outbox_id, RECIPIENT_CANCELLED, now)
+    row.status, row.last_error = OUTBOX_CANCELLED, reason
+    return row
+
+
+def failed_ids(session: Session) -> list[int]:
+    """Return the rows that failed, or were refused for some recipient, oldest first."""
+    query = select(OutboxMail.id).where(
+        (OutboxMail.status == OUTBOX_FAILED) | OutboxMail.id.in_(recipients.with_failures())
+    )
+    return list(session.scalars(query.order_by(OutboxMail.id)))
 
 
 def due_ids(
@@ -99,9 +155,14 @@ def due_ids(
 def list_outbox(
     session: Session, *, status: str | None = None, limit: int | None = None
 ) -> list[OutboxMail]:
-    """Return outbox rows, newest first."""
+    """Return outbox rows, newest first; ``failed`` also finds the rows refused for some
+    recipient and sent to the others."""
     query = select(OutboxMail).order_by(OutboxMail.id.desc())
-    if status:
+    if status == OUTBOX_FAILED:
+        query = query.where(
+            (OutboxMail.status == status) | OutboxMail.id.in_(recipients.with_failures())
+        )
+    elif status:
         query = query.where(OutboxMail.status == status)
     if limit:
         query = query.limit(limit)

@@ -2,27 +2,14 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
 
 from mailflow.errors import MessageRejected
 from mailflow.mail.message import parse_message, to_contract
 from mailflow.mail.model import ParseContext
+from tests.corpus import CORPUS, corpus_files, needs_corpus
 
-CORPUS = Path(
-    os.environ.get("MAILFLOW_CORPUS_DIR")
-    or Path(__file__).resolve().parents[2].parent / "shared" / "corpus"
-)
-NOT_MAIL = {"MANIFEST.md", "manifest.json"}
-
-
-def corpus_files() -> list[Path]:
-    """Return every mail file of the corpus (none when the folder is missing)."""
-    if not CORPUS.is_dir():
-        return []
-    return sorted(p for p in CORPUS.rglob("*") if p.is_file() and p.name not in NOT_MAIL)
+pytestmark = needs_corpus
 
 
 def test_corpus_is_there() -> None:

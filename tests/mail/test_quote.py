@@ -15,9 +15,9 @@ from mailflow.mail.message import parse_message
 from mailflow.mail.model import ParseContext
 from mailflow.mail.quote import new_text, strip_quotes
 from mailflow.mail.quote_html import cut_quoted_html
+from tests.corpus import CORPUS, needs_corpus
 
 INBOX = Path(__file__).resolve().parents[2] / "examples" / "inbox" / "new"
-CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus"
 NBSP = "\u00a0"
 
 HISTORY = "各位好：\n\n会议纪要如下，请回复“已阅”。\n\n张三\n技术部"
@@ -356,6 +356,7 @@ def test_adversarial_bodies_stay_linear() -> None:
     assert time.perf_counter() - started < 5
 
 
+@needs_corpus
 def test_corpus_reply_list_matches_the_manifest() -> None:
     """The table covers every REPLY-tagged corpus file but issue358 (whose REPLY is its subject)."""
     manifest = json.loads((CORPUS / "manifest.json").read_text(encoding="utf-8"))
@@ -363,6 +364,7 @@ def test_corpus_reply_list_matches_the_manifest() -> None:
     assert tagged == {*CORPUS_REPLIES, "mimekit/issue358.txt"}
 
 
+@needs_corpus
 @pytest.mark.parametrize(
     ("name", "quoted", "written"), [(k, *v) for k, v in CORPUS_REPLIES.items()]
 )
@@ -375,6 +377,7 @@ def test_corpus_replies_lose_their_quote(name: str, quoted: str, written: str) -
     assert parsed.new_text.startswith(written)
 
 
+@needs_corpus
 def test_corpus_italian_forward_chain_has_nothing_to_strip() -> None:
     """issue358's REPLY tag is its 'R: R: I:' subject; its body quotes nothing, so it stays whole."""
     parsed = parse_message((CORPUS / "mimekit/issue358.txt").read_bytes(), ParseContext())

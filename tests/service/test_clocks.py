@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from mailflow.rulebook.context import parse_context
 from mailflow.service.clocks import ClockMail, sweep_clocks
 from mailflow.service.ingest import ingest
-from mailflow.service.queries import close_thread
+from mailflow.service.repair import Who, close_thread
 from mailflow.service.runtime import load_rules
 from mailflow.settings import load_settings
 from mailflow.sources.maildir import MaildirSource
@@ -211,7 +211,7 @@ def test_closed_thread_and_done_items_get_nothing(sessions, tmp_path: Path) -> N
     deliver(sessions, tmp_path, BEFORE_HOLIDAY, done)
     assert sweep(sessions, "2023-09-28 18:01") == []
     deliver(sessions, tmp_path, MINUTES)
-    close_thread(sessions, "<clock-2@example.com>", at("2023-09-29 10:00"))
+    close_thread(sessions, "<clock-2@example.com>", Who("张经理", None, at("2023-09-29 10:00")))
     assert sweep(sessions, "2023-10-09 18:01") == []
 
 

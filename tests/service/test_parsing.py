@@ -21,7 +21,7 @@ from mailflow.settings import load_settings
 from mailflow.sources.maildir import MaildirSource
 from mailflow.store.db import make_engine, make_session_factory
 from mailflow.store.models import ActionItemRecord, ConfirmationAnswer, Message, OutboxMail
-from tests.mail.test_corpus import corpus_files
+from tests.corpus import varied_mail
 from tests.scenario_mail import scenario_mail
 
 REPO = Path(__file__).resolve().parents[2]
@@ -31,9 +31,10 @@ CTX = parse_context(RULEBOOK.organization, SETTINGS)
 
 
 def test_workers_parse_the_corpus_exactly_like_the_poller() -> None:
-    """Every corpus mail, parsed in two worker processes, equals its in-process parse, in
-    order; bytes that are not mail are rejected with the same reason."""
-    raws = [path.read_bytes() for path in corpus_files()] + [b"", b"\x00\xff" * 100]
+    """Every corpus mail (or, without the corpus, the examples and made-up mail), parsed in two
+    worker processes, equals its in-process parse, in order; bytes that are not mail are
+    rejected with the same reason."""
+    raws = [*varied_mail(POOL_MIN), b"", b"\x00\xff" * 100]
     assert len(raws) >= POOL_MIN
     with BatchParser(CTX, workers=2) as parser:
         pooled = parser.submit(raws)()
@@ -44,7 +45,7 @@ def test_workers_parse_the_corpus_exactly_like_the_poller() -> None:
 
 def test_a_small_batch_is_parsed_in_the_poller() -> None:
     """Live mail (a batch below POOL_MIN) never waits for a worker process."""
-    raws = [path.read_bytes() for path in corpus_files()[: POOL_MIN - 1]]
+    raws = varied_mail(POOL_MIN)[: POOL_MIN - 1]
     with BatchParser(CTX, workers=2) as parser:
         assert parser.submit(raws)() == [parse_one(raw, CTX) for raw in raws]
         assert parser.pooled_batches == 0
@@ -198,13 +199,13 @@ def test_ingest_stores_the_same_with_and_without_workers(
 
 _HOLD_A_POOL = """
 import sys
-from tests.mail.test_corpus import corpus_files
+from tests.corpus import varied_mail
 from tests.service.test_parsing import CTX
-from mailflow.service.parsing import BatchParser
+from mailflow.service.parsing import POOL_MIN, BatchParser
 
 if __name__ == "__main__":
     parser = BatchParser(CTX, workers=2)
-    parser.submit([p.read_bytes() for p in corpus_files()])()
+    parser.submit(varied_mail(POOL_MIN))()
     print("ready", flush=True)
     sys.stdin.read()  # until the test kills this process
 """
@@ -267,7 +268,7 @@ def test_workers_yield_the_processor_to_the_poller() -> None:
     batch (the critical path) while they parse the next."""
     own = os.getpriority(os.PRIO_PROCESS, 0)
     with BatchParser(CTX, workers=2) as parser:
-        parser.submit([p.read_bytes() for p in corpus_files()[:POOL_MIN]])()
+        parser.submit(varied_mail(POOL_MIN)[:POOL_MIN])()
         niceness = {os.getpriority(os.PRIO_PROCESS, pid) for pid in _descendants(os.getpid())}
     assert own + WORKER_NICENESS in niceness  # the workers
     assert os.getpriority(os.PRIO_PROCESS, 0) == own  # the poller keeps its own

@@ -331,7 +331,8 @@ def test_report_command_writes_the_xlsx(cli: CliRunner, tmp_path: Path) -> None:
     ("args", "reason"),
     [
         (["--department", "宣传部"], "unknown department '宣传部'; known: 技术部"),
-        (["-o", "/nonexistent/dir/r.csv"], "cannot write /nonexistent/dir/r.csv"),
+        # below a plain file: unwritable even for root, whatever folders the machine has
+        (["-o", "{tmp}/a-file/r.csv"], "cannot write {tmp}/a-file/r.csv"),
         (
             ["--from", "2023-10-10", "--to", "2023-10-09"],
             "--from 2023-10-10 is after --to 2023-10-09",
@@ -342,7 +343,8 @@ def test_report_command_user_errors(
     cli: CliRunner, tmp_path: Path, args: list[str], reason: str
 ) -> None:
     """Unknown departments, unwritable files and reversed periods exit 1 with the reason."""
+    (tmp_path / "a-file").write_text("not a folder", encoding="utf-8")
     base = ["report", "--format", "csv", "-o", str(tmp_path / "r.csv")]
-    result = cli.invoke(_app(), base + args)
+    result = cli.invoke(_app(), base + [a.format(tmp=tmp_path) for a in args])
     assert result.exit_code == 1
-    assert reason in result.stderr
+    assert reason.format(tmp=tmp_path) in result.stderr

@@ -62,3 +62,41 @@ def test_raw_mail_is_stored_without_compression_on_postgresql() -> None:
                 assert c.scalar(query) == "x"  # extended: PostgreSQL's default for bytea
         finally:
             engine.dispose()
+
+
+def test_outbox_rows_written_before_0005_keep_their_state(empty_database_url: str) -> None:
+    """A mail sent under 0004 has no recipient lines after 0005: each recipient shows the row's
+    status; lines and repair history written under 0005 go with a downgrade, the rows stay."""
+    from mailflow.cli.outbox_view import outbox_rows
+    from mailflow.store.db import make_session_factory
+
+    migrate.upgrade(empty_database_url, "0004")
+    engine = make_engine(empty_database_url)
+    insert = text(
+        "INSERT INTO outbox (key, kind, to_addrs, cc_addrs, lang, context, message_id,"
+        ' "references", auto_submitted, status, attempts, due_at, next_attempt_at, created_at)'
+        " VALUES ('k1', 'receipt', '[\"zhou.kuaiji@caiwu.example.com\"]',"
+        " '[\"wu.chuna@caiwu.example.com\"]', 'zh-CN', '{}', '<m1@example.com>', '[]',"
+        " 'auto-replied', 'sent', 1, :t, :t, :t)"
+    )
+    try:
+        with engine.begin() as c:
+            c.execute(insert, {"t": "2026-03-02 09:00:00+00:00"})
+        migrate.upgrade(empty_database_url)
+        [row] = outbox_rows(make_session_factory(engine))
+        assert [(p["address"], p["field"], p["status"]) for p in row["recipients"]] == [
+            ("zhou.kuaiji@caiwu.example.com", "to", "sent"),
+            ("wu.chuna@caiwu.example.com", "cc", "sent"),
+        ]
+        with engine.begin() as c:
+            c.execute(
+                text(
+                    "INSERT INTO outbox_recipients (outbox_id, address, field, status, updated_at)"
+                    " SELECT id, 'wu.chuna@caiwu.example.com', 'cc', 'failed', created_at FROM outbox"
+                )
+            )
+        migrate.downgrade(empty_database_url, "0004")
+        with engine.connect() as c:
+            assert c.scalar(text("SELECT status FROM outbox")) == "sent"
+    finally:
+        engine.dispose()
