@@ -115,6 +115,7 @@ FULL: dict[str, Any] = {
     "overdue_days": 2,
     "complaint": _COMPLAINT,
     "digest": _DIGEST,
+    "person": _OWNER,
 }
 
 SPARSE: dict[str, Any] = {
@@ -135,12 +136,22 @@ SPARSE: dict[str, Any] = {
     "objection": _OWNER | {"name": "", "text": "", "date": None},
     "days_left": 0,
     "overdue_days": 0,
+    "person": _OWNER | {"name": ""},
 }
 
 
 # Kinds the service writes about no mail, with ``message`` None: the administrators' notices
-# (service/deliver.py ADMIN_NOTICE, RULES_NOTICE) and the weekly digest (service/clocks.py).
-WITHOUT_MESSAGE = frozenset({"delivery_failed_admin", "rules_error_admin", "weekly_digest"})
+# (service/deliver.py ADMIN_NOTICE, RULES_NOTICE), the weekly digest (service/clocks.py) and
+# the directory sync's notices (service/directory_sync.py OWNER_LEFT, SYNC_REFUSED).
+WITHOUT_MESSAGE = frozenset(
+    {
+        "delivery_failed_admin",
+        "rules_error_admin",
+        "weekly_digest",
+        "owner_left",
+        "directory_sync_refused",
+    }
+)
 
 
 def specimens(name: str) -> tuple[dict[str, Any], ...]:
