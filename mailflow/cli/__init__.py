@@ -280,7 +280,8 @@ def scheduler(
         if dry_run:
             due = tick(runtime, moment, dry_run=True)
             if as_json:
-                print(json.dumps([outbox_view.clock_row(m) for m in due], ensure_ascii=False))
+                tz = runtime.context.timezone
+                print(json.dumps([outbox_view.clock_row(m, tz) for m in due], ensure_ascii=False))
             else:
                 outbox_view.print_clock_mails(out, due, runtime.context.timezone)
             return
@@ -305,7 +306,9 @@ def outbox_list(
         fail(f"--status must be one of {', '.join(OUTBOX_STATUSES)}, not {status!r}")
     with _runtime() as runtime:
         if as_json:
-            rows = outbox_view.outbox_rows(runtime.sessions, status=status, limit=limit)
+            rows = outbox_view.outbox_rows(
+                runtime.sessions, status=status, limit=limit, tz=runtime.context.timezone
+            )
             print(json.dumps(rows, ensure_ascii=False, indent=2))
         else:
             outbox_view.print_outbox(
@@ -360,7 +363,9 @@ def messages_list(
         fail(f"--status must be one of {', '.join(MESSAGE_STATUSES)}, not {status!r}")
     with _runtime() as runtime:
         if as_json:
-            rows = presentation.message_rows(runtime.sessions, status=status, limit=limit)
+            rows = presentation.message_rows(
+                runtime.sessions, status=status, limit=limit, tz=runtime.context.timezone
+            )
             print(json.dumps(rows, ensure_ascii=False, indent=2))
         else:
             presentation.print_messages(
@@ -382,7 +387,7 @@ def items_list(
     if status is not None and status not in ITEM_FILTERS:
         fail(f"--status must be one of {', '.join(ITEM_FILTERS)}, not {status!r}")
     with _runtime() as runtime:
-        rows = list_items(runtime.sessions, status)
+        rows = list_items(runtime.sessions, status, tz=runtime.context.timezone)
         if as_json:
             print(json.dumps(rows, ensure_ascii=False, indent=2))
         else:
@@ -417,7 +422,7 @@ def thread(
         raise typer.BadParameter("give one MESSAGE_ID, or `close MESSAGE_ID`")
     wanted = _message_id(words[0])
     with _runtime() as runtime:
-        view = thread_view(runtime.sessions, normalise_id(wanted))
+        view = thread_view(runtime.sessions, normalise_id(wanted), tz=runtime.context.timezone)
         if view is None:
             fail(f"no stored message has the Message-ID {wanted}")
         if as_json:

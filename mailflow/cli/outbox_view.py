@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import tzinfo
+from datetime import UTC, tzinfo
 from typing import Any
 
 from rich.console import Console
@@ -12,14 +12,16 @@ from rich.table import Table
 from sqlalchemy.orm import Session, sessionmaker
 
 from mailflow.service.clocks import ClockMail
+from mailflow.service.timestamps import local_iso
 from mailflow.store.models import OutboxMail
 from mailflow.store.outbox import list_outbox
 
 _STATUS_STYLE = {"pending": "yellow", "sent": "green", "failed": "bold red"}
 
 
-def outbox_row(row: OutboxMail) -> dict[str, Any]:
-    """Return the ``outbox list --json`` object of one row (contract fields first)."""
+def outbox_row(row: OutboxMail, tz: tzinfo = UTC) -> dict[str, Any]:
+    """Return the ``outbox list --json`` object of one row (contract fields first), times in
+    ``tz`` with their offset."""
     return {
         "id": row.id,
         "kind": row.kind,
@@ -28,22 +30,26 @@ def outbox_row(row: OutboxMail) -> dict[str, Any]:
         "subject": row.subject,
         "status": row.status,
         "in_reply_to": row.in_reply_to,
-        "due_at": row.due_at.isoformat(),
-        "sent_at": row.sent_at.isoformat() if row.sent_at else None,
+        "due_at": local_iso(row.due_at, tz),
+        "sent_at": local_iso(row.sent_at, tz),
         "message_id": row.message_id,
         "rule": row.rule,
         "attempts": row.attempts,
-        "next_attempt_at": row.next_attempt_at.isoformat(),
+        "next_attempt_at": local_iso(row.next_attempt_at, tz),
         "last_error": row.last_error,
     }
 
 
 def outbox_rows(
-    sessions: sessionmaker[Session], *, status: str | None = None, limit: int | None = None
+    sessions: sessionmaker[Session],
+    *,
+    status: str | None = None,
+    limit: int | None = None,
+    tz: tzinfo = UTC,
 ) -> list[dict[str, Any]]:
     """Return outbox rows as ``outbox list --json`` objects, newest first."""
     with sessions() as session:
-        return [outbox_row(r) for r in list_outbox(session, status=status, limit=limit)]
+        return [outbox_row(r, tz) for r in list_outbox(session, status=status, limit=limit)]
 
 
 def print_outbox(
@@ -109,13 +115,13 @@ def print_dry_run(console: Console, result: dict[str, Any]) -> None:
         console.print(Panel(body, title=f"{mail['template']} ({escape(mail['rule'])})"))
 
 
-def clock_row(mail: ClockMail) -> dict[str, Any]:
-    """Return one due clock mail as a JSON object."""
+def clock_row(mail: ClockMail, tz: tzinfo = UTC) -> dict[str, Any]:
+    """Return one due clock mail as a JSON object, its time in ``tz``."""
     return {
         "kind": mail.kind,
         "to": list(mail.to),
         "cc": list(mail.cc),
-        "due_at": mail.due.isoformat(),
+        "due_at": local_iso(mail.due, tz),
         "about": mail.about,
     }
 

@@ -14,7 +14,7 @@ import logging
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -52,6 +52,8 @@ class Courier:
     administrators: tuple[str, ...] = ()
     # what "now" is for due-ness and backoff: `mailflow scheduler --now` evaluates as of then
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    # the organisation's timezone: a sent mail's Date header is written in it
+    timezone: tzinfo = UTC
 
     def deliver(self, outbox_id: int, now: datetime | None = None) -> str:
         """Send one outbox row if it is due and unclaimed; return sent, retry, failed or skipped."""
@@ -86,7 +88,7 @@ class Courier:
             in_reply_to=job.in_reply_to,
             references=job.references,
             auto_submitted=job.auto_submitted,
-            date=datetime.now(UTC),
+            date=datetime.now(self.timezone),
             attachments=files,
         )
         self.transport.send(raw, self.sender, [*job.to, *job.cc])

@@ -54,6 +54,7 @@ class Runtime:
             sender_name=info.name,
             administrators=tuple(info.administrators),
             clock=clock,
+            timezone=self.context.timezone,
         )
 
     def close(self) -> None:
