@@ -92,3 +92,89 @@ def test_times_shown_are_in_the_organisations_timezone(
     assert len(times) > 20
     wrong = [t for t in times if not _in_zone(datetime.fromisoformat(t), zone)]
     assert wrong == []
+
+
+PROJECT_TASK = (
+    "From: =?utf-8?b?6ZmI5bu65Zu9?= <chen.jianguo@example.com>\r\n"
+    "To: =?utf-8?b?6LW15pWP?= <zhao.min@example.com>\r\n"
+    "Cc: coord@example.com\r\n"
+    "Subject: =?utf-8?b?44CQ5Lu75Yqh5YiG6YWN44CR5bel56iL6YOoLeS4nOWMujPlj7fmpbzlnLDkuIvlrqTmuJfmsLTmlbTmlLk=?=\r\n"
+    "Message-ID: <c3-basement-0419@example.com>\r\n"
+    "Date: Thu, 12 Oct 2023 08:47:00 +0800\r\n"
+    "MIME-Version: 1.0\r\n"
+    "Content-Type: text/plain; charset=utf-8\r\n"
+    "Content-Transfer-Encoding: 8bit\r\n"
+    "\r\n"
+    "赵敏：\r\n\r\n"
+    "东区3号楼地下室昨夜雨后渗水，请安排整改。\r\n"
+    "任务：复核防水层并出具整改方案；责任人：赵敏；完成时限：2023-10-16；"
+    "交付标准：整改方案及现场照片\r\n\r\n"
+    "陈建国\r\n工程部\r\n"
+).encode()
+
+
+def _break(path: Path, old: str, new: str) -> None:
+    path.write_text(path.read_text(encoding="utf-8").replace(old, new, 1), encoding="utf-8")
+
+
+BROKEN_FILES = {
+    # a rule naming a template that does not exist
+    "rules.yaml": ("reply: receipt", "reply: recipt"),
+    # YAML that does not parse: the organisation (and its timezone) cannot be read
+    "organization.yaml": ("timezone: Asia/Shanghai", "timezone: [Asia/Shanghai"),
+}
+
+
+@pytest.mark.parametrize("broken", sorted(BROKEN_FILES))
+def test_reading_commands_work_with_broken_rules(
+    runner: CliRunner, tmp_path: Path, broken: str
+) -> None:
+    """messages/outbox/items list and thread read the database whatever state the rule files
+    are in; times stay in the organisation's timezone (from the last good rules if need be)."""
+    assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
+    assert runner.invoke(app, ["run", "--once"]).exit_code == 0
+    _break(tmp_path / "rules" / broken, *BROKEN_FILES[broken])
+    assert runner.invoke(app, ["rules", "check"]).exit_code == 1
+    times = []
+    for args in (["messages", "list"], ["outbox", "list"], ["items", "list"]):
+        rows = _json(runner, *args)
+        assert rows, args
+        times += _times(rows)
+    times += _times(_json(runner, "thread", MINUTES_ID))
+    human = runner.invoke(app, ["items", "list"])
+    assert human.exit_code == 0, human.output
+    assert all(_in_zone(datetime.fromisoformat(t), "Asia/Shanghai") for t in times)
+
+
+def test_long_running_commands_start_on_the_last_good_rules(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    """With a rule file broken, `run` starts on the rules kept in the database, names the
+    broken file and line, and answers new mail as the good rules say."""
+    assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
+    assert runner.invoke(app, ["run", "--once"]).exit_code == 0
+    _break(tmp_path / "rules" / "rules.yaml", *BROKEN_FILES["rules.yaml"])
+    (tmp_path / "inbox" / "new" / "1697071620.M1P1.site").write_bytes(PROJECT_TASK)
+    result = runner.invoke(app, ["run", "--once"])
+    assert result.exit_code == 0, result.output
+    assert f"{tmp_path / 'rules' / 'rules.yaml'}:" in result.stderr
+    assert "recipt" in result.stderr and "last good rules" in result.stderr
+    answers = [
+        r
+        for r in _json(runner, "outbox", "list")
+        if r["in_reply_to"] == "<c3-basement-0419@example.com>"
+    ]
+    assert [(r["kind"], r["status"]) for r in answers] == [("receipt", "sent")]
+    admins = [r for r in _json(runner, "outbox", "list") if r["to"] == ["admin@example.com"]]
+    assert [r["kind"] for r in admins] == ["rules_error_admin"]
+
+
+def test_broken_rules_without_a_good_set_stored_still_refuse(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    """A first start on broken rules has nothing to fall back on: exit 1 with the problems."""
+    assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
+    _break(tmp_path / "rules" / "rules.yaml", *BROKEN_FILES["rules.yaml"])
+    result = runner.invoke(app, ["run", "--once"])
+    assert result.exit_code == 1
+    assert "rules are invalid" in result.stderr and "recipt" in result.stderr

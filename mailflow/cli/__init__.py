@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
-from rich.logging import RichHandler
 
 from mailflow.errors import ConfigurationError, MailflowError, RuleFileError
 from mailflow.mail.header import normalise_id
@@ -27,7 +26,7 @@ from mailflow.mail.model import ParseContext
 from mailflow.settings import Settings, load_settings
 
 if TYPE_CHECKING:
-    from mailflow.service.runtime import Runtime
+    from mailflow.service.runtime import Reader, Runtime
     from mailflow.sources.base import MailSource
 
 app = typer.Typer(
@@ -71,11 +70,34 @@ def _settings() -> Settings:
 def _main(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress details.")] = False,
 ) -> None:
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        format="%(message)s",
-        handlers=[RichHandler(console=err, show_path=False)],
+    from mailflow.cli.logs import configure_logging
+
+    try:
+        settings: Settings | None = load_settings()
+    except ConfigurationError:
+        settings = None  # the command itself names the bad setting
+    configure_logging(
+        logging.INFO if verbose else logging.WARNING,
+        settings.log_format if settings else "text",
+        _log_timezone(settings),
+        sys.stderr,
     )
+
+
+def _log_timezone(settings: Settings | None) -> tzinfo:
+    """The organisation's timezone for log times: MAILFLOW_TIMEZONE, else the rules', else UTC."""
+    from zoneinfo import ZoneInfo
+
+    from mailflow.rulebook.organization import load_organization
+
+    try:
+        if settings is None:
+            return UTC
+        return ZoneInfo(
+            settings.timezone or load_organization(settings.rules_dir).organization.timezone
+        )
+    except (MailflowError, OSError, ValueError):
+        return UTC
 
 
 @db_app.command("upgrade")
@@ -199,7 +221,7 @@ def poll(once: OnceFlag = False) -> None:
     from mailflow.jobs.runner import run_forever
     from mailflow.service.poll import poll_once
 
-    with _runtime() as runtime, _guard():
+    with _runtime(last_good=True) as runtime, _guard():
         source = _source(runtime)
         if not once:
             run_forever(runtime, source, _stop_on_signals(), serve=False)
@@ -225,7 +247,7 @@ def run(once: OnceFlag = False) -> None:
     from mailflow.cli import outbox_view, render
     from mailflow.jobs.runner import run_forever, run_once
 
-    with _runtime() as runtime, _guard():
+    with _runtime(last_good=True) as runtime, _guard():
         source = _source(runtime)
         if not once:
             err.print(f"mailflow runs on {source.name}; Ctrl-C stops")
@@ -244,7 +266,7 @@ def worker() -> None:
     """Deliver outgoing mail from the shared broker (MAILFLOW_BROKER_URL) until stopped."""
     from mailflow.jobs.runner import serve_forever
 
-    with _runtime() as runtime, _guard():
+    with _runtime(last_good=True) as runtime, _guard():
         if not runtime.settings.broker_url:
             fail(
                 "MAILFLOW_BROKER_URL is not set: with the in-process broker `mailflow run`"
@@ -275,7 +297,7 @@ def scheduler(
 
     if dry_run and not once:
         fail("--dry-run goes with --once")
-    with _runtime() as runtime, _guard():
+    with _runtime(last_good=not dry_run) as runtime, _guard():
         moment = _aware(now, runtime.context.timezone) if now else None
         if dry_run:
             due = tick(runtime, moment, dry_run=True)
@@ -304,15 +326,15 @@ def outbox_list(
 
     if status is not None and status not in OUTBOX_STATUSES:
         fail(f"--status must be one of {', '.join(OUTBOX_STATUSES)}, not {status!r}")
-    with _runtime() as runtime:
+    with _reader() as runtime:
         if as_json:
             rows = outbox_view.outbox_rows(
-                runtime.sessions, status=status, limit=limit, tz=runtime.context.timezone
+                runtime.sessions, status=status, limit=limit, tz=runtime.timezone
             )
             print(json.dumps(rows, ensure_ascii=False, indent=2))
         else:
             outbox_view.print_outbox(
-                out, runtime.sessions, runtime.context.timezone, status=status, limit=limit
+                out, runtime.sessions, runtime.timezone, status=status, limit=limit
             )
 
 
@@ -361,15 +383,15 @@ def messages_list(
 
     if status is not None and status not in MESSAGE_STATUSES:
         fail(f"--status must be one of {', '.join(MESSAGE_STATUSES)}, not {status!r}")
-    with _runtime() as runtime:
+    with _reader() as runtime:
         if as_json:
             rows = presentation.message_rows(
-                runtime.sessions, status=status, limit=limit, tz=runtime.context.timezone
+                runtime.sessions, status=status, limit=limit, tz=runtime.timezone
             )
             print(json.dumps(rows, ensure_ascii=False, indent=2))
         else:
             presentation.print_messages(
-                out, runtime.sessions, runtime.context.timezone, status=status, limit=limit
+                out, runtime.sessions, runtime.timezone, status=status, limit=limit
             )
 
 
@@ -386,8 +408,8 @@ def items_list(
 
     if status is not None and status not in ITEM_FILTERS:
         fail(f"--status must be one of {', '.join(ITEM_FILTERS)}, not {status!r}")
-    with _runtime() as runtime:
-        rows = list_items(runtime.sessions, status, tz=runtime.context.timezone)
+    with _reader() as runtime:
+        rows = list_items(runtime.sessions, status, tz=runtime.timezone)
         if as_json:
             print(json.dumps(rows, ensure_ascii=False, indent=2))
         else:
@@ -412,7 +434,7 @@ def thread(
 
     if len(words) == 2 and words[0] == "close":
         wanted = _message_id(words[1])
-        with _runtime() as runtime:
+        with _reader() as runtime:
             count = close_thread(runtime.sessions, normalise_id(wanted), datetime.now(UTC))
         if count is None:
             fail(f"no stored message has the Message-ID {wanted}")
@@ -421,14 +443,14 @@ def thread(
     if len(words) != 1:
         raise typer.BadParameter("give one MESSAGE_ID, or `close MESSAGE_ID`")
     wanted = _message_id(words[0])
-    with _runtime() as runtime:
-        view = thread_view(runtime.sessions, normalise_id(wanted), tz=runtime.context.timezone)
+    with _reader() as runtime:
+        view = thread_view(runtime.sessions, normalise_id(wanted), tz=runtime.timezone)
         if view is None:
             fail(f"no stored message has the Message-ID {wanted}")
         if as_json:
             print(json.dumps(view, ensure_ascii=False, indent=2))
         else:
-            render.print_thread(out, view, runtime.context.timezone)
+            render.print_thread(out, view, runtime.timezone)
 
 
 def _register_report() -> None:
@@ -449,7 +471,7 @@ def items_close(item_id: Annotated[int, typer.Argument(help="The id `items list`
     """Mark an action item done (no more reminders about it)."""
     from mailflow.service.queries import close_item
 
-    with _runtime() as runtime:
+    with _reader() as runtime:
         task = close_item(runtime.sessions, item_id, datetime.now(UTC))
     if task is None:
         fail(f"no action item has the id {item_id}; see `mailflow items list`")
@@ -457,11 +479,13 @@ def items_close(item_id: Annotated[int, typer.Argument(help="The id `items list`
 
 
 @contextmanager
-def _runtime() -> Iterator[Runtime]:
+def _runtime(*, last_good: bool = False) -> Iterator[Runtime]:
+    """The rules, templates and database; ``last_good`` (long-running commands) starts on the
+    last good rules kept in the database when the files are broken."""
     from mailflow.service.runtime import build_runtime
 
     try:
-        runtime = build_runtime(_settings())
+        runtime = build_runtime(_settings(), last_good=last_good)
     except RuleFileError as e:
         fail(f"rules are invalid, see `mailflow rules check`:\n{e}")
     except MailflowError as e:
@@ -470,6 +494,21 @@ def _runtime() -> Iterator[Runtime]:
         yield runtime
     finally:
         runtime.close()
+
+
+@contextmanager
+def _reader() -> Iterator[Reader]:
+    """The database and the timezone to show times in, for commands that need no valid rules."""
+    from mailflow.service.runtime import build_reader
+
+    try:
+        reader = build_reader(_settings())
+    except MailflowError as e:
+        fail(str(e))
+    try:
+        yield reader
+    finally:
+        reader.close()
 
 
 def _first_line(e: BaseException) -> str:
