@@ -73,3 +73,12 @@ class PermanentSendError(SendError):
 
 class TemplateError(ConfigurationError):
     """Raised when a template is missing, does not compile, or fails to render safely."""
+
+
+class ServiceUnavailable(MailflowError):
+    """Raised when the database or the broker cannot be reached; worth waiting for."""
+
+    def __init__(self, server: str, reason: str) -> None:
+        super().__init__(f"cannot reach the {server}: {reason}")
+        self.server = server
+        self.reason = reason

@@ -1,3 +1,8 @@
 """Shared fixtures: real servers started per session, real databases per test."""
 
-pytest_plugins = ["tests.servers.dovecot", "tests.servers.databases", "tests.servers.smtp"]
+pytest_plugins = [
+    "tests.servers.dovecot",
+    "tests.servers.databases",
+    "tests.servers.smtp",
+    "tests.servers.private",
+]

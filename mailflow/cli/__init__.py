@@ -11,7 +11,7 @@ import logging
 import signal
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
@@ -221,10 +221,12 @@ def poll(once: OnceFlag = False) -> None:
     from mailflow.jobs.runner import run_forever
     from mailflow.service.poll import poll_once
 
-    with _runtime(last_good=True) as runtime, _guard():
+    stop = None if once else _serve("poll")
+    with _runtime(last_good=True, wait=stop) as runtime, _guard():
         source = _source(runtime)
-        if not once:
-            run_forever(runtime, source, _stop_on_signals(), serve=False)
+        if stop is not None:
+            with _metrics(runtime, "poll"):
+                run_forever(runtime, source, stop, serve=False)
             return
         with render.IngestProgress(err, source.name) as progress:
             report = poll_once(
@@ -247,11 +249,13 @@ def run(once: OnceFlag = False) -> None:
     from mailflow.cli import outbox_view, render
     from mailflow.jobs.runner import run_forever, run_once
 
-    with _runtime(last_good=True) as runtime, _guard():
+    stop = None if once else _serve("run")
+    with _runtime(last_good=True, wait=stop) as runtime, _guard():
         source = _source(runtime)
-        if not once:
+        if stop is not None:
             err.print(f"mailflow runs on {source.name}; Ctrl-C stops")
-            run_forever(runtime, source, _stop_on_signals())
+            with _metrics(runtime, "run"):
+                run_forever(runtime, source, stop)
             return
         with render.IngestProgress(err, source.name) as progress:
             result = run_once(runtime, source, progress.update)
@@ -266,14 +270,16 @@ def worker() -> None:
     """Deliver outgoing mail from the shared broker (MAILFLOW_BROKER_URL) until stopped."""
     from mailflow.jobs.runner import serve_forever
 
-    with _runtime(last_good=True) as runtime, _guard():
-        if not runtime.settings.broker_url:
-            fail(
-                "MAILFLOW_BROKER_URL is not set: with the in-process broker `mailflow run`"
-                " delivers mail itself; set redis://… or amqp://… to run separate workers"
-            )
+    if not _settings().broker_url:
+        fail(
+            "MAILFLOW_BROKER_URL is not set: with the in-process broker `mailflow run`"
+            " delivers mail itself; set redis://… or amqp://… to run separate workers"
+        )
+    stop = _serve("worker")
+    with _runtime(last_good=True, wait=stop) as runtime, _guard():
         err.print("worker started; Ctrl-C stops")
-        serve_forever(runtime, _stop_on_signals())
+        with _metrics(runtime, "worker"):
+            serve_forever(runtime, stop)
 
 
 @app.command("scheduler")
@@ -297,7 +303,8 @@ def scheduler(
 
     if dry_run and not once:
         fail("--dry-run goes with --once")
-    with _runtime(last_good=not dry_run) as runtime, _guard():
+    stop = None if once else _serve("scheduler")
+    with _runtime(last_good=not dry_run, wait=stop) as runtime, _guard():
         moment = _aware(now, runtime.context.timezone) if now else None
         if dry_run:
             due = tick(runtime, moment, dry_run=True)
@@ -311,7 +318,9 @@ def scheduler(
             ids = sweep_once(runtime, moment)
             err.print(f"{len(ids)} outbox row(s) were due and enqueued")
             return
-        run_forever(runtime, None, _stop_on_signals())
+        assert stop is not None
+        with _metrics(runtime, "scheduler"):
+            run_forever(runtime, None, stop)
 
 
 @outbox_app.command("list")
@@ -356,6 +365,21 @@ def _guard() -> Iterator[None]:
         fail(f"rules are invalid, see `mailflow rules check`:\n{e}")
     except MailflowError as e:
         fail(str(e))
+
+
+def _serve(command: str) -> threading.Event:
+    """Set up a long-running command: its progress is logged (INFO) and SIGINT/SIGTERM stop it;
+    return the event they set."""
+    from mailflow.cli.logs import at_least
+
+    at_least(logging.INFO)
+    return _stop_on_signals()
+
+
+@contextmanager
+def _metrics(runtime: Runtime, command: str) -> Iterator[None]:
+    """Serve Prometheus metrics while ``command`` runs, when MAILFLOW_METRICS_PORT is set."""
+    yield
 
 
 def _stop_on_signals() -> threading.Event:
@@ -479,13 +503,21 @@ def items_close(item_id: Annotated[int, typer.Argument(help="The id `items list`
 
 
 @contextmanager
-def _runtime(*, last_good: bool = False) -> Iterator[Runtime]:
+def _runtime(*, last_good: bool = False, wait: threading.Event | None = None) -> Iterator[Runtime]:
     """The rules, templates and database; ``last_good`` (long-running commands) starts on the
-    last good rules kept in the database when the files are broken."""
+    last good rules kept in the database when the files are broken. With ``wait`` a database
+    that cannot be reached is waited for (and said so) until it answers or ``wait`` is set."""
     from mailflow.service.runtime import build_runtime
 
+    settings = _settings()
     try:
-        runtime = build_runtime(_settings(), last_good=last_good)
+        if wait is None:
+            runtime = build_runtime(settings, last_good=last_good)
+        else:
+            found = _wait_for_database(lambda: build_runtime(settings, last_good=last_good), wait)
+            if found is None:
+                raise typer.Exit(0)  # stopped before the database came back
+            runtime = found
     except RuleFileError as e:
         fail(f"rules are invalid, see `mailflow rules check`:\n{e}")
     except MailflowError as e:
@@ -509,6 +541,14 @@ def _reader() -> Iterator[Reader]:
         yield reader
     finally:
         reader.close()
+
+
+def _wait_for_database(build: Callable[[], Runtime], stop: threading.Event) -> Runtime | None:
+    from mailflow.service.outage import Outage, wait_until_reachable
+    from mailflow.store.db import database_outage
+
+    outages = {"database": Outage("start-up", "database", logging.getLogger("mailflow.cli"))}
+    return wait_until_reachable(build, database_outage, outages, stop)
 
 
 def _first_line(e: BaseException) -> str:

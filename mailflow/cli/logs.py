@@ -65,9 +65,23 @@ class JsonFormatter(_Formatter):
         return json.dumps(doc, ensure_ascii=False, default=str)
 
 
+# Dramatiq's consumers log these once a second while the broker is away; mailflow's own
+# watch says it instead, at each backoff step with the outage's length
+_RECONNECT_NOISE = ("Consumer encountered a connection error", "Restarting consumer")
+
+
+def _not_reconnect_noise(record: logging.LogRecord) -> bool:
+    return not (
+        record.name.startswith("dramatiq.worker")
+        and isinstance(record.msg, str)
+        and record.msg.startswith(_RECONNECT_NOISE)
+    )
+
+
 def configure_logging(level: int, log_format: str, tz: tzinfo, stream: TextIO) -> None:
     """Send mailflow's log lines to ``stream`` at ``level`` in ``log_format`` (text or json)."""
     handler = logging.StreamHandler(stream)
+    handler.addFilter(_not_reconnect_noise)
     handler.setFormatter(JsonFormatter(tz) if log_format == "json" else TextFormatter(tz))
     logging.basicConfig(level=level, handlers=[handler], force=True)
 

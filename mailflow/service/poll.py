@@ -12,6 +12,7 @@ import os
 import random
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -22,10 +23,11 @@ from mailflow.errors import LeaseLost, MailflowError, SourceConnectionError
 from mailflow.mail.model import ParseContext
 from mailflow.rulebook.loader import Rulebook
 from mailflow.service.ingest import IngestReport, Lease, ingest
+from mailflow.service.outage import Outage
 from mailflow.service.processes import process_exists
 from mailflow.sources.base import MailSource
-from mailflow.store import cursors
-from mailflow.store.db import writing
+from mailflow.store import cursors, service_state
+from mailflow.store.db import database_outage, writing
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +108,61 @@ def _busy_message(sessions: sessionmaker[Session], source: str) -> str:
     )
 
 
+MAILBOX_STATE = "mailbox:"  # + the source's name: its poller and last fetch, for status
+
+
+def record_fetch(
+    sessions: sessionmaker[Session], source: str, owner: str, report: IngestReport
+) -> None:
+    """Record that ``owner`` read ``source`` just now and what it found."""
+    now = datetime.now(UTC)
+    with writing(sessions) as session:
+        service_state.update_state(
+            session,
+            MAILBOX_STATE + source,
+            {
+                "owner": owner,
+                "fetched_at": now.isoformat(),
+                "stored": report.stored,
+                "quarantined": report.quarantined,
+            },
+            now,
+        )
+
+
+class _Role:
+    """What this poller believes it is, said once per change: active, standby or lapsed."""
+
+    def __init__(self, source: str, owner: str) -> None:
+        self.source, self.owner, self.name = source, owner, "starting"
+        self.held_until = 0.0  # monotonic time the lease we last held runs out
+
+    def become(self, name: str, detail: str = "") -> None:
+        if name != self.name:
+            self.name = name
+            log.info(
+                "poller %s is %s for %s%s",
+                self.owner,
+                name,
+                self.source,
+                detail,
+                extra={"event": f"poller_{name}", "source": self.source},
+            )
+
+    def held(self) -> None:
+        self.held_until = time.monotonic() + LEASE_TTL.total_seconds()
+        self.become("active")
+
+    def check_lapse(self) -> None:
+        """Cut off from the database past the lease's end: no longer the active poller."""
+        if self.name == "active" and time.monotonic() > self.held_until:
+            self.become(
+                "lapsed",
+                ": its lease ran out while the database was unreachable; it stands by until"
+                " it holds the lease again",
+            )
+
+
 def poll_forever(
     source: MailSource,
     sessions: sessionmaker[Session],
@@ -119,36 +176,89 @@ def poll_forever(
     """Ingest, then wait for mail (IDLE or interval), until ``stop`` is set.
 
     ``rules`` gives the rules in force for each pass (they may be reloaded meanwhile).
-    Connection errors back off exponentially with jitter and never end the loop; while
-    another poller holds the lease this one waits as a hot standby.
+    Mailbox and database outages back off exponentially with jitter and never end the loop
+    (the database's is logged at each step with its length, see ``Outage``); while another
+    poller holds the lease this one waits as a hot standby and says so. A poller cut off
+    from the database past its lease's end no longer counts itself active; every batch it
+    commits is fenced by the lease anyway (``ingest``).
     """
     owner, failures = poller_identity(), 0
+    role, database = _Role(source.name, owner), Outage("poller", "database", log)
     try:
         while not stop.is_set():
-            lease = take_lease(sessions, source.name, owner)
-            if lease is None:
-                stop.wait(LEASE_RENEW_S)
-                continue
-            current, rulebook = rules() if rules else (ctx, None)
             try:
-                ingest(
+                failures = _pass(
                     source,
                     sessions,
-                    current,
-                    lease,
+                    ctx,
+                    stop,
+                    interval_s,
                     on_batch,
-                    rulebook,
-                    parse_workers=parse_workers,
+                    rules,
+                    parse_workers,
+                    owner,
+                    role,
+                    failures,
                 )
-                failures = 0
-                source.wait_for_mail(min(interval_s, LEASE_RENEW_S))
-            except LeaseLost:
-                log.warning("mailbox %s: another poller took over; standing by", source.name)
-            except SourceConnectionError as e:
-                failures += 1
-                delay = min(MAX_BACKOFF_S, 2.0**failures) * random.uniform(0.5, 1.0)
-                log.warning("mailbox %s: %s; retrying in %.0f s", source.name, e, delay)
-                stop.wait(delay)
+                database.recovered()
+            except Exception as e:
+                outage = database_outage(e)
+                if outage is None:
+                    raise
+                role.check_lapse()
+                stop.wait(database.failed(outage))
     finally:
+        _let_go(sessions, source, owner)
+
+
+def _pass(
+    source: MailSource,
+    sessions: sessionmaker[Session],
+    ctx: ParseContext,
+    stop: threading.Event,
+    interval_s: float,
+    on_batch: Callable[[IngestReport], None] | None,
+    rules: Callable[[], tuple[ParseContext, Rulebook | None]] | None,
+    parse_workers: int | None,
+    owner: str,
+    role: _Role,
+    failures: int,
+) -> int:
+    """One turn of the poller: take the lease, ingest, wait for mail; return the mailbox's
+    consecutive connection failures."""
+    lease = take_lease(sessions, source.name, owner)
+    if lease is None:
+        role.become("standby", f": {_busy_message(sessions, source.name)}")
+        stop.wait(LEASE_RENEW_S)
+        return failures
+    role.held()
+    current, rulebook = rules() if rules else (ctx, None)
+    try:
+        report = ingest(
+            source, sessions, current, lease, on_batch, rulebook, parse_workers=parse_workers
+        )
+        role.held()  # the last batch renewed the lease
+        record_fetch(sessions, source.name, owner, report)
+        source.wait_for_mail(min(interval_s, LEASE_RENEW_S))
+        return 0
+    except LeaseLost:
+        role.become("standby", ": another poller took over")
+        return failures
+    except SourceConnectionError as e:
+        delay = min(MAX_BACKOFF_S, 2.0 ** (failures + 1)) * random.uniform(0.5, 1.0)
+        log.warning("mailbox %s: %s; retrying in %.0f s", source.name, e, delay)
+        stop.wait(delay)
+        return failures + 1
+
+
+def _let_go(sessions: sessionmaker[Session], source: MailSource, owner: str) -> None:
+    try:
         give_up_lease(sessions, source.name, owner)
+    except Exception as e:
+        if database_outage(e) is None:
+            raise
+        log.warning(
+            "could not release the lease on %s (the database is away); it expires", source.name
+        )
+    finally:
         source.close()
