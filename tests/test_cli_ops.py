@@ -178,3 +178,39 @@ def test_broken_rules_without_a_good_set_stored_still_refuse(
     result = runner.invoke(app, ["run", "--once"])
     assert result.exit_code == 1
     assert "rules are invalid" in result.stderr and "recipt" in result.stderr
+
+
+def test_status_shows_rules_outbox_and_pollers_with_broken_rules(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    """`status --json` needs no valid rules: it shows the version in force and the last error,
+    the outbox and the last fetch; with no poller running it exits 1 and says why."""
+    assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
+    assert runner.invoke(app, ["run", "--once"]).exit_code == 0
+    _break(tmp_path / "rules" / "rules.yaml", *BROKEN_FILES["rules.yaml"])
+    (tmp_path / "inbox" / "new" / "1697071620.M1P1.site").write_bytes(PROJECT_TASK)
+    assert runner.invoke(app, ["run", "--once"]).exit_code == 0
+    result = runner.invoke(app, ["status", "--json"])
+    assert result.exit_code == 1
+    assert "no poller holds a live lease" in result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["healthy"] is False
+    assert doc["database"]["reachable"] and doc["broker"]["kind"] == "in-process"
+    assert doc["rules"]["version"] == 1 and doc["rules"]["broken"] is True
+    assert "recipt" in doc["rules"]["last_error"]
+    assert doc["messages"] == {"stored": 16}
+    assert doc["outbox"]["pending"] == 0 and doc["outbox"]["failed"] == 0
+    [poller] = doc["pollers"]
+    assert poller["active"] is False and _in_zone(
+        datetime.fromisoformat(poller["fetched_at"]), "Asia/Shanghai"
+    )
+    human = runner.invoke(app, ["status"])
+    assert human.exit_code == 1 and "unhealthy" in human.stdout and "version 1" in human.stdout
+
+
+def test_status_before_db_upgrade_says_what_to_do(runner: CliRunner) -> None:
+    """On a database without tables `status` exits 1 and names `mailflow db upgrade`."""
+    result = runner.invoke(app, ["status", "--json"])
+    assert result.exit_code == 1
+    assert "mailflow db upgrade" in result.stderr
+    assert json.loads(result.stdout)["database"]["reachable"] is True

@@ -347,6 +347,42 @@ def outbox_list(
             )
 
 
+@app.command("status")
+def status(as_json: JsonFlag = False) -> None:
+    """Health: database and broker reachable, the active poller, the backlog, the outbox and
+    the rules in force. Exits 1 when unhealthy (for health checks). Needs no valid rules."""
+    from mailflow.cli.status_view import print_status
+    from mailflow.jobs.broker import broker_kind, probe_broker
+    from mailflow.service.health import check
+    from mailflow.service.runtime import display_timezone
+    from mailflow.store.db import make_engine, make_session_factory
+
+    settings = _settings()
+    try:
+        engine = make_engine(settings.database_url)
+    except MailflowError as e:
+        fail(str(e))
+    try:
+        sessions = make_session_factory(engine)
+        found = check(
+            engine,
+            sessions,
+            lambda: probe_broker(settings.broker_url),
+            broker_kind(settings.broker_url),
+        )
+        tz = display_timezone(settings, sessions) if found.database["reachable"] else UTC
+    finally:
+        engine.dispose()
+    if as_json:
+        print(json.dumps(found.as_json(tz), ensure_ascii=False, indent=2))
+    else:
+        print_status(out, found, tz)
+    if not found.healthy:
+        for problem in found.problems:
+            err.print(f"[bold red]unhealthy:[/] {problem}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1)
+
+
 def _source(runtime: Runtime) -> MailSource:
     from mailflow.service.runtime import open_source
 
@@ -379,7 +415,10 @@ def _serve(command: str) -> threading.Event:
 @contextmanager
 def _metrics(runtime: Runtime, command: str) -> Iterator[None]:
     """Serve Prometheus metrics while ``command`` runs, when MAILFLOW_METRICS_PORT is set."""
-    yield
+    from mailflow.jobs.metrics import serving_metrics
+
+    with serving_metrics(runtime, command):
+        yield
 
 
 def _stop_on_signals() -> threading.Event:

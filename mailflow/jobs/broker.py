@@ -95,3 +95,11 @@ def probe_broker(url: str | None) -> None:
         if outage is None:
             raise
         raise outage from e
+
+
+def broker_kind(url: str | None) -> str:
+    """Return what the broker is, without the URL's password: in-process, redis or rabbitmq."""
+    if not url:
+        return "in-process"
+    scheme = urlsplit(url).scheme.lower()
+    return "rabbitmq" if scheme.startswith("amqp") else "redis"

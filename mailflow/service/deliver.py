@@ -24,6 +24,7 @@ from mailflow.outbound.attachments import build_attachments
 from mailflow.outbound.compose import compose
 from mailflow.outbound.render import TemplateSet
 from mailflow.outbound.transports import SendConfigurationError, Transport
+from mailflow.service import journal
 from mailflow.service.outmail import key_of, outbox_row
 from mailflow.store import outbox
 from mailflow.store.db import writing
@@ -73,6 +74,7 @@ class Courier:
             return self._fail(job, f"permanent: {e}", now)
         with writing(self.sessions) as session:
             outbox.mark_sent(session, job.id, subject, datetime.now(UTC))
+        journal.tell_sent(job.id, job.kind, job.message_id, job.in_reply_to)
         return SENT
 
     def _send(self, job: _Job, now: datetime) -> str:

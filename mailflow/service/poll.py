@@ -92,7 +92,9 @@ def poll_once(
     if lease is None:
         raise MailboxBusy(_busy_message(sessions, source.name))
     try:
-        return ingest(source, sessions, ctx, lease, on_batch, rulebook, decided_at, parse_workers)
+        report = ingest(source, sessions, ctx, lease, on_batch, rulebook, decided_at, parse_workers)
+        record_fetch(sessions, source.name, owner, report)
+        return report
     finally:
         give_up_lease(sessions, source.name, owner)
 

@@ -169,10 +169,10 @@ def build_reader(settings: Settings) -> Reader:
     engine = make_engine(settings.database_url)
     _check_schema(engine)
     sessions = make_session_factory(engine)
-    return Reader(settings, engine, sessions, _display_timezone(settings, sessions))
+    return Reader(settings, engine, sessions, display_timezone(settings, sessions))
 
 
-def _display_timezone(settings: Settings, sessions: sessionmaker[Session]) -> tzinfo:
+def display_timezone(settings: Settings, sessions: sessionmaker[Session]) -> tzinfo:
     """MAILFLOW_TIMEZONE, else the rules' timezone: the files', else the last good set's."""
     name = settings.timezone
     if not name:

@@ -5,23 +5,28 @@ mail is answered exactly once."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from email import message_from_bytes
 from pathlib import Path
+from typing import Any
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import func, select
 
 from mailflow.store.db import make_engine, make_session_factory
 from mailflow.store.migrate import upgrade
 from mailflow.store.models import OUTBOX_PENDING, OUTBOX_SENT, Message, OutboxMail
 from tests.servers.private import PrivatePostgres, PrivateRedis
+from tests.servers.smtp import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 WAIT_S = 120.0  # the machine is shared and loaded: generous, and only reached on failure
@@ -171,18 +176,56 @@ def postgres_site(
     ledger.close()
 
 
+def _status(env: dict[str, str]) -> tuple[int, dict[str, Any]]:
+    done = subprocess.run(
+        [sys.executable, "-m", "mailflow", "status", "--json"],
+        env=env,
+        cwd=env["MAILFLOW_WORK"],
+        capture_output=True,
+        timeout=120,
+    )
+    return done.returncode, json.loads(done.stdout)
+
+
+def _metrics(port: int) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=60) as answer:
+        text = answer.read().decode()
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+
+
+def _events(log: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in log.splitlines() if line.startswith("{")]
+
+
 def test_run_waits_out_postgresql_killed_and_restarted(
     postgres_site: tuple[dict[str, str], Ledger], private_postgres: PrivatePostgres, tmp_path: Path
 ) -> None:
     """`mailflow run` says at once that the database is away and again while it stays away,
     keeps running, and after the restart stores and answers the mail that came meanwhile:
-    every answer sent once."""
+    every answer sent once. `status` and the metrics show the outage as it happens."""
     env, ledger = postgres_site
+    port = free_port()
+    env = env | {"MAILFLOW_METRICS_PORT": str(port), "MAILFLOW_LOG_FORMAT": "json"}
     run = Mailflow(["run"], env, tmp_path / "run.log")
     try:
         _until("the example inbox answered", ledger.all_sent, run)
+        code, doc = _status(env)
+        assert (code, doc["healthy"]) == (0, True), doc
+        [poller] = doc["pollers"]
+        assert poller["active"] and poller["fetched_at"].endswith("+08:00")
+        metrics = _metrics(port)
+        assert metrics[("mailflow_up", (("server", "database"),))] == 1.0
+        assert metrics[("mailflow_messages", (("status", "stored"),))] == 15.0
+        assert metrics[("mailflow_poller_active", (("source", poller["source"]),))] == 1.0
         private_postgres.kill()
         _until("the outage reported", lambda: "cannot reach the database" in run.text(), run)
+        code, doc = _status(env)
+        assert code == 1 and doc["database"]["reachable"] is False
+        assert _metrics(port)[("mailflow_up", (("server", "database"),))] == 0.0
         (tmp_path / "inbox" / "new" / "1697505120.M1P1.coldchain").write_bytes(INSPECTION)
         _until(
             "the outage reported again",
@@ -206,6 +249,11 @@ def test_run_waits_out_postgresql_killed_and_restarted(
         code = run.stop()
     assert code == 0, run.text()
     ledger.check_once_each()
+    events = _events(run.text())
+    assert all(e["time"].endswith("+08:00") for e in events)
+    for kind, least in (("stored", 17), ("decided", 15), ("sent", 8)):
+        said = [e for e in events if e.get("event") == kind]
+        assert len(said) >= least and all(e["message_id"].startswith("<") for e in said), kind
 
 
 def test_worker_and_run_wait_out_redis_killed_and_restarted(
