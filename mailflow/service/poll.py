@@ -15,6 +15,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -59,13 +60,14 @@ def is_abandoned(owner: str) -> bool:
     return not process_exists(int(pid))
 
 
-def take_lease(sessions: sessionmaker[Session], source: str, owner: str) -> Lease | None:
-    """Take or renew the lease on ``source``; return it, or None while another poller has it."""
+def take_lease(
+    sessions: sessionmaker[Session], source: str, owner: str, ttl: timedelta = LEASE_TTL
+) -> Lease | None:
+    """Take or renew the lease on ``source`` for ``ttl``; return it, or None while another
+    poller has it."""
     with writing(sessions) as session:
-        row = cursors.acquire_lease(
-            session, source, owner, datetime.now(UTC), LEASE_TTL, is_abandoned
-        )
-        return Lease(owner, row.epoch, LEASE_TTL) if row else None
+        row = cursors.acquire_lease(session, source, owner, datetime.now(UTC), ttl, is_abandoned)
+        return Lease(owner, row.epoch, ttl) if row else None
 
 
 def give_up_lease(sessions: sessionmaker[Session], source: str, owner: str) -> None:
@@ -135,8 +137,8 @@ def record_fetch(
 class _Role:
     """What this poller believes it is, said once per change: active, standby or lapsed."""
 
-    def __init__(self, source: str, owner: str) -> None:
-        self.source, self.owner, self.name = source, owner, "starting"
+    def __init__(self, source: str, owner: str, ttl: timedelta) -> None:
+        self.source, self.owner, self.ttl, self.name = source, owner, ttl, "starting"
         self.held_until = 0.0  # monotonic time the lease we last held runs out
 
     def become(self, name: str, detail: str = "") -> None:
@@ -152,7 +154,7 @@ class _Role:
             )
 
     def held(self) -> None:
-        self.held_until = time.monotonic() + LEASE_TTL.total_seconds()
+        self.held_until = time.monotonic() + self.ttl.total_seconds()
         self.become("active")
 
     def check_lapse(self) -> None:
@@ -174,6 +176,7 @@ def poll_forever(
     on_batch: Callable[[IngestReport], None] | None = None,
     rules: Callable[[], tuple[ParseContext, Rulebook | None]] | None = None,
     parse_workers: int | None = None,
+    lease_ttl: timedelta = LEASE_TTL,
 ) -> None:
     """Ingest, then wait for mail (IDLE or interval), until ``stop`` is set.
 
@@ -181,76 +184,80 @@ def poll_forever(
     Mailbox and database outages back off exponentially with jitter and never end the loop
     (the database's is logged at each step with its length, see ``Outage``); while another
     poller holds the lease this one waits as a hot standby and says so. A poller cut off
-    from the database past its lease's end no longer counts itself active; every batch it
-    commits is fenced by the lease anyway (``ingest``).
+    from the database past its lease's end (``lease_ttl``) no longer counts itself active;
+    every batch it commits is fenced by the lease anyway (``ingest``).
     """
-    owner, failures = poller_identity(), 0
-    role, database = _Role(source.name, owner), Outage("poller", "database", log)
+    poller = _Poller(
+        source, sessions, ctx, stop, interval_s, on_batch, rules, parse_workers, ttl=lease_ttl
+    )
+    database = Outage("poller", "database", log)
     try:
         while not stop.is_set():
             try:
-                failures = _pass(
-                    source,
-                    sessions,
-                    ctx,
-                    stop,
-                    interval_s,
-                    on_batch,
-                    rules,
-                    parse_workers,
-                    owner,
-                    role,
-                    failures,
-                )
+                poller.turn()
                 database.recovered()
             except Exception as e:
                 outage = database_outage(e)
                 if outage is None:
                     raise
-                role.check_lapse()
+                poller.role.check_lapse()
                 stop.wait(database.failed(outage))
     finally:
-        _let_go(sessions, source, owner)
+        _let_go(sessions, source, poller.owner)
 
 
-def _pass(
-    source: MailSource,
-    sessions: sessionmaker[Session],
-    ctx: ParseContext,
-    stop: threading.Event,
-    interval_s: float,
-    on_batch: Callable[[IngestReport], None] | None,
-    rules: Callable[[], tuple[ParseContext, Rulebook | None]] | None,
-    parse_workers: int | None,
-    owner: str,
-    role: _Role,
-    failures: int,
-) -> int:
-    """One turn of the poller: take the lease, ingest, wait for mail; return the mailbox's
-    consecutive connection failures."""
-    lease = take_lease(sessions, source.name, owner)
-    if lease is None:
-        role.become("standby", f": {_busy_message(sessions, source.name)}")
-        stop.wait(LEASE_RENEW_S)
-        return failures
-    role.held()
-    current, rulebook = rules() if rules else (ctx, None)
-    try:
-        report = ingest(
-            source, sessions, current, lease, on_batch, rulebook, parse_workers=parse_workers
-        )
-        role.held()  # the last batch renewed the lease
-        record_fetch(sessions, source.name, owner, report)
-        source.wait_for_mail(min(interval_s, LEASE_RENEW_S))
-        return 0
-    except LeaseLost:
-        role.become("standby", ": another poller took over")
-        return failures
-    except SourceConnectionError as e:
-        delay = min(MAX_BACKOFF_S, 2.0 ** (failures + 1)) * random.uniform(0.5, 1.0)
-        log.warning("mailbox %s: %s; retrying in %.0f s", source.name, e, delay)
-        stop.wait(delay)
-        return failures + 1
+@dataclass
+class _Poller:
+    """One poller's settings and state between turns."""
+
+    source: MailSource
+    sessions: sessionmaker[Session]
+    ctx: ParseContext
+    stop: threading.Event
+    interval_s: float
+    on_batch: Callable[[IngestReport], None] | None
+    rules: Callable[[], tuple[ParseContext, Rulebook | None]] | None
+    parse_workers: int | None
+    owner: str = field(default_factory=poller_identity)
+    ttl: timedelta = LEASE_TTL
+    failures: int = 0  # consecutive mailbox connection failures
+    role: _Role = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.role = _Role(self.source.name, self.owner, self.ttl)
+
+    def turn(self) -> None:
+        """Take the lease, ingest, wait for mail (or stand by, or back off)."""
+        name = self.source.name
+        renew_s = min(LEASE_RENEW_S, self.ttl.total_seconds() / 3)
+        lease = take_lease(self.sessions, name, self.owner, self.ttl)
+        if lease is None:
+            self.role.become("standby", f": {_busy_message(self.sessions, name)}")
+            self.stop.wait(renew_s)
+            return
+        self.role.held()
+        current, rulebook = self.rules() if self.rules else (self.ctx, None)
+        try:
+            report = ingest(
+                self.source,
+                self.sessions,
+                current,
+                lease,
+                self.on_batch,
+                rulebook,
+                parse_workers=self.parse_workers,
+            )
+            self.role.held()  # the last batch renewed the lease
+            record_fetch(self.sessions, name, self.owner, report)
+            self.failures = 0
+            self.source.wait_for_mail(min(self.interval_s, renew_s))
+        except LeaseLost:
+            self.role.become("standby", ": another poller took over")
+        except SourceConnectionError as e:
+            self.failures += 1
+            delay = min(MAX_BACKOFF_S, 2.0**self.failures) * random.uniform(0.5, 1.0)
+            log.warning("mailbox %s: %s; retrying in %.0f s", name, e, delay)
+            self.stop.wait(delay)
 
 
 def _let_go(sessions: sessionmaker[Session], source: MailSource, owner: str) -> None:
