@@ -84,3 +84,12 @@ class DirectorySourceError(MailflowError):
 
 class RepairRefused(MailflowError):
     """Raised when a repair by hand does not apply: no such row, or nothing left to do."""
+
+
+class ServiceUnavailable(MailflowError):
+    """Raised when the database or the broker cannot be reached; worth waiting for."""
+
+    def __init__(self, server: str, reason: str) -> None:
+        super().__init__(f"cannot reach the {server}: {reason}")
+        self.server = server
+        self.reason = reason

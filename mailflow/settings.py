@@ -15,7 +15,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import Field, SecretStr, ValidationError, model_validator
@@ -73,6 +73,11 @@ class Settings(BaseSettings):
     rules_dir: Path = Path("rules")
     templates_dir: Path = Path("templates")
     timezone: str | None = None
+    # text (ISO timestamps) or json (one object per line, for log collectors)
+    log_format: Literal["text", "json"] = "text"
+    # Prometheus metrics of poll, worker, scheduler and run: off unless a port is given
+    metrics_port: int | None = Field(default=None, ge=0, le=65535)
+    metrics_host: str = "127.0.0.1"
 
     poll_interval_s: float = Field(default=60.0, gt=0)
     # processes that parse a backlog while the poller stores; None: one per CPU, 0: none

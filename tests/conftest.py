@@ -5,4 +5,5 @@ pytest_plugins = [
     "tests.servers.databases",
     "tests.servers.smtp",
     "tests.servers.slapd",
+    "tests.servers.private",
 ]

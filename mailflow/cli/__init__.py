@@ -11,15 +11,14 @@ import logging
 import signal
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, tzinfo
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
-from rich.logging import RichHandler
 
 from mailflow.cli.repair import ByOption, NoteOption
 from mailflow.errors import ConfigurationError, MailflowError, RuleFileError
@@ -28,7 +27,7 @@ from mailflow.mail.model import ParseContext
 from mailflow.settings import Settings, load_settings
 
 if TYPE_CHECKING:
-    from mailflow.service.runtime import Runtime
+    from mailflow.service.runtime import Reader, Runtime
     from mailflow.sources.base import MailSource
 
 app = typer.Typer(
@@ -72,11 +71,34 @@ def _settings() -> Settings:
 def _main(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress details.")] = False,
 ) -> None:
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        format="%(message)s",
-        handlers=[RichHandler(console=err, show_path=False)],
+    from mailflow.cli.logs import configure_logging
+
+    try:
+        settings: Settings | None = load_settings()
+    except ConfigurationError:
+        settings = None  # the command itself names the bad setting
+    configure_logging(
+        logging.INFO if verbose else logging.WARNING,
+        settings.log_format if settings else "text",
+        _log_timezone(settings),
+        sys.stderr,
     )
+
+
+def _log_timezone(settings: Settings | None) -> tzinfo:
+    """The organisation's timezone for log times: MAILFLOW_TIMEZONE, else the rules', else UTC."""
+    from zoneinfo import ZoneInfo
+
+    from mailflow.rulebook.organization import load_organization
+
+    try:
+        if settings is None:
+            return UTC
+        return ZoneInfo(
+            settings.timezone or load_organization(settings.rules_dir).organization.timezone
+        )
+    except (MailflowError, OSError, ValueError):
+        return UTC
 
 
 @db_app.command("upgrade")
@@ -200,10 +222,12 @@ def poll(once: OnceFlag = False) -> None:
     from mailflow.jobs.runner import run_forever
     from mailflow.service.poll import poll_once
 
-    with _runtime() as runtime, _guard():
+    stop = None if once else _serve("poll")
+    with _runtime(last_good=True, wait=stop) as runtime, _guard():
         source = _source(runtime)
-        if not once:
-            run_forever(runtime, source, _stop_on_signals(), serve=False)
+        if stop is not None:
+            with _metrics(runtime, "poll"):
+                run_forever(runtime, source, stop, serve=False)
             return
         with render.IngestProgress(err, source.name) as progress:
             report = poll_once(
@@ -226,11 +250,13 @@ def run(once: OnceFlag = False) -> None:
     from mailflow.cli import outbox_view, render
     from mailflow.jobs.runner import run_forever, run_once
 
-    with _runtime() as runtime, _guard():
+    stop = None if once else _serve("run")
+    with _runtime(last_good=True, wait=stop) as runtime, _guard():
         source = _source(runtime)
-        if not once:
+        if stop is not None:
             err.print(f"mailflow runs on {source.name}; Ctrl-C stops")
-            run_forever(runtime, source, _stop_on_signals())
+            with _metrics(runtime, "run"):
+                run_forever(runtime, source, stop)
             return
         with render.IngestProgress(err, source.name) as progress:
             result = run_once(runtime, source, progress.update)
@@ -245,14 +271,16 @@ def worker() -> None:
     """Deliver outgoing mail from the shared broker (MAILFLOW_BROKER_URL) until stopped."""
     from mailflow.jobs.runner import serve_forever
 
-    with _runtime() as runtime, _guard():
-        if not runtime.settings.broker_url:
-            fail(
-                "MAILFLOW_BROKER_URL is not set: with the in-process broker `mailflow run`"
-                " delivers mail itself; set redis://… or amqp://… to run separate workers"
-            )
+    if not _settings().broker_url:
+        fail(
+            "MAILFLOW_BROKER_URL is not set: with the in-process broker `mailflow run`"
+            " delivers mail itself; set redis://… or amqp://… to run separate workers"
+        )
+    stop = _serve("worker")
+    with _runtime(last_good=True, wait=stop) as runtime, _guard():
         err.print("worker started; Ctrl-C stops")
-        serve_forever(runtime, _stop_on_signals())
+        with _metrics(runtime, "worker"):
+            serve_forever(runtime, stop)
 
 
 @app.command("scheduler")
@@ -276,12 +304,14 @@ def scheduler(
 
     if dry_run and not once:
         fail("--dry-run goes with --once")
-    with _runtime() as runtime, _guard():
+    stop = None if once else _serve("scheduler")
+    with _runtime(last_good=not dry_run, wait=stop) as runtime, _guard():
         moment = _aware(now, runtime.context.timezone) if now else None
         if dry_run:
             due = tick(runtime, moment, dry_run=True)
             if as_json:
-                print(json.dumps([outbox_view.clock_row(m) for m in due], ensure_ascii=False))
+                tz = runtime.context.timezone
+                print(json.dumps([outbox_view.clock_row(m, tz) for m in due], ensure_ascii=False))
             else:
                 outbox_view.print_clock_mails(out, due, runtime.context.timezone)
             return
@@ -289,7 +319,9 @@ def scheduler(
             ids = sweep_once(runtime, moment)
             err.print(f"{len(ids)} outbox row(s) were due and enqueued")
             return
-        run_forever(runtime, None, _stop_on_signals())
+        assert stop is not None
+        with _metrics(runtime, "scheduler"):
+            run_forever(runtime, None, stop)
 
 
 @outbox_app.command("list")
@@ -304,14 +336,52 @@ def outbox_list(
 
     if status is not None and status not in OUTBOX_STATUSES:
         fail(f"--status must be one of {', '.join(OUTBOX_STATUSES)}, not {status!r}")
-    with _runtime() as runtime:
+    with _reader() as runtime:
         if as_json:
-            rows = outbox_view.outbox_rows(runtime.sessions, status=status, limit=limit)
+            rows = outbox_view.outbox_rows(
+                runtime.sessions, status=status, limit=limit, tz=runtime.timezone
+            )
             print(json.dumps(rows, ensure_ascii=False, indent=2))
         else:
             outbox_view.print_outbox(
-                out, runtime.sessions, runtime.context.timezone, status=status, limit=limit
+                out, runtime.sessions, runtime.timezone, status=status, limit=limit
             )
+
+
+@app.command("status")
+def status(as_json: JsonFlag = False) -> None:
+    """Health: database and broker reachable, the active poller, the backlog, the outbox and
+    the rules in force. Exits 1 when unhealthy (for health checks). Needs no valid rules."""
+    from mailflow.cli.status_view import print_status
+    from mailflow.jobs.broker import broker_kind, probe_broker
+    from mailflow.service.health import check
+    from mailflow.service.runtime import display_timezone
+    from mailflow.store.db import make_engine, make_session_factory
+
+    settings = _settings()
+    try:
+        engine = make_engine(settings.database_url)
+    except MailflowError as e:
+        fail(str(e))
+    try:
+        sessions = make_session_factory(engine)
+        found = check(
+            engine,
+            sessions,
+            lambda: probe_broker(settings.broker_url),
+            broker_kind(settings.broker_url),
+        )
+        tz = display_timezone(settings, sessions) if found.database["reachable"] else UTC
+    finally:
+        engine.dispose()
+    if as_json:
+        print(json.dumps(found.as_json(tz), ensure_ascii=False, indent=2))
+    else:
+        print_status(out, found, tz)
+    if not found.healthy:
+        for problem in found.problems:
+            err.print(f"[bold red]unhealthy:[/] {problem}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1)
 
 
 def _source(runtime: Runtime) -> MailSource:
@@ -332,6 +402,24 @@ def _guard() -> Iterator[None]:
         fail(f"rules are invalid, see `mailflow rules check`:\n{e}")
     except MailflowError as e:
         fail(str(e))
+
+
+def _serve(command: str) -> threading.Event:
+    """Set up a long-running command: its progress is logged (INFO) and SIGINT/SIGTERM stop it;
+    return the event they set."""
+    from mailflow.cli.logs import at_least
+
+    at_least(logging.INFO)
+    return _stop_on_signals()
+
+
+@contextmanager
+def _metrics(runtime: Runtime, command: str) -> Iterator[None]:
+    """Serve Prometheus metrics while ``command`` runs, when MAILFLOW_METRICS_PORT is set."""
+    from mailflow.jobs.metrics import serving_metrics
+
+    with serving_metrics(runtime, command):
+        yield
 
 
 def _stop_on_signals() -> threading.Event:
@@ -359,13 +447,15 @@ def messages_list(
 
     if status is not None and status not in MESSAGE_STATUSES:
         fail(f"--status must be one of {', '.join(MESSAGE_STATUSES)}, not {status!r}")
-    with _runtime() as runtime:
+    with _reader() as runtime:
         if as_json:
-            rows = presentation.message_rows(runtime.sessions, status=status, limit=limit)
+            rows = presentation.message_rows(
+                runtime.sessions, status=status, limit=limit, tz=runtime.timezone
+            )
             print(json.dumps(rows, ensure_ascii=False, indent=2))
         else:
             presentation.print_messages(
-                out, runtime.sessions, runtime.context.timezone, status=status, limit=limit
+                out, runtime.sessions, runtime.timezone, status=status, limit=limit
             )
 
 
@@ -382,8 +472,8 @@ def items_list(
 
     if status is not None and status not in ITEM_FILTERS:
         fail(f"--status must be one of {', '.join(ITEM_FILTERS)}, not {status!r}")
-    with _runtime() as runtime:
-        rows = list_items(runtime.sessions, status)
+    with _reader() as runtime:
+        rows = list_items(runtime.sessions, status, tz=runtime.timezone)
         if as_json:
             print(json.dumps(rows, ensure_ascii=False, indent=2))
         else:
@@ -412,7 +502,7 @@ def thread(
 
     if len(words) == 2 and words[0] == "close":
         wanted = _message_id(words[1])
-        with _runtime() as runtime:
+        with _reader() as runtime:
             count = close_thread(runtime.sessions, normalise_id(wanted), who(by, note))
         if count is None:
             fail(f"no stored message has the Message-ID {wanted}")
@@ -421,14 +511,14 @@ def thread(
     if len(words) != 1:
         raise typer.BadParameter("give one MESSAGE_ID, or `close MESSAGE_ID`")
     wanted = _message_id(words[0])
-    with _runtime() as runtime:
-        view = thread_view(runtime.sessions, normalise_id(wanted))
+    with _reader() as runtime:
+        view = thread_view(runtime.sessions, normalise_id(wanted), tz=runtime.timezone)
         if view is None:
             fail(f"no stored message has the Message-ID {wanted}")
         if as_json:
             print(json.dumps(view, ensure_ascii=False, indent=2))
         else:
-            render.print_thread(out, view, runtime.context.timezone)
+            render.print_thread(out, view, runtime.timezone)
 
 
 def _register_report() -> None:
@@ -472,7 +562,7 @@ def items_close(
     from mailflow.cli.repair import who
     from mailflow.service.repair import close_item
 
-    with _runtime() as runtime:
+    with _reader() as runtime:
         task = close_item(runtime.sessions, item_id, who(by, note))
     if task is None:
         fail(f"no action item has the id {item_id}; see `mailflow items list`")
@@ -480,11 +570,21 @@ def items_close(
 
 
 @contextmanager
-def _runtime() -> Iterator[Runtime]:
+def _runtime(*, last_good: bool = False, wait: threading.Event | None = None) -> Iterator[Runtime]:
+    """The rules, templates and database; ``last_good`` (long-running commands) starts on the
+    last good rules kept in the database when the files are broken. With ``wait`` a database
+    that cannot be reached is waited for (and said so) until it answers or ``wait`` is set."""
     from mailflow.service.runtime import build_runtime
 
+    settings = _settings()
     try:
-        runtime = build_runtime(_settings())
+        if wait is None:
+            runtime = build_runtime(settings, last_good=last_good)
+        else:
+            found = _wait_for_database(lambda: build_runtime(settings, last_good=last_good), wait)
+            if found is None:
+                raise typer.Exit(0)  # stopped before the database came back
+            runtime = found
     except RuleFileError as e:
         fail(f"rules are invalid, see `mailflow rules check`:\n{e}")
     except MailflowError as e:
@@ -493,6 +593,29 @@ def _runtime() -> Iterator[Runtime]:
         yield runtime
     finally:
         runtime.close()
+
+
+@contextmanager
+def _reader() -> Iterator[Reader]:
+    """The database and the timezone to show times in, for commands that need no valid rules."""
+    from mailflow.service.runtime import build_reader
+
+    try:
+        reader = build_reader(_settings())
+    except MailflowError as e:
+        fail(str(e))
+    try:
+        yield reader
+    finally:
+        reader.close()
+
+
+def _wait_for_database(build: Callable[[], Runtime], stop: threading.Event) -> Runtime | None:
+    from mailflow.service.outage import Outage, wait_until_reachable
+    from mailflow.store.db import database_outage
+
+    outages = {"database": Outage("start-up", "database", logging.getLogger("mailflow.cli"))}
+    return wait_until_reachable(build, database_outage, outages, stop)
 
 
 def _first_line(e: BaseException) -> str:

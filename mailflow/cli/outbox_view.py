@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import tzinfo
+from datetime import UTC, tzinfo
 from typing import Any
 
 from rich.console import Console
@@ -12,6 +12,7 @@ from rich.table import Table
 from sqlalchemy.orm import Session, sessionmaker
 
 from mailflow.service.clocks import ClockMail
+from mailflow.service.timestamps import local_iso
 from mailflow.store import recipients
 from mailflow.store.models import OutboxMail, OutboxRecipient
 from mailflow.store.outbox import list_outbox
@@ -40,9 +41,12 @@ def recipient_rows(row: OutboxMail, lines: list[OutboxRecipient]) -> list[dict[s
     return out
 
 
-def outbox_row(row: OutboxMail, lines: list[OutboxRecipient] | None = None) -> dict[str, Any]:
+def outbox_row(
+    row: OutboxMail, lines: list[OutboxRecipient] | None = None, tz: tzinfo = UTC
+) -> dict[str, Any]:
     """Return the ``outbox list --json`` object of one row (contract fields first), with
-    ``recipients``: each one's status, and the server's code and reply where it answered."""
+    ``recipients``: each one's status, and the server's code and reply where it answered;
+    times in ``tz`` with their offset."""
     return {
         "id": row.id,
         "kind": row.kind,
@@ -51,25 +55,29 @@ def outbox_row(row: OutboxMail, lines: list[OutboxRecipient] | None = None) -> d
         "subject": row.subject,
         "status": row.status,
         "in_reply_to": row.in_reply_to,
-        "due_at": row.due_at.isoformat(),
-        "sent_at": row.sent_at.isoformat() if row.sent_at else None,
+        "due_at": local_iso(row.due_at, tz),
+        "sent_at": local_iso(row.sent_at, tz),
         "message_id": row.message_id,
         "rule": row.rule,
         "attempts": row.attempts,
-        "next_attempt_at": row.next_attempt_at.isoformat(),
+        "next_attempt_at": local_iso(row.next_attempt_at, tz),
         "last_error": row.last_error,
         "recipients": recipient_rows(row, lines or []),
     }
 
 
 def outbox_rows(
-    sessions: sessionmaker[Session], *, status: str | None = None, limit: int | None = None
+    sessions: sessionmaker[Session],
+    *,
+    status: str | None = None,
+    limit: int | None = None,
+    tz: tzinfo = UTC,
 ) -> list[dict[str, Any]]:
     """Return outbox rows as ``outbox list --json`` objects, newest first."""
     with sessions() as session:
         rows = list_outbox(session, status=status, limit=limit)
         lines = recipients.of_rows(session, [r.id for r in rows])
-        return [outbox_row(r, lines.get(r.id)) for r in rows]
+        return [outbox_row(r, lines.get(r.id), tz) for r in rows]
 
 
 def print_outbox(
@@ -149,13 +157,13 @@ def print_dry_run(console: Console, result: dict[str, Any]) -> None:
         console.print(Panel(body, title=f"{mail['template']} ({escape(mail['rule'])})"))
 
 
-def clock_row(mail: ClockMail) -> dict[str, Any]:
-    """Return one due clock mail as a JSON object."""
+def clock_row(mail: ClockMail, tz: tzinfo = UTC) -> dict[str, Any]:
+    """Return one due clock mail as a JSON object, its time in ``tz``."""
     return {
         "kind": mail.kind,
         "to": list(mail.to),
         "cc": list(mail.cc),
-        "due_at": mail.due.isoformat(),
+        "due_at": local_iso(mail.due, tz),
         "about": mail.about,
     }
 

@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from datetime import tzinfo
+from datetime import UTC, tzinfo
 from types import TracebackType
 from typing import Any
 
@@ -23,6 +23,7 @@ from mailflow.mail.model import (
     UNKNOWN_DEPARTMENT,
 )
 from mailflow.service.ingest import IngestReport
+from mailflow.service.timestamps import local_iso
 from mailflow.store.messages import list_messages
 from mailflow.store.models import STATUS_QUARANTINED, Message
 
@@ -59,17 +60,18 @@ def print_report(console: Console, report: IngestReport) -> None:
     )
 
 
-def message_row(m: Message) -> dict[str, Any]:
-    """Return the ``messages list --json`` object of one message (contract fields first)."""
+def message_row(m: Message, tz: tzinfo = UTC) -> dict[str, Any]:
+    """Return the ``messages list --json`` object of one message (contract fields first), times
+    in ``tz`` with their offset."""
     return {
         "message_id": m.message_id,
         "subject": m.subject,
         "from": m.from_address,
-        "date": m.date.isoformat() if m.date else None,
+        "date": local_iso(m.date, tz),
         "status": m.status,
         "reason": m.reason,
         "from_name": m.from_name,
-        "received_at": m.received_at.isoformat(),
+        "received_at": local_iso(m.received_at, tz),
         "automated": m.automated,
         "automated_reason": m.automated_reason,
         "subject_reason": m.subject_reason,
@@ -81,11 +83,15 @@ def message_row(m: Message) -> dict[str, Any]:
 
 
 def message_rows(
-    sessions: sessionmaker[Session], *, status: str | None = None, limit: int | None = None
+    sessions: sessionmaker[Session],
+    *,
+    status: str | None = None,
+    limit: int | None = None,
+    tz: tzinfo = UTC,
 ) -> list[dict[str, Any]]:
     """Return stored messages as ``messages list --json`` objects."""
     with sessions() as session:
-        return [message_row(m) for m in list_messages(session, status=status, limit=limit)]
+        return [message_row(m, tz) for m in list_messages(session, status=status, limit=limit)]
 
 
 def print_messages(

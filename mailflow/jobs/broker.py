@@ -13,7 +13,9 @@ from urllib.parse import urlsplit
 from dramatiq import Broker
 from dramatiq.brokers.stub import StubBroker
 
-from mailflow.errors import ConfigurationError
+from mailflow.errors import ConfigurationError, ServiceUnavailable
+
+PROBE_TIMEOUT_S = 3.0
 
 QUEUE = "mailflow"
 
@@ -40,3 +42,64 @@ def build_broker(url: str | None) -> Broker:
 def is_in_process(broker: Broker) -> bool:
     """Return True for the in-process broker, whose queue lives and dies with this process."""
     return isinstance(broker, StubBroker)
+
+
+def broker_outage(e: BaseException) -> ServiceUnavailable | None:
+    """Return ``e`` as a ServiceUnavailable when it means the broker cannot be reached, else
+    None (Redis and RabbitMQ client errors, Dramatiq's connection errors, socket errors)."""
+    import pika.exceptions  # type: ignore[import-untyped]
+    import redis.exceptions
+    from dramatiq.errors import BrokerConnectionError
+
+    if isinstance(e, ServiceUnavailable):
+        return e
+    kinds = (
+        BrokerConnectionError,
+        redis.exceptions.ConnectionError,
+        redis.exceptions.TimeoutError,
+        pika.exceptions.AMQPError,
+        OSError,
+    )
+    if not isinstance(e, kinds):
+        return None
+    reason = str(e).strip().splitlines()[0] if str(e).strip() else ""
+    return ServiceUnavailable("broker", f"{type(e).__name__}: {reason}")
+
+
+def probe_broker(url: str | None) -> None:
+    """Connect to the broker at ``url`` and say hello; raise ServiceUnavailable if it does not
+    answer within PROBE_TIMEOUT_S. The in-process broker (None) is always there."""
+    if not url:
+        return
+    scheme = urlsplit(url).scheme.lower()
+    try:
+        if scheme in ("amqp", "amqps"):
+            import pika
+
+            params = pika.URLParameters(url)
+            params.socket_timeout = params.blocked_connection_timeout = PROBE_TIMEOUT_S
+            params.connection_attempts, params.stack_timeout = 1, PROBE_TIMEOUT_S
+            pika.BlockingConnection(params).close()
+            return
+        import redis
+
+        client = redis.Redis.from_url(
+            url, socket_timeout=PROBE_TIMEOUT_S, socket_connect_timeout=PROBE_TIMEOUT_S
+        )
+        try:
+            client.ping()
+        finally:
+            client.close()
+    except Exception as e:
+        outage = broker_outage(e)
+        if outage is None:
+            raise
+        raise outage from e
+
+
+def broker_kind(url: str | None) -> str:
+    """Return what the broker is, without the URL's password: in-process, redis or rabbitmq."""
+    if not url:
+        return "in-process"
+    scheme = urlsplit(url).scheme.lower()
+    return "rabbitmq" if scheme.startswith("amqp") else "redis"

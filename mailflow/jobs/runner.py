@@ -12,17 +12,20 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from mailflow.jobs.broker import build_broker
+from mailflow.errors import ServiceUnavailable
+from mailflow.jobs.broker import broker_outage, build_broker, probe_broker
 from mailflow.jobs.dispatch import Dispatcher
 from mailflow.service.clocks import ClockMail, sweep_clocks
 from mailflow.service.directory_sync import DirectorySyncClock
 from mailflow.service.ingest import IngestReport
 from mailflow.service.live import LiveRules, Rules
+from mailflow.service.outage import Outage
 from mailflow.service.poll import poll_forever, poll_once
 from mailflow.service.runtime import Runtime
 from mailflow.service.sweep import due_outbox
 from mailflow.sources.base import MailSource
 from mailflow.store import outbox
+from mailflow.store.db import database_outage, probe_database
 
 log = logging.getLogger(__name__)
 
@@ -108,35 +111,102 @@ def run_forever(
     """Poll (when given a source), sweep, reload rules, and serve deliveries until ``stop``.
 
     ``serve`` runs delivery workers in this process; by default only for the in-process broker.
+    A database or broker that goes away is waited for (``Watch``); the outbox is the truth,
+    so what could not be enqueued meanwhile is found again by the sweep.
     """
     live = live_rules(runtime)
     directory = DirectorySyncClock(runtime.settings)
     broker = build_broker(runtime.settings.broker_url)
+    watch = Watch("scheduler" if source is None else "run", runtime.settings.broker_url)
     courier = lambda: runtime.courier(renderer=live)  # noqa: E731 - deliveries follow reloads
     with Dispatcher(broker, courier, serve=serve) as dispatcher:
         poller = _start_poller(runtime, source, live, dispatcher, stop) if source else None
+
+        def turn() -> None:
+            _sweep(runtime, live, dispatcher, directory)
+
         while not stop.is_set():
-            dispatcher.enqueue(live.refresh(runtime.sessions))
-            rules = live.current
-            now = datetime.now(UTC)
-            fresh = sweep_clocks(runtime.sessions, rules.rulebook, rules.context, now)
-            dispatcher.enqueue(m.outbox_id for m in fresh if m.outbox_id is not None)
-            dispatcher.enqueue(due_outbox(runtime.sessions, now))
-            dispatcher.enqueue(directory.tick(runtime.sessions, rules.rulebook.organization, now))
-            stop.wait(SWEEP_EVERY_S)
+            stop.wait(watch.attempt(turn) or SWEEP_EVERY_S)
         if poller is not None and source is not None:
             source.interrupt()  # an IDLE or a wait must not hold up the shutdown
             poller.join(timeout=30)
 
 
+def _sweep(
+    runtime: Runtime, live: LiveRules, dispatcher: Dispatcher, directory: DirectorySyncClock
+) -> None:
+    """One turn of the scheduler: reload rules, run the clocks and the directory sync, enqueue
+    what is due."""
+    dispatcher.enqueue(live.refresh(runtime.sessions))
+    rules = live.current
+    now = datetime.now(UTC)
+    fresh = sweep_clocks(runtime.sessions, rules.rulebook, rules.context, now)
+    dispatcher.enqueue(m.outbox_id for m in fresh if m.outbox_id is not None)
+    dispatcher.enqueue(due_outbox(runtime.sessions, now))
+    dispatcher.enqueue(directory.tick(runtime.sessions, rules.rulebook.organization, now))
+
+
 def serve_forever(runtime: Runtime, stop: threading.Event) -> None:
     """Deliver what the shared broker hands this process (``mailflow worker``) until ``stop``;
-    template and rule edits that validate take effect here too, others never do."""
+    template and rule edits that validate take effect here too, others never do.
+
+    Dramatiq's consumers reconnect by themselves; the watch checks the broker and the
+    database every few seconds and says when either is away, and for how long.
+    """
     live = live_rules(runtime)
     broker = build_broker(runtime.settings.broker_url)
+    watch = Watch("worker", runtime.settings.broker_url)
     with Dispatcher(broker, lambda: runtime.courier(renderer=live), serve=True) as dispatcher:
-        while not stop.wait(SWEEP_EVERY_S):
+
+        def turn() -> None:
             dispatcher.enqueue(live.refresh(runtime.sessions))
+            watch.probe(runtime)
+
+        while not stop.is_set():
+            stop.wait(watch.attempt(turn) or SWEEP_EVERY_S)
+
+
+class Watch:
+    """The database and the broker as one long-running component sees them."""
+
+    def __init__(self, component: str, broker_url: str | None) -> None:
+        self.component, self.broker_url = component, broker_url
+        self.outages = {
+            "database": Outage(component, "database", log),
+            "broker": Outage(component, "broker", log),
+        }
+
+    def classify(self, e: BaseException) -> ServiceUnavailable | None:
+        """Return the outage ``e`` means (database or broker), or None."""
+        return database_outage(e) or broker_outage(e)
+
+    def probe(self, runtime: Runtime) -> None:
+        """Raise ServiceUnavailable unless both the database and the broker answer."""
+        probe_broker(self.broker_url)
+        probe_database(runtime.engine)
+
+    def attempt(self, work: Callable[[], object]) -> float | None:
+        """Run ``work``, then check the broker (so its outage is told even when there was
+        nothing to enqueue); on an outage say so and return the seconds to wait, else None."""
+        try:
+            work()
+        except Exception as e:
+            return self._failed(e)
+        self.outages["database"].recovered()
+        try:
+            probe_broker(self.broker_url)
+        except Exception as e:
+            return self._failed(e)
+        self.outages["broker"].recovered()
+        return None
+
+    def _failed(self, e: Exception) -> float:
+        outage = self.classify(e)
+        if outage is None:
+            raise e
+        if outage.server == "broker":
+            self.outages["database"].recovered()  # the broker is only used after the database
+        return self.outages[outage.server].failed(outage)
 
 
 def _start_poller(
@@ -180,5 +250,15 @@ class _Enqueuer:
     def __call__(self, report: IngestReport) -> None:
         if report is not self.report:
             self.report, self.done = report, 0
-        self.dispatcher.enqueue(report.outbox_ids[self.done :])
+        try:
+            self.dispatcher.enqueue(report.outbox_ids[self.done :])
+        except Exception as e:
+            # committed already: the sweep enqueues these rows once the broker is back
+            if broker_outage(e) is None:
+                raise
+            log.warning(
+                "could not enqueue %d mail(s) now (%s); the sweep will",
+                len(report.outbox_ids) - self.done,
+                e,
+            )
         self.done = len(report.outbox_ids)

@@ -123,7 +123,7 @@ def due_mail(session: Session, work: Clockwork) -> Iterator[Due]:
         if due.moment > work.now:
             continue
         if work.now - due.moment > stale:
-            log.info("dropped a stale %s (due %s)", due.row.kind, due.moment.isoformat())
+            log.debug("dropped a stale %s (due %s)", due.row.kind, due.moment.isoformat())
             continue
         yield due
 

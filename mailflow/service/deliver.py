@@ -14,7 +14,7 @@ import logging
 import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -24,6 +24,7 @@ from mailflow.outbound.attachments import build_attachments
 from mailflow.outbound.compose import compose
 from mailflow.outbound.render import Renderer
 from mailflow.outbound.transports import RecipientsRefused, SendConfigurationError, Transport
+from mailflow.service import journal
 from mailflow.service.outmail import key_of, outbox_row
 from mailflow.store import outbox, recipients
 from mailflow.store.db import writing
@@ -57,6 +58,8 @@ class Courier:
     administrators: tuple[str, ...] = ()
     # what "now" is for due-ness and backoff: `mailflow scheduler --now` evaluates as of then
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    # the organisation's timezone: a sent mail's Date header is written in it
+    timezone: tzinfo = UTC
 
     def deliver(self, outbox_id: int, now: datetime | None = None) -> str:
         """Send one outbox row if it is due and unclaimed; return sent, retry, failed or skipped.
@@ -86,6 +89,7 @@ class Courier:
             return self._fail(job, f"permanent: {e}", now)
         with writing(self.sessions) as session:
             outbox.mark_sent(session, job.id, subject, datetime.now(UTC))
+        journal.tell_sent(job.id, job.kind, job.message_id, job.in_reply_to)
         return SENT
 
     def _compose(self, job: _Job) -> tuple[bytes, str]:
@@ -101,7 +105,7 @@ class Courier:
             in_reply_to=job.in_reply_to,
             references=job.references,
             auto_submitted=job.auto_submitted,
-            date=datetime.now(UTC),
+            date=datetime.now(self.timezone),
             attachments=files,
         )
         return raw, rendered.subject

@@ -29,7 +29,7 @@ from mailflow.mail.header import message_ids, normalise_id
 from mailflow.mail.message import generated_message_id
 from mailflow.mail.model import ParseContext, ParsedMessage, to_contract
 from mailflow.rulebook.loader import Rulebook
-from mailflow.service import decide, understand
+from mailflow.service import decide, journal, understand
 from mailflow.service.parsing import BatchParser, Parsed
 from mailflow.sources.base import Checkpoint, FetchedMail, MailSource
 from mailflow.store import cursors, messages
@@ -240,6 +240,16 @@ def _commit_batch(
             log.info("a concurrent writer stored some of this batch; retrying it")
             continue
         report.outbox_ids.extend(outbox_ids)
+        journal.tell_stored(
+            session_factory,
+            source,
+            [
+                (item.message_id, item.new.row["status"], item.new.row["reason"])
+                for item, stored in zip(prepared, counts, strict=True)
+                if stored
+            ],
+            outbox_ids,
+        )
         for item, stored in zip(prepared, counts, strict=True):
             if not stored:
                 report.duplicates += 1

@@ -4,7 +4,9 @@
 times), loads and validates everything, and swaps the new set in only when all of it is valid.
 A broken edit leaves the last good rules running and queues one mail to the administrators per
 distinct set of problems. Deliveries render through ``LiveRules.render``: always the templates of
-the set in force, held in memory, never the files on disk behind the check.
+the set in force, held in memory, never the files on disk behind the check. Each good set is
+kept in the database (``rulestore``), so a restart during a broken edit starts on it; each error
+is recorded there for ``mailflow status``.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from mailflow.mail.model import ParseContext
 from mailflow.outbound.render import DEFAULT_LANG, RenderedMail, TemplateSet
 from mailflow.rulebook.context import parse_context
 from mailflow.rulebook.loader import Rulebook
+from mailflow.service import rulestore
 from mailflow.service.deliver import rules_error_notice
 from mailflow.service.runtime import load_rules
 from mailflow.settings import Settings
@@ -79,7 +82,9 @@ class LiveRules:
         return rules.context, rules.rulebook
 
     def refresh(self, sessions: sessionmaker[Session]) -> list[int]:
-        """Reload after an edit; return outbox ids of an administrator notice, if one was queued."""
+        """Reload after an edit; return outbox ids of an administrator notice, if one was queued.
+
+        A good set is kept in the database as the last good one; an error is recorded there."""
         now_print = fingerprint(self._settings.rules_dir, self._settings.templates_dir)
         with self._lock:
             if now_print == self._seen:
@@ -89,16 +94,23 @@ class LiveRules:
                 rulebook, templates = load_rules(self._settings)
             except RuleFileError as e:
                 log.error("rules not reloaded, the last good ones stay in force:\n%s", e)
-                return self._tell_administrators(sessions, e.problems)
+                rulestore.record_error(sessions, e.problems)
+                return self.tell_administrators(sessions, e.problems)
             self._rules = Rules(
                 rulebook, templates, parse_context(rulebook.organization, self._settings)
             )
-            log.warning("rules and templates reloaded")
+            settings = self._settings
+            version = rulestore.remember(
+                sessions, settings.rules_dir, settings.templates_dir, "files"
+            )
+            log.info("rules and templates reloaded (version %d)", version)
             return []
 
-    def _tell_administrators(
+    def tell_administrators(
         self, sessions: sessionmaker[Session], problems: list[str]
     ) -> list[int]:
+        """Queue one notice to the administrators per distinct set of ``problems``; return its
+        outbox id (none when it was queued before or nobody administers)."""
         info = self._rules.rulebook.organization.organization
         if not info.administrators:
             return []

@@ -12,8 +12,10 @@ import os
 import random
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -22,10 +24,11 @@ from mailflow.errors import LeaseLost, MailflowError, SourceConnectionError
 from mailflow.mail.model import ParseContext
 from mailflow.rulebook.loader import Rulebook
 from mailflow.service.ingest import IngestReport, Lease, ingest
+from mailflow.service.outage import Outage
 from mailflow.service.processes import process_exists
 from mailflow.sources.base import MailSource
-from mailflow.store import cursors
-from mailflow.store.db import writing
+from mailflow.store import cursors, service_state
+from mailflow.store.db import database_outage, writing
 
 log = logging.getLogger(__name__)
 
@@ -57,13 +60,14 @@ def is_abandoned(owner: str) -> bool:
     return not process_exists(int(pid))
 
 
-def take_lease(sessions: sessionmaker[Session], source: str, owner: str) -> Lease | None:
-    """Take or renew the lease on ``source``; return it, or None while another poller has it."""
+def take_lease(
+    sessions: sessionmaker[Session], source: str, owner: str, ttl: timedelta = LEASE_TTL
+) -> Lease | None:
+    """Take or renew the lease on ``source`` for ``ttl``; return it, or None while another
+    poller has it."""
     with writing(sessions) as session:
-        row = cursors.acquire_lease(
-            session, source, owner, datetime.now(UTC), LEASE_TTL, is_abandoned
-        )
-        return Lease(owner, row.epoch, LEASE_TTL) if row else None
+        row = cursors.acquire_lease(session, source, owner, datetime.now(UTC), ttl, is_abandoned)
+        return Lease(owner, row.epoch, ttl) if row else None
 
 
 def give_up_lease(sessions: sessionmaker[Session], source: str, owner: str) -> None:
@@ -90,7 +94,9 @@ def poll_once(
     if lease is None:
         raise MailboxBusy(_busy_message(sessions, source.name))
     try:
-        return ingest(source, sessions, ctx, lease, on_batch, rulebook, decided_at, parse_workers)
+        report = ingest(source, sessions, ctx, lease, on_batch, rulebook, decided_at, parse_workers)
+        record_fetch(sessions, source.name, owner, report)
+        return report
     finally:
         give_up_lease(sessions, source.name, owner)
 
@@ -106,6 +112,61 @@ def _busy_message(sessions: sessionmaker[Session], source: str) -> str:
     )
 
 
+MAILBOX_STATE = "mailbox:"  # + the source's name: its poller and last fetch, for status
+
+
+def record_fetch(
+    sessions: sessionmaker[Session], source: str, owner: str, report: IngestReport
+) -> None:
+    """Record that ``owner`` read ``source`` just now and what it found."""
+    now = datetime.now(UTC)
+    with writing(sessions) as session:
+        service_state.update_state(
+            session,
+            MAILBOX_STATE + source,
+            {
+                "owner": owner,
+                "fetched_at": now.isoformat(),
+                "stored": report.stored,
+                "quarantined": report.quarantined,
+            },
+            now,
+        )
+
+
+class _Role:
+    """What this poller believes it is, said once per change: active, standby or lapsed."""
+
+    def __init__(self, source: str, owner: str, ttl: timedelta) -> None:
+        self.source, self.owner, self.ttl, self.name = source, owner, ttl, "starting"
+        self.held_until = 0.0  # monotonic time the lease we last held runs out
+
+    def become(self, name: str, detail: str = "") -> None:
+        if name != self.name:
+            self.name = name
+            log.info(
+                "poller %s is %s for %s%s",
+                self.owner,
+                name,
+                self.source,
+                detail,
+                extra={"event": f"poller_{name}", "source": self.source},
+            )
+
+    def held(self) -> None:
+        self.held_until = time.monotonic() + self.ttl.total_seconds()
+        self.become("active")
+
+    def check_lapse(self) -> None:
+        """Cut off from the database past the lease's end: no longer the active poller."""
+        if self.name == "active" and time.monotonic() > self.held_until:
+            self.become(
+                "lapsed",
+                ": its lease ran out while the database was unreachable; it stands by until"
+                " it holds the lease again",
+            )
+
+
 def poll_forever(
     source: MailSource,
     sessions: sessionmaker[Session],
@@ -115,40 +176,98 @@ def poll_forever(
     on_batch: Callable[[IngestReport], None] | None = None,
     rules: Callable[[], tuple[ParseContext, Rulebook | None]] | None = None,
     parse_workers: int | None = None,
+    lease_ttl: timedelta = LEASE_TTL,
 ) -> None:
     """Ingest, then wait for mail (IDLE or interval), until ``stop`` is set.
 
     ``rules`` gives the rules in force for each pass (they may be reloaded meanwhile).
-    Connection errors back off exponentially with jitter and never end the loop; while
-    another poller holds the lease this one waits as a hot standby.
+    Mailbox and database outages back off exponentially with jitter and never end the loop
+    (the database's is logged at each step with its length, see ``Outage``); while another
+    poller holds the lease this one waits as a hot standby and says so. A poller cut off
+    from the database past its lease's end (``lease_ttl``) no longer counts itself active;
+    every batch it commits is fenced by the lease anyway (``ingest``).
     """
-    owner, failures = poller_identity(), 0
+    poller = _Poller(
+        source, sessions, ctx, stop, interval_s, on_batch, rules, parse_workers, ttl=lease_ttl
+    )
+    database = Outage("poller", "database", log)
     try:
         while not stop.is_set():
-            lease = take_lease(sessions, source.name, owner)
-            if lease is None:
-                stop.wait(LEASE_RENEW_S)
-                continue
-            current, rulebook = rules() if rules else (ctx, None)
             try:
-                ingest(
-                    source,
-                    sessions,
-                    current,
-                    lease,
-                    on_batch,
-                    rulebook,
-                    parse_workers=parse_workers,
-                )
-                failures = 0
-                source.wait_for_mail(min(interval_s, LEASE_RENEW_S))
-            except LeaseLost:
-                log.warning("mailbox %s: another poller took over; standing by", source.name)
-            except SourceConnectionError as e:
-                failures += 1
-                delay = min(MAX_BACKOFF_S, 2.0**failures) * random.uniform(0.5, 1.0)
-                log.warning("mailbox %s: %s; retrying in %.0f s", source.name, e, delay)
-                stop.wait(delay)
+                poller.turn()
+                database.recovered()
+            except Exception as e:
+                outage = database_outage(e)
+                if outage is None:
+                    raise
+                poller.role.check_lapse()
+                stop.wait(database.failed(outage))
     finally:
+        _let_go(sessions, source, poller.owner)
+
+
+@dataclass
+class _Poller:
+    """One poller's settings and state between turns."""
+
+    source: MailSource
+    sessions: sessionmaker[Session]
+    ctx: ParseContext
+    stop: threading.Event
+    interval_s: float
+    on_batch: Callable[[IngestReport], None] | None
+    rules: Callable[[], tuple[ParseContext, Rulebook | None]] | None
+    parse_workers: int | None
+    owner: str = field(default_factory=poller_identity)
+    ttl: timedelta = LEASE_TTL
+    failures: int = 0  # consecutive mailbox connection failures
+    role: _Role = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.role = _Role(self.source.name, self.owner, self.ttl)
+
+    def turn(self) -> None:
+        """Take the lease, ingest, wait for mail (or stand by, or back off)."""
+        name = self.source.name
+        renew_s = min(LEASE_RENEW_S, self.ttl.total_seconds() / 3)
+        lease = take_lease(self.sessions, name, self.owner, self.ttl)
+        if lease is None:
+            self.role.become("standby", f": {_busy_message(self.sessions, name)}")
+            self.stop.wait(renew_s)
+            return
+        self.role.held()
+        current, rulebook = self.rules() if self.rules else (self.ctx, None)
+        try:
+            report = ingest(
+                self.source,
+                self.sessions,
+                current,
+                lease,
+                self.on_batch,
+                rulebook,
+                parse_workers=self.parse_workers,
+            )
+            self.role.held()  # the last batch renewed the lease
+            record_fetch(self.sessions, name, self.owner, report)
+            self.failures = 0
+            self.source.wait_for_mail(min(self.interval_s, renew_s))
+        except LeaseLost:
+            self.role.become("standby", ": another poller took over")
+        except SourceConnectionError as e:
+            self.failures += 1
+            delay = min(MAX_BACKOFF_S, 2.0**self.failures) * random.uniform(0.5, 1.0)
+            log.warning("mailbox %s: %s; retrying in %.0f s", name, e, delay)
+            self.stop.wait(delay)
+
+
+def _let_go(sessions: sessionmaker[Session], source: MailSource, owner: str) -> None:
+    try:
         give_up_lease(sessions, source.name, owner)
+    except Exception as e:
+        if database_outage(e) is None:
+            raise
+        log.warning(
+            "could not release the lease on %s (the database is away); it expires", source.name
+        )
+    finally:
         source.close()

@@ -5,12 +5,13 @@ The ``--json`` output and the tables are built from these, so both always agree.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from mailflow.service.timestamps import local_iso
 from mailflow.store import admin_actions, threads
 from mailflow.store.models import ITEM_OPEN, ActionItemRecord, Message
 
@@ -18,8 +19,11 @@ OVERDUE = "overdue"
 ITEM_FILTERS = ("open", "done", OVERDUE)
 
 
-def item_row(item: ActionItemRecord, message_id: str, now: datetime) -> dict[str, Any]:
-    """Return the ``items list --json`` object of one item (contract fields first)."""
+def item_row(
+    item: ActionItemRecord, message_id: str, now: datetime, tz: tzinfo = UTC
+) -> dict[str, Any]:
+    """Return the ``items list --json`` object of one item (contract fields first), times in
+    ``tz`` with their offset."""
     overdue = item.status == ITEM_OPEN and item.due_at is not None and item.due_at < now
     return {
         "id": item.id,
@@ -30,14 +34,17 @@ def item_row(item: ActionItemRecord, message_id: str, now: datetime) -> dict[str
         "deadline": item.deadline,
         "deliverable": item.deliverable,
         "status": OVERDUE if overdue else item.status,
-        "completed_at": item.completed_at.isoformat() if item.completed_at else None,
+        "completed_at": local_iso(item.completed_at, tz),
         "missing": list(item.missing),
         "position": item.position,
     }
 
 
 def list_items(
-    sessions: sessionmaker[Session], status: str | None, now: datetime | None = None
+    sessions: sessionmaker[Session],
+    status: str | None,
+    now: datetime | None = None,
+    tz: tzinfo = UTC,
 ) -> list[dict[str, Any]]:
     """Return action items, soonest deadline first; ``overdue`` means open and past due."""
     now = now or datetime.now(UTC)
@@ -46,11 +53,14 @@ def list_items(
             rows = threads.list_items(session, overdue_at=now)
         else:
             rows = threads.list_items(session, status=status)
-        return [item_row(item, mid, now) for item, mid in rows]
+        return [item_row(item, mid, now, tz) for item, mid in rows]
 
 
 def thread_view(
-    sessions: sessionmaker[Session], message_id: str, now: datetime | None = None
+    sessions: sessionmaker[Session],
+    message_id: str,
+    now: datetime | None = None,
+    tz: tzinfo = UTC,
 ) -> dict[str, Any] | None:
     """Return the thread holding ``message_id``: messages, items, and who has confirmed what."""
     now = now or datetime.now(UTC)
@@ -63,24 +73,24 @@ def thread_view(
         ids = {m.id: m.message_id for m in members}
         return {
             "thread_id": thread_id,
-            "messages": [_message(m) for m in members],
+            "messages": [_message(m, tz) for m in members],
             "action_items": [
-                item_row(i, ids.get(i.message_pk, ""), now)
+                item_row(i, ids.get(i.message_pk, ""), now, tz)
                 for i in threads.items_in_thread(session, thread_id)
             ],
             "history": admin_actions.of_thread(session, thread_id),
             "confirmations": [
                 {
                     "message_id": ids.get(r.message_pk, ""),
-                    "requested_at": r.requested_at.isoformat(),
-                    "due_at": r.due_at.isoformat() if r.due_at else None,
+                    "requested_at": local_iso(r.requested_at, tz),
+                    "due_at": local_iso(r.due_at, tz),
                     "answers": [
                         {
                             "address": a.address,
                             "name": a.name,
                             "role": a.role,
                             "status": a.status,
-                            "answered_at": a.answered_at.isoformat() if a.answered_at else None,
+                            "answered_at": local_iso(a.answered_at, tz),
                             "text": a.answer_text,
                         }
                         for a in r.answers
@@ -91,11 +101,11 @@ def thread_view(
         }
 
 
-def _message(m: Message) -> dict[str, Any]:
+def _message(m: Message, tz: tzinfo) -> dict[str, Any]:
     confirmation = (m.parsed or {}).get("confirmation")
     return {
         "message_id": m.message_id,
-        "date": m.date.isoformat() if m.date else None,
+        "date": local_iso(m.date, tz),
         "from": m.from_address,
         "from_name": m.from_name,
         "subject": m.subject,

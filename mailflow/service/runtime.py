@@ -3,8 +3,10 @@ courier."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import UTC, datetime
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, tzinfo
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -15,15 +17,18 @@ from mailflow.outbound.render import Renderer, TemplateSet
 from mailflow.outbound.transports import open_transport
 from mailflow.rulebook.context import parse_context
 from mailflow.rulebook.loader import Rulebook, load_rulebook
-from mailflow.rulebook.organization import Organization
-from mailflow.service.deliver import Courier
+from mailflow.rulebook.organization import Organization, load_organization
+from mailflow.service import rulestore
+from mailflow.service.deliver import Courier, rules_error_notice
 from mailflow.settings import Settings
 from mailflow.sources.base import MailSource
 from mailflow.sources.imap import ImapSource
 from mailflow.sources.maildir import MaildirSource
 from mailflow.sources.url import ImapUrl, MaildirUrl, parse_source_url
-from mailflow.store import migrate
-from mailflow.store.db import make_engine, make_session_factory
+from mailflow.store import migrate, outbox
+from mailflow.store.db import make_engine, make_session_factory, writing
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -36,6 +41,11 @@ class Runtime:
     rulebook: Rulebook
     templates: TemplateSet
     context: ParseContext
+    # the stored version of the rules in force (long-running commands), and, when the files
+    # were broken at start, their problems and the private folder of the stored set in force
+    rules_version: int | None = None
+    rule_problems: list[str] = field(default_factory=list)
+    unpacked: rulestore.Unpacked | None = None
 
     @property
     def organization(self) -> Organization:
@@ -55,10 +65,13 @@ class Runtime:
             sender_name=info.name,
             administrators=tuple(info.administrators),
             clock=clock,
+            timezone=self.context.timezone,
         )
 
     def close(self) -> None:
         self.engine.dispose()
+        if self.unpacked is not None:
+            self.unpacked.discard()
 
 
 def load_rules(settings: Settings) -> tuple[Rulebook, TemplateSet]:
@@ -74,8 +87,16 @@ def load_rules(settings: Settings) -> tuple[Rulebook, TemplateSet]:
     return rulebook, templates
 
 
-def build_runtime(settings: Settings, *, require_schema: bool = True) -> Runtime:
-    """Return the runtime; raise ConfigurationError when rules or the database are not ready."""
+def build_runtime(
+    settings: Settings, *, require_schema: bool = True, last_good: bool = False
+) -> Runtime:
+    """Return the runtime; raise ConfigurationError when rules or the database are not ready.
+
+    ``last_good`` is for long-running commands: rules that validate are kept in the database
+    as the last good set; broken ones are reported and the newest stored set runs instead
+    (RuleFileError only when none was ever stored)."""
+    if last_good:
+        return _build_on_last_good(settings)
     rulebook, templates = load_rules(settings)
     engine = make_engine(settings.database_url)
     if require_schema:
@@ -88,6 +109,103 @@ def build_runtime(settings: Settings, *, require_schema: bool = True) -> Runtime
         templates=templates,
         context=parse_context(rulebook.organization, settings),
     )
+
+
+def _build_on_last_good(settings: Settings) -> Runtime:
+    engine = make_engine(settings.database_url)
+    _check_schema(engine)
+    sessions = make_session_factory(engine)
+    unpacked: rulestore.Unpacked | None = None
+    problems: list[str] = []
+    try:
+        rulebook, templates = load_rules(settings)
+        version = rulestore.remember(sessions, settings.rules_dir, settings.templates_dir, "files")
+    except RuleFileError as e:
+        unpacked = rulestore.unpack_newest(sessions)
+        if unpacked is None:
+            engine.dispose()
+            raise
+        problems, version = e.problems, unpacked.version
+        log.error(
+            "rules are invalid; running on the last good rules (version %d) kept in the"
+            " database until they are mended:\n%s",
+            version,
+            e,
+        )
+        stored = settings.model_copy(
+            update={"rules_dir": unpacked.rules_dir, "templates_dir": unpacked.templates_dir}
+        )
+        rulebook, templates = load_rules(stored)
+        rulestore.record_error(sessions, problems, version)
+        _tell_administrators(sessions, rulebook.organization, problems)
+    return Runtime(
+        settings=settings,
+        engine=engine,
+        sessions=sessions,
+        rulebook=rulebook,
+        templates=templates,
+        context=parse_context(rulebook.organization, settings),
+        rules_version=version,
+        rule_problems=problems,
+        unpacked=unpacked,
+    )
+
+
+@dataclass
+class Reader:
+    """What a command that only reads (or closes an item) needs: no valid rules required."""
+
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    timezone: tzinfo  # the organisation's, to show times in
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def build_reader(settings: Settings) -> Reader:
+    """Return the database and the organisation's timezone; raise ConfigurationError when the
+    database is not ready. Broken rule files do not matter here."""
+    engine = make_engine(settings.database_url)
+    _check_schema(engine)
+    sessions = make_session_factory(engine)
+    return Reader(settings, engine, sessions, display_timezone(settings, sessions))
+
+
+def display_timezone(settings: Settings, sessions: sessionmaker[Session]) -> tzinfo:
+    """MAILFLOW_TIMEZONE, else the rules' timezone: the files', else the last good set's."""
+    name = settings.timezone
+    if not name:
+        try:
+            name = load_organization(settings.rules_dir).organization.timezone
+        except (RuleFileError, OSError):
+            unpacked = rulestore.unpack_newest(sessions)
+            try:
+                org = load_organization(unpacked.rules_dir) if unpacked else None
+            except RuleFileError:
+                org = None
+            finally:
+                if unpacked is not None:
+                    unpacked.discard()
+            name = org.organization.timezone if org else "UTC"
+    try:
+        return ZoneInfo(name)
+    except Exception as e:
+        raise ConfigurationError(f"MAILFLOW_TIMEZONE: unknown timezone {name!r}") from e
+
+
+def _tell_administrators(
+    sessions: sessionmaker[Session], org: Organization, problems: list[str]
+) -> None:
+    """Queue the broken-rules notice (once per distinct set of problems); the sweep sends it."""
+    info = org.organization
+    if info.administrators:
+        notice = rules_error_notice(
+            problems, info.administrators, info.shared_address, datetime.now(UTC)
+        )
+        with writing(sessions) as session:
+            outbox.add_if_new(session, notice)
 
 
 def _check_schema(engine: Engine) -> None:

@@ -82,14 +82,18 @@ def acquire_lease(
     Taking it over increments ``epoch``, the fencing token that makes a stalled former
     owner's writes fail.
     """
-    lease = session.scalar(
-        select(MailboxLease).where(MailboxLease.source == source).with_for_update()
-    )
+    query = select(MailboxLease).where(MailboxLease.source == source).with_for_update()
+    lease = session.scalar(query)
     if lease is None:
-        lease = MailboxLease(source=source, owner=owner, epoch=1, expires_at=now + ttl)
-        session.add(lease)
-        session.flush()
-        return lease
+        # two pollers starting together both find no row: one insert wins, the other's does
+        # nothing, and both go on with the row that is there (a plain INSERT would fail one)
+        insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+        row = {"source": source, "owner": owner, "epoch": 1, "expires_at": now + ttl}
+        session.execute(insert(MailboxLease).values(row).on_conflict_do_nothing())
+        lease = session.scalar(query.execution_options(populate_existing=True))
+        assert lease is not None
+        if lease.owner == owner:
+            return lease
     if lease.owner != owner and lease.expires_at > now and not abandoned(lease.owner):
         return None
     if lease.owner != owner:

@@ -15,10 +15,11 @@ from typing import Any, TypeVar, cast
 
 from sqlalchemy import Engine, Table, create_engine, event, func, insert, inspect, select
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, DBAPIError, DisconnectionError, InterfaceError
+from sqlalchemy.exc import OperationalError as SqlOperationalError
 from sqlalchemy.orm import Session, make_transient_to_detached, sessionmaker
 
-from mailflow.errors import ConfigurationError
+from mailflow.errors import ConfigurationError, ServiceUnavailable
 
 _T = TypeVar("_T")
 
@@ -198,3 +199,33 @@ def writing(sessions: sessionmaker[Session]) -> Iterator[Session]:
     with sessions() as session, session.begin():
         session.connection(execution_options={"sqlite_immediate": True})
         yield session
+
+
+def database_outage(e: BaseException) -> ServiceUnavailable | None:
+    """Return ``e`` as a ServiceUnavailable when it means the database cannot be reached
+    right now (refused or dropped connection, server shutting down, SQLite busy), else None.
+
+    Errors of the statement itself (a constraint, a syntax error) are not outages.
+    """
+    if isinstance(e, ServiceUnavailable):
+        return e
+    transient = isinstance(e, SqlOperationalError | InterfaceError | DisconnectionError) or (
+        isinstance(e, DBAPIError) and e.connection_invalidated
+    )
+    if not transient:
+        return None
+    original = getattr(e, "orig", None) or e
+    reason = str(original).strip().splitlines()[0] if str(original).strip() else ""
+    return ServiceUnavailable("database", f"{type(original).__name__}: {reason}")
+
+
+def probe_database(engine: Engine) -> None:
+    """Run ``SELECT 1``; raise ServiceUnavailable when the database does not answer."""
+    try:
+        with engine.connect() as connection:
+            connection.execute(select(1))
+    except Exception as e:
+        outage = database_outage(e)
+        if outage is None:
+            raise
+        raise outage from e

@@ -200,6 +200,30 @@ class MailboxLease(Base):
     expires_at: Mapped[datetime]
 
 
+class RuleSet(Base):
+    """A validated set of rule files and templates (a tar archive of both folders), kept so
+    that a process starting during a broken edit runs on the last good set (invariant 11).
+    Its ``id`` is the version ``mailflow status`` shows."""
+
+    __tablename__ = "rule_sets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    digest: Mapped[str] = mapped_column(String(64), unique=True)  # sha256 of the archive
+    archive: Mapped[bytes] = mapped_column(LargeBinary)
+    stored_at: Mapped[datetime]
+
+
+class ServiceState(Base):
+    """What a running part of mailflow last said about itself (the rules in force and the last
+    reload error, a poller's last fetch, a worker's broker), for ``mailflow status``."""
+
+    __tablename__ = "service_states"
+
+    name: Mapped[str] = mapped_column(String(300), primary_key=True)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+    updated_at: Mapped[datetime]
+
+
 ITEM_OPEN, ITEM_DONE = "open", "done"
 ITEM_STATUSES = (ITEM_OPEN, ITEM_DONE)
 ANSWER_PENDING = "pending"

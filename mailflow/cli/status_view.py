@@ -1,0 +1,66 @@
+"""How ``mailflow status`` shows the installation's health to people."""
+
+from __future__ import annotations
+
+from datetime import datetime, tzinfo
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from mailflow.service.health import Health
+
+
+def _when(moment: datetime | str | None, tz: tzinfo) -> str:
+    if moment is None:
+        return "—"
+    if isinstance(moment, str):
+        moment = datetime.fromisoformat(moment)
+    return moment.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _reachable(part: dict[str, object]) -> str:
+    return (
+        "[green]reachable[/]"
+        if part["reachable"]
+        else f"[red]unreachable[/]: {escape(str(part['error']))}"
+    )
+
+
+def print_status(console: Console, found: Health, tz: tzinfo) -> None:
+    """Print the health as a short report: servers, pollers, outbox, rules, verdict."""
+    verdict = "[green]healthy[/]" if found.healthy else "[bold red]unhealthy[/]"
+    console.print(f"mailflow is {verdict} ({_when(found.checked_at, tz)})")
+    console.print(f"database: {_reachable(found.database)}", highlight=False)
+    console.print(f"broker ({found.broker['kind']}): {_reachable(found.broker)}", highlight=False)
+    if found.pollers:
+        table = Table(title="pollers", title_justify="left")
+        for column in ("mailbox", "holder", "lease", "last fetch"):
+            table.add_column(column, overflow="fold")
+        for p in found.pollers:
+            lease = f"active, {p['lease_left_s']} s left" if p["active"] else "[red]expired[/]"
+            fetch = _when(p["fetched_at"], tz)
+            table.add_row(escape(p["source"]), escape(p["owner"]), lease, fetch)
+        console.print(table)
+    if found.outbox:
+        o = found.outbox
+        console.print(
+            f"outbox: {o['pending']} pending ({o['backlog']} due now, the oldest waiting"
+            f" {o['oldest_pending_age_s']} s), {o['failed']} failed",
+            highlight=False,
+        )
+        console.print(
+            "messages: "
+            + (", ".join(f"{n} {s}" for s, n in sorted(found.messages.items())) or "none"),
+            highlight=False,
+        )
+    if found.rules:
+        r = found.rules
+        state = "[red]files broken[/]" if r.get("broken") else "files valid"
+        console.print(
+            f"rules: version {r.get('version')} from {r.get('source')}, {state};"
+            f" last error: {escape(str(r.get('last_error') or 'none'))}",
+            highlight=False,
+        )
+    for warning in found.warnings:
+        console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)

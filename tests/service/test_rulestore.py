@@ -1,0 +1,95 @@
+"""The last good rules live in the database: archived exactly, unpacked whole, recorded with
+their version and the last error; a good reload is news (INFO), not a warning."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from pathlib import Path
+
+import pytest
+
+from mailflow.service import rulestore
+from mailflow.service.live import LiveRules, Rules
+from mailflow.service.runtime import build_runtime
+from mailflow.settings import load_settings
+from mailflow.store import service_state
+from mailflow.store.db import make_engine, make_session_factory
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def folders(tmp_path: Path) -> tuple[Path, Path]:
+    """Copies of the shipped rules and templates a test may edit."""
+    shutil.copytree(REPO / "rules", tmp_path / "rules")
+    shutil.copytree(REPO / "templates", tmp_path / "templates")
+    return tmp_path / "rules", tmp_path / "templates"
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {
+        p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*") if p.is_file()
+    }
+
+
+def test_archive_is_the_same_for_the_same_files(folders: tuple[Path, Path]) -> None:
+    """Touching a file changes nothing; changing a byte changes the archive."""
+    rules, templates = folders
+    first = rulestore.archive(rules, templates)
+    (rules / "rules.yaml").touch()
+    assert rulestore.archive(rules, templates) == first
+    (rules / "rules.yaml").write_bytes((rules / "rules.yaml").read_bytes() + b"\n")
+    assert rulestore.archive(rules, templates) != first
+
+
+def test_remembered_rules_unpack_whole(sqlite_url: str, folders: tuple[Path, Path]) -> None:
+    """Every file of both folders comes back byte for byte, under the version recorded."""
+    rules, templates = folders
+    engine = make_engine(sqlite_url)
+    sessions = make_session_factory(engine)
+    try:
+        version = rulestore.remember(sessions, rules, templates, "files")
+        unpacked = rulestore.unpack_newest(sessions)
+        assert unpacked is not None and unpacked.version == version
+        try:
+            assert _files(unpacked.rules_dir) == _files(rules)
+            assert _files(unpacked.templates_dir) == _files(templates)
+        finally:
+            unpacked.discard()
+        assert not unpacked.root.exists()
+        with sessions() as s:
+            state = service_state.state(s, rulestore.RULES_STATE)
+        assert state is not None and state["version"] == version and state["broken"] is False
+    finally:
+        engine.dispose()
+
+
+def test_reload_is_info_and_recorded(
+    sqlite_url: str, folders: tuple[Path, Path], caplog: pytest.LogCaptureFixture
+) -> None:
+    """A good edit logs at INFO with the new version; a broken one is recorded with its
+    problems for `mailflow status` while the version in force stays."""
+    rules, templates = folders
+    settings = load_settings(database_url=sqlite_url, rules_dir=rules, templates_dir=templates)
+    runtime = build_runtime(settings, last_good=True)
+    try:
+        live = LiveRules(settings, Rules(runtime.rulebook, runtime.templates, runtime.context))
+        rules_file = rules / "rules.yaml"
+        text = rules_file.read_text(encoding="utf-8")
+        rules_file.write_text(text.replace("name: 行动项回执", "name: 行动项回执单", 1), "utf-8")
+        with caplog.at_level(logging.INFO, logger="mailflow"):
+            live.refresh(runtime.sessions)
+        [record] = [r for r in caplog.records if "reloaded" in r.getMessage()]
+        assert record.levelno == logging.INFO
+        with runtime.sessions() as s:
+            good = service_state.state(s, rulestore.RULES_STATE)
+        assert good is not None and good["version"] == (runtime.rules_version or 0) + 1
+        rules_file.write_text(text.replace("reply: receipt", "reply: recipt", 1), "utf-8")
+        live.refresh(runtime.sessions)
+        with runtime.sessions() as s:
+            bad = service_state.state(s, rulestore.RULES_STATE)
+        assert bad is not None and bad["broken"] is True and bad["version"] == good["version"]
+        assert "rules.yaml:" in bad["last_error"] and "recipt" in bad["last_error"]
+    finally:
+        runtime.close()
