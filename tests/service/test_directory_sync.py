@@ -247,4 +247,5 @@ def test_the_scheduler_clock_syncs_once_per_interval_and_waits_after_a_failure(
     clock.tick(sessions, org, NOW.replace(day=8, hour=10, minute=30))  # within the hour: waits
     assert (settings.rules_dir / SYNCED_FILE).read_bytes() == first
     clock.tick(sessions, org, NOW.replace(day=8, hour=11, minute=1))
-    assert b"2026-12-08T11:01:00" in (settings.rules_dir / SYNCED_FILE).read_bytes()
+    synced = load_synced(settings.rules_dir)
+    assert synced is not None and synced.synced_at == "2026-12-08T19:01:00+08:00"  # local time
