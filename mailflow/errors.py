@@ -73,3 +73,7 @@ class PermanentSendError(SendError):
 
 class TemplateError(ConfigurationError):
     """Raised when a template is missing, does not compile, or fails to render safely."""
+
+
+class DatabaseUnavailable(MailflowError):
+    """Raised when the database cannot be used: unreachable, missing, or refusing the login."""

@@ -23,6 +23,7 @@ from mailflow.sources.imap import ImapSource
 from mailflow.sources.maildir import MaildirSource
 from mailflow.sources.url import ImapUrl, MaildirUrl, parse_source_url
 from mailflow.store import migrate
+from mailflow.store.connection_errors import unusable_database
 from mailflow.store.db import make_engine, make_session_factory
 
 
@@ -76,9 +77,12 @@ def load_rules(settings: Settings) -> tuple[Rulebook, TemplateSet]:
 def build_runtime(settings: Settings, *, require_schema: bool = True) -> Runtime:
     """Return the runtime; raise ConfigurationError when rules or the database are not ready."""
     rulebook, templates = load_rules(settings)
-    engine = make_engine(settings.database_url)
+    try:
+        engine = make_engine(settings.database_url)
+    except OSError as e:
+        raise _unusable(e, settings.database_url) from e
     if require_schema:
-        _check_schema(engine)
+        _check_schema(engine, settings.database_url)
     return Runtime(
         settings=settings,
         engine=engine,
@@ -89,14 +93,24 @@ def build_runtime(settings: Settings, *, require_schema: bool = True) -> Runtime
     )
 
 
-def _check_schema(engine: Engine) -> None:
-    current, head = migrate.current_revision(engine), migrate.head_revision()
+def _check_schema(engine: Engine, url: str) -> None:
+    try:
+        current = migrate.current_revision(engine)
+    except Exception as e:
+        engine.dispose()
+        raise _unusable(e, url) from e
+    head = migrate.head_revision()
     if current != head:
         engine.dispose()
         state = "has no mailflow tables" if current is None else f"is at revision {current}"
         raise ConfigurationError(
             f"the database {state}, the code needs {head}: run `mailflow db upgrade` first"
         )
+
+
+def _unusable(error: Exception, url: str) -> Exception:
+    """Return the DatabaseUnavailable ``error`` means, or ``error`` itself (a bug)."""
+    return unusable_database(error, url) or error
 
 
 def open_source(settings: Settings) -> MailSource:

@@ -34,7 +34,9 @@ EOF_FRACTION = 0.5
 EOF_STRIKES = 2
 EXISTS = b"EXISTS"
 BYE = b"BYE"
-UNAVAILABLE = "[UNAVAILABLE]"  # RFC 5530: a temporary login failure, worth a retry
+UNAVAILABLE = "[UNAVAILABLE]"
+CAP_PLAIN = "AUTH=PLAIN"
+CAP_NO_LOGIN = "LOGINDISABLED"  # RFC 5530: a temporary login failure, worth a retry
 
 # imaplib.IMAP4.error covers imapclient's IMAPClientError, LoginError and abort; OSError
 # covers socket.timeout and ssl.SSLError.
@@ -56,11 +58,30 @@ def connect(url: ImapUrl, password: str) -> IMAPClient:
     try:
         if url.security is Security.STARTTLS:
             client.starttls(context)  # raises when the server does not offer it: no downgrade
-        client.login(url.username, password)
+        login(client, url, password)
     except BaseException:
         shutdown(client)
         raise
     return client
+
+
+def login(client: IMAPClient, url: ImapUrl, password: str) -> None:
+    """Log in with LOGIN, or with AUTHENTICATE PLAIN in UTF-8 (RFC 4616) when a credential is
+    not ASCII or the server disables LOGIN: imaplib sends LOGIN's arguments as ASCII and would
+    raise UnicodeEncodeError.
+
+    Raises LoginError when refused, SourceAuthenticationError when no mechanism can carry the
+    credentials."""
+    plain_needed = not (url.username.isascii() and password.isascii())
+    if not plain_needed and not client.has_capability(CAP_NO_LOGIN):
+        client.login(url.username, password)
+        return
+    if not client.has_capability(CAP_PLAIN):
+        why = "the user name or password is not ASCII" if plain_needed else "LOGIN is disabled"
+        raise SourceAuthenticationError(
+            f"{url.name}: {why} and the server offers no AUTHENTICATE PLAIN"
+        )
+    client.plain_login(url.username, password)
 
 
 @contextmanager
