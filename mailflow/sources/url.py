@@ -20,6 +20,9 @@ A user name containing ``@`` is percent-encoded (``alice%40example.com``). IMAP 
     trust this CA bundle instead of the system's (private CA, tests).
 ``idle=no``
     never use IDLE; poll with NOOP instead.
+``auth=password`` | ``auth=xoauth2`` | ``auth=oauthbearer``
+    log in with the password (default), or with an OAuth2 access token from the
+    ``MAILFLOW_OAUTH_*`` settings (Microsoft 365, Gmail).
 
 Passwords never live in the URL: they come from ``MAILFLOW_SOURCE_PASSWORD`` or its ``_FILE``.
 A URL carrying one is refused, and no error message repeats it. Imports nothing of mailflow but
@@ -29,12 +32,12 @@ A URL carrying one is refused, and no error message repeats it. Imports nothing 
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import SplitResult, quote, unquote, urlsplit
 
 from mailflow.errors import ConfigurationError
-from mailflow.urls import Security, query_options, security_of
+from mailflow.urls import Auth, Security, auth_of, query_options, security_of
 
 DEFAULT_FOLDER = "INBOX"
 DEFAULT_BATCH = 200
@@ -43,7 +46,7 @@ PROCESSED_KEYWORD = "$MailflowProcessed"
 IMAP_PORT = 143
 IMAPS_PORT = 993
 VARIABLE = "MAILFLOW_SOURCE"
-_IMAP_OPTIONS = frozenset({"security", "batch", "processed", "cafile", "idle"})
+_IMAP_OPTIONS = frozenset({"security", "batch", "processed", "cafile", "idle", "auth"})
 _YES = {"yes", "true", "1", "on"}
 _NO = {"no", "false", "0", "off"}
 
@@ -82,6 +85,7 @@ class ImapUrl:
     processed_folder: str | None = None  # the target of processed=move:Folder
     cafile: Path | None = None
     idle: bool = True
+    auth: Auth = field(default=Auth.PASSWORD, repr=False)  # repr: no word 'password'
 
     @property
     def name(self) -> str:
@@ -158,6 +162,7 @@ def _imap(parts: SplitResult) -> ImapUrl:
         processed_folder=processed_folder,
         cafile=cafile,
         idle=_flag("idle", query.get("idle", "yes")),
+        auth=auth_of(query.get("auth"), VARIABLE),
     )
 
 

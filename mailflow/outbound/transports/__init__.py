@@ -8,6 +8,7 @@ store; this package imports nothing of mailflow but ``settings``, ``errors`` and
 from __future__ import annotations
 
 from mailflow.errors import ConfigurationError
+from mailflow.oauth import open_tokens
 from mailflow.outbound.transports.base import (
     RecipientsRefused,
     SendConfigurationError,
@@ -43,6 +44,13 @@ def open_transport(settings: Settings) -> Transport:
     if isinstance(url, FileUrl):
         return FileTransport(url.path)
     password = settings.transport_secret()
+    if url.auth.uses_token:
+        if password:
+            raise ConfigurationError(
+                f"MAILFLOW_TRANSPORT: auth={url.auth.value} logs in with an OAuth2 token;"
+                " unset MAILFLOW_TRANSPORT_PASSWORD(_FILE)"
+            )
+        return SmtpTransport(url, tokens=open_tokens(settings))
     if url.username is None and password:
         raise ConfigurationError(
             "MAILFLOW_TRANSPORT_PASSWORD is set but MAILFLOW_TRANSPORT names no user"
