@@ -20,6 +20,7 @@ from typing import Any
 from imapclient import IMAPClient, SocketTimeout
 from imapclient.exceptions import LoginError
 
+from mailflow import __version__
 from mailflow.errors import (
     SourceAuthenticationError,
     SourceConnectionError,
@@ -42,7 +43,9 @@ EXISTS = b"EXISTS"
 BYE = b"BYE"
 UNAVAILABLE = "[UNAVAILABLE]"
 CAP_PLAIN = "AUTH=PLAIN"
-CAP_NO_LOGIN = "LOGINDISABLED"  # RFC 5530: a temporary login failure, worth a retry
+CAP_NO_LOGIN = "LOGINDISABLED"
+CAP_ID = "ID"
+CLIENT_NAME = "mailflow"  # RFC 5530: a temporary login failure, worth a retry
 
 # imaplib.IMAP4.error covers imapclient's IMAPClientError, LoginError and abort; OSError
 # covers socket.timeout and ssl.SSLError.
@@ -71,6 +74,7 @@ def connect(url: ImapUrl, password: str | None, tokens: AccessTokens | None = No
             token_login(client, url, tokens)
         else:
             login(client, url, password or "")
+        identify(client, url)
     except BaseException:
         shutdown(client)
         raise
@@ -94,6 +98,17 @@ def login(client: IMAPClient, url: ImapUrl, password: str) -> None:
             f"{url.name}: {why} and the server offers no AUTHENTICATE PLAIN"
         )
     client.plain_login(url.username, password)
+
+
+def identify(client: IMAPClient, url: ImapUrl) -> None:
+    """Send ID (RFC 2971) when the server offers it: NetEase refuses to open folders for a
+    client that did not say who it is ("Unsafe Login"). A refused ID is only logged."""
+    if not client.has_capability(CAP_ID):
+        return
+    try:
+        client.id_({"name": CLIENT_NAME, "version": __version__})
+    except imaplib.IMAP4.error as e:
+        log.debug("%s: the server did not take ID: %s", url.name, describe(e))
 
 
 def token_login(client: IMAPClient, url: ImapUrl, tokens: AccessTokens) -> None:
