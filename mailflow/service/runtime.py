@@ -19,6 +19,7 @@ from mailflow.rulebook.organization import Organization
 from mailflow.service.deliver import Courier
 from mailflow.settings import Settings
 from mailflow.sources.base import MailSource
+from mailflow.sources.ews import EwsSource
 from mailflow.sources.imap import ImapSource
 from mailflow.sources.maildir import MaildirSource
 from mailflow.sources.url import ImapUrl, MaildirUrl, parse_source_url
@@ -120,7 +121,4 @@ def open_source(settings: Settings) -> MailSource:
         return MaildirSource(url.path)
     if isinstance(url, ImapUrl):
         return ImapSource.from_settings(settings)
-    raise ConfigurationError(
-        "MAILFLOW_SOURCE: ews:// (Exchange) is not supported yet; use IMAP with the same"
-        " mailbox (Exchange Online retires EWS in 2026-2027)"
-    )
+    return EwsSource.from_settings(settings, url)

@@ -6,7 +6,7 @@ Forms understood::
     imap://user@host:port/INBOX?security=starttls   (default for imap://)
     imap://user@host:port/INBOX?security=none       (plain text, for a loopback server)
     imaps://user@host:port/INBOX                    (implicit TLS)
-    ews://user@host/
+    ews://user@host/[EWS/Exchange.asmx]?options     (on-premises Exchange; see mailflow.ews.url)
 
 A user name containing ``@`` is percent-encoded (``alice%40example.com``). IMAP query options:
 
@@ -26,7 +26,7 @@ A user name containing ``@`` is percent-encoded (``alice%40example.com``). IMAP 
 
 Passwords never live in the URL: they come from ``MAILFLOW_SOURCE_PASSWORD`` or its ``_FILE``.
 A URL carrying one is refused, and no error message repeats it. Imports nothing of mailflow but
-``errors``.
+``errors``, ``urls`` and ``ews.url``.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ from pathlib import Path
 from urllib.parse import SplitResult, quote, unquote, urlsplit
 
 from mailflow.errors import ConfigurationError
+from mailflow.ews.url import EwsUrl, parse_ews_url
 from mailflow.urls import Auth, Security, auth_of, query_options, security_of
 
 DEFAULT_FOLDER = "INBOX"
@@ -95,19 +96,6 @@ class ImapUrl:
         return f"{scheme}://{user}@{_netloc_host(self.host)}:{self.port}/{quote(self.folder)}"
 
 
-@dataclass(frozen=True)
-class EwsUrl:
-    """An Exchange mailbox reached over EWS."""
-
-    username: str
-    host: str
-
-    @property
-    def name(self) -> str:
-        """A stable identity for checkpoints and logs."""
-        return f"ews://{quote(self.username, safe='')}@{_netloc_host(self.host)}/"
-
-
 SourceUrl = MaildirUrl | ImapUrl | EwsUrl
 
 
@@ -129,7 +117,7 @@ def parse_source_url(url: str) -> SourceUrl:
     if scheme in ("imap", "imaps"):
         return _imap(parts)
     if scheme == "ews":
-        return EwsUrl(_username(parts), _host(parts))
+        return parse_ews_url(parts, VARIABLE, source=True)
     raise ConfigurationError(
         f"MAILFLOW_SOURCE: unknown scheme {scheme!r} (use maildir://, imap://, imaps:// or ews://)"
     )

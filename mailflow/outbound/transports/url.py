@@ -7,13 +7,14 @@ Forms understood::
     smtp://host:port?security=none                     plain text: a loopback relay only
     smtps://host:port                                  implicit TLS (port 465 by default)
     smtp://user%40example.com@host:587                 AUTH as user@example.com
+    ews://user%40example.com@exchange.example.com/     on-premises Exchange (mailflow.ews.url)
 
 SMTP query options: ``security=``, ``cafile=/path/ca.pem`` (trust this CA bundle instead of the
 system's), ``timeout=30`` (seconds per SMTP command) and ``auth=password|xoauth2|oauthbearer``
 (an OAuth2 access token from the ``MAILFLOW_OAUTH_*`` settings instead of the password).
 The password never lives in the URL: it comes from ``MAILFLOW_TRANSPORT_PASSWORD`` or its
 ``_FILE``; a URL carrying one is refused, and no error message repeats the URL's text. Imports
-nothing of mailflow but ``errors``.
+nothing of mailflow but ``errors``, ``urls`` and ``ews.url``.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from pathlib import Path
 from urllib.parse import SplitResult, quote, unquote, urlsplit
 
 from mailflow.errors import ConfigurationError
+from mailflow.ews.url import EwsUrl, parse_ews_url
 from mailflow.urls import Auth, Security, auth_of, query_options, security_of
 
 VARIABLE = "MAILFLOW_TRANSPORT"
@@ -67,7 +69,7 @@ class SmtpUrl:
         return f"{scheme}://{user}{host}:{self.port}"
 
 
-TransportUrl = FileUrl | SmtpUrl
+TransportUrl = FileUrl | SmtpUrl | EwsUrl
 
 
 def parse_transport_url(url: str) -> TransportUrl:
@@ -88,11 +90,9 @@ def parse_transport_url(url: str) -> TransportUrl:
     if scheme in ("smtp", "smtps"):
         return _smtp(parts)
     if scheme == "ews":
-        raise ConfigurationError(
-            f"{VARIABLE}: ews:// is not supported yet; use smtp://, smtps:// or file://"
-        )
+        return parse_ews_url(parts, VARIABLE, source=False)
     raise ConfigurationError(
-        f"{VARIABLE}: unknown scheme {scheme!r} (use smtp://, smtps:// or file://)"
+        f"{VARIABLE}: unknown scheme {scheme!r} (use smtp://, smtps://, ews:// or file://)"
     )
 
 
