@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import logging
 import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from mailflow.errors import SourceAuthenticationError, SourceConnectionError
 from mailflow.oauth.flows import EndpointFlow, GrantType
@@ -194,3 +196,55 @@ def test_from_settings_reads_the_oauth_secrets_from_files(
         assert ingest(source, DictCursor()) == ["<3@test>"]
     finally:
         source.close()
+
+
+def test_poller_recovers_from_a_token_expiring_during_idle(
+    mailbox: DovecotServer, authorization: AuthorizationServer, sqlite_url: str
+) -> None:
+    """The long-running poller (poll_forever) IDLEs on a token that then expires with its
+    session; mail delivered meanwhile is stored after the reconnect with a new token, once."""
+    from mailflow.mail.model import ParseContext
+    from mailflow.service.ingest import IngestReport
+    from mailflow.service.poll import poll_forever
+    from mailflow.store.db import make_engine, make_session_factory
+    from mailflow.store.models import Message
+
+    engine = make_engine(sqlite_url)
+    sessions = make_session_factory(engine)
+    clock = Clock()
+    tokens = _tokens(authorization, clock)
+    source = _source(mailbox, tokens, "xoauth2")
+    mailbox.append(USER, raw_mail(1))
+    stored: list[int] = []
+    second = threading.Event()
+
+    def on_batch(report: IngestReport) -> None:
+        stored.append(report.stored)
+        if sum(stored) >= 2:
+            second.set()
+
+    def token_expires() -> None:
+        clock.now += 3600
+        authorization.expire_all()
+        mailbox.append(USER, raw_mail(2))
+        mailbox.kick(USER)
+
+    stop = threading.Event()
+    with logged("idling") as idling:
+        expiry = after(idling, token_expires)
+        worker = threading.Thread(
+            target=poll_forever, args=(source, sessions, ParseContext(), stop, 600.0),
+            kwargs={"on_batch": on_batch}, daemon=True,
+        )  # fmt: skip
+        worker.start()
+        try:
+            assert second.wait(30), "the mail delivered while the token expired was not stored"
+        finally:
+            stop.set()
+            mailbox.kick(USER)  # ends a new IDLE so the thread sees `stop`
+            worker.join(timeout=30)
+            expiry.join()
+    with sessions() as s:
+        ids = sorted(s.scalars(select(Message.message_id)))
+    engine.dispose()
+    assert ids == ["<1@test>", "<2@test>"] and tokens.requests == 2
