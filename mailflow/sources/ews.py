@@ -4,9 +4,11 @@ New mail is found with SyncFolderItems, one page at a time; each page's new item
 with GetItem (MimeContent: the raw message as Exchange holds it) and yielded as one batch that
 carries the page's sync state. The ingest service commits the batch and the sync state in one
 transaction (invariant 1), then calls ``acknowledge``, which marks the items: a category (what
-Outlook shows; existing categories are kept) or a move into a folder. A wait for new mail uses
-a pull subscription (GetEvents) where the server allows it, and plain waiting otherwise; the
-subscription only wakes the poller, the sync state stays the truth (exchangelib#1153). Every
+Outlook shows; existing categories are kept) or a move into a folder. Marks a crash left undone
+are caught up on the next connection (stored Message-IDs still unmarked in the Inbox). A wait
+for new mail uses a pull subscription (GetEvents) where the server allows it, and plain waiting
+otherwise; the subscription only wakes the poller, the sync state stays the truth
+(exchangelib#1153). Every
 exchangelib/requests error leaves this module as ``SourceConnectionError`` or
 ``SourceAuthenticationError``; the next call reconnects. Never parses or stores.
 """
@@ -67,6 +69,7 @@ class EwsSource:
         self._subscription: tuple[str, str] | None = None  # (id, watermark)
         self._wake = threading.Event()
         self._closed = False
+        self._catch_up_due = True
 
     @classmethod
     def from_settings(cls, settings: Settings, url: EwsUrl) -> EwsSource:
@@ -94,6 +97,9 @@ class EwsSource:
         if self._url.pull and self._subscription is None:
             with self._guard("subscribe"):  # before the sync: mail after it wakes the wait
                 self._subscribe()
+        if self._catch_up_due:
+            with self._guard("catch up"):
+                self._catch_up(cursor)
         while True:
             with self._guard("sync"):
                 created, new_state, last = self._sync_page(state)
@@ -109,21 +115,7 @@ class EwsSource:
         if self._url.mark is EwsMark.NONE or not mails:
             return
         with self._guard("acknowledge"):
-            account = self._connection()
-            known = [(m.key, self._pending.pop(m.key, ("", []))) for m in mails]
-            if self._url.mark is EwsMark.MOVE:
-                ids = [(key, changekey or None) for key, (changekey, _c) in known]
-                _raise_first(account.bulk_move(ids=ids, to_folder=self._move_target()))
-                return
-            category = self._url.mark_target or ""
-            updates = [
-                (Message(account=account, id=key, changekey=ck or None,
-                         categories=[*categories, category]), ["categories"])
-                for key, (ck, categories) in known
-                if category not in categories
-            ]  # fmt: skip
-            if updates:
-                _raise_first(account.bulk_update(items=updates))
+            self._mark([(m.key, *self._pending.pop(m.key, ("", []))) for m in mails])
 
     def wait_for_mail(self, timeout_s: float) -> None:
         """Return when new mail may have arrived (pull subscription) or ``timeout_s`` passed."""
@@ -170,6 +162,7 @@ class EwsSource:
             raise SourceError(f"{self.name}: the source is closed")
         if self._account is None:
             self._account = open_account(self._url, self._password)
+            self._catch_up_due = True
             log.info("%s: connected to %s", self.name, self._url.endpoint)
         return self._account
 
@@ -231,6 +224,43 @@ class EwsSource:
             )
             mails.append(FetchedMail(FOLDER, item.id, raw, sync_state=state))
         return mails
+
+    def _mark(self, items: list[tuple[str, str, list[str]]]) -> None:
+        """Mark ``(item id, changekey, categories)``: MoveItem, or UpdateItem adding the
+        category (items that carry it already are left alone)."""
+        account = self._connection()
+        if self._url.mark is EwsMark.MOVE:
+            ids = [(key, changekey or None) for key, changekey, _c in items]
+            _raise_first(account.bulk_move(ids=ids, to_folder=self._move_target()))
+            return
+        category = self._url.mark_target or ""
+        updates = [
+            (Message(account=account, id=key, changekey=changekey or None,
+                     categories=[*categories, category]), ["categories"])
+            for key, changekey, categories in items
+            if category not in categories
+        ]  # fmt: skip
+        if updates:
+            _raise_first(account.bulk_update(items=updates))
+
+    def _catch_up(self, cursor: SourceCursor) -> None:
+        """Mark Inbox mail that is stored but unmarked: a crash came between the commit and
+        ``acknowledge``. Runs once per connection."""
+        self._catch_up_due = False
+        if self._url.mark is EwsMark.NONE or cursor.sync_state(FOLDER) is None:
+            return  # nothing of this mailbox was committed yet: nothing to catch up
+        category = self._url.mark_target or ""
+        listed = self._folder().all().only("message_id", "categories")
+        unmarked = [
+            item
+            for item in listed
+            if self._url.mark is EwsMark.MOVE or category not in (item.categories or [])
+        ]
+        known = cursor.known_message_ids({i.message_id for i in unmarked if i.message_id})
+        stored = [i for i in unmarked if i.message_id in known]
+        if stored:
+            log.info("%s: catching up marks of %d messages", self.name, len(stored))
+            self._mark([(i.id, i.changekey or "", list(i.categories or [])) for i in stored])
 
     def _move_target(self) -> Any:
         if self._target is None:

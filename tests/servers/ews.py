@@ -235,6 +235,29 @@ class EwsServer:
         )
         return _response("SyncFolderItems", [self._message("SyncFolderItems", inner)])
 
+    def _FindItem(self, request: Request) -> str:
+        """All items of the folder (restrictions are not imitated), paged by IndexedPageItemView."""
+        fid = self._folder_ids(request, "m:ParentFolderIds/*")[0]
+        view = request.find("m:IndexedPageItemView")
+        offset = int(view.get("Offset", "0")) if view is not None else 0
+        limit = int(view.get("MaxEntriesReturned", "1000")) if view is not None else 1000
+        items = sorted(
+            (i for i in self.items.values() if i.folder == fid), key=lambda i: i.sequence
+        )
+        page = items[offset : offset + limit]
+        last = offset + len(page) >= len(items)
+        xml = "".join(
+            f'<t:Message><t:ItemId Id="{i.id}" ChangeKey="ck{i.sequence}"/>'
+            + _categories_xml(i.categories)
+            + f"<t:InternetMessageId>{escape(_message_id(i.mime))}</t:InternetMessageId></t:Message>"
+            for i in page
+        )
+        inner = (
+            f'<m:RootFolder IndexedPagingOffset="{offset + len(page)}" TotalItemsInView="{len(items)}"'
+            f' IncludesLastItemInRange="{"true" if last else "false"}"><t:Items>{xml}</t:Items></m:RootFolder>'
+        )
+        return _response("FindItem", [self._message("FindItem", inner)])
+
     def _GetItem(self, request: Request) -> str:
         messages = []
         for e in request.findall("m:ItemIds/t:ItemId"):
@@ -248,6 +271,7 @@ class EwsServer:
                 f'<m:Items><t:Message><t:MimeContent CharacterSet="UTF-8">{mime}</t:MimeContent>'
                 f'<t:ItemId Id="{item.id}" ChangeKey="ck{item.sequence}"/>'
                 f"{f'<t:Categories>{categories}</t:Categories>' if categories else ''}"
+                f"<t:InternetMessageId>{escape(_message_id(item.mime))}</t:InternetMessageId>"
                 "</t:Message></m:Items>"
             )
             messages.append(self._message("GetItem", inner))
@@ -328,6 +352,18 @@ class EwsServer:
             f"{events}</m:Notification>"
         )
         return _response("GetEvents", [self._message("GetEvents", inner)])
+
+
+def _categories_xml(categories: list[str]) -> str:
+    strings = "".join(f"<t:String>{escape(c)}</t:String>" for c in categories)
+    return f"<t:Categories>{strings}</t:Categories>" if strings else ""
+
+
+def _message_id(mime: bytes) -> str:
+    for line in mime.split(b"\n"):
+        if line.lower().startswith(b"message-id:"):
+            return line.split(b":", 1)[1].strip().decode()
+    return ""
 
 
 def _response(operation: str, messages: list[str]) -> str:

@@ -193,8 +193,8 @@ def test_refused_sync_state_reads_the_inbox_anew(server: EwsServer, open_source)
         server.deliver(mail(n))
     cursor = Cursor()
     cursor.states["Inbox"] = "s-expired"
-    server.fail_next.append("ErrorInvalidSyncStateData")
-    assert drain(open_source(notify="poll"), cursor) == [
+    server.fail_next.append("ErrorInvalidSyncStateData")  # the first request is the sync
+    assert drain(open_source(notify="poll", processed="none"), cursor) == [
         ["<ews-0@corp.example.cn>", "<ews-1@corp.example.cn>"]
     ]
 
@@ -307,3 +307,30 @@ def test_ingest_commits_the_sync_state_with_the_batch(
     assert report.stored == 3
     assert stored == [f"<ews-{n}@corp.example.cn>" for n in range(4)]
     assert states == [f"s{server.in_folder('Inbox')[-1].sequence}"]  # the last page's state
+
+
+@pytest.mark.parametrize("processed", ["category:已录入", "move:已处理"])
+def test_marks_a_crash_left_undone_are_caught_up(
+    server: EwsServer,
+    open_source,
+    processed: str,  # type: ignore[no-untyped-def]
+) -> None:
+    """Mail committed but never marked (a crash before acknowledge) is marked on the next
+    connection; mail that was never stored is left for the sync to bring."""
+    for n in range(3):
+        server.deliver(mail(n))
+    cursor = Cursor()
+    crashed = open_source(notify="poll", processed=processed)
+    for batch in crashed.fetch(cursor):  # committed, then the process died: no acknowledge
+        cursor.states["Inbox"] = batch[0].sync_state or ""
+        cursor.message_ids |= {f"<ews-{n}@corp.example.cn>" for n in range(3)}
+    server.deliver(mail(3), categories=("客户B",))  # arrived later: not stored yet
+    restarted = open_source(notify="poll", processed=processed)
+    assert drain(restarted, cursor) == [["<ews-3@corp.example.cn>"]]
+    assert "FindItem" in server.operations()
+    if processed.startswith("move"):
+        assert server.in_folder("Inbox") == [] and len(server.in_folder("已处理")) == 4
+    else:
+        assert [i.categories for i in server.in_folder("Inbox")] == [["已录入"]] * 3 + [
+            ["客户B", "已录入"]
+        ]
