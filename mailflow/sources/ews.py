@@ -24,9 +24,12 @@ from typing import Any
 
 from exchangelib import Account, Folder, Message
 from exchangelib.errors import (
+    ErrorExpiredSubscription,
     ErrorFolderNotFound,
+    ErrorInvalidSubscription,
     ErrorInvalidSyncStateData,
     ErrorItemNotFound,
+    ErrorSubscriptionNotFound,
 )
 from exchangelib.items import ID_ONLY
 from exchangelib.services import SyncFolderItems
@@ -50,6 +53,7 @@ CREATE = "create"
 PULL_EVERY_S = 5.0  # GetEvents is cheap; Exchange keeps a pull subscription 10 minutes
 SUBSCRIPTION_MINUTES = 10
 NEW_MAIL_EVENTS = ("NewMailEvent", "CreatedEvent", "MovedEvent")
+SUBSCRIPTION_GONE = (ErrorSubscriptionNotFound, ErrorExpiredSubscription, ErrorInvalidSubscription)
 _RESTART = ""  # a sync state that asks for everything again (the stored one was refused)
 
 
@@ -106,8 +110,9 @@ class EwsSource:
                 mails = self._fetch_mime(created, new_state)
             if mails:
                 yield mails  # resumed only after the batch and its sync state are committed
+            done = last or new_state == state  # the same state again would loop for ever
             self._state = state = new_state
-            if last or not created:
+            if done:
                 return
 
     def acknowledge(self, mails: Sequence[FetchedMail]) -> None:
@@ -288,11 +293,16 @@ class EwsSource:
         """Ask the pull subscription for events; return whether mail arrived."""
         inbox = self._folder()
         sid, watermark = self._subscription or self._subscribe()
-        events = [
-            event
-            for notification in inbox.get_events(subscription_id=sid, watermark=watermark)
-            for event in notification.events or []
-        ]
+        try:
+            events = [
+                event
+                for notification in inbox.get_events(subscription_id=sid, watermark=watermark)
+                for event in notification.events or []
+            ]
+        except SUBSCRIPTION_GONE:
+            log.info("%s: the pull subscription expired; subscribing again", self.name)
+            self._subscription = None
+            return True  # mail may have come meanwhile: let the caller sync
         if events and getattr(events[-1], "watermark", None):
             self._subscription = (sid, events[-1].watermark)
         return any(type(e).__name__ in NEW_MAIL_EVENTS for e in events)

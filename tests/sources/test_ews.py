@@ -334,3 +334,21 @@ def test_marks_a_crash_left_undone_are_caught_up(
         assert [i.categories for i in server.in_folder("Inbox")] == [["已录入"]] * 3 + [
             ["客户B", "已录入"]
         ]
+
+
+def test_an_expired_pull_subscription_is_renewed(
+    server: EwsServer,
+    open_source,
+    monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
+) -> None:
+    """A subscription the server forgot ends the wait (mail may have come) and a new one is made;
+    the connection is kept."""
+    monkeypatch.setattr("mailflow.sources.ews.PULL_EVERY_S", 0.05)
+    source, cursor = open_source(), Cursor()
+    drain(source, cursor)
+    server._subscriptions.clear()  # the server restarted or the subscription timed out
+    server.deliver(mail(6))
+    source.wait_for_mail(30)
+    assert drain(source, cursor) == [["<ews-6@corp.example.cn>"]]
+    assert server.operations().count("Subscribe") == 2
+    assert server.operations().count("GetFolder") == 2  # no reconnect: root and inbox once
