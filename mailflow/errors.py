@@ -93,3 +93,19 @@ class ServiceUnavailable(MailflowError):
         super().__init__(f"cannot reach the {server}: {reason}")
         self.server = server
         self.reason = reason
+
+
+class DatabaseUnavailable(MailflowError):
+    """Raised when the database cannot be used: unreachable, missing, or refusing the login."""
+
+
+class TokenError(MailflowError):
+    """Raised when no OAuth2 access token could be had; the message never holds a secret."""
+
+
+class TokenUnavailable(TokenError):
+    """Raised when the token endpoint cannot be reached or fails (5xx); worth a retry."""
+
+
+class TokenRefused(TokenError):
+    """Raised when the token endpoint refuses the client or the grant; retrying will not help."""

@@ -79,6 +79,20 @@ class Settings(BaseSettings):
     metrics_port: int | None = Field(default=None, ge=0, le=65535)
     metrics_host: str = "127.0.0.1"
 
+    # OAuth2 for ?auth=xoauth2|oauthbearer (mailflow.oauth reads and checks these)
+    oauth_provider: str | None = None  # microsoft, google or generic
+    oauth_grant: str = "refresh_token"  # or client_credentials
+    oauth_client_id: str | None = None
+    oauth_client_secret: SecretStr | None = None
+    oauth_client_secret_file: Path | None = None
+    oauth_refresh_token: SecretStr | None = None
+    oauth_refresh_token_file: Path | None = None
+    oauth_tenant: str | None = None
+    oauth_authority: str | None = None
+    oauth_token_url: str | None = None
+    oauth_scope: str | None = None
+    oauth_cafile: Path | None = None
+
     poll_interval_s: float = Field(default=60.0, gt=0)
     # processes that parse a backlog while the poller stores; None: one per CPU, 0: none
     parse_workers: int | None = Field(default=None, ge=0)

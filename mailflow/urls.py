@@ -2,7 +2,8 @@
 
 ``MAILFLOW_SOURCE`` (imap://, imaps://) and ``MAILFLOW_TRANSPORT`` (smtp://, smtps://) are read
 the same way: ``?security=starttls|none`` on the plain scheme, always TLS on the ``s`` scheme,
-unknown options refused by name. Imports nothing of mailflow but ``errors``.
+``?auth=password|xoauth2|oauthbearer``, unknown options refused by name. Imports nothing of
+mailflow but ``errors``.
 """
 
 from __future__ import annotations
@@ -20,6 +21,28 @@ class Security(enum.Enum):
     STARTTLS = "starttls"
     NONE = "none"
     TLS = "tls"  # implicit TLS: imaps://, smtps://
+
+
+class Auth(enum.Enum):
+    """How a mailbox or SMTP server is logged in to (``?auth=``)."""
+
+    PASSWORD = "password"  # the *_PASSWORD secret: LOGIN / AUTHENTICATE PLAIN, SMTP AUTH
+    XOAUTH2 = "xoauth2"  # an OAuth2 access token (Microsoft 365, Gmail)
+    OAUTHBEARER = "oauthbearer"  # the same token by RFC 7628
+
+    @property
+    def uses_token(self) -> bool:
+        """Whether this login needs an OAuth2 access token (MAILFLOW_OAUTH_*)."""
+        return self is not Auth.PASSWORD
+
+
+def auth_of(value: str | None, variable: str) -> Auth:
+    """Return the ``?auth=`` choice (``password`` when absent); raise ConfigurationError."""
+    try:
+        return Auth(value.lower()) if value else Auth.PASSWORD
+    except ValueError:
+        known = ", ".join(a.value for a in Auth)
+        raise ConfigurationError(f"{variable}: auth={value!r}; use {known}") from None
 
 
 def query_options(parts: SplitResult, variable: str, known: Collection[str]) -> dict[str, str]:

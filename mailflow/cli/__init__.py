@@ -623,5 +623,22 @@ def _first_line(e: BaseException) -> str:
 
 
 def main() -> Any:
-    """Console-script entry point."""
-    return app()
+    """Console-script entry point. A database that fails in the middle of a command (it went
+    away, a role lost its rights) ends it with the one-line reason and exit 1, not a traceback."""
+    try:
+        return app()
+    except Exception as e:
+        from mailflow.store.connection_errors import unusable_database
+
+        unusable = unusable_database(e, _database_url())
+        if unusable is None:
+            raise
+        err.print(f"[bold red]error:[/] {unusable}", highlight=False, soft_wrap=True)
+        sys.exit(1)
+
+
+def _database_url() -> str:
+    try:
+        return load_settings().database_url
+    except ConfigurationError:
+        return ""

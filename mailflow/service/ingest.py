@@ -89,6 +89,10 @@ class DatabaseCursor:
         with self._sessions() as session:
             return cursors.seen_keys(session, self._source, folder)
 
+    def sync_state(self, folder: str) -> str | None:
+        with self._sessions() as session:
+            return cursors.sync_state(session, self._source, folder)
+
     def stores_any(self) -> bool:
         with self._sessions() as session:
             return messages.stores_any(session)
@@ -304,12 +308,17 @@ def _write(
 def _advance(session: Session, source: str, batch: Sequence[FetchedMail], now: datetime) -> None:
     by_folder: dict[tuple[str, int], int] = {}
     keys: dict[str, list[str]] = {}
+    states: dict[str, str] = {}
     for mail in batch:
         if mail.uid is not None and mail.uidvalidity is not None:
             point = (mail.folder, mail.uidvalidity)
             by_folder[point] = max(by_folder.get(point, 0), mail.uid)
+        elif mail.sync_state is not None:
+            states[mail.folder] = mail.sync_state  # one page: one state
         else:
             keys.setdefault(mail.folder, []).append(mail.key)
+    for folder, state in states.items():
+        cursors.save_sync_state(session, source, folder, state, now)
     for (folder, uidvalidity), last_uid in by_folder.items():
         cursors.save_checkpoint(session, source, folder, uidvalidity, last_uid, now)
     for folder, folder_keys in keys.items():

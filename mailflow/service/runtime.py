@@ -22,10 +22,12 @@ from mailflow.service import rulestore
 from mailflow.service.deliver import Courier, rules_error_notice
 from mailflow.settings import Settings
 from mailflow.sources.base import MailSource
+from mailflow.sources.ews import EwsSource
 from mailflow.sources.imap import ImapSource
 from mailflow.sources.maildir import MaildirSource
 from mailflow.sources.url import ImapUrl, MaildirUrl, parse_source_url
 from mailflow.store import migrate, outbox
+from mailflow.store.connection_errors import unusable_database
 from mailflow.store.db import make_engine, make_session_factory, writing
 
 log = logging.getLogger(__name__)
@@ -98,9 +100,12 @@ def build_runtime(
     if last_good:
         return _build_on_last_good(settings)
     rulebook, templates = load_rules(settings)
-    engine = make_engine(settings.database_url)
+    try:
+        engine = make_engine(settings.database_url)
+    except OSError as e:
+        raise _unusable(e, settings.database_url) from e
     if require_schema:
-        _check_schema(engine)
+        _check_schema(engine, settings.database_url)
     return Runtime(
         settings=settings,
         engine=engine,
@@ -113,7 +118,7 @@ def build_runtime(
 
 def _build_on_last_good(settings: Settings) -> Runtime:
     engine = make_engine(settings.database_url)
-    _check_schema(engine)
+    _check_schema(engine, settings.database_url)
     sessions = make_session_factory(engine)
     unpacked: rulestore.Unpacked | None = None
     problems: list[str] = []
@@ -168,7 +173,7 @@ def build_reader(settings: Settings) -> Reader:
     """Return the database and the organisation's timezone; raise ConfigurationError when the
     database is not ready. Broken rule files do not matter here."""
     engine = make_engine(settings.database_url)
-    _check_schema(engine)
+    _check_schema(engine, settings.database_url)
     sessions = make_session_factory(engine)
     return Reader(settings, engine, sessions, display_timezone(settings, sessions))
 
@@ -208,14 +213,24 @@ def _tell_administrators(
             outbox.add_if_new(session, notice)
 
 
-def _check_schema(engine: Engine) -> None:
-    current, head = migrate.current_revision(engine), migrate.head_revision()
+def _check_schema(engine: Engine, url: str) -> None:
+    try:
+        current = migrate.current_revision(engine)
+    except Exception as e:
+        engine.dispose()
+        raise _unusable(e, url) from e
+    head = migrate.head_revision()
     if current != head:
         engine.dispose()
         state = "has no mailflow tables" if current is None else f"is at revision {current}"
         raise ConfigurationError(
             f"the database {state}, the code needs {head}: run `mailflow db upgrade` first"
         )
+
+
+def _unusable(error: Exception, url: str) -> Exception:
+    """Return the DatabaseUnavailable ``error`` means, or ``error`` itself (a bug)."""
+    return unusable_database(error, url) or error
 
 
 def open_source(settings: Settings) -> MailSource:
@@ -225,7 +240,4 @@ def open_source(settings: Settings) -> MailSource:
         return MaildirSource(url.path)
     if isinstance(url, ImapUrl):
         return ImapSource.from_settings(settings)
-    raise ConfigurationError(
-        "MAILFLOW_SOURCE: ews:// (Exchange) is not supported yet; use IMAP with the same"
-        " mailbox (Exchange Online retires EWS in 2026-2027)"
-    )
+    return EwsSource.from_settings(settings, url)

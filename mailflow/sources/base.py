@@ -29,6 +29,7 @@ class FetchedMail:
     raw: bytes
     uid: int | None = None  # IMAP only
     uidvalidity: int | None = None  # IMAP only
+    sync_state: str | None = None  # EWS only: the folder's sync state once this batch is in
 
 
 class SourceCursor(Protocol):
@@ -42,6 +43,10 @@ class SourceCursor(Protocol):
         """Return the keys of ``folder`` already committed (sources without UIDs use this)."""
         ...
 
+    def sync_state(self, folder: str) -> str | None:
+        """Return the committed EWS sync state of ``folder``, or None before the first batch."""
+        ...
+
     def known_message_ids(self, message_ids: Iterable[str]) -> set[str]:
         """Return which of these Message-IDs (with <>) are stored already."""
         ...
@@ -52,7 +57,7 @@ class SourceCursor(Protocol):
 
 
 class MailSource(Protocol):
-    """A mailbox mailflow reads. Implementations: MaildirSource, ImapSource."""
+    """A mailbox mailflow reads. Implementations: MaildirSource, ImapSource, EwsSource."""
 
     @property
     def name(self) -> str:

@@ -21,6 +21,7 @@ from typing import Any
 from imapclient import IMAPClient
 
 from mailflow.errors import ConfigurationError, SourceError
+from mailflow.oauth import AccessTokens, open_tokens
 from mailflow.settings import Settings
 from mailflow.sources.base import Checkpoint, FetchedMail, SourceCursor
 from mailflow.sources.imap_session import (
@@ -63,11 +64,20 @@ class ImapSource:
     """A ``MailSource`` over one IMAP folder; one connection, opened lazily, not thread-safe."""
 
     def __init__(
-        self, url: ImapUrl, password: str, *, noop_interval_s: float = NOOP_INTERVAL_S
+        self,
+        url: ImapUrl,
+        password: str | None,
+        *,
+        tokens: AccessTokens | None = None,
+        noop_interval_s: float = NOOP_INTERVAL_S,
     ) -> None:
-        """Keep the settings; connect on first use. ``password`` is never logged or shown."""
+        """Keep the settings; connect on first use. ``password`` is never logged or shown;
+        ``tokens`` give the access token of ``?auth=xoauth2|oauthbearer`` on every connect."""
+        if url.auth.uses_token and tokens is None:
+            raise ConfigurationError(f"{url.name}: auth={url.auth.value} needs OAuth2 settings")
         self._url = url
         self._password = password
+        self._tokens = tokens
         self._noop_interval_s = noop_interval_s
         self._client: IMAPClient | None = None
         self._closed = False
@@ -85,6 +95,13 @@ class ImapSource:
         if not isinstance(url, ImapUrl):
             raise ConfigurationError("MAILFLOW_SOURCE is not an imap:// or imaps:// URL")
         password = settings.source_secret()
+        if url.auth.uses_token:
+            if password is not None:
+                raise ConfigurationError(
+                    f"MAILFLOW_SOURCE: auth={url.auth.value} logs in with an OAuth2 token;"
+                    " unset MAILFLOW_SOURCE_PASSWORD(_FILE)"
+                )
+            return cls(url, None, tokens=open_tokens(settings))
         if password is None:
             raise ConfigurationError(
                 "MAILFLOW_SOURCE_PASSWORD or MAILFLOW_SOURCE_PASSWORD_FILE is required for IMAP"
@@ -180,7 +197,7 @@ class ImapSource:
         return self._client
 
     def _connect(self) -> IMAPClient:
-        client = connect(self._url, self._password)
+        client = connect(self._url, self._password, self._tokens)
         log.info("%s: connected (%s)", self.name, self._url.security.value)
         return client
 

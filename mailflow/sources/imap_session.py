@@ -2,8 +2,8 @@
 
 Everything here works on one ``IMAPClient`` and keeps no state of its own. ``guarded`` is the one
 place where imapclient, imaplib, socket and ssl exceptions become mailflow's
-``SourceConnectionError`` / ``SourceAuthenticationError``. Imports nothing of mailflow but
-``errors`` and ``sources.url``.
+``SourceConnectionError`` / ``SourceAuthenticationError``, token errors included. Imports
+nothing of mailflow but ``errors``, ``oauth`` and ``sources.url``.
 """
 
 from __future__ import annotations
@@ -20,9 +20,16 @@ from typing import Any
 from imapclient import IMAPClient, SocketTimeout
 from imapclient.exceptions import LoginError
 
-from mailflow.errors import SourceAuthenticationError, SourceConnectionError
+from mailflow import __version__
+from mailflow.errors import (
+    SourceAuthenticationError,
+    SourceConnectionError,
+    TokenRefused,
+    TokenUnavailable,
+)
+from mailflow.oauth import AccessTokens
 from mailflow.sources.url import ImapUrl
-from mailflow.urls import Security
+from mailflow.urls import Auth, Security
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +41,11 @@ EOF_FRACTION = 0.5
 EOF_STRIKES = 2
 EXISTS = b"EXISTS"
 BYE = b"BYE"
-UNAVAILABLE = "[UNAVAILABLE]"  # RFC 5530: a temporary login failure, worth a retry
+UNAVAILABLE = "[UNAVAILABLE]"
+CAP_PLAIN = "AUTH=PLAIN"
+CAP_NO_LOGIN = "LOGINDISABLED"
+CAP_ID = "ID"
+CLIENT_NAME = "mailflow"  # RFC 5530: a temporary login failure, worth a retry
 
 # imaplib.IMAP4.error covers imapclient's IMAPClientError, LoginError and abort; OSError
 # covers socket.timeout and ssl.SSLError.
@@ -45,8 +56,10 @@ class ConnectionLost(imaplib.IMAP4.abort):
     """Raised when the server closed the connection while we were idling."""
 
 
-def connect(url: ImapUrl, password: str) -> IMAPClient:
-    """Return a logged-in client for ``url``; raise the library's exceptions (see ``guarded``)."""
+def connect(url: ImapUrl, password: str | None, tokens: AccessTokens | None = None) -> IMAPClient:
+    """Return a logged-in client for ``url``: with ``password``, or with an access token from
+    ``tokens`` for ``?auth=xoauth2|oauthbearer``; raise the library's exceptions and token
+    errors (see ``guarded``)."""
     context = None
     if url.security is not Security.NONE:
         context = ssl.create_default_context(cafile=str(url.cafile) if url.cafile else None)
@@ -56,11 +69,69 @@ def connect(url: ImapUrl, password: str) -> IMAPClient:
     try:
         if url.security is Security.STARTTLS:
             client.starttls(context)  # raises when the server does not offer it: no downgrade
-        client.login(url.username, password)
+        if url.auth.uses_token:
+            assert tokens is not None  # ImapSource pairs a token login with its tokens
+            token_login(client, url, tokens)
+        else:
+            login(client, url, password or "")
+        identify(client, url)
     except BaseException:
         shutdown(client)
         raise
     return client
+
+
+def login(client: IMAPClient, url: ImapUrl, password: str) -> None:
+    """Log in with LOGIN, or with AUTHENTICATE PLAIN in UTF-8 (RFC 4616) when a credential is
+    not ASCII or the server disables LOGIN: imaplib sends LOGIN's arguments as ASCII and would
+    raise UnicodeEncodeError.
+
+    Raises LoginError when refused, SourceAuthenticationError when no mechanism can carry the
+    credentials."""
+    plain_needed = not (url.username.isascii() and password.isascii())
+    if not plain_needed and not client.has_capability(CAP_NO_LOGIN):
+        client.login(url.username, password)
+        return
+    if not client.has_capability(CAP_PLAIN):
+        why = "the user name or password is not ASCII" if plain_needed else "LOGIN is disabled"
+        raise SourceAuthenticationError(
+            f"{url.name}: {why} and the server offers no AUTHENTICATE PLAIN"
+        )
+    client.plain_login(url.username, password)
+
+
+def identify(client: IMAPClient, url: ImapUrl) -> None:
+    """Send ID (RFC 2971) when the server offers it: NetEase refuses to open folders for a
+    client that did not say who it is ("Unsafe Login"). A refused ID is only logged."""
+    if not client.has_capability(CAP_ID):
+        return
+    try:
+        client.id_({"name": CLIENT_NAME, "version": __version__})
+    except imaplib.IMAP4.error as e:
+        log.debug("%s: the server did not take ID: %s", url.name, describe(e))
+
+
+def token_login(client: IMAPClient, url: ImapUrl, tokens: AccessTokens) -> None:
+    """Log in with an access token (XOAUTH2 or OAUTHBEARER); a refused token is renewed once
+    and tried again (it may have been revoked or expired early). Raises LoginError."""
+    mechanism = url.auth.value.upper()
+    if not client.has_capability(f"AUTH={mechanism}"):
+        raise SourceAuthenticationError(
+            f"{url.name}: the server offers no AUTHENTICATE {mechanism}"
+        )
+    token = tokens.token()
+    try:
+        _send_token(client, url, token)
+    except LoginError:
+        log.info("%s: the server refused the access token; asking for a new one", url.name)
+        _send_token(client, url, tokens.renew(token))
+
+
+def _send_token(client: IMAPClient, url: ImapUrl, token: str) -> None:
+    if url.auth is Auth.OAUTHBEARER:
+        client.oauthbearer_login(url.username, token)
+    else:
+        client.oauth2_login(url.username, token)
 
 
 @contextmanager
@@ -72,6 +143,12 @@ def guarded(name: str, action: str, drop: Callable[[], None]) -> Iterator[None]:
     """
     try:
         yield
+    except TokenRefused as e:
+        drop()
+        raise SourceAuthenticationError(f"{name}: {e}") from e
+    except TokenUnavailable as e:
+        drop()
+        raise SourceConnectionError(f"{name}: {e}") from e
     except LoginError as e:
         drop()
         if UNAVAILABLE in str(e):

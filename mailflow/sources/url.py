@@ -6,7 +6,7 @@ Forms understood::
     imap://user@host:port/INBOX?security=starttls   (default for imap://)
     imap://user@host:port/INBOX?security=none       (plain text, for a loopback server)
     imaps://user@host:port/INBOX                    (implicit TLS)
-    ews://user@host/
+    ews://user@host/[EWS/Exchange.asmx]?options     (on-premises Exchange; see mailflow.ews.url)
 
 A user name containing ``@`` is percent-encoded (``alice%40example.com``). IMAP query options:
 
@@ -20,21 +20,25 @@ A user name containing ``@`` is percent-encoded (``alice%40example.com``). IMAP 
     trust this CA bundle instead of the system's (private CA, tests).
 ``idle=no``
     never use IDLE; poll with NOOP instead.
+``auth=password`` | ``auth=xoauth2`` | ``auth=oauthbearer``
+    log in with the password (default), or with an OAuth2 access token from the
+    ``MAILFLOW_OAUTH_*`` settings (Microsoft 365, Gmail).
 
 Passwords never live in the URL: they come from ``MAILFLOW_SOURCE_PASSWORD`` or its ``_FILE``.
 A URL carrying one is refused, and no error message repeats it. Imports nothing of mailflow but
-``errors``.
+``errors``, ``urls`` and ``ews.url``.
 """
 
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import SplitResult, quote, unquote, urlsplit
 
 from mailflow.errors import ConfigurationError
-from mailflow.urls import Security, query_options, security_of
+from mailflow.ews.url import EwsUrl, parse_ews_url
+from mailflow.urls import Auth, Security, auth_of, query_options, security_of
 
 DEFAULT_FOLDER = "INBOX"
 DEFAULT_BATCH = 200
@@ -43,7 +47,7 @@ PROCESSED_KEYWORD = "$MailflowProcessed"
 IMAP_PORT = 143
 IMAPS_PORT = 993
 VARIABLE = "MAILFLOW_SOURCE"
-_IMAP_OPTIONS = frozenset({"security", "batch", "processed", "cafile", "idle"})
+_IMAP_OPTIONS = frozenset({"security", "batch", "processed", "cafile", "idle", "auth"})
 _YES = {"yes", "true", "1", "on"}
 _NO = {"no", "false", "0", "off"}
 
@@ -82,6 +86,7 @@ class ImapUrl:
     processed_folder: str | None = None  # the target of processed=move:Folder
     cafile: Path | None = None
     idle: bool = True
+    auth: Auth = field(default=Auth.PASSWORD, repr=False)  # repr: no word 'password'
 
     @property
     def name(self) -> str:
@@ -89,19 +94,6 @@ class ImapUrl:
         scheme = "imaps" if self.security is Security.TLS else "imap"
         user = quote(self.username, safe="")
         return f"{scheme}://{user}@{_netloc_host(self.host)}:{self.port}/{quote(self.folder)}"
-
-
-@dataclass(frozen=True)
-class EwsUrl:
-    """An Exchange mailbox reached over EWS."""
-
-    username: str
-    host: str
-
-    @property
-    def name(self) -> str:
-        """A stable identity for checkpoints and logs."""
-        return f"ews://{quote(self.username, safe='')}@{_netloc_host(self.host)}/"
 
 
 SourceUrl = MaildirUrl | ImapUrl | EwsUrl
@@ -125,7 +117,7 @@ def parse_source_url(url: str) -> SourceUrl:
     if scheme in ("imap", "imaps"):
         return _imap(parts)
     if scheme == "ews":
-        return EwsUrl(_username(parts), _host(parts))
+        return parse_ews_url(parts, VARIABLE, source=True)
     raise ConfigurationError(
         f"MAILFLOW_SOURCE: unknown scheme {scheme!r} (use maildir://, imap://, imaps:// or ews://)"
     )
@@ -158,6 +150,7 @@ def _imap(parts: SplitResult) -> ImapUrl:
         processed_folder=processed_folder,
         cafile=cafile,
         idle=_flag("idle", query.get("idle", "yes")),
+        auth=auth_of(query.get("auth"), VARIABLE),
     )
 
 

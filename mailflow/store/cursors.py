@@ -10,7 +10,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from mailflow.store.models import MailboxCheckpoint, MailboxLease, SeenKey
+from mailflow.store.models import MailboxCheckpoint, MailboxLease, MailboxSyncState, SeenKey
 
 
 def checkpoint(session: Session, source: str, folder: str) -> tuple[int, int] | None:
@@ -48,6 +48,28 @@ def save_checkpoint(
     else:
         row.uidvalidity, row.last_uid = uidvalidity, last_uid
     row.updated_at = now
+
+
+def sync_state(session: Session, source: str, folder: str) -> str | None:
+    """Return the committed EWS sync state of a folder, or None."""
+    return session.scalar(
+        select(MailboxSyncState.state).where(
+            MailboxSyncState.source == source, MailboxSyncState.folder == folder
+        )
+    )
+
+
+def save_sync_state(session: Session, source: str, folder: str, state: str, now: datetime) -> None:
+    """Record the EWS sync state ``folder`` is committed up to."""
+    row = session.scalar(
+        select(MailboxSyncState).where(
+            MailboxSyncState.source == source, MailboxSyncState.folder == folder
+        )
+    )
+    if row is None:
+        session.add(MailboxSyncState(source=source, folder=folder, state=state, updated_at=now))
+    else:
+        row.state, row.updated_at = state, now
 
 
 def seen_keys(session: Session, source: str, folder: str) -> set[str]:

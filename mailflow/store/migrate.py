@@ -15,6 +15,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
 from mailflow.errors import ConfigurationError
+from mailflow.store.connection_errors import unusable_database
 from mailflow.store.db import make_engine
 
 _PACKAGE = Path(__file__).resolve().parent.parent
@@ -46,13 +47,21 @@ def downgrade(database_url: str, revision: str) -> None:
 
 
 def _run(database_url: str, action: object) -> None:
-    engine = make_engine(database_url, sqlite_foreign_keys=False)
+    try:
+        engine = make_engine(database_url, sqlite_foreign_keys=False)
+    except OSError as e:
+        raise unusable_database(e, database_url) or e from e
     try:
         with engine.connect() as conn:
             cfg = alembic_config()
             cfg.attributes["connection"] = conn
             action(cfg)  # type: ignore[operator]
             conn.commit()
+    except Exception as e:
+        unusable = unusable_database(e, database_url)
+        if unusable is None:
+            raise
+        raise unusable from e
     finally:
         engine.dispose()
 

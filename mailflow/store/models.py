@@ -189,6 +189,19 @@ class MailboxCheckpoint(Base):
     updated_at: Mapped[datetime]
 
 
+class MailboxSyncState(Base):
+    """How far an Exchange folder has been committed: the opaque EWS SyncFolderItems state."""
+
+    __tablename__ = "mailbox_sync_states"
+    __table_args__ = (UniqueConstraint("source", "folder"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source: Mapped[str] = mapped_column(String(500))
+    folder: Mapped[str] = mapped_column(String(500))
+    state: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime]
+
+
 class MailboxLease(Base):
     """Invariant 12: the one poller allowed to read a mailbox, fenced by ``epoch``."""
 

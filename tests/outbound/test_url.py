@@ -37,7 +37,9 @@ def test_valid_urls(url: str, expected: object) -> None:
 @pytest.mark.parametrize(
     ("url", "message"),
     [
-        ("ews://coord@example.com@outlook.example.com/", "not supported yet"),
+        ("ews://coord%40example.com@ex.example.com/?processed=move:Done", "unknown option"),
+        ("ews://CORP%5Ccoord@ex.example.com/", "mailbox"),
+        ("ews://coord%40example.com@ex.example.com/?auth=kerberos", "ntlm, basic"),
         ("smtp://user:hunter2@mail.example.com", "must not contain a password"),
         ("smtps://mail.example.com?security=none", "always TLS"),
         ("smtp://mail.example.com?security=ssl", "security="),

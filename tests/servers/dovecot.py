@@ -132,7 +132,11 @@ class DovecotServer:
     def client(self, user: str) -> IMAPClient:
         """Return a logged-in plain-text IMAPClient for test setup; the caller logs out."""
         c = IMAPClient(self.host, self.port, ssl=False, timeout=SocketTimeout(5, 15))
-        c.login(user, self.users[user])
+        password = self.users[user]
+        if password.isascii():
+            c.login(user, password)
+        else:  # imaplib sends LOGIN as ASCII; PLAIN carries UTF-8
+            c.plain_login(user, password)
         return c
 
     def append(self, user: str, raw: bytes, folder: str = "INBOX") -> int:

@@ -193,14 +193,15 @@ class _QuietController(Controller):  # type: ignore[misc]
 
 @contextmanager
 def running_smtp(
-    *, implicit_tls: bool = False, users: dict[str, str] | None = None
+    *, implicit_tls: bool = False, users: dict[str, str] | None = None, sink: Sink | None = None
 ) -> Iterator[SmtpServer]:
-    """Start an SMTP server (STARTTLS required, or implicit TLS) with AUTH; stop it on exit."""
+    """Start an SMTP server (STARTTLS required, or implicit TLS) with AUTH; stop it on exit.
+    ``sink`` may be a Sink subclass with ``auth_<MECH>`` methods (more SASL mechanisms)."""
     with tempfile.TemporaryDirectory(prefix="mailflow-smtp-") as tmp:
         cert, key = make_certificate(Path(tmp))
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.load_cert_chain(cert, key)
-        sink = Sink()
+        sink = sink if sink is not None else Sink()
         authenticator = Authenticator(dict(users or {USER: PASSWORD}))
         port = free_port()
         tls: dict[str, Any] = (

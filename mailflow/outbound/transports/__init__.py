@@ -1,18 +1,22 @@
 """Transports: hand composed mail to the next hop (``MAILFLOW_TRANSPORT``, DESIGN.md §3).
 
-``open_transport(settings)`` returns a ``FileTransport`` for ``file://`` and an ``SmtpTransport``
-for ``smtp://``/``smtps://``; ``ews://`` is refused for now. Transports never decide, render or
-store; this package imports nothing of mailflow but ``settings``, ``errors`` and itself.
+``open_transport(settings)`` returns a ``FileTransport`` for ``file://``, an ``SmtpTransport`` for
+``smtp://``/``smtps://`` and an ``EwsTransport`` for ``ews://`` (on-premises Exchange). Transports
+never decide, render or store; this package imports nothing of mailflow but ``settings``,
+``errors``, ``oauth``, ``ews`` and itself.
 """
 
 from __future__ import annotations
 
 from mailflow.errors import ConfigurationError
+from mailflow.ews import EwsUrl
+from mailflow.oauth import open_tokens
 from mailflow.outbound.transports.base import (
     RecipientsRefused,
     SendConfigurationError,
     Transport,
 )
+from mailflow.outbound.transports.ews import EwsTransport
 from mailflow.outbound.transports.file import FileTransport
 from mailflow.outbound.transports.smtp import SmtpTransport
 from mailflow.outbound.transports.url import (
@@ -24,6 +28,7 @@ from mailflow.outbound.transports.url import (
 from mailflow.settings import Settings
 
 __all__ = [
+    "EwsTransport",
     "FileTransport",
     "FileUrl",
     "RecipientsRefused",
@@ -43,6 +48,19 @@ def open_transport(settings: Settings) -> Transport:
     if isinstance(url, FileUrl):
         return FileTransport(url.path)
     password = settings.transport_secret()
+    if isinstance(url, EwsUrl):
+        if not password:
+            raise ConfigurationError(
+                f"{url.name} needs MAILFLOW_TRANSPORT_PASSWORD or MAILFLOW_TRANSPORT_PASSWORD_FILE"
+            )
+        return EwsTransport(url, password)
+    if url.auth.uses_token:
+        if password:
+            raise ConfigurationError(
+                f"MAILFLOW_TRANSPORT: auth={url.auth.value} logs in with an OAuth2 token;"
+                " unset MAILFLOW_TRANSPORT_PASSWORD(_FILE)"
+            )
+        return SmtpTransport(url, tokens=open_tokens(settings))
     if url.username is None and password:
         raise ConfigurationError(
             "MAILFLOW_TRANSPORT_PASSWORD is set but MAILFLOW_TRANSPORT names no user"

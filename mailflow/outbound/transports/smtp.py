@@ -11,8 +11,9 @@ worker thread. TLS is never left to chance: STARTTLS is required (``start_tls=Tr
 URL says ``security=none``, and ``smtps://`` is implicit TLS.
 
 Library exceptions stop here, translated by ``translate_error``. The password lives in one
-private attribute and appears in no message or repr. Imports nothing of mailflow but ``errors``
-and its own package.
+private attribute and appears in no message or repr; so do OAuth2 access tokens
+(``?auth=xoauth2|oauthbearer``, ``smtp_oauth``). Imports nothing of mailflow but ``errors``,
+``oauth`` and its own package.
 """
 
 from __future__ import annotations
@@ -28,8 +29,10 @@ from typing import Any, TypeVar
 
 import aiosmtplib
 
+from mailflow.oauth import AccessTokens
 from mailflow.outbound.transports.base import RecipientsRefused
 from mailflow.outbound.transports.smtp_errors import translate_error
+from mailflow.outbound.transports.smtp_oauth import token_login
 from mailflow.outbound.transports.url import SmtpUrl
 from mailflow.urls import Security
 
@@ -90,12 +93,20 @@ class SmtpTransport:
     """Sends mail over SMTP with STARTTLS or implicit TLS, AUTH and per-command timeouts."""
 
     def __init__(
-        self, url: SmtpUrl, password: str | None = None, *, keepalive_s: float = KEEPALIVE_S
+        self,
+        url: SmtpUrl,
+        password: str | None = None,
+        *,
+        keepalive_s: float = KEEPALIVE_S,
+        tokens: AccessTokens | None = None,
     ) -> None:
         """``keepalive_s``: how long a session stays open after a send outside ``batch()``
-        for the next one (checked with NOOP before reuse); 0 closes it after every send."""
+        for the next one (checked with NOOP before reuse); 0 closes it after every send.
+        ``tokens``: the OAuth2 access tokens of ``?auth=xoauth2|oauthbearer``, asked on every
+        connect."""
         self.url = url
         self.__password = password
+        self._tokens = tokens
         self._client: aiosmtplib.SMTP | None = None
         self._lock = threading.RLock()
         self._depth = 0
@@ -222,7 +233,11 @@ class SmtpTransport:
                 await client.ehlo()  # after STARTTLS the extensions (AUTH) are announced anew
                 if not client.supports_extension("auth"):
                     raise aiosmtplib.SMTPNotSupported("the server offers no AUTH for this user")
-                await client.login(url.username, self.__password or "")
+                if url.auth.uses_token:
+                    assert self._tokens is not None  # open_transport pairs them
+                    await token_login(client, url.username, url.auth, self._tokens)
+                else:
+                    await client.login(url.username, self.__password or "")
         except BaseException:
             client.close()
             raise

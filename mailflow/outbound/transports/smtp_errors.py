@@ -1,9 +1,11 @@
 """Translate aiosmtplib and socket failures into mailflow's send errors (LIBRARIES §3).
 
-Temporary (retry with backoff): any 4xx reply, refused or dropped connections, timeouts.
+Temporary (retry with backoff): any 4xx reply, refused or dropped connections, timeouts, a
+token endpoint that cannot be reached.
 Configuration (permanent, for an administrator): rejected credentials (530/534/535/538, and
 Microsoft's 550 5.7.30), a missing extension such as STARTTLS or AUTH, a certificate that does not
-verify. Permanent: every other 5xx reply. Messages name the server by its secret-free URL name.
+verify, a token endpoint that refuses the grant. Permanent: every other 5xx reply. Messages name
+the server by its secret-free URL name.
 Imports nothing of mailflow but ``errors`` and its own package.
 """
 
@@ -13,7 +15,13 @@ import ssl
 
 import aiosmtplib
 
-from mailflow.errors import PermanentSendError, SendError, TransientSendError
+from mailflow.errors import (
+    PermanentSendError,
+    SendError,
+    TokenRefused,
+    TokenUnavailable,
+    TransientSendError,
+)
 from mailflow.outbound.transports.base import RecipientsRefused, SendConfigurationError
 from mailflow.outbound.transports.url import SmtpUrl
 
@@ -24,15 +32,22 @@ _MS_BASIC_AUTH_DISABLED = "5.7.30"
 def translate_error(error: BaseException, url: SmtpUrl) -> SendError:
     """Return the mailflow error that says what ``error`` means for this mail."""
     where = url.name
+    if isinstance(error, TokenRefused):
+        return SendConfigurationError(f"{where}: {error}")
+    if isinstance(error, TokenUnavailable):
+        return TransientSendError(f"{where}: {error}")
     if isinstance(error, aiosmtplib.SMTPRecipientsRefused):
         return _all_refused(error, where)
     if isinstance(error, aiosmtplib.SMTPAuthenticationError) or _is_auth_reply(error):
         code = getattr(error, "code", None)
         user = url.username or "(no user)"
+        check = (
+            "check the MAILFLOW_OAUTH_* settings and the app's right to send as this mailbox"
+            if url.auth.uses_token
+            else "check MAILFLOW_TRANSPORT_PASSWORD"
+        )
         return SendConfigurationError(
-            f"{where}: the server refused the credentials of {user} ({code});"
-            " check MAILFLOW_TRANSPORT_PASSWORD",
-            code,
+            f"{where}: the server refused the credentials of {user} ({code}); {check}", code
         )
     if isinstance(error, aiosmtplib.SMTPResponseException):
         return _reply(error, where)

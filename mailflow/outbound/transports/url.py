@@ -7,21 +7,25 @@ Forms understood::
     smtp://host:port?security=none                     plain text: a loopback relay only
     smtps://host:port                                  implicit TLS (port 465 by default)
     smtp://user%40example.com@host:587                 AUTH as user@example.com
+    ews://user%40example.com@exchange.example.com/     on-premises Exchange (mailflow.ews.url)
 
 SMTP query options: ``security=``, ``cafile=/path/ca.pem`` (trust this CA bundle instead of the
-system's) and ``timeout=30`` (seconds per SMTP command). The password never lives in the URL:
-it comes from ``MAILFLOW_TRANSPORT_PASSWORD`` or its ``_FILE``; a URL carrying one is refused,
-and no error message repeats the URL's text. Imports nothing of mailflow but ``errors``.
+system's), ``timeout=30`` (seconds per SMTP command) and ``auth=password|xoauth2|oauthbearer``
+(an OAuth2 access token from the ``MAILFLOW_OAUTH_*`` settings instead of the password).
+The password never lives in the URL: it comes from ``MAILFLOW_TRANSPORT_PASSWORD`` or its
+``_FILE``; a URL carrying one is refused, and no error message repeats the URL's text. Imports
+nothing of mailflow but ``errors``, ``urls`` and ``ews.url``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import SplitResult, quote, unquote, urlsplit
 
 from mailflow.errors import ConfigurationError
-from mailflow.urls import Security, query_options, security_of
+from mailflow.ews.url import EwsUrl, parse_ews_url
+from mailflow.urls import Auth, Security, auth_of, query_options, security_of
 
 VARIABLE = "MAILFLOW_TRANSPORT"
 SUBMISSION_PORT = 587
@@ -29,7 +33,7 @@ SMTP_PORT = 25
 SMTPS_PORT = 465
 DEFAULT_TIMEOUT_S = 30.0
 MAX_TIMEOUT_S = 600.0
-_OPTIONS = frozenset({"security", "cafile", "timeout"})
+_OPTIONS = frozenset({"security", "cafile", "timeout", "auth"})
 
 
 @dataclass(frozen=True)
@@ -54,6 +58,7 @@ class SmtpUrl:
     username: str | None = None
     cafile: Path | None = None
     timeout_s: float = DEFAULT_TIMEOUT_S
+    auth: Auth = field(default=Auth.PASSWORD, repr=False)  # repr: no word 'password'
 
     @property
     def name(self) -> str:
@@ -64,7 +69,7 @@ class SmtpUrl:
         return f"{scheme}://{user}{host}:{self.port}"
 
 
-TransportUrl = FileUrl | SmtpUrl
+TransportUrl = FileUrl | SmtpUrl | EwsUrl
 
 
 def parse_transport_url(url: str) -> TransportUrl:
@@ -85,11 +90,9 @@ def parse_transport_url(url: str) -> TransportUrl:
     if scheme in ("smtp", "smtps"):
         return _smtp(parts)
     if scheme == "ews":
-        raise ConfigurationError(
-            f"{VARIABLE}: ews:// is not supported yet; use smtp://, smtps:// or file://"
-        )
+        return parse_ews_url(parts, VARIABLE, source=False)
     raise ConfigurationError(
-        f"{VARIABLE}: unknown scheme {scheme!r} (use smtp://, smtps:// or file://)"
+        f"{VARIABLE}: unknown scheme {scheme!r} (use smtp://, smtps://, ews:// or file://)"
     )
 
 
@@ -123,7 +126,17 @@ def _smtp(parts: SplitResult) -> SmtpUrl:
         username=unquote(parts.username) if parts.username else None,
         cafile=Path(query["cafile"]) if query.get("cafile") else None,
         timeout_s=_timeout(query.get("timeout")),
+        auth=_auth(query.get("auth"), parts),
     )
+
+
+def _auth(value: str | None, parts: SplitResult) -> Auth:
+    auth = auth_of(value, VARIABLE)
+    if auth.uses_token and not parts.username:
+        raise ConfigurationError(
+            f"{VARIABLE}: auth={auth.value} needs the mailbox as user (smtp://user%40domain@host)"
+        )
+    return auth
 
 
 def _timeout(value: str | None) -> float:
