@@ -51,4 +51,5 @@ def decide(rulebook: Rulebook, facts: MessageFacts) -> Decision:
         mails=tuple(planner.mails),
         requests=tuple(planner.requests),
         track_items=planner.track_items,
+        dropped=tuple(planner.dropped),
     )

@@ -23,6 +23,7 @@ from mailflow.rulebook.decision import Decision, PlannedMail, decide
 from mailflow.rulebook.duration import Duration
 from mailflow.rulebook.facts import MessageFacts
 from mailflow.rulebook.loader import Rulebook
+from mailflow.rulebook.recipients import Gate
 from mailflow.service import understand
 from mailflow.service.mailcontext import template_context
 from mailflow.service.outmail import key_of, outbox_row
@@ -120,7 +121,7 @@ def apply(
     outcome = Outcome(decision)
     calendar = BusinessCalendar.from_context(ctx)
     sent_at = parsed.date or message.received_at
-    asked, within = _confirmation(decision, parsed)
+    asked, within = _confirmation(decision, facts, rulebook)
     due = due_after(sent_at, within, calendar) if asked else None
     if asked:
         understand.open_ledger(batch, message, parsed, asked, sent_at, due, ctx.own_addresses)
@@ -140,13 +141,19 @@ def apply(
     return outcome
 
 
-def _confirmation(decision: Decision, parsed: ParsedMessage) -> tuple[list[str], Duration]:
-    """Return who must confirm and within what: the rules' plan, or the mail's own request."""
+def _confirmation(
+    decision: Decision, facts: MessageFacts, rulebook: Rulebook
+) -> tuple[list[str], Duration]:
+    """Return who must confirm and within what: the rules' plan, or the mail's own request
+    (of an outsider's mail, only the staff on it: issue 9 §1)."""
     if decision.requests:
         plan = decision.requests[0]
         return list(plan.addresses), plan.within
+    parsed = facts.parsed
     if asks_for_confirmation(parsed):
-        return [a.address for a in (*parsed.to, *parsed.cc)], DEFAULT_WITHIN
+        gate = Gate.of(facts, rulebook.organization, rulebook.written_addresses())
+        asked, _ = gate.ledger(a.address for a in (*parsed.to, *parsed.cc))
+        return list(asked), DEFAULT_WITHIN
     return [], DEFAULT_WITHIN
 
 
