@@ -83,6 +83,8 @@ def print_dry_run(console: Console, result: dict[str, Any]) -> None:
     console.print(f"[bold]{escape(result['subject'])}[/]  {result['message_id']}")
     if result["automated"]:
         console.print(f"automatic mail ({result['automated_reason']}): never answered")
+    if result["answers_own_mail"]:
+        console.print(f"never answered: {escape(result['answers_own_mail'])}", highlight=False)
     sender = "internal" if result["sender_internal"] else "external"
     console.print(f"sender: {sender} ({escape(result['sender_trust'])})", highlight=False)
     table = Table(title="rules", title_justify="left")

@@ -68,6 +68,7 @@ def dry_run(
             {"address": d.address, "mail": d.mail, "reason": d.reason.value, "why": d.why}
             for d in decision.dropped
         ],
+        "answers_own_mail": facts.answers_own,
         "sender_internal": facts.sender_internal,
         "sender_trust": facts.trust_reason,
     }
