@@ -4,11 +4,16 @@ Four caps, each a count within a window of calendar time, each with a shipped de
 
 - ``per_recipient``: mails to one address, as To or Cc. An address over it is left off the
   mail; a mail left with no To is held.
-- ``per_external_sender``: answers caused by one outside sender's mails.
-- ``per_external_domain``: answers caused by mails from one outside domain (30 senders of one
-  company count together).
-- ``burst``: answers caused by one correspondent, staff or not, in a short window: the loop
-  brake for responders that do not mark themselves automatic (as Zammad's loop protection).
+- ``per_external_sender``: answers to one outside sender caused by its own mails.
+- ``per_external_domain``: answers to one outside domain caused by mails from it (30 senders
+  of one company count together).
+- ``burst``: answers to one correspondent, staff or not, caused by its mails in a short window:
+  the loop brake for responders that do not mark themselves automatic (as Zammad's loop
+  protection).
+
+The last three count and hold only mail that goes back to the correspondent's side (its
+sender or domain among the recipients): that is what feeds a loop or floods an outside
+company, while a copy to staff (a complaint's managers) still goes, under ``per_recipient``.
 
 ``check`` is pure: it takes what was sent (``Sent``, from the outbox) and one planned mail, and
 returns what may go. The service makes the history authoritative (one writer at a time).
@@ -55,14 +60,14 @@ class Limits(Strict):
         default_factory=lambda: _cap(10, "1h"), description="to one address, To or Cc"
     )
     per_external_sender: Cap = Field(
-        default_factory=lambda: _cap(5, "1h"), description="caused by one outside sender"
+        default_factory=lambda: _cap(5, "1h"), description="back to one outside sender"
     )
     per_external_domain: Cap = Field(
-        default_factory=lambda: _cap(20, "1h"), description="caused by one outside domain"
+        default_factory=lambda: _cap(20, "1h"), description="back to one outside domain"
     )
     burst: Cap = Field(
         default_factory=lambda: _cap(3, "10m"),
-        description="caused by one correspondent in a short time: the loop brake",
+        description="back to one correspondent in a short time: the loop brake",
     )
 
     def longest(self) -> timedelta:
@@ -122,19 +127,31 @@ class History:
         domain: str | None = None,
         recipient: str | None = None,
     ) -> int:
-        """Return how many mails since ``since`` match every filter given."""
+        """Return how many mails since ``since`` match every filter given: ``cause``, mails
+        caused by that sender and sent back to it; ``domain``, mails caused by someone of that
+        domain and sent back to that domain; ``recipient``, mails to that address."""
         found = 0
         for s in self.sent:
             if s.at < since:
                 continue
-            if cause is not None and s.cause != cause:
+            if cause is not None and (s.cause != cause or cause not in s.recipients):
                 continue
-            if domain is not None and (s.cause or "").rpartition("@")[2] != domain:
+            if domain is not None and (
+                _domain(s.cause) != domain or not _reaches(s.recipients, domain)
+            ):
                 continue
             if recipient is not None and recipient not in s.recipients:
                 continue
             found += 1
         return found
+
+
+def _domain(address: str | None) -> str:
+    return (address or "").rpartition("@")[2]
+
+
+def _reaches(recipients: Iterable[str], domain: str) -> bool:
+    return any(_domain(r) == domain for r in recipients)
 
 
 def check(
@@ -146,7 +163,7 @@ def check(
     cc: Sequence[str] = (),
 ) -> Verdict:
     """Return what of a mail to ``to`` and ``cc``, caused by ``cause``, the limits let go now."""
-    held = _held_for_cause(limits, history, now, cause)
+    held = _held_for_cause(limits, history, now, cause, (*to, *cc))
     if held is not None:
         return Verdict((), (), (), held)
     cap = limits.per_recipient
@@ -168,21 +185,29 @@ def check(
     return Verdict(kept_to, kept_cc, tuple(left_off))
 
 
-def _held_for_cause(limits: Limits, history: History, now: datetime, cause: Cause) -> str | None:
-    """Return why every mail caused by ``cause`` is held now, or None."""
+def _held_for_cause(
+    limits: Limits, history: History, now: datetime, cause: Cause, recipients: Sequence[str]
+) -> str | None:
+    """Return why a mail going back to ``cause``'s sender or domain is held now, or None.
+
+    Only mail back to the correspondent's side can feed a loop or be used to flood a third
+    party of the sender's company; copies to staff (a complaint's managers) are left to
+    ``per_recipient``."""
     if cause.sender is None:
         return None
-    tests: list[tuple[str, Cap, dict[str, str]]] = [
-        ("burst", limits.burst, {"cause": cause.sender})
-    ]
-    if cause.external:
-        tests.append(("per_external_sender", limits.per_external_sender, {"cause": cause.sender}))
-    if cause.domain:
+    tests: list[tuple[str, Cap, dict[str, str]]] = []
+    if cause.sender in recipients:
+        tests.append(("burst", limits.burst, {"cause": cause.sender}))
+        if cause.external:
+            tests.append(
+                ("per_external_sender", limits.per_external_sender, {"cause": cause.sender})
+            )
+    if cause.domain and _reaches(recipients, cause.domain):
         tests.append(("per_external_domain", limits.per_external_domain, {"domain": cause.domain}))
     for name, cap, filters in tests:
         if history.count(now - cap.window(), **filters) >= cap.count:
             who = filters.get("cause") or filters["domain"]
-            return f"{name}: {cap.count} automatic mails about {who} within {cap.within} already"
+            return f"{name}: {cap.count} automatic mails to {who} within {cap.within} already"
     return None
 
 

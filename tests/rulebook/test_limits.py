@@ -69,14 +69,32 @@ def _outside(sender: str) -> Cause:
             None,
             "per_recipient",
         ),
-        # the outside sender caused 2 already (its cap): held
+        # the outside sender was answered twice within the hour (its cap): held
         (
-            [_sent(30, (f"p{i}@example.com",), "ops@kuaixun-saas.com") for i in range(2)],
+            [_sent(m, ("ops@kuaixun-saas.com",), "ops@kuaixun-saas.com") for m in (30, 50)],
             _outside("ops@kuaixun-saas.com"),
             ("ops@kuaixun-saas.com",),
             (),
             None,
             "per_external_sender",
+        ),
+        # ... but a copy of its mail to staff (a complaint's managers) still goes
+        (
+            [_sent(m, ("ops@kuaixun-saas.com",), "ops@kuaixun-saas.com") for m in (30, 50)],
+            _outside("ops@kuaixun-saas.com"),
+            ("zhou.qiang@example.com",),
+            (),
+            (("zhou.qiang@example.com",), ()),
+            None,
+        ),
+        # copies to staff do not count towards the outside sender's cap
+        (
+            [_sent(30, (f"p{i}@example.com",), "ops@kuaixun-saas.com") for i in range(5)],
+            _outside("ops@kuaixun-saas.com"),
+            ("ops@kuaixun-saas.com",),
+            (),
+            (("ops@kuaixun-saas.com",), ()),
+            None,
         ),
         # four senders of one outside domain caused 4: the domain is held
         (
