@@ -207,6 +207,34 @@ def test_rules_test_lists_the_recipients_an_outsider_could_not_choose(
     assert "sender: external" in human.stdout
 
 
+TICKET_ECHO = """\
+From: Helpdesk <helpdesk@saas-tickets.example>
+To: coord@example.com
+Subject: =?utf-8?b?44CQ5Lu75Yqh5YiG6YWN44CR5biC5Zy66YOoLeWxleS8muWHhuWkhw==?=
+Date: Wed, 11 Oct 2023 09:00:05 +0800
+Message-ID: <t-99120@saas-tickets.example>
+References: <mailflow.0f1e2d3c4b5a69788796a5b4c3d2e1f0@example.com>
+MIME-Version: 1.0
+Content-Type: text/plain; charset=utf-8
+
+Ticket 99120 updated.
+任务：准备展会物料；责任人：王五；完成时限：10月20日；交付标准：物料清单
+"""
+
+
+def test_rules_test_says_a_reply_to_our_own_mail_is_never_answered(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    """A mail whose References hold one of mailflow's Message-IDs gets no answer, and rules test says why."""
+    eml = tmp_path / "echo.eml"
+    eml.write_bytes(TICKET_ECHO.encode("utf-8"))
+    doc = json.loads(runner.invoke(app, ["rules", "test", str(eml), "--json"]).stdout)
+    assert "answers mailflow's own mail" in doc["answers_own_mail"]
+    assert doc["mails"] == [] and doc["hits"] == []
+    human = runner.invoke(app, ["rules", "test", str(eml)], terminal_width=200)
+    assert "never answered" in human.stdout
+
+
 def test_run_once_writes_replies_as_eml_and_lists_them(runner: CliRunner, tmp_path: Path) -> None:
     """The embedded default answers the example inbox with .eml files and lists them as sent."""
     assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
