@@ -47,12 +47,15 @@ def own_message_id(message_id: str, own_domains: Iterable[str]) -> bool:
 
 
 def answers_own_mail(
-    references: Iterable[str], text: str, own_addresses: Iterable[str]
+    references: Iterable[str], text: str, own_addresses: Iterable[str], new_text: str = ""
 ) -> str | None:
     """Return why a mail answers or quotes mailflow's own automatic mail, or None.
 
     ``references``: its In-Reply-To and References ids; ``text``: its whole body text (the
-    quoted part included); ``own_addresses``: the shared address(es)."""
+    quoted part included); ``own_addresses``: the shared address(es); ``new_text``: what the
+    sender wrote. The footer sentence counts anywhere (nobody writes it by hand); the weaker
+    sign, the shared address near words like 自动发送, only outside ``new_text``: a person may
+    well write "请把系统自动生成的报表发到 coord@…"."""
     own = [a.lower() for a in own_addresses]
     domains = {a.rpartition("@")[2] for a in own}
     for message_id in references:
@@ -61,6 +64,8 @@ def answers_own_mail(
     squeezed = _squeeze(text)
     if any(footer in squeezed for footer in _FOOTERS):
         return "it quotes mailflow's footer"
+    if new_text.strip() and new_text in text:
+        squeezed = _squeeze(text.replace(new_text, "\n", 1))
     for address in own:
         start = squeezed.find(address)
         while start >= 0:

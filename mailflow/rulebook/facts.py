@@ -59,5 +59,6 @@ class MessageFacts:
                 (*([parsed.in_reply_to] if parsed.in_reply_to else []), *parsed.references),
                 parsed.body_text,
                 [org.organization.shared_address],
+                parsed.new_text,
             ),
         )

@@ -71,6 +71,14 @@ def test_answers_own_mail(references: tuple[str, ...], text: str, found: str | N
         assert reason is not None and found in reason
 
 
+def test_a_person_writing_about_automatic_mail_is_not_quoting_us() -> None:
+    """The weak sign (our address near 自动) counts in quoted text only, not in what was written."""
+    written = "请把系统自动生成的周报发到 coord@example.com，谢谢。"
+    assert answers_own_mail((), written + "\n发自我的iPhone", OWN, new_text=written) is None
+    quoted = written + "\n\n> 协调台 coord@example.com 系统自动发送"
+    assert answers_own_mail((), quoted, OWN, new_text=written) is not None
+
+
 def test_every_message_id_mailflow_makes_is_recognised() -> None:
     """The form outbound.compose writes is the form this module reads (one fact, two places)."""
     for key in ("k1", "会议纪要-2023", "x" * 200):
