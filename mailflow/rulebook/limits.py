@@ -21,8 +21,9 @@ returns what may go. The service makes the history authoritative (one writer at 
 
 from __future__ import annotations
 
+from bisect import bisect_left, insort
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from pydantic import Field, field_validator
@@ -113,11 +114,27 @@ class Verdict:
     held: str | None = None
 
 
-@dataclass
 class History:
-    """The automatic mails of the longest window, growing as a batch decides more."""
+    """The automatic mails of the longest window, growing as a batch decides more.
 
-    sent: list[Sent] = field(default_factory=list)
+    Indexed by what the caps count (an address; a sender or domain the mail went back to), each
+    index a sorted list of times, so a count is one binary search however big the batch."""
+
+    def __init__(self, sent: Iterable[Sent] = ()) -> None:
+        self._times: dict[tuple[str, str], list[datetime]] = {}
+        for one in sent:
+            self.add(one)
+
+    def add(self, sent: Sent) -> None:
+        """Count one more mail."""
+        keys = [("to", r) for r in sent.recipients]
+        if sent.cause is not None and sent.cause in sent.recipients:
+            keys.append(("cause", sent.cause))
+        domain = _domain(sent.cause)
+        if domain and _reaches(sent.recipients, domain):
+            keys.append(("domain", domain))
+        for key in keys:
+            insort(self._times.setdefault(key, []), sent.at)
 
     def count(
         self,
@@ -127,23 +144,14 @@ class History:
         domain: str | None = None,
         recipient: str | None = None,
     ) -> int:
-        """Return how many mails since ``since`` match every filter given: ``cause``, mails
+        """Return how many mails since ``since`` match the one filter given: ``cause``, mails
         caused by that sender and sent back to it; ``domain``, mails caused by someone of that
         domain and sent back to that domain; ``recipient``, mails to that address."""
-        found = 0
-        for s in self.sent:
-            if s.at < since:
-                continue
-            if cause is not None and (s.cause != cause or cause not in s.recipients):
-                continue
-            if domain is not None and (
-                _domain(s.cause) != domain or not _reaches(s.recipients, domain)
-            ):
-                continue
-            if recipient is not None and recipient not in s.recipients:
-                continue
-            found += 1
-        return found
+        given = [(k, v) for k, v in (("cause", cause), ("domain", domain), ("to", recipient)) if v]
+        if len(given) != 1:
+            raise ValueError("count takes exactly one of cause, domain, recipient")
+        times = self._times.get(given[0], [])
+        return len(times) - bisect_left(times, since)
 
 
 def _domain(address: str | None) -> str:
@@ -214,4 +222,4 @@ def _held_for_cause(
 def record(history: History, now: datetime, cause: Cause, verdict: Verdict) -> None:
     """Count a mail the verdict lets go."""
     if verdict.held is None:
-        history.sent.append(Sent(now, frozenset((*verdict.to, *verdict.cc)), cause.sender))
+        history.add(Sent(now, frozenset((*verdict.to, *verdict.cc)), cause.sender))

@@ -64,11 +64,11 @@ class RateLimit:
         history = self._load(limits)
         verdict = check(limits, history, self._now, cause, planned.to, planned.cc)
         message = facts.parsed.message_id
-        for address, why in verdict.left_off:
-            self.left_off.append((message, planned.template, address, why))
         if verdict.held is not None:
             self.held.append((message, planned.template, ", ".join(planned.to), verdict.held))
             return None
+        for address, why in verdict.left_off:
+            self.left_off.append((message, planned.template, address, why))
         record(history, self._now, cause, verdict)
         return replace(planned, to=verdict.to, cc=verdict.cc)
 

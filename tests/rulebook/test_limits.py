@@ -233,3 +233,23 @@ def test_limits_in_two_files_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(RuleFileError) as caught:
         load_rulebook(tmp_path, TEMPLATES)
     assert any("limits: set in more than one file" in p for p in caught.value.problems)
+
+
+def test_history_counts_by_time_whatever_the_order_rows_come_in() -> None:
+    """Rows read from the outbox come in any order; each count still sees its own window."""
+    history = History(
+        [
+            _sent(50, (VICTIM,)),
+            _sent(5, ("a@lianhe-bank.cn", VICTIM), "a@lianhe-bank.cn"),
+            _sent(20, (VICTIM,), "b@lianhe-bank.cn"),
+            _sent(70, (VICTIM,)),
+        ]
+    )
+    since = NOW - timedelta(minutes=30)
+    assert history.count(NOW - timedelta(hours=2), recipient=VICTIM) == 4
+    assert history.count(since, recipient=VICTIM) == 2
+    assert history.count(since, cause="a@lianhe-bank.cn") == 1
+    assert history.count(since, cause="b@lianhe-bank.cn") == 0  # not sent back to b
+    assert history.count(since, domain="lianhe-bank.cn") == 2
+    with pytest.raises(ValueError, match="exactly one"):
+        history.count(since, cause="a@lianhe-bank.cn", recipient=VICTIM)
