@@ -159,6 +159,82 @@ def test_rules_test_dry_run_sends_and_stores_nothing(runner: CliRunner, tmp_path
     assert not (tmp_path / "var").exists()
 
 
+OUTSIDER_MINUTES = """\
+From: =?utf-8?b?6ZmI5pmT5bOw?= <chen.xiaofeng@yuntong-wuliu.cn>
+To: =?utf-8?b?6ams5Li9?= <ma.li@example.com>, coord@example.com
+Cc: ops@cangchu-partner.com, zhang.wei@yuntong-wuliu.cn
+Subject: =?utf-8?b?44CQ5Lya6K6u57qq6KaB44CR6YeH6LSt6YOoLeS7k+mFjeWvueaOpeS8mg==?=
+Date: Tue, 10 Oct 2023 16:20:00 +0800
+Message-ID: <20231010.ytwl.0412@yuntong-wuliu.cn>
+Authentication-Results: mx.example.com; spf=pass smtp.mailfrom=yuntong-wuliu.cn
+MIME-Version: 1.0
+Content-Type: text/plain; charset=utf-8
+Content-Transfer-Encoding: 8bit
+
+马经理好，
+
+今天仓配对接会的纪要如下，请各位确认：
+1. 十月第三周起改为每日两班配送。
+2. 退货入库单据由仓储方统一扫描回传。
+
+陈晓峰
+运通物流 客户经理
+"""
+
+
+def test_rules_test_lists_the_recipients_an_outsider_could_not_choose(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    """`rules test` names every address the recipient policy drops from an outsider's mail, and why."""
+    eml = tmp_path / "outsider.eml"
+    eml.write_bytes(OUTSIDER_MINUTES.encode("utf-8"))
+    doc = json.loads(runner.invoke(app, ["rules", "test", str(eml), "--json"]).stdout)
+    assert doc["sender_internal"] is False
+    [mail] = doc["mails"]
+    assert (mail["to"], mail["cc"]) == (
+        ["chen.xiaofeng@yuntong-wuliu.cn"],
+        ["zhang.wei@yuntong-wuliu.cn"],
+    )
+    dropped = {(d["address"], d["reason"]) for d in doc["dropped_recipients"]}
+    assert dropped == {
+        ("ma.li@example.com", "outsider_named_staff"),
+        ("ops@cangchu-partner.com", "outsider_third_domain"),
+    }
+    human = runner.invoke(app, ["rules", "test", str(eml)], terminal_width=200)
+    assert human.exit_code == 0, human.output
+    assert "recipients left out" in human.stdout
+    assert "ops@cangchu-partner.com" in human.stdout
+    assert "sender: external" in human.stdout
+
+
+TICKET_ECHO = """\
+From: Helpdesk <helpdesk@saas-tickets.example>
+To: coord@example.com
+Subject: =?utf-8?b?44CQ5Lu75Yqh5YiG6YWN44CR5biC5Zy66YOoLeWxleS8muWHhuWkhw==?=
+Date: Wed, 11 Oct 2023 09:00:05 +0800
+Message-ID: <t-99120@saas-tickets.example>
+References: <mailflow.0f1e2d3c4b5a69788796a5b4c3d2e1f0@example.com>
+MIME-Version: 1.0
+Content-Type: text/plain; charset=utf-8
+
+Ticket 99120 updated.
+任务：准备展会物料；责任人：王五；完成时限：10月20日；交付标准：物料清单
+"""
+
+
+def test_rules_test_says_a_reply_to_our_own_mail_is_never_answered(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    """A mail whose References hold one of mailflow's Message-IDs gets no answer, and rules test says why."""
+    eml = tmp_path / "echo.eml"
+    eml.write_bytes(TICKET_ECHO.encode("utf-8"))
+    doc = json.loads(runner.invoke(app, ["rules", "test", str(eml), "--json"]).stdout)
+    assert "answers mailflow's own mail" in doc["answers_own_mail"]
+    assert doc["mails"] == [] and doc["hits"] == []
+    human = runner.invoke(app, ["rules", "test", str(eml)], terminal_width=200)
+    assert "never answered" in human.stdout
+
+
 def test_run_once_writes_replies_as_eml_and_lists_them(runner: CliRunner, tmp_path: Path) -> None:
     """The embedded default answers the example inbox with .eml files and lists them as sent."""
     assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0

@@ -131,6 +131,10 @@ def print_dry_run(console: Console, result: dict[str, Any]) -> None:
     console.print(f"[bold]{escape(result['subject'])}[/]  {result['message_id']}")
     if result["automated"]:
         console.print(f"automatic mail ({result['automated_reason']}): never answered")
+    if result["answers_own_mail"]:
+        console.print(f"never answered: {escape(result['answers_own_mail'])}", highlight=False)
+    sender = "internal" if result["sender_internal"] else "external"
+    console.print(f"sender: {sender} ({escape(result['sender_trust'])})", highlight=False)
     table = Table(title="rules", title_justify="left")
     for column in ("rule", "matched", "why"):
         table.add_column(column, overflow="fold")
@@ -146,6 +150,14 @@ def print_dry_run(console: Console, result: dict[str, Any]) -> None:
             f" (by {req['due']})",
             highlight=False,
         )
+    dropped = result["dropped_recipients"]
+    if dropped:
+        left = Table(title="recipients left out", title_justify="left")
+        for column in ("address", "mail", "why"):
+            left.add_column(column, overflow="fold")
+        for d in dropped:
+            left.add_row(escape(d["address"]), escape(d["mail"]), escape(d["why"]))
+        console.print(left)
     if not result["mails"]:
         console.print("no mail would be sent")
     for mail in result["mails"]:

@@ -1,9 +1,10 @@
 """``decide``: which rules hit a mail, which missed and why, and what mailflow should send.
 
 Rules run in file order; a ``stop`` step ends the run, and the rules after it are misses that
-say so. Automatic mail gets no rule at all (invariant 7). Every recipient passes the invariant-8
-gate in ``recipients.py``. The result is plain data for the service (outbox rows, confirmation
-ledger) and for ``mailflow rules test``. Pure.
+say so. Automatic mail gets no rule at all (invariant 7), nor does mail that answers or quotes
+mailflow's own automatic mail (issue 9 §4: responders that do not mark themselves). Every
+recipient passes the invariant-8 gate in ``recipients.py``. The result is plain data for the
+service (outbox rows, confirmation ledger) and for ``mailflow rules test``. Pure.
 """
 
 from __future__ import annotations
@@ -23,12 +24,16 @@ from mailflow.rulebook.planner import Planner
 __all__ = ["ConfirmationPlan", "Decision", "PlannedMail", "RuleHit", "RuleMiss", "decide"]
 
 AUTOMATIC = "automatic mail is never answered"
+OWN_MAIL = "a mail answering mailflow's own automatic mail is never answered"
 
 
 def decide(rulebook: Rulebook, facts: MessageFacts) -> Decision:
     """Return the decision of ``rulebook`` on the mail described by ``facts``."""
     if facts.parsed.automated:
         why = f"{AUTOMATIC} ({facts.parsed.automated_reason})"
+        return Decision(misses=tuple(RuleMiss(r.name, why) for r in rulebook.rules))
+    if facts.answers_own:
+        why = f"{OWN_MAIL} ({facts.answers_own})"
         return Decision(misses=tuple(RuleMiss(r.name, why) for r in rulebook.rules))
     planner = Planner.of(rulebook, facts)
     hits: list[RuleHit] = []
@@ -51,4 +56,5 @@ def decide(rulebook: Rulebook, facts: MessageFacts) -> Decision:
         mails=tuple(planner.mails),
         requests=tuple(planner.requests),
         track_items=planner.track_items,
+        dropped=tuple(planner.dropped),
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from mailflow.mail.model import ParsedMessage
+from mailflow.mail.own_mail import answers_own_mail
 from mailflow.rulebook.organization import Organization
 from mailflow.rulebook.trust import sender_trust
 
@@ -24,6 +25,8 @@ class MessageFacts:
     # earlier participants of the thread the store knows (invariant 8 allows them)
     thread_participants: frozenset[str] = frozenset()
     trust_reason: str = ""
+    # why it answers or quotes mailflow's own automatic mail (issue 9 §4), else None
+    answers_own: str | None = None
 
     @property
     def sender(self) -> str | None:
@@ -52,4 +55,10 @@ class MessageFacts:
             copied=frozenset(a.address.lower() for a in (*parsed.to, *parsed.cc)),
             thread_participants=frozenset(a.lower() for a in thread_participants),
             trust_reason=why,
+            answers_own=answers_own_mail(
+                (*([parsed.in_reply_to] if parsed.in_reply_to else []), *parsed.references),
+                parsed.body_text,
+                [org.organization.shared_address],
+                parsed.new_text,
+            ),
         )

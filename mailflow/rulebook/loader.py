@@ -36,6 +36,7 @@ from mailflow.rulebook.clocks import (
     WeeklyRecordClock,
 )
 from mailflow.rulebook.condition import When
+from mailflow.rulebook.limits import Cap, Limits
 from mailflow.rulebook.organization import (
     ORGANIZATION_FILE,
     SYNCED_FILE,
@@ -66,6 +67,8 @@ _MODEL_AT: dict[tuple[str, ...], type[Strict]] = {
     ("clocks", "deadline"): DeadlineClock,
     ("clocks", "complaint"): ComplaintClock,
     ("clocks", "weekly_record"): WeeklyRecordClock,
+    ("limits",): Limits,
+    **{("limits", name): Cap for name in Limits.model_fields},
 }
 
 
@@ -77,6 +80,7 @@ class Rulebook:
     rules: tuple[Rule, ...]
     sources: dict[str, str]
     clocks: Clocks = field(default_factory=Clocks)
+    limits: Limits = field(default_factory=Limits)
 
     def written_addresses(self) -> frozenset[str]:
         """Return every address the rules themselves name (invariant 8 allows these)."""
@@ -118,16 +122,22 @@ def load_rulebook(rules_dir: Path, templates: Collection[str]) -> Rulebook:
     }
     rules: list[Rule] = []
     sources: dict[str, str] = {}
-    clocks: dict[Path, Clocks] = {}
+    sections: dict[str, dict[Path, Any]] = {"clocks": {}, "limits": {}}
     for path in rule_files(rules_dir):
-        problems.extend(_load_file(path, context, rules, sources, clocks))
-    if len(clocks) > 1:
-        where = ", ".join(str(p) for p in clocks)
-        problems.append(f"{list(clocks)[1]}:1: clocks: set in more than one file ({where})")
+        problems.extend(_load_file(path, context, rules, sources, sections))
+    for name, found in sections.items():
+        if len(found) > 1:
+            where = ", ".join(str(p) for p in found)
+            problems.append(f"{list(found)[1]}:1: {name}: set in more than one file ({where})")
     if problems or org is None:
         raise RuleFileError(problems)
-    found = next(iter(clocks.values()), Clocks())
-    return Rulebook(organization=org, rules=tuple(rules), sources=sources, clocks=found)
+    return Rulebook(
+        organization=org,
+        rules=tuple(rules),
+        sources=sources,
+        clocks=next(iter(sections["clocks"].values()), Clocks()),
+        limits=next(iter(sections["limits"].values()), Limits()),
+    )
 
 
 def _load_file(
@@ -135,7 +145,7 @@ def _load_file(
     context: dict[str, Any],
     rules: list[Rule],
     sources: dict[str, str],
-    clocks: dict[Path, Clocks],
+    sections: dict[str, dict[Path, Any]],
 ) -> list[str]:
     """Validate one file, appending its rules; return its problems."""
     try:
@@ -150,8 +160,9 @@ def _load_file(
         problems += [f"{path}:{line}: {message}" for line, message in found]
         return sorted(problems, key=lambda p: int(p.removeprefix(f"{path}:").split(":")[0]))
     rules.extend(parsed.rules)
-    if parsed.clocks is not None:
-        clocks[path] = parsed.clocks
+    for name, section in sections.items():
+        if getattr(parsed, name) is not None:
+            section[path] = getattr(parsed, name)
     return problems
 
 

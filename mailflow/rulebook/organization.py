@@ -24,6 +24,8 @@ ORGANIZATION_FILE = "organization.yaml"
 SYNCED_FILE = "organization.synced.yaml"
 EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
 
+_AUTHSERV = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$")
+
 Email = Annotated[str, Field(pattern=EMAIL.pattern)]
 
 
@@ -42,9 +44,11 @@ class OrganizationInfo(_Strict):
     require_authentication: bool = False
     # who hears about broken rule edits and mail that could not be delivered
     administrators: list[Email] = []
-    # authserv-ids of the receiving servers (e.g. mx.example.com) whose Authentication-Results
-    # count; empty: only the topmost header, which the receiving server adds last
-    trusted_authserv_ids: list[str] = []
+    # the authserv-id the organisation's receiving server writes in Authentication-Results
+    # (RFC 8601 §5): only its headers are read, all others ignored
+    authserv_id: str = Field(default="mx.example.com", pattern=_AUTHSERV.pattern)
+    # more receiving servers of the organisation (a second MX), read like authserv_id
+    trusted_authserv_ids: list[Annotated[str, Field(pattern=_AUTHSERV.pattern)]] = []
     # company days off on top of the PRC statutory holidays (公司自定休息日)
     days_off: list[date] = []
 
@@ -55,6 +59,10 @@ class OrganizationInfo(_Strict):
         if start >= end:
             raise ValueError(f"work_hours {value!r} must start before it ends")
         return value
+
+    def authserv_ids(self) -> frozenset[str]:
+        """Return every authserv-id whose Authentication-Results count, lower-cased."""
+        return frozenset(s.lower() for s in (self.authserv_id, *self.trusted_authserv_ids))
 
     def work_times(self) -> tuple[time, time]:
         """Return the start and end of the working day."""
@@ -189,6 +197,8 @@ def _message(err: object) -> str:
         return f"{loc}: required but missing"
     if err["type"] == "string_pattern_mismatch" and err["ctx"].get("pattern") == EMAIL.pattern:
         return f"{loc}: {err['input']!r} is not an e-mail address"
+    if err["type"] == "string_pattern_mismatch" and err["ctx"].get("pattern") == _AUTHSERV.pattern:
+        return f"{loc}: {err['input']!r} is not a server name (write e.g. mx.example.com)"
     return f"{loc}: {err['msg']}"
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mailflow.rulebook.duration import Duration
+from mailflow.rulebook.recipients import Dropped
 
 
 @dataclass(frozen=True)
@@ -58,3 +59,5 @@ class Decision:
     mails: tuple[PlannedMail, ...] = ()
     requests: tuple[ConfirmationPlan, ...] = ()
     track_items: bool = False
+    # every recipient the recipient policy left out, and why (``rules test`` lists them)
+    dropped: tuple[Dropped, ...] = ()

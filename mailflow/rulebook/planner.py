@@ -7,6 +7,7 @@ mail. Every recipient goes through the invariant-8 gate; what it drops is noted.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any
@@ -25,10 +26,12 @@ from mailflow.rulebook.facts import MessageFacts
 from mailflow.rulebook.loader import Rulebook
 from mailflow.rulebook.matching import name_matches, unversioned
 from mailflow.rulebook.outcome import ConfirmationPlan, PlannedMail
-from mailflow.rulebook.recipients import Directory, Gate
+from mailflow.rulebook.recipients import Directory, Dropped, Gate
 from mailflow.rulebook.rulefile import Rule
 from mailflow.rulebook.suggest import suggest_subject
 from mailflow.rulebook.vocabulary import SENDER_DEPARTMENT, SUBJECT_DEPARTMENT
+
+Recipients = list[tuple[str, bool]]  # (address, named by the rules themselves)
 
 
 def item_dict(index: int, item: ActionItem) -> dict[str, Any]:
@@ -54,6 +57,7 @@ class Planner:
     base: dict[str, Any]
     mails: list[PlannedMail] = field(default_factory=list)
     requests: list[ConfirmationPlan] = field(default_factory=list)
+    dropped: list[Dropped] = field(default_factory=list)
     track_items: bool = False
 
     @classmethod
@@ -104,7 +108,7 @@ class Planner:
             return self._copy_managers(rule, index, step.copy_managers)
         if step.notify:
             to = self._resolve(step.notify.to)
-            return self._plan(rule, index, step.notify.template, to, (), "notification", {})
+            return self._plan(rule, index, step.notify.template, to, [], "notification", {})
         if step.request_confirmation:
             return self._confirmation(rule, step.request_confirmation)
         if step.require_fields:
@@ -114,8 +118,11 @@ class Planner:
         self.track_items = True
         return []
 
+    def _sender(self) -> Recipients:
+        return [(self.facts.sender, False)] if self.facts.sender else []
+
     def _reply(self, rule: str, index: int, reply: Reply) -> list[str]:
-        to = (self.facts.sender,) if self.facts.sender else ()
+        to = self._sender()
         cc = self._resolve(reply.cc)
         return self._plan(rule, index, reply.template, to, cc, "reply to the sender", {})
 
@@ -133,7 +140,8 @@ class Planner:
             return [f"managers of {department} already on the mail: {', '.join(managers)}"]
         extra = {"department": department}
         purpose = f"copy to the managers of {department}"
-        return self._plan(rule, index, copy.template, missing, (), purpose, extra)
+        to = [(m, True) for m in missing]  # named by the rules: their department's managers
+        return self._plan(rule, index, copy.template, to, [], purpose, extra)
 
     def _confirmation(self, rule: str, request: RequestConfirmation) -> list[str]:
         parsed = self.facts.parsed
@@ -145,10 +153,10 @@ class Planner:
         wanted = [a for role in request.from_ for a in by_role[role]]
         if "sender" not in request.from_:
             wanted = [a for a in wanted if a.lower() != self.facts.sender]
-        kept, dropped = self.gate.admit(wanted)
+        kept, dropped = self.gate.ledger(wanted)
         plan = ConfirmationPlan(tuple(request.from_), request.within, kept, rule)
         self.requests.append(plan)
-        return _dropped(dropped, "confirmation")
+        return self._drop(dropped)
 
     def _require_fields(self, rule: str, index: int, require: RequireFields) -> list[str]:
         lacking = [
@@ -159,9 +167,11 @@ class Planner:
         if not lacking:
             return [f"every action item has {', '.join(require.fields)}"]
         notes: list[str] = []
-        for owner, items in _by_owner(lacking, self.gate).items():
-            to = (owner,) if owner else ((self.facts.sender,) if self.facts.sender else ())
-            cc = (self.facts.sender,) if owner and self.facts.sender else ()
+        groups, dropped = _by_owner(lacking, self.gate, require.template)
+        notes += self._drop(dropped)
+        for owner, items in groups.items():
+            to = [(owner, False)] if owner else self._sender()
+            cc = self._sender() if owner else []
             missing = sorted({m for i in items for m in i["missing"]})
             extra = {"items": items, "missing": missing}
             purpose = "ask for what action items lack"
@@ -172,39 +182,59 @@ class Planner:
         found = [a for a in self.facts.parsed.attachments if name_matches(a, need.pattern)]
         if found:
             return [f"{found[0].filename} is attached as required"]
-        to = (self.facts.sender,) if self.facts.sender else ()
         extra = {"required_attachment": need.pattern}
         purpose = f"ask for the attachment {need.pattern}"
-        return self._plan(rule, index, need.template, to, (), purpose, extra)
+        return self._plan(rule, index, need.template, self._sender(), [], purpose, extra)
 
-    def _resolve(self, names: list[str]) -> list[str]:
-        """Return addresses for rule recipients: addresses, roles, departments' managers."""
+    def _resolve(self, names: list[str]) -> Recipients:
+        """Return addresses for rule recipients: addresses, roles, departments' managers, each
+        with whether the rules named it themselves (the roles to / cc are the mail's choice)."""
         parsed = self.facts.parsed
-        out: list[str] = []
+        out: Recipients = []
         for name in names:
             if "@" in name:
-                out.append(name)
+                out.append((name, True))
             elif name == "sender":
-                out += [self.facts.sender] if self.facts.sender else []
+                out += self._sender()
             elif name in ("to", "cc"):
-                out += [a.address for a in (parsed.to if name == "to" else parsed.cc)]
+                out += [(a.address, False) for a in (parsed.to if name == "to" else parsed.cc)]
             else:
-                out += self.directory.managers(name)
+                out += [(m, True) for m in self.directory.managers(name)]
         return out
+
+    def _admit(
+        self, recipients: Recipients, template: str, skip: tuple[str, ...] = ()
+    ) -> tuple[tuple[str, ...], list[Dropped]]:
+        """Return the admitted addresses of ``recipients`` (in order, once) and the dropped."""
+        kept: list[str] = []
+        dropped: list[Dropped] = []
+        for address, by_rule in recipients:
+            if address.lower() in skip:
+                continue
+            ok, out = self.gate.admit([address], template, by_rule)
+            kept += [a for a in ok if a not in kept]
+            dropped += [d for d in out if d not in dropped]
+        return tuple(kept), dropped
+
+    def _drop(self, dropped: Iterable[Dropped]) -> list[str]:
+        """Remember what the policy dropped; return its notes."""
+        fresh = [d for d in dropped if d not in self.dropped]
+        self.dropped += fresh
+        return [d.note() for d in fresh]
 
     def _plan(
         self,
         rule: str,
         index: int,
         template: str,
-        to: tuple[str, ...] | list[str],
-        cc: tuple[str, ...] | list[str],
+        to: Recipients,
+        cc: Recipients,
         purpose: str,
         extra: dict[str, Any],
     ) -> list[str]:
-        kept_to, dropped = self.gate.admit(to)
-        kept_cc, dropped_cc = self.gate.admit(a for a in cc if a.lower() not in kept_to)
-        notes = _dropped(dropped + dropped_cc, template)
+        kept_to, dropped = self._admit(to, template)
+        kept_cc, dropped_cc = self._admit(cc, template, skip=kept_to)
+        notes = self._drop(dropped + dropped_cc)
         if not kept_to:
             return [*notes, f"{template}: no allowed recipient, nothing sent"]
         if any(m.template == template and m.to == kept_to for m in self.mails):
@@ -214,23 +244,21 @@ class Planner:
         return notes
 
 
-def _by_owner(items: list[dict[str, Any]], gate: Gate) -> dict[str | None, list[dict[str, Any]]]:
-    """Group items by an owner address the gate allows (None: ask the sender instead)."""
+def _by_owner(
+    items: list[dict[str, Any]], gate: Gate, template: str
+) -> tuple[dict[str | None, list[dict[str, Any]]], list[Dropped]]:
+    """Group items by an owner address the gate allows (None: ask the sender instead); return
+    the groups and the owners the gate dropped."""
     groups: dict[str | None, list[dict[str, Any]]] = {}
+    dropped: list[Dropped] = []
     for item in items:
         email = item["owner_email"]
-        owner = email.lower() if email and gate.admit([email])[0] else None
-        groups.setdefault(owner, []).append(item)
-    return groups
+        kept, out = gate.admit([email], template) if email else ((), ())
+        dropped += out
+        groups.setdefault(kept[0] if kept else None, []).append(item)
+    return groups, dropped
 
 
 def _display(facts: MessageFacts) -> str | None:
     sender = facts.parsed.from_
     return (sender.name or sender.address) if sender else None
-
-
-def _dropped(addresses: tuple[str, ...], what: str) -> list[str]:
-    return [
-        f"{what}: left out {a} (invariant 8: not a participant, directory or rule address)"
-        for a in addresses
-    ]

@@ -11,6 +11,7 @@ from pydantic import Field
 from mailflow.rulebook.action import Step
 from mailflow.rulebook.clocks import Clocks
 from mailflow.rulebook.condition import When
+from mailflow.rulebook.limits import Limits
 from mailflow.rulebook.vocabulary import Strict
 
 
@@ -29,4 +30,7 @@ class RuleFile(Strict):
     rules: list[Rule] = Field(default_factory=list)
     clocks: Clocks | None = Field(
         None, description="reminders, escalations and the weekly record (one file sets them)"
+    )
+    limits: Limits | None = Field(
+        None, description="caps on automatic mail and the loop brake (one file sets them)"
     )

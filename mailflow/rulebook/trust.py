@@ -1,12 +1,20 @@
-"""Invariant 9: is a sender internal? Its domain, and where rules require it, authentication.
+"""Invariant 9: is a sender internal? Its domain, and what the receiving server said about it.
 
 A sender counts as internal only when its From domain is one of the organisation's internal
-domains and, with ``require_authentication``, the receiving server's ``Authentication-Results``
-(RFC 8601) says ``dmarc=pass`` for that domain, or ``dkim=pass`` / ``spf=pass`` for a domain
-aligned with it (relaxed alignment: equal, or one a subdomain of the other). Only headers the
-receiving server wrote are read: those whose authserv-id is in ``trusted_authserv_ids``, or,
-when none is configured, the topmost one (servers prepend theirs; anything below may be forged
-by the sender). Pure.
+domains. Only ``Authentication-Results`` (RFC 8601) written by the organisation's own receiving
+server are read: those whose authserv-id is ``authserv_id`` (or one of ``trusted_authserv_ids``)
+in ``organization.yaml``; every other one may have been written by anybody on the way, the
+sender included, and is ignored (RFC 8601 §5).
+
+- A failing verdict makes an internal-domain sender external, whatever the other settings:
+  ``dmarc=fail`` for the domain, or ``spf=fail`` for it with no aligned ``dkim=pass`` in the
+  same header. Any trusted header failing is enough: a forged failure only hurts its forger.
+- With ``require_authentication``, the sender must also pass: the topmost trusted header (the
+  receiving server prepends its own; one below it may be the sender's forgery) says
+  ``dmarc=pass`` for the domain, or ``dkim=pass`` / ``spf=pass`` for a domain aligned with it
+  (relaxed alignment: equal, or one a subdomain of the other).
+
+Pure.
 """
 
 from __future__ import annotations
@@ -20,6 +28,7 @@ from mailflow.rulebook.organization import OrganizationInfo
 _COMMENT = re.compile(r"\([^()]*\)")
 _PROPERTY = re.compile(r"([a-z]+)\.([a-z-]+)=\"?([^\s\";]+)\"?", re.IGNORECASE)
 _RESULT = re.compile(r"^\s*([a-z0-9-]+)\s*=\s*([a-z]+)", re.IGNORECASE)
+PASS, FAIL = "pass", "fail"
 
 
 @dataclass(frozen=True)
@@ -53,10 +62,8 @@ def _aligned(domain: str, other: str) -> bool:
     return domain == other or domain.endswith("." + other) or other.endswith("." + domain)
 
 
-def _passes(result: AuthResult, domain: str) -> bool:
-    """Return whether one result vouches for ``domain``."""
-    if result.result != "pass":
-        return False
+def _concerns(result: AuthResult, domain: str) -> bool:
+    """Return whether ``result`` speaks about ``domain`` (a result naming no domain does)."""
     props = result.properties
     if result.method == "dmarc":
         return props.get("header.from", domain) == domain
@@ -65,23 +72,48 @@ def _passes(result: AuthResult, domain: str) -> bool:
         return signer is not None and _aligned(domain, signer)
     if result.method == "spf":
         envelope = props.get("smtp.mailfrom") or props.get("smtp.helo")
-        return envelope is not None and _aligned(domain, envelope)
+        return envelope is None or _aligned(domain, envelope)
     return False
+
+
+def _passes(result: AuthResult, domain: str) -> bool:
+    """Return whether one result vouches for ``domain``."""
+    if result.result != PASS or not _concerns(result, domain):
+        return False
+    if result.method == "spf":  # a pass must name what it checked
+        props = result.properties
+        return bool(props.get("smtp.mailfrom") or props.get("smtp.helo"))
+    return result.method in ("dmarc", "dkim")
+
+
+def failing_verdict(results: Iterable[AuthResult], domain: str) -> str | None:
+    """Return the failing verdict of one header for ``domain`` in words, or None.
+
+    ``dmarc=fail``, or ``spf=fail`` without a ``dkim=pass`` aligned with the domain."""
+    found = [r for r in results if _concerns(r, domain)]
+    if any(r.method == "dmarc" and r.result == FAIL for r in found):
+        return "dmarc=fail"
+    dkim_pass = any(r.method == "dkim" and r.result == PASS for r in found)
+    if not dkim_pass and any(r.method == "spf" and r.result == FAIL for r in found):
+        return "spf=fail and no dkim=pass"
+    return None
+
+
+def _trusted(headers: Iterable[str], servers: Iterable[str]) -> list[tuple[AuthResult, ...]]:
+    """Return the results of the headers written by ``servers``, topmost first."""
+    wanted = {s.lower() for s in servers}
+    found = []
+    for value in headers:
+        server, results = parse_authentication_results(value)
+        if server in wanted:
+            found.append(results)
+    return found
 
 
 def authenticated(domain: str, headers: Iterable[str], trusted_servers: Iterable[str]) -> bool:
-    """Return whether a trusted Authentication-Results header vouches for ``domain``."""
-    trusted = {s.lower() for s in trusted_servers}
-    values = list(headers)
-    if not trusted:
-        values = values[:1]
-    for value in values:
-        server, results = parse_authentication_results(value)
-        if trusted and server not in trusted:
-            continue
-        if any(_passes(r, domain.lower()) for r in results):
-            return True
-    return False
+    """Return whether the topmost trusted Authentication-Results header vouches for ``domain``."""
+    trusted = _trusted(headers, trusted_servers)
+    return bool(trusted) and any(_passes(r, domain.lower()) for r in trusted[0])
 
 
 def sender_trust(
@@ -94,11 +126,17 @@ def sender_trust(
     internal = {d.lower().lstrip("@") for d in org.internal_domains}
     if domain not in internal:
         return False, f"{domain} is not an internal domain"
+    headers = list(headers)
+    servers = org.authserv_ids()
+    for results in _trusted(headers, servers):
+        verdict = failing_verdict(results, domain)
+        if verdict is not None:
+            return False, f"{domain} is internal, but the receiving server says {verdict}"
     if not org.require_authentication:
         return True, f"{domain} is an internal domain"
-    if authenticated(domain, headers, org.trusted_authserv_ids):
+    if authenticated(domain, headers, servers):
         return True, f"{domain} is internal and the receiving server authenticated it"
-    return False, f"{domain} is internal but no trusted Authentication-Results passed for it"
+    return False, f"{domain} is internal but no Authentication-Results of ours passed for it"
 
 
 def sender_is_internal(address: str | None, headers: Iterable[str], org: OrganizationInfo) -> bool:

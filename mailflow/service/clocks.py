@@ -22,7 +22,7 @@ from mailflow.mail.model import ParseContext
 from mailflow.rulebook.clocks import WEEKDAYS
 from mailflow.rulebook.duration import Duration
 from mailflow.rulebook.loader import Rulebook
-from mailflow.rulebook.recipients import Directory
+from mailflow.rulebook.recipients import Directory, is_internal_address
 from mailflow.service.decide import due_after
 from mailflow.service.digest import digest
 from mailflow.service.outmail import key_of, local_time, outbox_row, stored_message_data
@@ -177,7 +177,11 @@ def _deadlines(session: Session, work: Clockwork) -> Iterator[Due]:
     tz = work.ctx.timezone
     for item, message in queries.open_items_due_by(session, work.now + LOOKAHEAD):
         assert item.due_at is not None
-        if not item.owner_email:
+        # an outsider's mail sets clocks for staff only, and tells the outsider nothing
+        outsider = not is_internal_address(message.from_address, work.rulebook.organization)
+        if not item.owner_email or (
+            outsider and not is_internal_address(item.owner_email, work.rulebook.organization)
+        ):
             continue
         due, data = item.due_at, _item_data(item, message, work, clock.milestone_words)
         day_start = datetime.combine(due.astimezone(tz).date(), time(0), tzinfo=tz)
@@ -213,7 +217,7 @@ def _deadlines(session: Session, work: Clockwork) -> Iterator[Due]:
             )
             continue
         late = {"item": data, "overdue_days": max((work.now - due).days, 0)}
-        cc = [initiator] if initiator and initiator != owner else []
+        cc = [initiator] if initiator and initiator != owner and not outsider else []
         yield Due(
             due,
             work.mail(

@@ -3,16 +3,16 @@
 For each stored mail: build the facts the rules look at, let the rulebook decide, and write one
 outbox row per planned mail under an idempotency key (message, rule, action, template,
 recipients), so deciding twice about the same mail sends nothing twice. Replies carry
-In-Reply-To/References of the mail they answer and a Message-ID fixed now. A per-recipient
-rate limit caps automatic mail to one person (invariant 7).
+In-Reply-To/References of the mail they answer and a Message-ID fixed now. The rules'
+``limits`` (per recipient, per outside sender and domain, the burst brake) cap automatic mail
+(invariant 7), counted in the database under one lock so that they hold across processes.
 """
 
 from __future__ import annotations
 
 import logging
-from collections import Counter
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 
 from sqlalchemy.orm import Session
 
@@ -22,7 +22,9 @@ from mailflow.mail.requests import asks_for_confirmation
 from mailflow.rulebook.decision import Decision, PlannedMail, decide
 from mailflow.rulebook.duration import Duration
 from mailflow.rulebook.facts import MessageFacts
+from mailflow.rulebook.limits import Cause, History, Limits, Sent, check, record
 from mailflow.rulebook.loader import Rulebook
+from mailflow.rulebook.recipients import Gate
 from mailflow.service import understand
 from mailflow.service.mailcontext import template_context
 from mailflow.service.outmail import key_of, outbox_row
@@ -31,55 +33,65 @@ from mailflow.store.models import Message, OutboxMail
 
 log = logging.getLogger(__name__)
 
-RATE_WINDOW = timedelta(hours=1)
-RATE_LIMIT = 10  # automatic mails to one person per hour; more are dropped and logged
 DEFAULT_WITHIN = Duration(24, "hours")
 
 
 class RateLimit:
-    """Invariant 7 for one transaction: at most RATE_LIMIT automatic mails to one person within
-    RATE_WINDOW. The outbox is counted once, with one query for every address, then in memory as
-    rows are added; what was held back is logged once, by ``report``, not once per mail."""
+    """The rules' ``limits`` for one transaction (invariant 7, issue 9 §2 and §4).
+
+    The history is read once, at the first planned mail, after ``outbox.lock_for_limits``: from
+    then until the commit no other process counts or adds automatic mail, so two pollers can
+    never both pass a limit. Mails the transaction adds are counted in memory as they are
+    admitted. What was held back or left off is logged by ``report``, once per batch."""
 
     def __init__(self, session: Session, now: datetime) -> None:
-        self._session, self._since = session, now - RATE_WINDOW
-        self._counts: Counter[str] | None = None
-        self.held: list[tuple[str, str]] = []  # (template, recipients) not written
+        self._session, self._now = session, now
+        self._history: History | None = None
+        self.held: list[tuple[str, str, str, str]] = []  # (message, template, to, why)
+        self.left_off: list[tuple[str, str, str, str]] = []  # (message, template, address, why)
 
-    def allows(self, planned: PlannedMail) -> bool:
-        """Return whether ``planned`` stays within the limit; remember it when it does not."""
-        if all(self._count(a) < RATE_LIMIT for a in planned.to):
-            return True
-        self.held.append((planned.template, ", ".join(planned.to)))
-        return False
-
-    def added(self, planned: PlannedMail) -> None:
-        """Count a row written for ``planned``."""
-        counts = self._load()
-        for address in planned.to:
-            counts[address] += 1
+    def admit(
+        self, planned: PlannedMail, facts: MessageFacts, rulebook: Rulebook
+    ) -> PlannedMail | None:
+        """Return ``planned`` with the recipients the limits let through, or None when held."""
+        limits = rulebook.limits
+        info = rulebook.organization.organization
+        cause = Cause(
+            facts.sender,
+            not facts.sender_internal,
+            frozenset(d.lower().lstrip("@") for d in info.internal_domains),
+        )
+        history = self._load(limits)
+        verdict = check(limits, history, self._now, cause, planned.to, planned.cc)
+        message = facts.parsed.message_id
+        if verdict.held is not None:
+            self.held.append((message, planned.template, ", ".join(planned.to), verdict.held))
+            return None
+        for address, why in verdict.left_off:
+            self.left_off.append((message, planned.template, address, why))
+        record(history, self._now, cause, verdict)
+        return replace(planned, to=verdict.to, cc=verdict.cc)
 
     def report(self) -> None:
-        """Log what was held back, in one line."""
-        if not self.held:
-            return
-        people = sorted({to for _, to in self.held})
-        shown = "; ".join(people[:5]) + (f" and {len(people) - 5} more" if len(people) > 5 else "")
-        log.warning(
-            "rate limit (%d automatic mails per person per hour): %d mails not written, to %s",
-            RATE_LIMIT,
-            len(self.held),
-            shown,
-        )
+        """Log what was held back or left off, one line each, saying which limit and why."""
+        for message, template, to, why in self.held:
+            log.warning("limit: %s to %s about %s not written (%s)", template, to, message, why)
+        for message, template, address, why in self.left_off:
+            log.warning("limit: %s about %s goes without %s (%s)", template, message, address, why)
         self.held.clear()
+        self.left_off.clear()
 
-    def _count(self, address: str) -> int:
-        return self._load()[address]
-
-    def _load(self) -> Counter[str]:
-        if self._counts is None:  # the first time it is needed
-            self._counts = outbox.sent_counts_since(self._session, self._since)
-        return self._counts
+    def _load(self, limits: Limits) -> History:
+        if self._history is None:  # the first time it is needed
+            outbox.lock_for_limits(self._session)
+            rows = outbox.sent_since(self._session, self._now - limits.longest())
+            self._history = History(
+                [
+                    Sent(at, frozenset(a.lower() for a in (*to, *cc)), cause)
+                    for at, to, cc, cause in rows
+                ]
+            )
+        return self._history
 
 
 @dataclass
@@ -120,18 +132,18 @@ def apply(
     outcome = Outcome(decision)
     calendar = BusinessCalendar.from_context(ctx)
     sent_at = parsed.date or message.received_at
-    asked, within = _confirmation(decision, parsed)
+    asked, within = _confirmation(decision, facts, rulebook)
     due = due_after(sent_at, within, calendar) if asked else None
     if asked:
         understand.open_ledger(batch, message, parsed, asked, sent_at, due, ctx.own_addresses)
     for planned in decision.mails:
-        if not limit.allows(planned):
+        # counted when admitted: a row whose key exists already (deciding twice) counts twice,
+        # which can only hold back more, never send more
+        admitted = limit.admit(planned, facts, rulebook)
+        if admitted is None:
             outcome.limited.append(", ".join(planned.to))
             continue
-        row = _row(message, parsed, planned, rulebook, ctx, now, due)
-        # counted when planned: a row whose key exists already (deciding twice) counts twice,
-        # which can only hold back more, never send more
-        limit.added(planned)
+        row = _row(message, parsed, admitted, rulebook, ctx, now, due)
         batch.add_outbox(outbox.row_values(row))
     if own_batch:
         outcome.outbox_ids = batch.finish()
@@ -140,13 +152,19 @@ def apply(
     return outcome
 
 
-def _confirmation(decision: Decision, parsed: ParsedMessage) -> tuple[list[str], Duration]:
-    """Return who must confirm and within what: the rules' plan, or the mail's own request."""
+def _confirmation(
+    decision: Decision, facts: MessageFacts, rulebook: Rulebook
+) -> tuple[list[str], Duration]:
+    """Return who must confirm and within what: the rules' plan, or the mail's own request
+    (of an outsider's mail, only the staff on it: issue 9 §1)."""
     if decision.requests:
         plan = decision.requests[0]
         return list(plan.addresses), plan.within
+    parsed = facts.parsed
     if asks_for_confirmation(parsed):
-        return [a.address for a in (*parsed.to, *parsed.cc)], DEFAULT_WITHIN
+        gate = Gate.of(facts, rulebook.organization, rulebook.written_addresses())
+        asked, _ = gate.ledger(a.address for a in (*parsed.to, *parsed.cc))
+        return list(asked), DEFAULT_WITHIN
     return [], DEFAULT_WITHIN
 
 

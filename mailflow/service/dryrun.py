@@ -22,7 +22,8 @@ def dry_run(
 ) -> dict[str, Any]:
     """Return the matching rules, the misses with their reasons, and each mail that would go."""
     parsed = parse_message(raw, ctx)
-    decision = decide(rulebook, MessageFacts.of(parsed, rulebook.organization))
+    facts = MessageFacts.of(parsed, rulebook.organization)
+    decision = decide(rulebook, facts)
     sent_at = parsed.date or datetime.now(UTC)
     calendar = BusinessCalendar.from_context(ctx)
     requests = [
@@ -63,4 +64,11 @@ def dry_run(
         "mails": mails,
         "confirmation_requests": requests,
         "track_action_items": decision.track_items,
+        "dropped_recipients": [
+            {"address": d.address, "mail": d.mail, "reason": d.reason.value, "why": d.why}
+            for d in decision.dropped
+        ],
+        "answers_own_mail": facts.answers_own,
+        "sender_internal": facts.sender_internal,
+        "sender_trust": facts.trust_reason,
     }

@@ -6,11 +6,10 @@ network call), so a worker killed mid-send leaves a row the sweep finds again.
 
 from __future__ import annotations
 
-from collections import Counter
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -24,8 +23,11 @@ from mailflow.store.models import (
     RECIPIENT_CANCELLED,
     RECIPIENT_FAILED,
     RECIPIENT_SENT,
+    Message,
     OutboxMail,
 )
+
+AUTO_REPLIED = "auto-replied"  # the Auto-Submitted of answers to a mail (decided, not clocks)
 
 CLAIM = timedelta(minutes=5)
 
@@ -169,10 +171,37 @@ def list_outbox(
     return list(session.scalars(query))
 
 
-def sent_counts_since(session: Session, since: datetime) -> Counter[str]:
-    """Return how many mails were decided for each address (as To) since ``since``."""
-    query = select(OutboxMail.to_addrs).where(OutboxMail.created_at >= since)
-    return Counter(address for to in session.scalars(query) for address in set(to))
+# one lock key for every writer of decided mail: counting and adding are one step (PostgreSQL)
+RATE_LOCK = 0x6D61_696C_666C_6F77 & 0x7FFF_FFFF_FFFF_FFFF
+
+
+def lock_for_limits(session: Session) -> None:
+    """Make this transaction the only one counting and adding automatic mail until it ends.
+
+    PostgreSQL: a transaction-scoped advisory lock, taken before the count is read; a second
+    process waits here, then (READ COMMITTED) counts the rows the first one committed. SQLite
+    needs nothing: ``writing`` opened the transaction with ``BEGIN IMMEDIATE``, one writer."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(func.pg_advisory_xact_lock(RATE_LOCK)))
+
+
+def sent_since(
+    session: Session, since: datetime
+) -> list[tuple[datetime, list[str], list[str], str | None]]:
+    """Return each mail decided since ``since``: when, To, Cc, and the sender of the message it
+    answers (None for mail about no message, or not an answer: reminders, notices)."""
+    answering = OutboxMail.auto_submitted == AUTO_REPLIED
+    query = (
+        select(
+            OutboxMail.created_at,
+            OutboxMail.to_addrs,
+            OutboxMail.cc_addrs,
+            case((answering, func.lower(Message.from_address)), else_=None),
+        )
+        .outerjoin(Message, Message.id == OutboxMail.message_pk)
+        .where(OutboxMail.created_at >= since)
+    )
+    return [(at, list(to), list(cc), cause) for at, to, cc, cause in session.execute(query)]
 
 
 def count_by_status(session: Session) -> dict[str, int]:

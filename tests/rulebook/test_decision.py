@@ -230,3 +230,13 @@ def _subject(raw: str, reason: str | None, department: str | None, topic: str | 
 def test_suggest_subject(parsed_subject: Subject, department: str | None, expected: str) -> None:
     """The suggestion keeps what was written and fills the gaps from the sender's department."""
     assert suggest_subject(message(subject=parsed_subject), department) == expected
+
+
+def test_answer_to_mailflows_own_mail_gets_nothing(tmp_path: Path) -> None:
+    """A ticket system echoing our receipt (our Message-ID in References) hits no rule, saying why."""
+    book = rulebook(tmp_path, _one_rule("      - reply: receipt\n"))
+    ours = "<mailflow.0123456789abcdef0123456789abcdef@example.com>"
+    decision = decide(book, facts(references=(ours,), in_reply_to=None))
+    assert decision.mails == ()
+    assert "answering mailflow's own automatic mail" in decision.misses[0].why
+    assert ours in decision.misses[0].why

@@ -144,7 +144,11 @@ def _rules(*lines: str) -> str:
             "rule name '会议纪要确认' is used twice (first at",
         ),
         ("rules: [\n", 2, "YAML syntax error"),
-        ("organization: {name: x}\n", 1, "unknown key 'organization' (known: clocks, rules)"),
+        (
+            "organization: {name: x}\n",
+            1,
+            "unknown key 'organization' (known: clocks, limits, rules)",
+        ),
     ],
 )
 def test_problem_at_its_line(tmp_path: Path, text: str, line: int, words: str) -> None:

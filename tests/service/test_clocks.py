@@ -276,3 +276,34 @@ def test_two_schedulers_at_once_write_each_mail_once(sessions, tmp_path: Path) -
             select(func.count()).select_from(OutboxMail).where(OutboxMail.rule.like("clock:%"))
         )
     assert len(written) == total == len({(m.kind, m.to) for m in written}) > 0
+
+
+AGENCY = "赵磊 <zhao.lei@huizhan-events.cn>"
+AGENCY_MINUTES = mail(
+    20,
+    AGENCY,
+    f"{WANG}, 钱峰 <qian.feng@dajia-print.com>, 孙倩 <sun.qian@huizhan-events.cn>",
+    "【会议纪要】市场部-秋季展会筹备对接",
+    "各位好，今天展会筹备对接会纪要如下，请回复已阅确认：\n"
+    "1. 任务：提交展台设计稿；责任人：王五；完成时限：2023-09-28；交付标准：设计稿终版\n"
+    "2. 任务：确认印刷打样；责任人：孙倩；完成时限：2023-09-28；交付标准：打样照片\n",
+    "2023-09-25 08:30",
+)
+
+
+def test_an_outsiders_minutes_set_clocks_for_staff_only(sessions, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """An event agency's minutes: only 王五 is chased and reminded; neither the agency nor the
+    printer it copied ever hears from the clocks."""
+    deliver(sessions, tmp_path, AGENCY_MINUTES)
+    wang = ("wang.wu@example.com",)
+    outsiders = {"zhao.lei@huizhan-events.cn", "qian.feng@dajia-print.com"}
+    outsiders.add("sun.qian@huizhan-events.cn")
+    sent = [
+        *sweep(sessions, "2023-09-25 09:00"),
+        *sweep(sessions, "2023-09-26 09:00"),
+        *sweep(sessions, "2023-09-28 18:01"),
+        *sweep(sessions, "2023-10-07 18:00"),
+    ]
+    assert ("confirmation_reminder", wang) in kinds(sent)
+    assert ("deadline_overdue", wang) in kinds(sent)
+    assert all(not outsiders & {*m.to, *m.cc} for m in sent), kinds(sent)

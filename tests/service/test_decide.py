@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -12,6 +13,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from mailflow.mail.message import parse_message
 from mailflow.rulebook.context import parse_context
+from mailflow.rulebook.duration import parse_duration
+from mailflow.rulebook.limits import Cap, Limits
+from mailflow.rulebook.loader import Rulebook
 from mailflow.service import decide, understand
 from mailflow.service.runtime import load_rules
 from mailflow.settings import load_settings
@@ -33,7 +37,9 @@ def sessions(database_url: str) -> Iterator[sessionmaker[Session]]:
     engine.dispose()
 
 
-def _store_and_decide(sessions: sessionmaker[Session], raw: bytes, now: datetime) -> list[int]:
+def _store_and_decide(
+    sessions: sessionmaker[Session], raw: bytes, now: datetime, rulebook: Rulebook = RULEBOOK
+) -> list[int]:
     parsed = parse_message(raw, CTX)
     with writing(sessions) as s:
         m = s.scalar(select(Message).where(Message.message_id == parsed.message_id))
@@ -47,13 +53,14 @@ def _store_and_decide(sessions: sessionmaker[Session], raw: bytes, now: datetime
                 received_at=now,
                 date=parsed.date,
                 subject=parsed.subject.raw,
+                from_address=parsed.from_.address if parsed.from_ else None,
                 automated=False,
                 conforms=parsed.subject.conforms,
             )
             add_message(s, message=m, raw=raw, sha256="0" * 64)
             s.flush()
             understand.record(s, m, parsed, CTX, ledger=False)
-        return decide.apply(s, m, parsed, RULEBOOK, CTX, now).outbox_ids
+        return decide.apply(s, m, parsed, rulebook, CTX, now).outbox_ids
 
 
 def _rows(sessions: sessionmaker[Session]) -> list[OutboxMail]:
@@ -89,14 +96,36 @@ def test_replies_carry_the_thread(sessions) -> None:  # type: ignore[no-untyped-
 
 
 def test_rate_limit_caps_mail_to_one_person(sessions) -> None:  # type: ignore[no-untyped-def]
-    """Past the hourly cap, further automatic mail to the same person is not written."""
+    """Past the hourly cap, no further automatic mail reaches the same person, To or Cc."""
     raw = TASK_MAIL.read_bytes()
     now = datetime.now(UTC)
+    # the burst brake would stop one sender's copies first: this test is about the recipient
+    loose = replace(RULEBOOK, limits=Limits(burst=Cap(count=100, within=parse_duration("1m"))))
+    cap = loose.limits.per_recipient.count
     written = 0
-    for n in range(decide.RATE_LIMIT + 3):
+    for n in range(cap + 3):
         copy = raw.replace(b"Message-ID: <", f"Message-ID: <n{n}.".encode(), 1)
-        ids = _store_and_decide(sessions, copy, now)
+        ids = _store_and_decide(sessions, copy, now, loose)
         written += len(
-            [r for r in _rows(sessions) if r.id in ids and "liu.yang@example.com" in r.to_addrs]
+            [
+                r
+                for r in _rows(sessions)
+                if r.id in ids and "liu.yang@example.com" in (*r.to_addrs, *r.cc_addrs)
+            ]
         )
-    assert written == decide.RATE_LIMIT
+    assert written == cap
+
+
+def test_burst_brake_stops_one_correspondent(sessions) -> None:  # type: ignore[no-untyped-def]
+    """One sender's mails in quick succession get answers up to the burst count, then none."""
+    raw = TASK_MAIL.read_bytes()
+    now = datetime.now(UTC)
+    written = []
+    for n in range(6):
+        copy = raw.replace(b"Message-ID: <", f"Message-ID: <b{n}.".encode(), 1)
+        written.append(len(_store_and_decide(sessions, copy, now + timedelta(seconds=15 * n))))
+    assert sum(written) == RULEBOOK.limits.burst.count
+    assert written[-3:] == [0, 0, 0]
+    # eleven minutes later the window has passed: the sender is answered again
+    later = raw.replace(b"Message-ID: <", b"Message-ID: <later.", 1)
+    assert _store_and_decide(sessions, later, now + timedelta(minutes=11)) != []
