@@ -25,6 +25,10 @@ __all__ = ["ConfirmationPlan", "Decision", "PlannedMail", "RuleHit", "RuleMiss",
 
 AUTOMATIC = "automatic mail is never answered"
 OWN_MAIL = "a mail answering mailflow's own automatic mail is never answered"
+FORGED = (
+    "the sender claims an internal address our receiving server failed; an answer would reach "
+    "the real owner of that address, so nothing is sent"
+)
 
 
 def decide(rulebook: Rulebook, facts: MessageFacts) -> Decision:
@@ -34,6 +38,9 @@ def decide(rulebook: Rulebook, facts: MessageFacts) -> Decision:
         return Decision(misses=tuple(RuleMiss(r.name, why) for r in rulebook.rules))
     if facts.answers_own:
         why = f"{OWN_MAIL} ({facts.answers_own})"
+        return Decision(misses=tuple(RuleMiss(r.name, why) for r in rulebook.rules))
+    if facts.forged:
+        why = f"{FORGED} ({facts.forged})"
         return Decision(misses=tuple(RuleMiss(r.name, why) for r in rulebook.rules))
     planner = Planner.of(rulebook, facts)
     hits: list[RuleHit] = []

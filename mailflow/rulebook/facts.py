@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from mailflow.mail.model import ParsedMessage
 from mailflow.mail.own_mail import answers_own_mail
 from mailflow.rulebook.organization import Organization
-from mailflow.rulebook.trust import sender_trust
+from mailflow.rulebook.trust import forged_verdict, sender_trust
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,8 @@ class MessageFacts:
     trust_reason: str = ""
     # why it answers or quotes mailflow's own automatic mail (issue 9 §4), else None
     answers_own: str | None = None
+    # our receiving server's failing verdict on a sender claiming an internal address, else None
+    forged: str | None = None
 
     @property
     def sender(self) -> str | None:
@@ -60,5 +62,10 @@ class MessageFacts:
                 parsed.body_text,
                 [org.organization.shared_address],
                 parsed.new_text,
+            ),
+            forged=forged_verdict(
+                parsed.from_.address if parsed.from_ else None,
+                parsed.authentication_results,
+                org.organization,
             ),
         )

@@ -139,6 +139,27 @@ def sender_trust(
     return False, f"{domain} is internal but no Authentication-Results of ours passed for it"
 
 
+def forged_verdict(
+    address: str | None, headers: Iterable[str], org: OrganizationInfo
+) -> str | None:
+    """Return our receiving server's failing verdict when the sender claims an internal
+    address that failed (dmarc=fail, or spf=fail without dkim=pass), else None.
+
+    Such a From is forged: any answer "to the sender" would reach the real owner of the
+    address, so the mail gets no automatic answer at all.
+    """
+    if not address or "@" not in address:
+        return None
+    domain = address.rsplit("@", 1)[1].lower()
+    if domain not in {d.lower().lstrip("@") for d in org.internal_domains}:
+        return None
+    for results in _trusted(list(headers), org.authserv_ids()):
+        verdict = failing_verdict(results, domain)
+        if verdict is not None:
+            return verdict
+    return None
+
+
 def sender_is_internal(address: str | None, headers: Iterable[str], org: OrganizationInfo) -> bool:
     """Return whether the sender counts as internal (invariant 9)."""
     return sender_trust(address, headers, org)[0]

@@ -240,3 +240,27 @@ def test_answer_to_mailflows_own_mail_gets_nothing(tmp_path: Path) -> None:
     assert decision.mails == ()
     assert "answering mailflow's own automatic mail" in decision.misses[0].why
     assert ours in decision.misses[0].why
+
+
+@pytest.mark.parametrize(
+    ("results", "forged"),
+    [
+        ("mx.example.com; spf=fail smtp.mailfrom=example.com; dkim=none; dmarc=fail", True),
+        (
+            "mx.example.com; spf=fail smtp.mailfrom=example.com; dkim=pass header.d=example.com",
+            False,
+        ),
+        ("relay.attacker.test; spf=pass; dmarc=pass header.from=example.com", False),
+        ("relay.attacker.test; dmarc=fail header.from=example.com", False),  # not our server
+    ],
+)
+def test_a_forged_staff_address_gets_no_answer_at_all(
+    tmp_path: Path, results: str, forged: bool
+) -> None:
+    """A From of ours that our own MX failed is answered nowhere: the answer would reach the
+    real owner of the address; a verdict from anyone else's server changes nothing."""
+    book = rulebook(tmp_path, _one_rule("      - reply: receipt\n"))
+    decision = decide(book, facts(authentication_results=(results,)))
+    assert (decision.mails == ()) is forged
+    if forged:
+        assert "real owner of that address" in decision.misses[0].why
