@@ -342,3 +342,8 @@ def test_what_the_writer_already_arranged_is_no_item() -> None:
     """已协调/已通知 X 今天… reports the writer's own arrangement, not a task handed out."""
     text = "吊机故障已协调设备部门明天上午恢复，已通知柳青周五前复检。"
     assert read(text) == []
+
+
+def test_the_writers_own_promise_is_no_item() -> None:
+    """我司在48小时内更换 in a complaint answer is a commitment, not work handed to someone."""
+    assert read("3. 检测不合格的货物，我司在48小时内免费更换。") == []
