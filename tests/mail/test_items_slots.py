@@ -347,3 +347,15 @@ def test_what_the_writer_already_arranged_is_no_item() -> None:
 def test_the_writers_own_promise_is_no_item() -> None:
     """我司在48小时内更换 in a complaint answer is a commitment, not work handed to someone."""
     assert read("3. 检测不合格的货物，我司在48小时内免费更换。") == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "请各位在6月13日前反馈意见，逾期视为无异议。",
+        "请各位同事于周五前查阅新版安全手册。",
+    ],
+)
+def test_asking_all_readers_for_comments_is_no_item(text: str) -> None:
+    """各位 addresses the readers; a call for comments that silence approves is no task."""
+    assert read(text) == []
