@@ -359,3 +359,13 @@ def test_the_writers_own_promise_is_no_item() -> None:
 def test_asking_all_readers_for_comments_is_no_item(text: str) -> None:
     """各位 addresses the readers; a call for comments that silence approves is no task."""
     assert read(text) == []
+
+
+def test_english_labels_with_english_dates() -> None:
+    """``Task:/Owner:/Due:`` blocks read English dates like the Chinese ones."""
+    text = (
+        "Task: Renew the hot-work permit\nOwner: 钱卫国\nDue: June 16\nDeliverable: signed permit"
+    )
+    assert read(text) == [
+        ("Renew the hot-work permit", "钱卫国", date(2025, 6, 16), "signed permit", ())
+    ]
