@@ -80,7 +80,14 @@ def _html_drafts(html: tuple[str, ...], text: str, reading: Reading) -> list[Dra
         for grid in html_tables(markup):
             pairs = _key_values(grid)
             found += read_labelled(pairs, set(), reading)[0] if pairs else read_grid(grid, reading)
-    return [d for d in found if _SPACE.sub("", d.task) in written]
+    compact = [_SPACE.sub("", line) for line in text.split("\n")]
+    kept = []
+    for d in found:  # placed on the last line naming the task: text order decides merges
+        task = _SPACE.sub("", d.task)
+        if task in written:
+            line = max((i for i, c in enumerate(compact) if task in c), default=len(compact))
+            kept.append(replace(d, line=line))
+    return kept
 
 
 def _key_values(grid: list[list[str]]) -> list[str] | None:

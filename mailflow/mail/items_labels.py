@@ -13,8 +13,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from mailflow.mail.dates import find_deadline
 from mailflow.mail.items_base import LIST_MARKER, Draft, Reading, clean_owner, clean_text, optional
+from mailflow.mail.items_english import english_deadline
 from mailflow.mail.items_sentence import Parts, analyse
 from mailflow.mail.model import DEADLINE, DELIVERABLE, OWNER
 
@@ -166,13 +166,12 @@ def _draft(block: _Block, reading: Reading) -> Draft | None:
     if task is None:
         return None
     deadline, owner = fields.get(DEADLINE), fields.get(OWNER)
-    found = (
-        find_deadline(deadline, reading.sent_at, reading.calendar, field=True) if deadline else None
-    )
+    # 10月15日, 下周五, and the English words too: Due: Nov 12
+    found = english_deadline(deadline, reading.sent_at, reading.calendar) if deadline else None
     return Draft(
         task=task,
         owner=clean_owner(owner, reading) if owner else said.owner,
-        deadline=found.value if found else said.deadline,
+        deadline=found if found is not None else said.deadline,
         deliverable=optional(fields.get(DELIVERABLE)) or said.deliverable,
         line=block.start,
     )

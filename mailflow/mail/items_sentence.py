@@ -72,8 +72,10 @@ _AND_DELIVERED = re.compile(r"(?:并且?|同时|且|后)" + _DELIVERY + r"\s*(?P
 _DONE = re.compile(
     r"已经?(?:于|在|完成|提交|交付|上线|处理|解决|发送|反馈|确认|负责|协调|安排|通知|联系|沟通|告知)"
     r"|已[^，,]{0,6}完毕"
-    r"|回复\W{0,2}(?:已阅|收到)|确认收到"
+    r"|回复\W{0,2}(?:已阅|收到)|确认收到|视为无异议|视为同意|视同无异议"
 )
+# the writer's own side promising (我司在48小时内更换): a commitment, not work handed out
+_PROMISE = re.compile(r"(?:^|[，,：:])\s*(?:我司|我们|我方|本公司|本单位|本部门)")
 _SENTENCE = re.compile(r"[^。！!？?；;]+")
 _CLAUSE = re.compile(r"[，,]")
 _REFERENCE = re.compile(r"^第\s*\d+\s*项")  # 第2项请… speaks of an item listed before
@@ -313,6 +315,6 @@ def read_sentences(lines: Sequence[str], skip: set[int], reading: Reading) -> li
                 continue
             for unit in units(sentence, reading):
                 p = english(unit, reading) or analyse(unit, reading)
-                if _wanted(p, listed):
+                if _wanted(p, listed) and not (p.owner is None and _PROMISE.search(unit)):
                     drafts.append(Draft(p.task, p.owner, p.deadline, p.deliverable, i))
     return drafts

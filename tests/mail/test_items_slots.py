@@ -342,3 +342,30 @@ def test_what_the_writer_already_arranged_is_no_item() -> None:
     """已协调/已通知 X 今天… reports the writer's own arrangement, not a task handed out."""
     text = "吊机故障已协调设备部门明天上午恢复，已通知柳青周五前复检。"
     assert read(text) == []
+
+
+def test_the_writers_own_promise_is_no_item() -> None:
+    """我司在48小时内更换 in a complaint answer is a commitment, not work handed to someone."""
+    assert read("3. 检测不合格的货物，我司在48小时内免费更换。") == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "请各位在6月13日前反馈意见，逾期视为无异议。",
+        "请各位同事于周五前查阅新版安全手册。",
+    ],
+)
+def test_asking_all_readers_for_comments_is_no_item(text: str) -> None:
+    """各位 addresses the readers; a call for comments that silence approves is no task."""
+    assert read(text) == []
+
+
+def test_english_labels_with_english_dates() -> None:
+    """``Task:/Owner:/Due:`` blocks read English dates like the Chinese ones."""
+    text = (
+        "Task: Renew the hot-work permit\nOwner: 钱卫国\nDue: June 16\nDeliverable: signed permit"
+    )
+    assert read(text) == [
+        ("Renew the hot-work permit", "钱卫国", date(2025, 6, 16), "signed permit", ())
+    ]
