@@ -11,7 +11,8 @@ Work is bounded per render (invariant 11): ``range`` yields at most ``MAX_RANGE`
 loop iteration (nested loops and loops in included files too) and every call (macros included)
 spends one step of a ``RenderBudget`` of ``MAX_STEPS`` steps, which also carries a deadline;
 recursive loops are refused when a template compiles. What can grow text or lists in one step is
-capped too: ``~`` and ``join`` at the output cap, ``batch``/``slice`` at ``MAX_RANGE``, and the
+capped too: ``~``, ``join`` and the output a ``{% set %}`` block or a macro captures at the
+output cap, ``batch``/``slice`` at ``MAX_RANGE``, and the
 str methods that pad or repeat (``center``, ``ljust``, ``zfill``, ``replace`` …) are refused.
 
 Mail content is never template source here: nothing in this module compiles a string that did not
@@ -150,6 +151,27 @@ def _slice(value: Any, slices: int, fill_with: Any = None) -> Iterator[list[Any]
     return sync_do_slice(value, slices, fill_with)
 
 
+class _CappedBuffer(list[Any]):
+    """The output a ``{% set %}`` block, macro or filter block captures, capped like output."""
+
+    size = 0
+
+    def append(self, item: Any) -> None:
+        self._count(item)
+        super().append(item)
+
+    def extend(self, items: Iterable[Any]) -> None:
+        items = list(items)
+        for item in items:
+            self._count(item)
+        super().extend(items)
+
+    def _count(self, item: Any) -> None:
+        self.size += len(item) if isinstance(item, str) else 0
+        if self.size > MAX_OUTPUT_CHARS:
+            raise SecurityError(f"captured output is over {MAX_OUTPUT_CHARS} characters")
+
+
 def _capped_range(*args: int) -> range:
     numbers = range(*args)
     if len(numbers) > MAX_RANGE:
@@ -169,6 +191,11 @@ class _GuardedCodeGenerator(CodeGenerator):
         guarded.iter = nodes.Call(guard, [node.iter], [], None, None, lineno=node.lineno)
         super().visit_For(guarded, frame)
 
+    def buffer(self, frame: Frame) -> None:
+        # what blocks, macros and filter blocks capture never reaches ``bounded``: cap it here
+        frame.buffer = self.temporary_identifier()
+        self.writeline(f"{frame.buffer} = environment.capped_buffer()")
+
     def visit_Concat(self, node: nodes.Concat, frame: Frame) -> None:
         # `a ~ b` is no binary operator the sandbox intercepts: cap what it built
         self.write("environment.sized(")
@@ -186,6 +213,11 @@ class MailSandbox(ImmutableSandboxedEnvironment):
     def guard_loop(iterable: Iterable[Any]) -> Iterator[Any]:
         """Return ``iterable`` spending one budget step per item (the compiled loops call it)."""
         return _guarded(iterable)
+
+    @staticmethod
+    def capped_buffer() -> list[Any]:
+        """Return a buffer for captured output (the compiled code calls it)."""
+        return _CappedBuffer()
 
     @staticmethod
     def sized(value: Any) -> Any:

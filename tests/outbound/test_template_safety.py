@@ -86,6 +86,19 @@ HOSTILE = {
     "slice into columns": ("{{ items | slice(1000000000) | list | length }}\n", 1, "slice()"),
     "padding method": ("{{ message.subject.center(1000000000) }}\n", 1, "unsafe"),
     "replace method": ("{{ message.subject.replace('', message.subject) }}\n", 1, "unsafe"),
+    "captured by a set block": (
+        "{% set a %}{% for i in range(1000) %}{% for j in range(40) %}"
+        "{{ message.subject }}{% endfor %}{% endfor %}{% endset %}\n{{ a|length }}\n",
+        1,
+        "captured output is over",
+    ),
+    "captured by a macro": (
+        "{% macro m() %}{% for i in range(1000) %}{% for j in range(40) %}"
+        "————————————————————————————————————{% endfor %}{% endfor %}{% endmacro %}\n"
+        "{{ m()|length }}\n",
+        1,
+        "captured output is over",
+    ),
     "undefined in the sparse mail": ("{{ item.owner.name }}\n", 1, "UndefinedError"),
     "division by a field that is 0": ("还剩{{ 10 // days_left }}天\n", 1, "ZeroDivisionError"),
 }
