@@ -116,7 +116,11 @@ BARE_ASSENT = re.compile(
     rf"|\ufe0f|[\U0001f3fb-\U0001f3ff]|{_THANKS})+$",
     re.IGNORECASE,
 )
-BARE_ASSENT_WORD = re.compile(r"[^\s,，.。!！~～…]")
+# ... and carries at least one word of assent: a bare 谢谢 / Thanks! is politeness only.
+ASSENT_WORD = re.compile(
+    r"好|嗯|行|可以|没问题|ok|sure|yes|yep|sounds\s+good|perfect|great|👌|👍|🙆|🆗|✔|✅|\[[^\]]+\]",
+    re.IGNORECASE,
+)
 
 # Said before the phrase in its clause, these make it a condition, request, question or a
 # report of someone else's words rather than the sender's own statement.

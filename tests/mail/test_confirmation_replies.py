@@ -220,6 +220,8 @@ REPLIES: list[tuple[str, str | None]] = [
     ("发自我的iPhone", None),
     ("", None),
     ("大家有意见可以随时提", None),
+    ("谢谢！", None),
+    ("Thanks!", None),
     ("设备收到后开箱发现两台破损", None),
     ("> 已阅\n你好，附件打不开，麻烦重发一下", None),
     ("附件打不开\n\n-----原始邮件-----\n发件人: 孙磊\n主题: 纪要\n\n已阅", None),
