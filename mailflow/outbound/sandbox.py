@@ -3,17 +3,18 @@
 Two environments share one loader: ``text`` (subjects and text parts, no autoescape) and
 ``html`` (HTML parts, autoescape on). Both are ``ImmutableSandboxedEnvironment`` with
 ``StrictUndefined``, a short list of filters and globals, intercepted ``*``, ``**``, ``+`` and
-``%`` (repetition and power are refused, concatenation is size-checked, wide ``%`` padding is
-refused), a cap on template source size, and a loader that serves only the sources it was given
-(the validated snapshot of the templates folder; nothing is read from disk at render time).
+``%`` (repetition, power and numbers over ``MAX_INT_BITS`` are refused, concatenation is
+size-checked, wide ``%`` padding is refused), a cap on template source size, and a loader that
+serves only the sources it was given (the validated snapshot of the templates folder; nothing is
+read from disk at render time).
 
 Work is bounded per render (invariant 11): ``range`` yields at most ``MAX_RANGE`` numbers; every
 loop iteration (nested loops and loops in included files too) and every call (macros included)
 spends one step of a ``RenderBudget`` of ``MAX_STEPS`` steps, which also carries a deadline;
 recursive loops are refused when a template compiles. What can grow text or lists in one step is
 capped too: ``~``, ``join`` and the output a ``{% set %}`` block or a macro captures at the
-output cap, ``batch``/``slice`` at ``MAX_RANGE``, and the
-str methods that pad or repeat (``center``, ``ljust``, ``zfill``, ``replace`` …) are refused.
+output cap, ``batch``/``slice`` at ``MAX_RANGE``, and the str methods that pad or repeat
+(``center``, ``ljust``, ``zfill``, ``replace`` …) are refused.
 
 Mail content is never template source here: nothing in this module compiles a string that did not
 come from the templates folder. Imports nothing of mailflow.
@@ -44,6 +45,8 @@ MAX_RANGE = 1_000
 # loop iterations plus calls in one render: a digest of a few hundred items needs a few thousand
 MAX_STEPS = 50_000
 RENDER_TIME_S = 2.0
+# repeated squaring ({% set n = n * n %}) would otherwise spend minutes in one multiplication
+MAX_INT_BITS = 4_096
 _WIDE_FORMAT = re.compile(r"%[-#0 +]*(?:\*|\d{4,})|%[-#0 +]*\d*\.(?:\*|\d{4,})")
 # Filters an administrator needs for mail; amplifiers (center, indent, wordwrap, format, replace),
 # escape hatches (safe, attr, xmlattr) and nondeterminism (random) are left out on purpose.
@@ -242,6 +245,9 @@ class MailSandbox(ImmutableSandboxedEnvironment):
         if operator == "*":
             if isinstance(left, str | list | tuple) or isinstance(right, str | list | tuple):
                 raise SecurityError("repeating text or lists with * is not allowed")
+            ints = isinstance(left, int) and isinstance(right, int)
+            if ints and left.bit_length() + right.bit_length() > MAX_INT_BITS:
+                raise SecurityError(f"* would build a number of more than {MAX_INT_BITS} bits")
             return left * right
         if operator == "%":
             if isinstance(left, str) and _WIDE_FORMAT.search(left):

@@ -65,6 +65,11 @@ HOSTILE = {
         "recursive loops are not allowed",
     ),
     "wide % padding": ("{{ '%0999999999d' % 1 }}\n", 1, "wider than 999"),
+    "repeated squaring": (
+        "{% set n = 99 %}\n" + "{% set n = n * n %}" * 40 + "{{ n > 0 }}\n",
+        2,
+        "more than 4096 bits",
+    ),
     "repeated text": ("{{ message.subject * 100000 }}\n", 1, "repeating"),
     "concatenation in a loop": (
         "{% for i in range(1000) %}{% for j in range(40) %}{{ message.subject ~ i }}"
