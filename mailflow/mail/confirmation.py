@@ -41,6 +41,7 @@ from mailflow.mail.confirm_phrases import (
     RANK,
     REPLY_HEADER,
     SIGN_OFF,
+    TRADITIONAL,
 )
 from mailflow.mail.model import ACK, Confirmation
 
@@ -121,8 +122,9 @@ def clause_kind(clause: str) -> str | None:
 
 
 def _plain(text: str) -> str:
-    """Return ``text`` without emoji and emoticons, spaces collapsed, trailing noise trimmed."""
-    return " ".join(_EMOJI.sub(" ", text).split()).rstrip(_TRAILING)
+    """Return ``text`` in simplified script without emoji and emoticons, spaces collapsed,
+    trailing noise trimmed."""
+    return " ".join(_EMOJI.sub(" ", text.translate(TRADITIONAL)).split()).rstrip(_TRAILING)
 
 
 def _states(pattern: re.Pattern[str], clause: str) -> bool:
