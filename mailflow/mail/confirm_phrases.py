@@ -25,14 +25,16 @@ _THING = r"(?:(?:会议)?纪要|邮件|通知|附件|资料|文件|材料|方案
 # Assent that may open a clause before the head: 好的，收到 / 好的收到 / OK noted / 嗯嗯已阅.
 _LEAD = r"(?:(?:好的?|好嘞|行|嗯+|哦+|噢|ok(?:ay)?|ok的)\s*)?"
 # What may follow a head inside its clause without changing it: particles and politeness.
-_PARTICLES = r"了|啦|哈+|啊|呀|哦|喔|噢|嗯+|咯|哒|滴|啰|哟"
+_PARTICLES = r"了|啦|哈|啊|呀|哦|喔|噢|嗯|咯|哒|滴|啰|哟"
 _THANKS = (
     r"谢谢(?:你|您|了|啦)?|多谢|感谢|辛苦(?:了|啦)?|劳驾|"
     r"thanks?(?:\s+a\s+lot)?|thank\s+you|thx|ty|many\s+thanks|with\s+thanks"
 )
 # an English echo after a Chinese head (收到 noted, 已阅 OK) changes nothing either
 _ECHO = r"ok(?:ay)?|noted|received|well\s+received"
-TAIL = rf"(?:\s*(?:{_PARTICLES}|{_THANKS}|{_ECHO}|[!！~～。.…]+))*"
+# possessive (*+): the pieces overlap (谢谢了 / 谢谢 + 了), and backtracking over them would be
+# exponential in the length of a run such as 哈哈哈…
+TAIL = rf"(?:\s*(?:{_PARTICLES}|{_THANKS}|{_ECHO}|[!！~～。.…]))*+"
 
 # Forms that carry nothing: a negated task, a double negation, a pending confirmation.
 NEUTRAL = re.compile(
@@ -123,9 +125,9 @@ ACK_PHRASE = re.compile(
 
 # A whole reply of nothing but assent (好的 / OK / 👌 / 👍 / [强]) acknowledges what it answers.
 BARE_ASSENT = re.compile(
-    r"^(?:\s|[,，.。!！~～…]|好的?|好嘞|嗯+|行|可以|没问题|ok(?:ay)?|ok的|sure|yes|yep"
+    r"^(?:\s|[,，.。!！~～…]|好的?|好嘞|嗯|行|可以|没问题|ok(?:ay)?|ok的|sure|yes|yep"
     r"|sounds\s+good|perfect|great|👌|👍|🙆|🆗|✔|✅|\[(?:ok|强|赞|好的|OK|握手|抱拳)\]"
-    rf"|\ufe0f|[\U0001f3fb-\U0001f3ff]|{_THANKS})+$",
+    rf"|\ufe0f|[\U0001f3fb-\U0001f3ff]|{_THANKS})++$",
     re.IGNORECASE,
 )
 # ... and carries at least one word of assent: a bare 谢谢 / Thanks! is politeness only.

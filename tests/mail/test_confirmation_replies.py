@@ -316,3 +316,14 @@ def test_person_mail_with_the_same_text_confirms() -> None:
     parsed = parse_message(raw.encode(), ParseContext())
     assert not parsed.automated
     assert parsed.confirmation is not None and parsed.confirmation.kind == ACK
+
+
+@pytest.mark.parametrize(
+    ("run", "alone"),
+    [("哈", None), ("嗯", ACK), ("谢谢了", None), ("ok ", ACK), ("👍", ACK), ("好的", ACK)],
+)
+def test_long_runs_of_noise_are_read_at_once(run: str, alone: str | None) -> None:
+    """Thousands of particles or emoji are read at once (no exponential backtracking)."""
+    assert read_confirmation("收到" + run * 5000 + "x") is None
+    found = read_confirmation(run * 5000)
+    assert (None if found is None else found.kind) == alone
