@@ -7,7 +7,10 @@ politeness such as 谢谢/辛苦了/thanks), and the scope words before a head (
 谁说 …) or a question at the end of its sentence take the confirmation away. Each pattern is
 applied to one clause (text between commas, colons and sentence ends) after ``TAIL`` noise is
 trimmed. Negated and hedged forms are matched first and masked, so 无异议 never reads as 有异议
-and 不同意 never as 同意. Imports nothing of storage/sources/jobs.
+and 不同意 never as 同意. Traditional characters are read as simplified (``TRADITIONAL``: 已閱,
+無異議), and an English echo after a Chinese head (收到 noted) is tail. Patterns whose pieces
+overlap match possessively, so no reply can make them backtrack exponentially.
+Imports nothing of storage/sources/jobs.
 """
 
 from __future__ import annotations
