@@ -130,6 +130,25 @@ def test_rules_check_reports_file_and_line(runner: CliRunner, tmp_path: Path) ->
     assert runner.invoke(app, ["rules", "check"]).exit_code == 0
 
 
+def test_rules_check_renders_templates_and_refuses_links_out(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    """`rules check` names a template that fails when rendered and a link out of the folder."""
+    templates = tmp_path / "templates"
+    shutil.copytree(REPO / "templates", templates)
+    (templates / "zh-CN" / "receipt.txt").write_text(
+        "您好\n{% for i in range(900) %}{% for j in range(900) %}{% endfor %}{% endfor %}\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "passwd").write_text("root:x:0:0\n", encoding="utf-8")
+    (templates / "en" / "_sig.txt").symlink_to(tmp_path / "passwd")
+    result = runner.invoke(app, ["rules", "check"], env={"MAILFLOW_TEMPLATES_DIR": str(templates)})
+    assert result.exit_code == 1
+    assert f"{templates / 'zh-CN' / 'receipt.txt'}:2: SecurityError" in result.stderr
+    assert f"{templates / 'en' / '_sig.txt'}:1: resolves outside" in result.stderr
+    assert "root:x" not in result.output
+
+
 def test_imap_password_never_shown(runner: CliRunner, dovecot) -> None:  # type: ignore[no-untyped-def]
     """A refused IMAP login exits 1 and the error does not repeat the password."""
     assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0

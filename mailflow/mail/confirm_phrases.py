@@ -7,7 +7,10 @@ politeness such as 谢谢/辛苦了/thanks), and the scope words before a head (
 谁说 …) or a question at the end of its sentence take the confirmation away. Each pattern is
 applied to one clause (text between commas, colons and sentence ends) after ``TAIL`` noise is
 trimmed. Negated and hedged forms are matched first and masked, so 无异议 never reads as 有异议
-and 不同意 never as 同意. Imports nothing of storage/sources/jobs.
+and 不同意 never as 同意. Traditional characters are read as simplified (``TRADITIONAL``: 已閱,
+無異議), and an English echo after a Chinese head (收到 noted) is tail. Patterns whose pieces
+overlap match possessively, so no reply can make them backtrack exponentially.
+Imports nothing of storage/sources/jobs.
 """
 
 from __future__ import annotations
@@ -25,12 +28,16 @@ _THING = r"(?:(?:会议)?纪要|邮件|通知|附件|资料|文件|材料|方案
 # Assent that may open a clause before the head: 好的，收到 / 好的收到 / OK noted / 嗯嗯已阅.
 _LEAD = r"(?:(?:好的?|好嘞|行|嗯+|哦+|噢|ok(?:ay)?|ok的)\s*)?"
 # What may follow a head inside its clause without changing it: particles and politeness.
-_PARTICLES = r"了|啦|哈+|啊|呀|哦|喔|噢|嗯+|咯|哒|滴|啰|哟"
+_PARTICLES = r"了|啦|哈|啊|呀|哦|喔|噢|嗯|咯|哒|滴|啰|哟"
 _THANKS = (
     r"谢谢(?:你|您|了|啦)?|多谢|感谢|辛苦(?:了|啦)?|劳驾|"
     r"thanks?(?:\s+a\s+lot)?|thank\s+you|thx|ty|many\s+thanks|with\s+thanks"
 )
-TAIL = rf"(?:\s*(?:{_PARTICLES}|{_THANKS}|[!！~～。.…]+))*"
+# an English echo after a Chinese head (收到 noted, 已阅 OK) changes nothing either
+_ECHO = r"ok(?:ay)?|noted|received|well\s+received"
+# possessive (*+): the pieces overlap (谢谢了 / 谢谢 + 了), and backtracking over them would be
+# exponential in the length of a run such as 哈哈哈…
+TAIL = rf"(?:\s*(?:{_PARTICLES}|{_THANKS}|{_ECHO}|[!！~～。.…]))*+"
 
 # Forms that carry nothing: a negated task, a double negation, a pending confirmation.
 NEUTRAL = re.compile(
@@ -47,8 +54,8 @@ NEUTRAL = re.compile(
 
 # Negated objections are acknowledgements: 无异议, 没有异议, 并无异议, 无需修改.
 NEGATED_OBJECTION = re.compile(
-    r"(?:无|没有|没|并无|并没有|毫无|暂无|没有任何|无任何)"
-    r"(?:异议|不同意见|不同意|反对意见|其他意见|意见|修改意见|问题)"
+    r"(?:无|没有|没|并无|并没有|毫无|暂无|没有任何|无任何)(?:其他|其它|别的|任何)?"
+    r"(?:异议|不同意见|不同意|反对意见|意见|修改意见|补充意见|补充)"
     r"|(?:无需|无须|不需要|不需|不用)(?:修改|调整|改动|延期|推迟)"
     r"|\bno\s+(?:objections?|comments?|concerns?|issues?|further\s+comments?)\b",
     re.IGNORECASE,
@@ -66,7 +73,9 @@ OBJECTION_PHRASE = re.compile(
     r"|can'?t\s+agree|have\s+(?:some\s+)?(?:concerns?|objections?|reservations?))\b"
     r"|^objection\b|\bnot\s+agreed\b|\bnot\s+ok(?:ay)?\s+with\b"
     r"|\b(?:needs?|should)\s+(?:to\s+)?be\s+(?:changed|revised|amended|corrected|updated)\b"
-    r"|\bneeds?\s+(?:revision|changes?|correction)\b|\bis\s+(?:wrong|incorrect)\b",
+    r"|\bneeds?\s+(?:revision|changes?|correction)\b|\bis\s+(?:wrong|incorrect)\b"
+    r"|\b(?:propose|suggest|request)\s+(?:a\s+|some\s+|two\s+)?(?:small\s+|minor\s+)?"
+    r"(?:changes?|amendments?|corrections?|revisions?)\b",
     re.IGNORECASE,
 )
 
@@ -77,10 +86,14 @@ _EN_DONE = r"(?:done|completed|finished|submitted|sent|delivered|uploaded|fixed|
 DONE_PHRASE = re.compile(
     rf"(?:已经?|均已|都已|全部已)(?:全部|按时|顺利|如期)?{_TASK}(?:完毕|完成|好|了)?{_PARTIAL}"
     rf"|(?:完成|做完|搞定|弄好|改好|办好)了{_PARTIAL}|^(?:已经?)?搞定{TAIL}$"
+    r"|(?:修改|修订|更新|整理|准备|编写|撰写|核对|整改)(?:完毕|完成|好了)"
     r"|(?:附件|附上|随附|附件中)(?:为|是|即为|即是)?(?:最终版|终版|定稿|终稿|正式版|最终稿)"
     r"|(?:最终版|终版|定稿|终稿|正式版|最终稿)(?:已|请|详|见)[^，,。]{0,4}附件"
     rf"|^(?:all\s+|it'?s\s+|it\s+is\s+|task\s+|item\s+\d+\s+)?{_EN_DONE}"
     rf"(?:\s+(?:already|now|today|as\s+requested|as\s+agreed))?{TAIL}$"
+    # Report submitted. / Already sent to the client. / Completed and uploaded to SharePoint.
+    rf"|^(?:the\s+)?(?:[a-z]+\s+){{0,2}}?(?:already\s+)?{_EN_DONE}(?:\s+(?:and|&)\s+{_EN_DONE})?"
+    rf"(?:\s+(?:to|on|in|via|into)\s+[^.,;]{{1,40}})?{TAIL}$"
     r"|\b(?:has|have)\s+(?:now\s+)?been\s+(?:completed|done|delivered|submitted|finished"
     r"|resolved|sent|uploaded|fixed)\b"
     r"|\b(?:is|are)\s+(?:now\s+)?(?:done|completed|finished)\b"
@@ -105,18 +118,26 @@ ACK_PHRASE = re.compile(
     rf"|^{_LEAD}{_WHO}(?:已经?(?:看|看过|看完)|看过|看完)了?{TAIL}$"
     rf"|^{_LEAD}(?:已经?)?确认(?:无误|收到)?{TAIL}$|^{_LEAD}{_WHO}已经?确认|确认无误"
     rf"|^{_LEAD}(?:知道了|了解|明白|清楚)(?:了|啦)?{TAIL}$"
-    rf"|^{_LEAD}(?:{_EN_ACK})\b",
+    rf"|^{_LEAD}(?:{_EN_ACK})\b"
+    # 没问题 / OK said of something (我这边没问题, 纪要内容没有问题); alone it is bare assent
+    rf"|^{_LEAD}(?:{_SPEAKER}|纪要|内容|方案|以上|上述)[^，,。]{{0,6}}?(?:都|均|也|全部)?"
+    rf"(?:ok|没问题|没有问题|无问题){TAIL}$"
+    r"|^(?:i'?m|we'?re|i\s+am|we\s+are|all)\s+(?:ok(?:ay)?|fine|good)\s+with\b",
     re.IGNORECASE,
 )
 
 # A whole reply of nothing but assent (好的 / OK / 👌 / 👍 / [强]) acknowledges what it answers.
 BARE_ASSENT = re.compile(
-    r"^(?:\s|[,，.。!！~～…]|好的?|好嘞|嗯+|行|可以|没问题|ok(?:ay)?|ok的|sure|yes|yep"
+    r"^(?:\s|[,，.。!！~～…]|好的?|好嘞|嗯|行|可以|没问题|ok(?:ay)?|ok的|sure|yes|yep"
     r"|sounds\s+good|perfect|great|👌|👍|🙆|🆗|✔|✅|\[(?:ok|强|赞|好的|OK|握手|抱拳)\]"
-    rf"|\ufe0f|[\U0001f3fb-\U0001f3ff]|{_THANKS})+$",
+    rf"|\ufe0f|[\U0001f3fb-\U0001f3ff]|{_THANKS})++$",
     re.IGNORECASE,
 )
-BARE_ASSENT_WORD = re.compile(r"[^\s,，.。!！~～…]")
+# ... and carries at least one word of assent: a bare 谢谢 / Thanks! is politeness only.
+ASSENT_WORD = re.compile(
+    r"好|嗯|行|可以|没问题|ok|sure|yes|yep|sounds\s+good|perfect|great|👌|👍|🙆|🆗|✔|✅|\[[^\]]+\]",
+    re.IGNORECASE,
+)
 
 # Said before the phrase in its clause, these make it a condition, request, question or a
 # report of someone else's words rather than the sender's own statement.
@@ -172,6 +193,14 @@ CLIENT_FOOTER = re.compile(
     r"(?:发自|来自|從|从|寄自|sent\s+(?:from|via|with|using)|get\b|获取|envoy[ée]\s+de)"
     r"[\w .\-()（）']*$",
     re.IGNORECASE,
+)
+
+# Traditional characters of this grammar, read as their simplified forms (已閱, 無異議, 請查收).
+TRADITIONAL = str.maketrans(
+    "閱異議無沒確認們這邊謝見對經處決復發請問題調須嗎麼還並暫過說誰裡寫應該與將為於會時間緊項點"
+    "貨資檔報傳達訊滿後幾辦畢顧慮誤錯準讀補覆動稱檢驗現總條釐規劃務員導層級實際進",
+    "阅异议无没确认们这边谢见对经处决复发请问题调须吗么还并暂过说谁里写应该与将为于会时间紧项点"
+    "货资档报传达讯满后几办毕顾虑误错准读补复动称检验现总条厘规划务员导层级实际进",
 )
 
 # Strongest first: an objection outranks a report of work done, which outranks an ack.

@@ -27,9 +27,9 @@ from __future__ import annotations
 import re
 
 from mailflow.mail.confirm_phrases import (
+    ASSENT_WORD,
     AUTORESPONDER,
     BARE_ASSENT,
-    BARE_ASSENT_WORD,
     CLIENT_FOOTER,
     KINDS,
     NEGATED_OBJECTION,
@@ -41,6 +41,7 @@ from mailflow.mail.confirm_phrases import (
     RANK,
     REPLY_HEADER,
     SIGN_OFF,
+    TRADITIONAL,
 )
 from mailflow.mail.model import ACK, Confirmation
 
@@ -71,7 +72,7 @@ def read_confirmation(new_text: str, *, automated: bool = False) -> Confirmation
         kind = sentence_kind(sentence)
         if kind and (found is None or RANK[kind] > RANK[found.kind]):
             found = Confirmation(kind=kind, text=_excerpt(sentence))
-    if found is None and BARE_ASSENT.match(text) and BARE_ASSENT_WORD.search(text):
+    if found is None and BARE_ASSENT.match(text) and ASSENT_WORD.search(text):
         found = Confirmation(kind=ACK, text=_excerpt(" ".join(text.split())))
     return found
 
@@ -121,8 +122,9 @@ def clause_kind(clause: str) -> str | None:
 
 
 def _plain(text: str) -> str:
-    """Return ``text`` without emoji and emoticons, spaces collapsed, trailing noise trimmed."""
-    return " ".join(_EMOJI.sub(" ", text).split()).rstrip(_TRAILING)
+    """Return ``text`` in simplified script without emoji and emoticons, spaces collapsed,
+    trailing noise trimmed."""
+    return " ".join(_EMOJI.sub(" ", text.translate(TRADITIONAL)).split()).rstrip(_TRAILING)
 
 
 def _states(pattern: re.Pattern[str], clause: str) -> bool:

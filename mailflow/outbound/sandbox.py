@@ -3,16 +3,18 @@
 Two environments share one loader: ``text`` (subjects and text parts, no autoescape) and
 ``html`` (HTML parts, autoescape on). Both are ``ImmutableSandboxedEnvironment`` with
 ``StrictUndefined``, a short list of filters and globals, intercepted ``*``, ``**``, ``+`` and
-``%`` (repetition and power are refused, concatenation is size-checked, wide ``%`` padding is
-refused), a cap on template source size, and a loader that serves only the sources it was given
-(the validated snapshot of the templates folder; nothing is read from disk at render time).
+``%`` (repetition, power and numbers over ``MAX_INT_BITS`` are refused, concatenation is
+size-checked, wide ``%`` padding is refused), a cap on template source size, and a loader that
+serves only the sources it was given (the validated snapshot of the templates folder; nothing is
+read from disk at render time).
 
 Work is bounded per render (invariant 11): ``range`` yields at most ``MAX_RANGE`` numbers; every
 loop iteration (nested loops and loops in included files too) and every call (macros included)
 spends one step of a ``RenderBudget`` of ``MAX_STEPS`` steps, which also carries a deadline;
 recursive loops are refused when a template compiles. What can grow text or lists in one step is
-capped too: ``~`` and ``join`` at the output cap, ``batch``/``slice`` at ``MAX_RANGE``, and the
-str methods that pad or repeat (``center``, ``ljust``, ``zfill``, ``replace`` …) are refused.
+capped too: ``~``, ``join`` and the output a ``{% set %}`` block or a macro captures at the
+output cap, ``batch``/``slice`` at ``MAX_RANGE``, and the str methods that pad or repeat
+(``center``, ``ljust``, ``zfill``, ``replace`` …) are refused.
 
 Mail content is never template source here: nothing in this module compiles a string that did not
 come from the templates folder. Imports nothing of mailflow.
@@ -43,6 +45,8 @@ MAX_RANGE = 1_000
 # loop iterations plus calls in one render: a digest of a few hundred items needs a few thousand
 MAX_STEPS = 50_000
 RENDER_TIME_S = 2.0
+# repeated squaring ({% set n = n * n %}) would otherwise spend minutes in one multiplication
+MAX_INT_BITS = 4_096
 _WIDE_FORMAT = re.compile(r"%[-#0 +]*(?:\*|\d{4,})|%[-#0 +]*\d*\.(?:\*|\d{4,})")
 # Filters an administrator needs for mail; amplifiers (center, indent, wordwrap, format, replace),
 # escape hatches (safe, attr, xmlattr) and nondeterminism (random) are left out on purpose.
@@ -150,6 +154,27 @@ def _slice(value: Any, slices: int, fill_with: Any = None) -> Iterator[list[Any]
     return sync_do_slice(value, slices, fill_with)
 
 
+class _CappedBuffer(list[Any]):
+    """The output a ``{% set %}`` block, macro or filter block captures, capped like output."""
+
+    size = 0
+
+    def append(self, item: Any) -> None:
+        self._count(item)
+        super().append(item)
+
+    def extend(self, items: Iterable[Any]) -> None:
+        items = list(items)
+        for item in items:
+            self._count(item)
+        super().extend(items)
+
+    def _count(self, item: Any) -> None:
+        self.size += len(item) if isinstance(item, str) else 0
+        if self.size > MAX_OUTPUT_CHARS:
+            raise SecurityError(f"captured output is over {MAX_OUTPUT_CHARS} characters")
+
+
 def _capped_range(*args: int) -> range:
     numbers = range(*args)
     if len(numbers) > MAX_RANGE:
@@ -169,6 +194,11 @@ class _GuardedCodeGenerator(CodeGenerator):
         guarded.iter = nodes.Call(guard, [node.iter], [], None, None, lineno=node.lineno)
         super().visit_For(guarded, frame)
 
+    def buffer(self, frame: Frame) -> None:
+        # what blocks, macros and filter blocks capture never reaches ``bounded``: cap it here
+        frame.buffer = self.temporary_identifier()
+        self.writeline(f"{frame.buffer} = environment.capped_buffer()")
+
     def visit_Concat(self, node: nodes.Concat, frame: Frame) -> None:
         # `a ~ b` is no binary operator the sandbox intercepts: cap what it built
         self.write("environment.sized(")
@@ -186,6 +216,11 @@ class MailSandbox(ImmutableSandboxedEnvironment):
     def guard_loop(iterable: Iterable[Any]) -> Iterator[Any]:
         """Return ``iterable`` spending one budget step per item (the compiled loops call it)."""
         return _guarded(iterable)
+
+    @staticmethod
+    def capped_buffer() -> list[Any]:
+        """Return a buffer for captured output (the compiled code calls it)."""
+        return _CappedBuffer()
 
     @staticmethod
     def sized(value: Any) -> Any:
@@ -210,6 +245,9 @@ class MailSandbox(ImmutableSandboxedEnvironment):
         if operator == "*":
             if isinstance(left, str | list | tuple) or isinstance(right, str | list | tuple):
                 raise SecurityError("repeating text or lists with * is not allowed")
+            ints = isinstance(left, int) and isinstance(right, int)
+            if ints and left.bit_length() + right.bit_length() > MAX_INT_BITS:
+                raise SecurityError(f"* would build a number of more than {MAX_INT_BITS} bits")
             return left * right
         if operator == "%":
             if isinstance(left, str) and _WIDE_FORMAT.search(left):

@@ -100,6 +100,16 @@ REPLIES: list[tuple[str, str | None]] = [
     ("货已收到，谢谢！", ACK),
     ("资料都收到了👌", ACK),
     ("好的\n\n在 2026年10月20日 18:00，孙磊 写道：\n> 请大家回复已阅", ACK),
+    # traditional script (Hong Kong, Taiwan colleagues) and mixed languages
+    ("已閱，謝謝", ACK),
+    ("無異議", ACK),
+    ("收到 noted", ACK),
+    ("已阅 OK👍", ACK),
+    ("Noted，谢谢", ACK),
+    ("这边都OK", ACK),
+    ("我这边没问题", ACK),
+    ("纪要内容没有问题", ACK),
+    ("没有补充", ACK),
     # English-speaking colleagues
     ("Noted.", ACK),
     ("Noted with thanks.", ACK),
@@ -141,7 +151,9 @@ REPLIES: list[tuple[str, str | None]] = [
     ("暂不确认，需要和院办再核对一下排班", OBJECTION),
     ("好的，不过第2项我不认可", OBJECTION),
     ("有异议👎" + IPHONE, OBJECTION),
+    ("有異議：第二項時間太緊", OBJECTION),
     ("I disagree with item 3.", OBJECTION),
+    ("I'd like to propose a change to item 2.", OBJECTION),
     ("We disagree with the timeline in item 2.", OBJECTION),
     ("I don't agree with the budget split.", OBJECTION),
     ("I have some concerns about item 4.", OBJECTION),
@@ -171,7 +183,12 @@ REPLIES: list[tuple[str, str | None]] = [
     ("第1项已完成，第2项进行中。", DONE),
     ("收到，已处理完毕。", DONE),
     ("已发送给客户，请知悉" + WECOM, DONE),
+    ("已按要求修改完毕，请审阅", DONE),
+    ("已完成，請查收", DONE),
     ("Done.", DONE),
+    ("Report submitted.", DONE),
+    ("Already sent to the client.", DONE),
+    ("Completed and uploaded to SharePoint.", DONE),
     ("Done ✅", DONE),
     ("Done, thanks!", DONE),
     ("All done.", DONE),
@@ -220,6 +237,12 @@ REPLIES: list[tuple[str, str | None]] = [
     ("发自我的iPhone", None),
     ("", None),
     ("大家有意见可以随时提", None),
+    ("没问题，我明天再看", None),
+    ("Done by Friday.", None),
+    ("Will be sent tomorrow.", None),
+    ("已閱了嗎？", None),
+    ("谢谢！", None),
+    ("Thanks!", None),
     ("设备收到后开箱发现两台破损", None),
     ("> 已阅\n你好，附件打不开，麻烦重发一下", None),
     ("附件打不开\n\n-----原始邮件-----\n发件人: 孙磊\n主题: 纪要\n\n已阅", None),
@@ -293,3 +316,14 @@ def test_person_mail_with_the_same_text_confirms() -> None:
     parsed = parse_message(raw.encode(), ParseContext())
     assert not parsed.automated
     assert parsed.confirmation is not None and parsed.confirmation.kind == ACK
+
+
+@pytest.mark.parametrize(
+    ("run", "alone"),
+    [("哈", None), ("嗯", ACK), ("谢谢了", None), ("ok ", ACK), ("👍", ACK), ("好的", ACK)],
+)
+def test_long_runs_of_noise_are_read_at_once(run: str, alone: str | None) -> None:
+    """Thousands of particles or emoji are read at once (no exponential backtracking)."""
+    assert read_confirmation("收到" + run * 5000 + "x") is None
+    found = read_confirmation(run * 5000)
+    assert (None if found is None else found.kind) == alone

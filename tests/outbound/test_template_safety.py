@@ -65,6 +65,11 @@ HOSTILE = {
         "recursive loops are not allowed",
     ),
     "wide % padding": ("{{ '%0999999999d' % 1 }}\n", 1, "wider than 999"),
+    "repeated squaring": (
+        "{% set n = 99 %}\n" + "{% set n = n * n %}" * 40 + "{{ n > 0 }}\n",
+        2,
+        "more than 4096 bits",
+    ),
     "repeated text": ("{{ message.subject * 100000 }}\n", 1, "repeating"),
     "concatenation in a loop": (
         "{% for i in range(1000) %}{% for j in range(40) %}{{ message.subject ~ i }}"
@@ -86,6 +91,19 @@ HOSTILE = {
     "slice into columns": ("{{ items | slice(1000000000) | list | length }}\n", 1, "slice()"),
     "padding method": ("{{ message.subject.center(1000000000) }}\n", 1, "unsafe"),
     "replace method": ("{{ message.subject.replace('', message.subject) }}\n", 1, "unsafe"),
+    "captured by a set block": (
+        "{% set a %}{% for i in range(1000) %}{% for j in range(40) %}"
+        "{{ message.subject }}{% endfor %}{% endfor %}{% endset %}\n{{ a|length }}\n",
+        1,
+        "captured output is over",
+    ),
+    "captured by a macro": (
+        "{% macro m() %}{% for i in range(1000) %}{% for j in range(40) %}"
+        "————————————————————————————————————{% endfor %}{% endfor %}{% endmacro %}\n"
+        "{{ m()|length }}\n",
+        1,
+        "captured output is over",
+    ),
     "undefined in the sparse mail": ("{{ item.owner.name }}\n", 1, "UndefinedError"),
     "division by a field that is 0": ("还剩{{ 10 // days_left }}天\n", 1, "ZeroDivisionError"),
 }
