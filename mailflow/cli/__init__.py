@@ -326,7 +326,12 @@ def scheduler(
 
 @outbox_app.command("list")
 def outbox_list(
-    status: Annotated[str | None, typer.Option(help="Only pending, sent or failed.")] = None,
+    status: Annotated[
+        str | None,
+        typer.Option(
+            help="Only pending, sent, failed (also: refused for some recipients) or cancelled."
+        ),
+    ] = None,
     limit: Annotated[int | None, typer.Option(help="At most this many, newest first.")] = None,
     as_json: JsonFlag = False,
 ) -> None:
