@@ -54,6 +54,8 @@ BODY = b"BODY[]"  # the response key of BODY.PEEK[] drops ".PEEK"
 MESSAGE_ID_PEEK = b"BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)]"
 MESSAGE_ID = b"BODY[HEADER.FIELDS (MESSAGE-ID)]"
 DELETED = rb"\Deleted"
+PERMANENTFLAGS = b"PERMANENTFLAGS"
+ANY_KEYWORD = rb"\*"  # in PERMANENTFLAGS: new keywords may be created
 KEYWORD = PROCESSED_KEYWORD.encode("ascii")
 CAP_IDLE, CAP_MOVE, CAP_UIDPLUS = "IDLE", "MOVE", "UIDPLUS"
 _MESSAGE_ID_VALUE = re.compile(rb"<[^<>\s]+>")
@@ -208,8 +210,11 @@ class ImapSource:
             shutdown(client)
 
     def _select(self) -> int:
-        """SELECT the folder; return its UIDVALIDITY."""
+        """SELECT the folder; return its UIDVALIDITY. Raise ConfigurationError when
+        processed=flag meets a folder that keeps no custom keywords."""
         info = self._connection().select_folder(self._url.folder)
+        if self._url.processed is Processed.FLAG:
+            _check_keywords(self.name, info.get(PERMANENTFLAGS))
         uidvalidity = int(info[UIDVALIDITY])
         if uidvalidity != self._uidvalidity:
             self._uidvalidity, self._resynced = uidvalidity, set()
@@ -330,6 +335,21 @@ class ImapSource:
         client.copy(uids, target)
         client.add_flags(uids, [DELETED], silent=True)
         client.uid_expunge(uids)
+
+
+def _check_keywords(name: str, permanent: tuple[bytes, ...] | None) -> None:
+    """Raise ConfigurationError when PERMANENTFLAGS shows the keyword would not be kept.
+
+    Exchange and Microsoft 365 keep only the system flags: a STORE of a keyword is answered OK
+    and dropped, so mail would never look processed and every reconnect would look again.
+    A server that names no PERMANENTFLAGS is trusted."""
+    if permanent is None or ANY_KEYWORD in permanent or KEYWORD in permanent:
+        return
+    raise ConfigurationError(
+        f"{name}: the server keeps no custom keywords in this folder (PERMANENTFLAGS"
+        f" {' '.join(f.decode(errors='replace') for f in permanent) or 'empty'}), so"
+        " processed=flag cannot mark mail; use processed=move:Folder"
+    )
 
 
 def _chunks(items: list[int], size: int) -> Iterator[list[int]]:

@@ -151,7 +151,11 @@ def test_category_mark_keeps_existing_categories(server: EwsServer, open_source)
         ["客户A", "mailflow"],
         ["mailflow"],
     ]
-    assert len(server.of("UpdateItem")) == 1  # one UpdateItem with both changes
+    update = server.of("UpdateItem")
+    assert len(update) == 1  # one UpdateItem with both changes
+    fields = update[0].findall("m:ItemChanges/t:ItemChange/t:Updates/t:SetItemField/t:FieldURI")
+    assert [f.get("FieldURI") for f in fields] == ["item:Categories", "item:Categories"]
+    assert update[0].body.get("ConflictResolution") == "AutoResolve"
 
 
 def test_move_mark_creates_the_folder_and_moves(server: EwsServer, open_source) -> None:  # type: ignore[no-untyped-def]
