@@ -60,7 +60,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 
-from mailgen import generate  # noqa: E402
+from mailgen import directory, generate  # noqa: E402
 
 BATCH = 200
 PASSWORD = "bench-secret"
@@ -96,14 +96,14 @@ class Row:
 # ---------------------------------------------------------------- mailbox preparation
 
 
-def write_messages(directory: Path, n: int, seed: int) -> tuple[list[str], int]:
+def write_messages(folder: Path, n: int, seed: int, people: int) -> tuple[list[str], int]:
     """Write ``n`` generated messages as Maildir-named files; return their names and total bytes."""
-    directory.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(parents=True, exist_ok=True)
     names, total = [], 0
-    for i, raw in enumerate(generate(n, seed)):
+    for i, raw in enumerate(generate(n, seed, directory(people))):
         vsize = len(raw) + raw.count(b"\n")  # RFC822.SIZE counts CRLF line ends
         name = f"{1696638600 + i * 97}.M{i}P{seed % 100000}.bench,S={len(raw)},W={vsize}"
-        (directory / name).write_bytes(raw)
+        (folder / name).write_bytes(raw)
         names.append(name)
         total += len(raw)
     return names, total
@@ -335,11 +335,11 @@ def plan(args: argparse.Namespace) -> list[Run]:
     return runs
 
 
-def prepare(server, runs: list[Run], n: int, seed: int) -> None:
+def prepare(server, runs: list[Run], n: int, seed: int, people: int) -> None:
     """Generate the messages once and deliver each run's share into its own mailbox."""
     t0 = time.perf_counter()
     template = server.base_dir / "mail" / "template"
-    names, total = write_messages(template, n, seed)
+    names, total = write_messages(template, n, seed, people)
     print(f"generated {n} messages, {total / 2**20:.0f} MiB, in {time.perf_counter() - t0:.1f} s")
     for run in runs:
         deliver(server.maildir_of(run.user), template, names[: run.size])
@@ -394,6 +394,67 @@ def best_of(rows: list[Row], repeat: int) -> list[Row]:
     return out
 
 
+def write_rules(work: Path, people: int) -> Path:
+    """Copy the default rules into ``work`` with a directory of ``people`` people."""
+    import yaml
+
+    rules = work / "rules"
+    shutil.copytree(ROOT / "rules", rules)
+    org_file = rules / "organization.yaml"
+    org = yaml.safe_load(org_file.read_text(encoding="utf-8"))
+    org["people"] = [{"name": name, "email": f"{box}@example.com", "department": dept}
+                     for name, box, dept in directory(people)]  # fmt: skip
+    org_file.write_text(yaml.safe_dump(org, allow_unicode=True), encoding="utf-8")
+    return rules
+
+
+def measure_parse(args: argparse.Namespace, work: Path) -> None:
+    """Print the in-process parse rate with 16 people and with ``--people``, and the stdlib's.
+
+    Times are this process's CPU time (``time.process_time``): parsing is single-threaded, and
+    on a shared machine wall-clock rates move by a third between runs while CPU time holds.
+    """
+    from mailflow.mail.message import parse_message
+    from mailflow.rulebook.context import parse_context
+    from mailflow.rulebook.organization import load_organization
+    from mailflow.settings import load_settings
+
+    setups = []
+    for people in sorted({16, args.people}):
+        org = load_organization(write_rules(work / f"p{people}", people))
+        ctx = parse_context(org, load_settings())
+        t0 = time.process_time()
+        ctx.name_index  # noqa: B018  built once per rulebook version, as the service does at load
+        build = time.process_time() - t0
+        setups.append(
+            (people, ctx, list(generate(args.messages, args.seed, directory(people))), build)
+        )
+    best = {people: [float("inf"), float("inf")] for people, *_ in setups}
+    for _ in range(args.repeat):  # interleaved, the best of each kept: the machine is shared
+        for people, ctx, mails, _ in setups:
+            t0 = time.process_time()
+            for m in mails:
+                parse_message(m, ctx)
+            t1 = time.process_time()
+            for m in mails:
+                _read_like_an_ingest(email.message_from_bytes(m, policy=email.policy.default))
+            t2 = time.process_time()
+            best[people] = [min(best[people][0], t1 - t0), min(best[people][1], t2 - t1)]
+    rows: list[Row] = []
+    for people, ctx, mails, build in setups:
+        items = sum(len(parse_message(m, ctx).action_items) for m in mails)
+        note = (
+            f"index of {len(ctx.name_index.emails)} built in {build * 1000:.0f} ms; {items} items"
+        )
+        rows.append(Row(f"parse_message, {people} people", len(mails), best[people][0], None, note))
+        rows.append(Row(f"stdlib parse + read, same mail ({people} people)", len(mails),
+                        best[people][1]))  # fmt: skip
+    for row in rows[2:3]:
+        row.note += f"; {row.rate / rows[0].rate:.0%} of the 16-person rate"
+    title = f"in-process parse, {args.messages} messages, best of {args.repeat}, CPU seconds"
+    show(rows, f"{title}\n{machine()}")
+
+
 def load_average() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
@@ -407,11 +468,30 @@ def main() -> None:
     p.add_argument("--skip-postgres", action="store_true", help="no PostgreSQL run")
     p.add_argument("--profile", action="store_true", help="also profile one SQLite poll --once")
     p.add_argument("--keep", action="store_true", help="keep the work directory")
+    p.add_argument(
+        "--people",
+        type=int,
+        default=16,
+        help="directory size: the rules get this many people (default 16)",
+    )
+    p.add_argument(
+        "--parse-only",
+        action="store_true",
+        help="only the in-process parse rate at 16 people and at --people",
+    )
     p.add_argument("--raw-child", nargs=3, metavar=("HOST", "PORT", "USER"), help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.raw_child:
         host, port, user = args.raw_child
         raw_child(host, int(port), user, os.environ["BENCH_PASSWORD"])
+        return
+
+    if args.parse_only:
+        work = Path(tempfile.mkdtemp(prefix="mailflow-bench-"))
+        try:
+            measure_parse(args, work)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
         return
 
     from tests.servers.dovecot import running_dovecot
@@ -424,9 +504,11 @@ def main() -> None:
     os.chmod(work, 0o755)
     rows: list[Row] = []
     loads = [load_average()]
+    if args.people != 16:  # every mailflow child reads the larger directory
+        os.environ["MAILFLOW_RULES_DIR"] = str(write_rules(work, args.people))
     try:
         with running_dovecot({run.user: PASSWORD for run in runs}) as server:
-            prepare(server, runs, args.messages, args.seed)
+            prepare(server, runs, args.messages, args.seed, args.people)
             for run in runs:
                 for row in measure(server, run, work, prof):
                     row.run = run.user

@@ -82,6 +82,14 @@ SENTENCES = [
     "项目里程碑节点为10月{day}日，若无法按时完成需提前预警。",
     "设计稿已上传至共享盘，请查看并确认。",
 ]
+# action items written as sentences, the way staff write most of them
+SENTENCE_ITEMS = [
+    "{k}. {who}负责在10月{day}日前完成{topic}的方案，交付方案初稿。",
+    "{k}、请{who}于10月{day}日前提交{topic}的书面说明",
+    "{k}) {who}于10月{day}日下班前反馈{topic}的测试结果",
+]
+SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘蒋蔡余杜叶程"
+GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华建文玲红辉鹏飞宇晨浩然欣怡子轩梓涵"
 GREETINGS = ["各位好：", "{name}：", "{name}，您好：", "领导好：", "Hi all,"]
 CONFIRMATIONS = [
     "已阅。",
@@ -144,9 +152,24 @@ def _text_part(text: str, subtype: str, charset: str, cte: str) -> bytes:
     return head.encode() + _body(text, charset, cte)
 
 
+def directory(n: int, seed: int = 7) -> list[tuple[str, str, str]]:
+    """Return ``n`` people (name, mailbox, department): the 16 above, then generated staff."""
+    rng = random.Random(seed)
+    people, seen = list(PEOPLE[:n]), {p[0] for p in PEOPLE}
+    departments = sorted({p[2] for p in PEOPLE})
+    while len(people) < n:
+        name = rng.choice(SURNAMES) + "".join(rng.choices(GIVEN, k=rng.choice((1, 2, 2))))
+        if name in seen:
+            continue
+        seen.add(name)
+        people.append((name, f"staff{len(people):05d}", rng.choice(departments)))
+    return people
+
+
 class _Generator:
-    def __init__(self, seed: int) -> None:
+    def __init__(self, seed: int, people: list[tuple[str, str, str]] | None = None) -> None:
         self.rng = random.Random(seed)
+        self.owners = people or PEOPLE
         self.seed = seed
         self.recent: deque[tuple[str, str]] = deque(maxlen=300)  # (Message-ID, subject)
 
@@ -175,6 +198,19 @@ class _Generator:
             return f"【{reason}】{topic}"
         return topic
 
+    def item(self, k: int) -> str:
+        """One action item: half labelled fields, half sentences as staff write them."""
+        rng = self.rng
+        who = rng.choice(self.owners)[0]
+        topic, day = rng.choice(TOPICS), rng.randint(9, 31)
+        form = rng.randrange(6)
+        if form < 3:
+            return (
+                f"{k}. 任务：{topic}；责任人：{who}；"
+                f"完成时限：10月{day}日；交付标准：提交书面报告。"
+            )
+        return SENTENCE_ITEMS[form - 3].format(k=k, who=who, topic=topic, day=day)
+
     def text(self, greeting_name: str, items: bool, quote: tuple[str, str] | None) -> str:
         rng = self.rng
         lines = [rng.choice(GREETINGS).format(name=greeting_name), ""]
@@ -185,12 +221,7 @@ class _Generator:
             )
         if items:
             lines += ["", "行动项："]
-            for k in range(1, rng.randint(2, 4)):
-                who = rng.choice(PEOPLE)
-                lines.append(
-                    f"{k}. 任务：{rng.choice(TOPICS)}；责任人：{who[0]}；"
-                    f"完成时限：10月{rng.randint(9, 31)}日；交付标准：提交书面报告。"
-                )
+            lines += [self.item(k) for k in range(1, rng.randint(2, 4))]
         lines += ["", "此致", "示例科技有限公司"]
         if quote:
             sender, subject = quote
@@ -292,8 +323,14 @@ class _Generator:
         )
 
 
-def generate(n: int, seed: int = 20231008) -> Iterator[bytes]:
-    """Yield ``n`` raw messages, one at a time, the same bytes for the same ``(n, seed)``."""
-    gen = _Generator(seed)
+def generate(
+    n: int, seed: int = 20231008, people: list[tuple[str, str, str]] | None = None
+) -> Iterator[bytes]:
+    """Yield ``n`` raw messages, one at a time, the same bytes for the same arguments.
+
+    ``people`` (from ``directory``) are the owners named in action items; senders and
+    recipients stay the 16 people of the example directory.
+    """
+    gen = _Generator(seed, people)
     for i in range(n):
         yield gen.message(i)

@@ -1,15 +1,18 @@
 """Action items (责任人 + 完成时限 + 交付标准) from what the sender wrote.
 
-Three layouts are read, each by its own module: tables whose header names the columns
-(``items_table``), labelled fields (``items_labels``) and sentences (``items_sentence``), in that
-order, each line used by one layout only. When a mail has a section headed 行动项/待办/任务/分工
-(``三、行动项``), sentences count only inside such sections, so a meeting summary above them
-gives no items; tables and labelled fields count anywhere. The same item written twice (a
-numbered list and a tracking table, say) is merged: same owner (or one unnamed), similar task,
-deadlines on the same day or one missing; the first wording wins and the other fills its gaps,
-a deadline with a time of day beating the bare day. Owners resolve to an address through the
-directory (``ctx.people``), then the participants' display names; departments and several
-owners get none. Imports nothing of storage/sources/jobs.
+Three readers run, each in its own module, each line used by one of them only: tables
+(``items_table``: text tables and, read from the markup, the mail's HTML tables via
+``items_html``; columns classified by meaning), labelled fields (``items_labels``: ``责任人：…``,
+``【责任人】…``, 負責人, labels alone) and prose (``items_sentence``: units, each read slot by
+slot). When a mail has a section headed 行动项/待办/任务/分工 (``三、行动项``), prose counts only
+inside such sections, so a meeting summary above them gives no items; tables and labelled
+fields count anywhere. The same item written twice (a numbered list and a tracking table, say)
+is merged: same owner (or one unnamed), similar task, deadlines on the same day or one missing;
+the first wording wins and the other fills its gaps, a deadline with a time of day beating the
+bare day. Owners resolve to an address through the directory (``ctx.people``, matched by the
+automaton ``ctx.name_index`` built once per rulebook version), then the participants' display
+names; departments, groups and several owners get none. Imports nothing of
+storage/sources/jobs.
 """
 
 from __future__ import annotations
@@ -20,9 +23,10 @@ from datetime import date, datetime
 
 from mailflow.mail.dates import find_deadline
 from mailflow.mail.items_base import Draft, Reading
-from mailflow.mail.items_labels import read_labelled
+from mailflow.mail.items_html import html_tables
+from mailflow.mail.items_labels import fields_of, read_labelled
 from mailflow.mail.items_sentence import read_sentences
-from mailflow.mail.items_table import read_tables
+from mailflow.mail.items_table import read_grid, read_tables
 from mailflow.mail.model import DEADLINE, DELIVERABLE, OWNER, ActionItem, Address, ParseContext
 
 __all__ = ["extract_items"]
@@ -34,26 +38,57 @@ _HEADING = re.compile(
     r"|^\s*(?P<colon>[^，。；;,:：]{1,16})[:：]\s*$"
 )
 _ITEM_SECTION = re.compile(r"(?i)行动项|待办|任务|分工|工作安排|后续|下一步|跟进事项|action|to-?do")
+_SPACE = re.compile(r"\s+")
 _GENERIC = re.compile(r"完成|负责|进行|开展|做好|[\s\W_]")
 
 
 def extract_items(
-    text: str, ctx: ParseContext, sent_at: datetime | None, participants: tuple[Address, ...]
+    text: str,
+    ctx: ParseContext,
+    sent_at: datetime | None,
+    participants: tuple[Address, ...],
+    *,
+    to: tuple[Address, ...] = (),
+    html: tuple[str, ...] = (),
+    sender: Address | None = None,
 ) -> tuple[ActionItem, ...]:
     """Return the action items in ``text``, in the order the mail first names them.
 
-    ``sent_at`` is the message's Date (relative deadlines need it; None leaves them unplaced)
-    and ``participants`` its From, To and Cc, whose display names resolve owners.
+    ``sent_at`` is the message's Date (relative deadlines need it; None leaves them unplaced),
+    ``participants`` its From, To and Cc, whose display names resolve owners, and ``to`` its To
+    recipients: when there is one, 你/您 in a task means that person. ``html`` is the markup
+    of the mail's HTML parts, quoted history cut off: its tables are read from the markup.
+    ``sender`` is whom "I will…" means.
     """
-    reading = Reading.build(ctx, sent_at, participants)
+    reading = Reading.build(ctx, sent_at, participants, to, sender)
     lines = text.replace("\r\n", "\n").replace("\u00a0", " ").split("\n")
     tables, in_tables = read_tables(lines, reading)
+    tables = [*_html_drafts(html, text, reading), *tables]
     labelled, in_labels = read_labelled(lines, in_tables, reading)
     skip = in_tables | in_labels | _outside_item_sections(lines, reading)
     drafts = sorted(
         [*tables, *labelled, *read_sentences(lines, skip, reading)], key=lambda d: d.line
     )
     return tuple(_finish(d, reading) for d in _merge(drafts, reading))
+
+
+def _html_drafts(html: tuple[str, ...], text: str, reading: Reading) -> list[Draft]:
+    """Return the items of the HTML tables whose tasks the sender wrote (are in ``text``)."""
+    written = _SPACE.sub("", text)
+    found: list[Draft] = []
+    for markup in html:
+        for grid in html_tables(markup):
+            pairs = _key_values(grid)
+            found += read_labelled(pairs, set(), reading)[0] if pairs else read_grid(grid, reading)
+    return [d for d in found if _SPACE.sub("", d.task) in written]
+
+
+def _key_values(grid: list[list[str]]) -> list[str] | None:
+    """Return a two-column table of labels and values (任务 | …, 负责人 | …) as labelled lines."""
+    if len(grid) < 2 or any(len(row) < 2 for row in grid):
+        return None
+    labels = sum(bool(fields_of(f"{row[0]}：{row[1]}")[1]) for row in grid)
+    return [f"{row[0]}：{row[1]}" for row in grid] if labels >= 2 else None
 
 
 def _outside_item_sections(lines: list[str], reading: Reading) -> set[int]:

@@ -9,15 +9,14 @@ reader is a pure function of lines in, drafts out. Imports nothing of storage/so
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
 from mailflow.mail.calendar import BusinessCalendar
 from mailflow.mail.model import Address, ParseContext
+from mailflow.mail.names import PERSON, MailNames
 
-# a department written without the rules knowing it: 市场部, 数据中心, 测试组, 项目团队
-DEPARTMENT_SUFFIX = r"(?:事业部|部|中心|处|科|室|组|团队|办公室|委员会)"
-_GENERIC_DEPARTMENT = re.compile(r"[\u4e00-\u9fffA-Za-z0-9]{1,8}?" + DEPARTMENT_SUFFIX)
 _ANNOTATION = re.compile(r"\s*[（(][^（）()]*[)）]\s*")  # 张三（技术部） → 张三
 _NO_OWNER = re.compile(r"(?i)^(?:待定|待确认|未定|无|暂无|tbd|n/?a|-+|/|—+)$")
 # 1.  1、  (1)  （一）  一、  - • * ● ▪ ① ...
@@ -25,7 +24,7 @@ LIST_MARKER = re.compile(
     r"^\s*(?:\d{1,2}\s*[.、．)）](?!\d)|[（(]\s*(?:\d{1,2}|[一二三四五六七八九十]{1,3})\s*[)）]"
     r"|[一二三四五六七八九十]{1,3}\s*[、.．]|[-•·*●○◆■▪►✓]\s*|[①-⑳])\s*(?:\[[ xX✓]?\]\s*)?"
 )
-_EDGE = "\t \u3000,，;；。.、:：|｜"
+_EDGE = "\t \u3000,，;；。.、:：|｜—-"
 
 
 @dataclass(frozen=True)
@@ -45,38 +44,30 @@ class Reading:
 
     sent_at: datetime | None
     calendar: BusinessCalendar
-    emails: dict[str, str]  # person name as written → address
-    departments: frozenset[str]
-    owner_pattern: str  # regex alternation of known names, longest first
+    names: MailNames
 
     @classmethod
     def build(
-        cls, ctx: ParseContext, sent_at: datetime | None, participants: tuple[Address, ...]
+        cls,
+        ctx: ParseContext,
+        sent_at: datetime | None,
+        participants: tuple[Address, ...],
+        to: tuple[Address, ...] = (),
+        sender: Address | None = None,
     ) -> Reading:
-        """Return the reading context: the directory's people first, then display names."""
-        emails: dict[str, str] = {}
-        for a in participants:
-            name = clean_text(_ANNOTATION.sub("", a.name or ""))
-            if name and a.address:
-                emails.setdefault(name, a.address.lower())
-        emails.update({p.name: p.email for p in ctx.people if p.name})
-        departments = frozenset(ctx.departments) | frozenset(ctx.departments.values())
-        names = sorted({*emails, *departments}, key=len, reverse=True)
-        known = "|".join(re.escape(n) for n in names if n)
-        pattern = (
-            f"(?:{known}|{_GENERIC_DEPARTMENT.pattern})" if known else _GENERIC_DEPARTMENT.pattern
-        )
-        return cls(sent_at, BusinessCalendar.from_context(ctx), emails, departments, pattern)
+        """Return the reading context: the directory's index, then the mail's participants."""
+        names = MailNames.build(ctx.name_index, participants, to, sender)
+        return cls(sent_at, BusinessCalendar.from_context(ctx), names)
 
     def is_department(self, owner: str) -> bool:
         """Return whether ``owner`` names a department (known, or by its suffix)."""
-        return owner in self.departments or bool(_GENERIC_DEPARTMENT.fullmatch(owner))
+        return self.names.is_department(owner)
 
     def email_of(self, owner: str | None) -> str | None:
         """Return the address of a single person owner; departments and groups get None."""
         if owner is None or self.is_department(owner):
             return None
-        return self.emails.get(owner)
+        return self.names.email_of(owner)
 
 
 def _opens(value: str) -> int:
@@ -101,13 +92,16 @@ def clean_owner(value: str, reading: Reading) -> str | None:
     bare = _ANNOTATION.sub("", value).strip(_EDGE) or value
     if not bare or _NO_OWNER.match(bare):
         return None
-    for name in reading.emails:  # 技术部 张三 / 技术部-张三: the person is the owner
-        if (
-            len(name) < len(bare)
-            and bare.endswith(name)
-            and reading.is_department(bare[: -len(name)].strip(_EDGE + "-—/"))
-        ):
-            return name
+    found = reading.names.find(bare)  # 技术部 张三 / 技术部-张三: the person is the owner
+    last = found[-1] if found else None
+    if (
+        last is not None
+        and last.kind == PERSON
+        and last.end == len(bare)
+        and last.start > 0
+        and reading.is_department(bare[: last.start].strip(_EDGE + "-—/"))
+    ):
+        return last.text
     return bare
 
 
@@ -117,3 +111,37 @@ def optional(value: str | None) -> str | None:
         return None
     value = clean_text(value)
     return value if value and not _NO_OWNER.match(value) else None
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip())
+
+
+def logical_lines(lines: Sequence[str], skip: set[int]) -> list[tuple[int, str, bool]]:
+    """Return (index, text, listed) of each line, continuations joined to the line they go on.
+
+    A line continues the one above when that one stops on a comma, or when it is indented
+    deeper without a list marker of its own (a nested list item, a wrapped line).
+    """
+    out: list[tuple[int, str, bool]] = []
+    prev = ""
+    for i, line in enumerate(lines):
+        if i in skip or not line.strip():
+            prev = ""
+            continue
+        marked = bool(LIST_MARKER.match(line))
+        text = LIST_MARKER.sub("", line, count=1)
+        if (
+            out
+            and prev
+            and (
+                prev.rstrip().endswith(("，", ",", "、"))
+                or (_indent(line) > _indent(prev) and not marked)
+            )
+        ):
+            j, joined, listed = out[-1]
+            out[-1] = (j, joined.rstrip().rstrip("，,、") + "，" + text.strip(), listed)
+        else:
+            out.append((i, text, marked))
+        prev = line
+    return out

@@ -20,8 +20,35 @@ from mailflow.mail.model import DEADLINE, DELIVERABLE, OWNER
 
 TASK = "task"
 LABELS: dict[str, tuple[str, ...]] = {
-    TASK: ("任务名称", "任务", "事项", "行动项", "待办事项", "工作内容", "Action Item", "Task"),
-    OWNER: ("责任人", "负责人", "执行人", "承办人", "责任部门", "负责部门", "Owner", "Assignee"),
+    TASK: (
+        "任务名称",
+        "任务",
+        "事项",
+        "行动项",
+        "待办事项",
+        "工作内容",
+        "任務",
+        "事項",
+        "行動項",
+        "Action Item",
+        "Task",
+    ),
+    OWNER: (
+        "责任人",
+        "负责人",
+        "执行人",
+        "承办人",
+        "责任部门",
+        "负责部门",
+        "責任人",
+        "負責人",
+        "執行人",
+        "負責部門",
+        "负责",
+        "負責",
+        "Owner",
+        "Assignee",
+    ),
     DEADLINE: (
         "完成时限",
         "截止时间",
@@ -29,6 +56,12 @@ LABELS: dict[str, tuple[str, ...]] = {
         "完成时间",
         "截止日期",
         "完成日期",
+        "完成時限",
+        "截止時間",
+        "完成時間",
+        "截止",
+        "期限",
+        "时限",
         "Deadline",
         "DDL",
         "Due Date",
@@ -41,6 +74,9 @@ LABELS: dict[str, tuple[str, ...]] = {
         "验收标准",
         "完成标准",
         "交付要求",
+        "交付標準",
+        "驗收標準",
+        "交付",
         "Deliverables",
         "Deliverable",
     ),
@@ -61,7 +97,12 @@ _JOINED = re.compile(
     + r"))+)\s*[:：]\s*(?P<values>[^。；;\n]+)",
     re.IGNORECASE,
 )
+# words that are labels only with a colon (负责：孟凡), being verbs or nouns in prose too
+_COLON_ONLY = frozenset({"负责", "負責", "截止", "期限", "时限", "交付"})
 _VALUE_END = re.compile(r"[。；;]")
+# 【责任人】张三 and 接口联调——责任人：张三: a bracketed label, or a dash gluing the task on
+_BRACKETED = re.compile(r"[【\[［〖]\s*(" + _ALL + r")\s*[】\]］〗]\s*[:：]?\s*", re.IGNORECASE)
+_GLUE = re.compile(r"\s*(?:—+|-{2,}|->|→|=>)\s*(?=(?:" + _ALL + r")\s*[:：])", re.IGNORECASE)
 _NOTHING = Parts("", None, None, False, False, None, False)
 
 
@@ -84,8 +125,8 @@ def fields_of(line: str) -> tuple[str, list[tuple[str, str]]]:
     A label counts when a colon follows it, or when the line holds two or more labels (the
     space-separated form). Labels that are not ours end the value before them and are dropped.
     """
-    line = _unjoin(line)
-    found = list(_LABEL.finditer(line))
+    line = _GLUE.sub("；", _BRACKETED.sub(r"；\1：", _unjoin(line)))
+    found = [m for m in _LABEL.finditer(line) if m["colon"] or m["label"] not in _COLON_ONLY]
     if not any(m["colon"] for m in found) and len(found) < 2:
         return line, []
     fields = []
@@ -120,6 +161,8 @@ def _draft(block: _Block, reading: Reading) -> Draft | None:
         return None
     said = analyse(block.title, reading) if block.inline and block.title else _NOTHING
     task = optional(fields.get(TASK)) or optional(said.task) or optional(block.title)
+    if task is None and len(fields) >= 3:  # labels alone: what is delivered names the task
+        task = optional(fields.get(DELIVERABLE))
     if task is None:
         return None
     deadline, owner = fields.get(DEADLINE), fields.get(OWNER)

@@ -27,6 +27,7 @@ from mailflow.mail.mime import leaves, parse_tree
 from mailflow.mail.model import Address, ParseContext, ParsedMessage, to_contract
 from mailflow.mail.prelude import prepare
 from mailflow.mail.quote import new_text
+from mailflow.mail.quote_html import cut_quoted_html
 from mailflow.mail.subject import parse_subject
 
 __all__ = ["generated_message_id", "parse_message", "to_contract"]
@@ -76,10 +77,16 @@ def parse_message(raw: bytes, ctx: ParseContext) -> ParsedMessage:
         attachments=tuple(to_attachment(p, defects) for p in parts),
         defects=tuple(dict.fromkeys(defects)),
         new_text=written,
-        action_items=extract_items(written, ctx, date, participants),
+        action_items=extract_items(
+            written, ctx, date, participants, to=to, html=_cut_html(sources.html), sender=sender
+        ),
         confirmation=read_confirmation(written),
         authentication_results=tuple(raw_values(root, "Authentication-Results")),
     )
+
+
+def _cut_html(markup: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(cut_quoted_html(m) for m in markup)
 
 
 def generated_message_id(raw: bytes) -> str:

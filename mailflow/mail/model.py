@@ -9,10 +9,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
-from typing import Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from mailflow.settings import Limits
+
+if TYPE_CHECKING:
+    from mailflow.mail.names import NameIndex
 
 # subject.problems codes (contract)
 MISSING_REASON = "missing_reason"
@@ -53,6 +57,13 @@ class ParseContext:
     days_off: frozenset[date] = frozenset()
     work_start: time = time(9, 0)
     work_end: time = time(18, 0)
+
+    @cached_property
+    def name_index(self) -> NameIndex:
+        """Return the matcher of people and department names, built once per context."""
+        from mailflow.mail.names import NameIndex  # names imports this module
+
+        return NameIndex.build(self.people, self.departments)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,105 @@
+"""The tables of an HTML mail as grids of cell text, merged cells repeated where they span.
+
+Mail clients flatten an HTML table in the plain-text alternative (a cell a line, or the row
+joined with spaces), so the item reader reads the table from the markup when there is one.
+``rowspan`` and ``colspan`` are expanded: a cell spanning three rows gives its text to each of
+them, so 经办人 written once for two tasks owns both. Nested tables are read as their own
+tables. Uses the stdlib ``html.parser``, which never raises on bad markup; the work is bounded
+by ``MAX_CELLS``. Imports nothing of storage/sources/jobs.
+"""
+
+from __future__ import annotations
+
+from html.parser import HTMLParser
+
+MAX_CELLS = 5_000  # per mail; past it the remaining markup is not read as tables
+MAX_SPAN = 50
+_BREAKS = frozenset({"br", "p", "div", "li"})
+
+
+class _Cell:
+    def __init__(self, rowspan: int, colspan: int) -> None:
+        self.text: list[str] = []
+        self.rowspan, self.colspan = rowspan, colspan
+
+
+class _Table:
+    def __init__(self) -> None:
+        self.rows: list[list[_Cell]] = []
+        self.cell: _Cell | None = None
+
+
+def _span(value: str | None) -> int:
+    try:
+        return max(1, min(MAX_SPAN, int(value or "1")))
+    except ValueError:
+        return 1
+
+
+class _TableParser(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.open: list[_Table] = []
+        self.done: list[_Table] = []
+        self.cells = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        table = self.open[-1] if self.open else None
+        if tag == "table":
+            self.open.append(_Table())
+        elif table is not None and tag == "tr":
+            table.rows.append([])
+        elif table is not None and tag in ("td", "th") and self.cells < MAX_CELLS:
+            if not table.rows:
+                table.rows.append([])
+            a = dict(attrs)
+            table.cell = _Cell(_span(a.get("rowspan")), _span(a.get("colspan")))
+            table.rows[-1].append(table.cell)
+            self.cells += 1
+        elif table is not None and table.cell is not None and tag in _BREAKS:
+            table.cell.text.append(" ")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "table" and self.open:
+            self.done.append(self.open.pop())
+        elif tag in ("td", "th") and self.open:
+            self.open[-1].cell = None
+
+    def handle_data(self, data: str) -> None:
+        if self.open and self.open[-1].cell is not None:
+            self.open[-1].cell.text.append(data)
+
+
+def _grid(table: _Table) -> list[list[str]]:
+    """Return the table as rows of cell text, spans expanded."""
+    grid: list[list[str]] = []
+    pending: dict[tuple[int, int], str] = {}  # (row, column) filled by a rowspan above
+    for r, row in enumerate(table.rows):
+        out: list[str] = []
+        col = 0
+        for cell in row:
+            while (r, col) in pending:
+                out.append(pending.pop((r, col)))
+                col += 1
+            text = " ".join("".join(cell.text).split())
+            for c in range(col, col + cell.colspan):
+                out.append(text)
+                for below in range(r + 1, r + cell.rowspan):
+                    pending[(below, c)] = text
+            col += cell.colspan
+        while (r, col) in pending:
+            out.append(pending.pop((r, col)))
+            col += 1
+        grid.append(out)
+    return grid
+
+
+def html_tables(markup: str) -> list[list[list[str]]]:
+    """Return every table of ``markup`` as a grid of cell text, in the order they close."""
+    parser = _TableParser()
+    try:
+        parser.feed(markup)
+        parser.close()
+    except (AssertionError, ValueError):  # very old Pythons raised on some broken markup
+        pass
+    return [_grid(t) for t in [*parser.done, *parser.open] if t.rows]
