@@ -319,3 +319,37 @@ def test_directory_sync_without_a_source_is_a_user_error(runner: CliRunner) -> N
     result = runner.invoke(app, ["directory", "sync", "--dry-run"])
     assert result.exit_code == 1
     assert "no directory_sync section" in result.output
+
+
+HOMONYM_TASK = """\
+From: 高洁 <gao.jie@example.com>
+To: coord@example.com
+Subject: =?utf-8?b?44CQ5Lu75Yqh5YiG6YWN44CR5rOV5Yqh6YOoLeWQiOWQjOWuoeaguA==?=
+Date: Mon, 07 Dec 2026 10:00:00 +0800
+Message-ID: <homonym-cli@example.com>
+Content-Type: text/plain; charset=utf-8
+
+王五负责在12月11日前提交合同审核意见。
+"""
+
+
+def test_rules_test_asks_which_of_two_people_of_one_name(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With two 王五 in the directory and nothing in the mail to tell them apart, the dry run
+    shows the sender being asked which one, naming both addresses."""
+    rules = tmp_path / "rules"
+    shutil.copytree(REPO / "rules", rules)
+    org = rules / "organization.yaml"
+    org.write_text(
+        org.read_text(encoding="utf-8")
+        + "  - {name: 王五, email: wang.wu2@example.com, department: 技术部}\n",
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("MAILFLOW_RULES_DIR", str(rules))
+    mail = tmp_path / "task.eml"
+    mail.write_text(HOMONYM_TASK, encoding="utf-8")
+    result = runner.invoke(app, ["rules", "test", str(mail)])
+    assert result.exit_code == 0, result.output
+    assert "missing_fields" in result.stdout
+    assert "wang.wu@example.com" in result.stdout and "wang.wu2@example.com" in result.stdout

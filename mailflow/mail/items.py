@@ -69,7 +69,12 @@ def extract_items(
     drafts = sorted(
         [*tables, *labelled, *read_sentences(lines, skip, reading)], key=lambda d: d.line
     )
-    return tuple(_finish(d, reading) for d in _merge(drafts, reading))
+    return tuple(_finish(d, reading, _near(lines, d)) for d in _merge(drafts, reading))
+
+
+def _near(lines: list[str], draft: Draft) -> str:
+    """Return the line a draft was read from (an HTML table's task, when it has no line)."""
+    return lines[draft.line] if 0 <= draft.line < len(lines) else draft.task
 
 
 def _html_drafts(html: tuple[str, ...], text: str, reading: Reading) -> list[Draft]:
@@ -165,15 +170,26 @@ def _merge(drafts: list[Draft], reading: Reading) -> list[Draft]:
     return merged
 
 
-def _finish(d: Draft, reading: Reading) -> ActionItem:
-    """Return the contract value of a draft, naming what the mail left out."""
+def _finish(d: Draft, reading: Reading, near: str) -> ActionItem:
+    """Return the contract value of a draft, naming what the mail left out.
+
+    An owner whose name several people in the directory share, and whom the mail does not
+    decide between, counts as missing: the sender is asked which one (``owner_candidates``).
+    """
     task = d.task if len(d.task) <= MAX_TASK else d.task[: MAX_TASK - 1] + "…"
-    present = ((OWNER, d.owner), (DEADLINE, d.deadline), (DELIVERABLE, d.deliverable))
+    email = reading.email_of(d.owner, near)
+    candidates = reading.names.candidates(d.owner) if email is None else ()
+    present = (
+        (OWNER, d.owner if not candidates else None),
+        (DEADLINE, d.deadline),
+        (DELIVERABLE, d.deliverable),
+    )
     return ActionItem(
         task=task,
         owner=d.owner,
-        owner_email=reading.email_of(d.owner),
+        owner_email=email,
         deadline=d.deadline,
         deliverable=d.deliverable,
         missing=tuple(name for name, value in present if value is None),
+        owner_candidates=candidates,
     )

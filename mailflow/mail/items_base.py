@@ -63,11 +63,13 @@ class Reading:
         """Return whether ``owner`` names a department (known, or by its suffix)."""
         return self.names.is_department(owner)
 
-    def email_of(self, owner: str | None) -> str | None:
-        """Return the address of a single person owner; departments and groups get None."""
+    def email_of(self, owner: str | None, near: str = "") -> str | None:
+        """Return the address of a single person owner; departments and groups get None.
+        ``near`` is the text the owner was written in: a department named there decides
+        between people who share a name."""
         if owner is None or self.is_department(owner):
             return None
-        return self.names.email_of(owner)
+        return self.names.email_of(owner, near)
 
 
 def _opens(value: str) -> int:

@@ -102,6 +102,9 @@ class ActionItem:
     deadline: date | datetime | None  # a datetime (aware) when a time of day was given
     deliverable: str | None
     missing: tuple[str, ...]
+    # several people in the directory have the owner's name and the mail does not say which:
+    # their addresses (owner_email is None and "owner" is in missing)
+    owner_candidates: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -182,6 +185,7 @@ def to_contract(m: ParsedMessage) -> dict[str, Any]:
                 "deadline": i.deadline.isoformat() if i.deadline else None,
                 "deliverable": i.deliverable,
                 "missing": list(i.missing),
+                "owner_candidates": list(i.owner_candidates),
             }
             for i in m.action_items
         ],

@@ -15,7 +15,7 @@ Imports nothing of storage/sources/jobs.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 import ahocorasick
@@ -99,24 +99,41 @@ def display_name(value: str) -> str:
 class NameIndex:
     """The directory and departments as one automaton; build it once per rulebook version."""
 
-    emails: Mapping[str, str]  # person name → address
+    emails: Mapping[str, str]  # a name only one person has → their address
     departments: frozenset[str]
     automaton: object = field(repr=False, compare=False)
+    # a name several people share (two 王伟) → each of them; never resolved by guessing
+    shared: Mapping[str, tuple[Person, ...]] = field(default_factory=dict)
+    # every department name and alias → its canonical name; address → the person's department
+    canonical: Mapping[str, str] = field(default_factory=dict)
+    department_of: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
     def build(cls, people: Iterable[Person], departments: Mapping[str, str]) -> NameIndex:
         """Return the index of ``people`` and every department name and alias."""
-        emails = {p.name: p.email for p in people if p.name}
+        by_name: dict[str, dict[str, Person]] = {}
+        for p in people:
+            if p.name:
+                by_name.setdefault(p.name, {}).setdefault(p.email.lower(), p)
+        emails = {n: next(iter(ps.values())).email for n, ps in by_name.items() if len(ps) == 1}
+        shared = {n: tuple(ps.values()) for n, ps in by_name.items() if len(ps) > 1}
         depts = frozenset(departments) | frozenset(departments.values())
         automaton = ahocorasick.Automaton()
         for name in depts:
             if name:
                 automaton.add_word(name.translate(_ASCII_LOWER), (name, DEPARTMENT))
-        for name in emails:
+        for name in by_name:
             automaton.add_word(name.translate(_ASCII_LOWER), (name, PERSON))
         if len(automaton):
             automaton.make_automaton()
-        return cls(emails, depts, automaton)
+        canonical = {**{d: d for d in departments.values()}, **departments}
+        department_of = {
+            p.email.lower(): canonical.get(p.department, p.department)
+            for ps in by_name.values()
+            for p in ps.values()
+            if p.department
+        }
+        return cls(emails, depts, automaton, shared, canonical, department_of)
 
     def known(self, text: str) -> list[Name]:
         """Return the directory names and departments in ``text``, longest first on overlap."""
@@ -139,6 +156,7 @@ class MailNames:
     participants: Mapping[str, str]  # display name → address, for names not in the directory
     addressee: Address | None  # the single To recipient, whom 你/您 means
     sender: Address | None = None  # whom "I" means
+    on_mail: tuple[Address, ...] = ()  # From, To and Cc: who a shared name may mean first
     # the names found in each text read so far: one mail's readers ask about the same units
     seen: dict[str, list[Name]] = field(default_factory=dict, compare=False, repr=False)
 
@@ -157,11 +175,49 @@ class MailNames:
             if name and a.address and name not in index.emails:
                 extra.setdefault(name, a.address.lower())
         recipients = [a for a in to if a.address]
-        return cls(index, extra, recipients[0] if len(recipients) == 1 else None, sender)
+        addressee = recipients[0] if len(recipients) == 1 else None
+        return cls(index, extra, addressee, sender, tuple(a for a in participants if a.address))
 
-    def email_of(self, name: str) -> str | None:
-        """Return the address of a person named ``name`` (directory first), or None."""
-        return self.index.emails.get(name) or self.participants.get(name)
+    def email_of(self, name: str, near: str = "") -> str | None:
+        """Return the address of a person named ``name`` (directory first), or None.
+
+        A name several people in the directory share resolves only when the mail decides it:
+        one of them is on the mail (From, To, Cc); else one of them is in a department named
+        in ``near`` (the line the name was written in: 技术部王伟, 王伟（市场部）); else one of
+        them is in the sender's department. Otherwise None: never a guess.
+        """
+        if (email := self.index.emails.get(name)) is not None:
+            return email
+        if name in self.index.shared:
+            return self._decide(self.index.shared[name], near)
+        return self.participants.get(name)
+
+    def candidates(self, name: str | None) -> tuple[str, ...]:
+        """Return the addresses of everyone in the directory called ``name`` when several are."""
+        return tuple(p.email for p in self.index.shared.get(name or "", ()))
+
+    def _decide(self, people: tuple[Person, ...], near: str) -> str | None:
+        on_mail = {a.address.lower() for a in self.on_mail}
+        named = {
+            self.index.canonical.get(n.text, n.text)
+            for n in self.index.known(near)
+            if n.kind == DEPARTMENT
+        }
+        sender = self.sender.address.lower() if self.sender else ""
+        own = self.index.department_of.get(sender)
+        tests: tuple[Callable[[Person], bool], ...] = (
+            lambda p: p.email.lower() in on_mail,
+            lambda p: self._department(p) in named,
+            lambda p: own is not None and self._department(p) == own,
+        )
+        for test in tests:
+            chosen = [p for p in people if test(p)]
+            if len(chosen) == 1:
+                return chosen[0].email
+        return None
+
+    def _department(self, person: Person) -> str | None:
+        return self.index.department_of.get(person.email.lower())
 
     def is_department(self, name: str) -> bool:
         """Return whether ``name`` is a department (known, or by its suffix)."""

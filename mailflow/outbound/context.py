@@ -23,7 +23,8 @@ STANDARD_CONTEXT: Mapping[str, str] = {
     "rule": "{name}: the rule that asked for this mail",
     "items": (
         "action items: [{task, owner, owner_email, deadline, deliverable, "
-        "missing: [owner|deadline|deliverable]}]"
+        "missing: [owner|deadline|deliverable], owner_candidates: [address] (people who share "
+        "the owner's name when the mail does not say which)}]"
     ),
     "missing": "fields missing anywhere in the mail: [owner|deadline|deliverable]",
     "attachments": "[{filename, version, date}] of the mail being answered",

@@ -44,6 +44,7 @@ def item_dict(index: int, item: ActionItem) -> dict[str, Any]:
         "deadline": item.deadline.isoformat() if item.deadline else None,
         "deliverable": item.deliverable,
         "missing": list(item.missing),
+        "owner_candidates": list(item.owner_candidates),
     }
 
 
