@@ -23,11 +23,11 @@ from mailflow.rulebook.decision import Decision, PlannedMail, decide
 from mailflow.rulebook.duration import Duration
 from mailflow.rulebook.facts import MessageFacts
 from mailflow.rulebook.loader import Rulebook
-from mailflow.service import understand
 from mailflow.service.mailcontext import template_context
 from mailflow.service.outmail import key_of, outbox_row
 from mailflow.store import outbox
 from mailflow.store.models import Message, OutboxMail
+from mailflow.tracking.tracker import Tracker
 
 log = logging.getLogger(__name__)
 
@@ -87,43 +87,38 @@ class Outcome:
     """What deciding about one mail did: the decision and the outbox rows it added."""
 
     decision: Decision
-    outbox_ids: list[int] = field(default_factory=list)
     limited: list[str] = field(default_factory=list)
 
 
 def apply(
-    session: Session,
     message: Message,
     parsed: ParsedMessage,
     rulebook: Rulebook,
     ctx: ParseContext,
     now: datetime,
-    limit: RateLimit | None = None,
-    batch: understand.Batch | None = None,
+    limit: RateLimit,
+    tracker: Tracker,
 ) -> Outcome:
-    """Decide about ``message`` (stored and threaded) and write what the decision asks for.
-
-    ``limit`` and ``batch`` are shared by the mails of one transaction; the batch then writes
-    the outbox rows, and ``Outcome.outbox_ids`` stays empty (``Batch.finish`` returns them).
-    Without them, this call has its own, writes its rows and logs what it held back."""
-    own_limit, own_batch = limit is None, batch is None
-    limit = limit or RateLimit(session, now)
-    batch = batch or understand.Batch(session, [(message, parsed)])
-    participants = batch.participants(message)
+    """Decide about ``message`` (stored and placed in its thread by ``tracker``): record what
+    it means (``Tracker.record``), open the ledger the decision asks for, and plan the outbox
+    rows it asks for, each through ``limit``. ``tracker`` writes them with the batch."""
+    arrival = tracker.arrival(message.id)
+    participants = tracker.participants(message.id)
     facts = MessageFacts.of(
         parsed,
         rulebook.organization,
         thread_exists=len(participants) > 0 and parsed.in_reply_to is not None,
-        thread_participants=frozenset(participants),
+        thread_participants=participants,
     )
     decision = decide(rulebook, facts)
+    tracker.record(arrival, ctx, ledger=False, items=True)
     outcome = Outcome(decision)
     calendar = BusinessCalendar.from_context(ctx)
-    sent_at = parsed.date or message.received_at
+    sent_at = arrival.when
     asked, within = _confirmation(decision, parsed)
     due = due_after(sent_at, within, calendar) if asked else None
     if asked:
-        understand.open_ledger(batch, message, parsed, asked, sent_at, due, ctx.own_addresses)
+        tracker.open_ledger(arrival, asked, sent_at, due, ctx.own_addresses)
     for planned in decision.mails:
         if not limit.allows(planned):
             outcome.limited.append(", ".join(planned.to))
@@ -132,11 +127,7 @@ def apply(
         # counted when planned: a row whose key exists already (deciding twice) counts twice,
         # which can only hold back more, never send more
         limit.added(planned)
-        batch.add_outbox(outbox.row_values(row))
-    if own_batch:
-        outcome.outbox_ids = batch.finish()
-    if own_limit:
-        limit.report()
+        tracker.plan(outbox.row_values(row))
     return outcome
 
 

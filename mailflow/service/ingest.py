@@ -8,7 +8,7 @@ nothing, and the Message-ID key makes a re-read harmless (invariant 2).
 
 A backlog is a pipeline: worker processes parse the next batch while this one is stored
 (``parsing.BatchParser``), the batch's rows go in as multi-row INSERTs, and what its mails link
-to, and the threads they may join, are looked up once per batch (``understand.Batch``).
+to, and the threads they may join, are looked up once per batch (``understand``).
 docs/benchmarks.md has the numbers.
 """
 
@@ -29,13 +29,13 @@ from mailflow.mail.header import message_ids, normalise_id
 from mailflow.mail.message import generated_message_id
 from mailflow.mail.model import ParseContext, ParsedMessage, to_contract
 from mailflow.rulebook.loader import Rulebook
-from mailflow.service import decide, understand
+from mailflow.service import understand
 from mailflow.service.parsing import BatchParser, Parsed
 from mailflow.sources.base import Checkpoint, FetchedMail, MailSource
 from mailflow.store import cursors, messages
 from mailflow.store.db import writing
 from mailflow.store.messages import NewMessage
-from mailflow.store.models import STATUS_QUARANTINED, STATUS_STORED, Message
+from mailflow.store.models import STATUS_QUARANTINED, STATUS_STORED
 
 log = logging.getLogger(__name__)
 
@@ -113,40 +113,6 @@ class _Mind:
     def when(self, now: datetime) -> datetime:
         """Return the instant decisions are made at."""
         return self.decided_at or now
-
-    def understand(
-        self,
-        message: Message,
-        parsed: ParsedMessage,
-        now: datetime,
-        limit: decide.RateLimit,
-        batch: understand.Batch,
-    ) -> None:
-        """Record and (with rules) decide about one stored mail, placed in its thread.
-
-        What it adds is written with the rest of the batch by ``Batch.finish``; until then,
-        the batch's memory of threads answers what a query would, so autoflush (a unit-of-work
-        pass before every query) stays off. Mails later in the batch are stored and threaded
-        already, but nothing here counts them as read (their answers, their confirmations)
-        until ``Batch.remember``, as if they had not arrived.
-        """
-        session = batch.session
-        with session.no_autoflush:
-            understand.record(
-                session, message, parsed, self.ctx, ledger=self.rulebook is None, batch=batch
-            )
-            if self.rulebook is not None:
-                decide.apply(
-                    session,
-                    message,
-                    parsed,
-                    self.rulebook,
-                    self.ctx,
-                    self.when(now),
-                    limit,
-                    batch,
-                )
-            batch.remember(message, parsed)
 
 
 @dataclass(frozen=True)
@@ -276,17 +242,9 @@ def _write(
                 fresh.append(item)
         rows = messages.add_messages(session, [item.new for item in fresh])
         readable = [(rows[i.message_id], i.parsed) for i in fresh if i.parsed is not None]
-        memory = understand.Batch(session, readable)
-        limit = decide.RateLimit(session, mind.when(now))
-        # threads first, then what each thread had before the batch is loaded for them all at
-        # once, then items, ledgers and decisions, mail by mail
-        for message, parsed in readable:
-            understand.place(memory, message, parsed, mind.ctx)
-        memory.recall(readable)
-        for message, parsed in readable:
-            mind.understand(message, parsed, now, limit, memory)
-        outbox_ids = memory.finish()
-        limit.report()
+        outbox_ids = understand.understand(
+            session, readable, mind.ctx, mind.rulebook, mind.when(now)
+        )
         _advance(session, source, batch, now)
     return stored, outbox_ids
 
