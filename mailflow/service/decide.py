@@ -100,7 +100,7 @@ def apply(
     tracker: Tracker,
 ) -> Outcome:
     """Decide about ``message`` (stored and placed in its thread by ``tracker``): record what
-    it means (``Tracker.record``), open the ledger the decision asks for, and plan the outbox
+    it means (``Tracker.record``; its action items when a rule tracks them), open the ledger the decision asks for, and plan the outbox
     rows it asks for, each through ``limit``. ``tracker`` writes them with the batch."""
     arrival = tracker.arrival(message.id)
     participants = tracker.participants(message.id)
@@ -111,7 +111,8 @@ def apply(
         thread_participants=participants,
     )
     decision = decide(rulebook, facts)
-    tracker.record(arrival, ctx, ledger=False, items=True)
+    # items are kept (and their deadlines followed) only when a rule says track_action_items
+    tracker.record(arrival, ctx, ledger=False, items=decision.track_items)
     outcome = Outcome(decision)
     calendar = BusinessCalendar.from_context(ctx)
     sent_at = arrival.when

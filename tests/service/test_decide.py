@@ -18,7 +18,7 @@ from mailflow.settings import load_settings
 from mailflow.store import outbox
 from mailflow.store.db import make_engine, make_session_factory, writing
 from mailflow.store.messages import add_message
-from mailflow.store.models import Message, OutboxMail
+from mailflow.store.models import ActionItemRecord, Message, OutboxMail
 
 REPO = Path(__file__).resolve().parents[2]
 TASK_MAIL = REPO / "examples" / "inbox" / "new" / "1696832439.M5017P4105.example"
@@ -97,3 +97,42 @@ def test_rate_limit_caps_mail_to_one_person(sessions) -> None:  # type: ignore[n
             [r for r in _rows(sessions) if r.id in ids and "liu.yang@example.com" in r.to_addrs]
         )
     assert written == decide.RATE_LIMIT
+
+
+def _warehouse_mail(n: int, subject: str, in_reply_to: str = "") -> bytes:
+    """Return a warehouse hand-over mail with two tasks, as its own thread or as a reply."""
+    head = [
+        "From: 马丽 <ma.li@example.com>",
+        "To: 王五 <wang.wu@example.com>, 吴敏 <wu.min@example.com>",
+        "Cc: coord@example.com",
+        f"Subject: {subject}",
+        "Date: Tue, 07 Apr 2026 10:20:00 +0800",
+        f"Message-ID: <wh{n}@example.com>",
+    ]
+    if in_reply_to:
+        head += [f"In-Reply-To: {in_reply_to}", f"References: {in_reply_to}"]
+    body = (
+        "王五、吴敏：\n\n月底盘点前请完成以下两项：\n"
+        "1. 任务：清点备件库二号货架；责任人：王五；完成时限：2026-04-24；交付标准：盘点清单\n"
+        "2. 任务：退回过期样品；责任人：吴敏；完成时限：2026-04-28；交付标准：退货签收单\n\n马丽\n"
+    )
+    return "\r\n".join([*head, "Content-Type: text/plain; charset=utf-8", "", body]).encode()
+
+
+def test_items_are_kept_only_when_a_rule_tracks_them(sessions) -> None:  # type: ignore[no-untyped-def]
+    """A new task mail matches a rule with track_action_items and its items are kept; the same
+    tasks in a reply match no such rule, and nothing is kept (rules/README.md)."""
+    now = datetime.now(UTC)
+    _store_and_decide(sessions, _warehouse_mail(1, "【任务分配】采购部-月底盘点准备"), now)
+    reply = _warehouse_mail(2, "回复：【任务分配】采购部-月底盘点准备", "<wh1@example.com>")
+    _store_and_decide(sessions, reply, now)
+    with sessions() as s:
+        kept = s.execute(
+            select(Message.message_id, ActionItemRecord.owner_email).join(
+                ActionItemRecord, ActionItemRecord.message_pk == Message.id
+            )
+        ).all()
+    assert sorted(kept) == [
+        ("<wh1@example.com>", "wang.wu@example.com"),
+        ("<wh1@example.com>", "wu.min@example.com"),
+    ]
