@@ -100,8 +100,9 @@ def apply(
     tracker: Tracker,
 ) -> Outcome:
     """Decide about ``message`` (stored and placed in its thread by ``tracker``): record what
-    it means (``Tracker.record``; its action items when a rule tracks them), open the ledger the decision asks for, and plan the outbox
-    rows it asks for, each through ``limit``. ``tracker`` writes them with the batch."""
+    it means (``Tracker.record``; its action items when a rule tracks them), open the ledger
+    the decision asks for, and plan the outbox rows it asks for, each through ``limit``.
+    ``tracker`` writes them with the batch."""
     arrival = tracker.arrival(message.id)
     participants = tracker.participants(message.id)
     facts = MessageFacts.of(

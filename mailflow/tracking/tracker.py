@@ -101,6 +101,7 @@ class Tracker:
         self._by_key: dict[str, list[_Thread]] = {}
         self._people: dict[int, set[str]] = {}
         self._gone: dict[int, int] = {}  # merged thread -> the thread it went into
+        self._stored = {t.id for t in snapshot.threads}
         for t in snapshot.threads:
             self._add_thread(_Thread(t.id, t.subject_key, t.started_at, t.last_message_at, True))
             self._people[t.id] = set(snapshot.people.get(t.id, ()))
@@ -182,10 +183,11 @@ class Tracker:
     def wanted(self) -> Wanted:
         """Return the history the placed batch needs, by the threads as stored (a thread merged
         away in this batch is still asked for by its own key)."""
-        stored = {tid: [tid] for tid in self._joined}
-        for gone in self._gone:
-            if (keep := self._resolve(gone)) in stored:
-                stored[keep].append(gone)
+        # only threads stored before the batch have history to load
+        stored: dict[int, list[int]] = {t: [] for t in self._joined}
+        for tid in [*self._joined, *self._gone]:
+            if (keep := self._resolve(tid)) in stored and tid in self._stored:
+                stored[keep].append(tid)
         answers = [
             (self.thread_of(a.pk), a.parsed.from_.address, a.parsed.confirmation.kind)
             for a in self._arrivals.values()
@@ -402,8 +404,9 @@ def _order(said: Said) -> tuple[datetime, int]:
 
 
 def _spread(stored: dict[int, list[int]], threads: set[int | None] | set[int]) -> tuple[int, ...]:
-    """Return the stored keys of ``threads``: their own and those of threads merged into them."""
-    return tuple(sorted({s for t in threads if t is not None for s in stored.get(t, [t])}))
+    """Return the keys ``threads`` are stored under: their own, if stored before the batch, and
+    those of the stored threads merged into them."""
+    return tuple(sorted({s for t in threads if t is not None for s in stored.get(t, [])}))
 
 
 def due_instant(deadline: date | datetime | None, ctx: ParseContext) -> datetime | None:
