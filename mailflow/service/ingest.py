@@ -21,10 +21,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from mailflow.errors import LeaseLost
+from mailflow.errors import ConcurrentWrite, LeaseLost
 from mailflow.mail.header import message_ids, normalise_id
 from mailflow.mail.message import generated_message_id
 from mailflow.mail.model import ParseContext, ParsedMessage, to_contract
@@ -200,7 +199,7 @@ def _commit_batch(
     for attempt in range(2):
         try:
             counts, outbox_ids = _write(session_factory, source, batch, prepared, lease, now, mind)
-        except IntegrityError:
+        except ConcurrentWrite:
             if attempt:
                 raise
             log.info("a concurrent writer stored some of this batch; retrying it")

@@ -19,10 +19,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
 from mailflow.cli.report import report
+from mailflow.errors import UnknownDepartmentError
 from mailflow.outbound.record import COLUMNS, UTF8_BOM, to_csv, to_xlsx
 from mailflow.rulebook.context import parse_context
 from mailflow.rulebook.organization import Organization
-from mailflow.service.directory import UnknownDepartmentError
 from mailflow.service.ingest import ingest
 from mailflow.service.record import RecordRow, digest, record_rows
 from mailflow.service.runtime import load_rules
