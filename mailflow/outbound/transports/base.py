@@ -20,7 +20,9 @@ class Transport(Protocol):
     """Sends raw mail; ``batch()`` keeps one connection for several sends; ``close()`` ends it.
 
     ``send`` returns only when the next hop has accepted the mail for every recipient, and
-    raises ``TransientSendError`` (worth a retry with backoff) or ``PermanentSendError``.
+    raises ``TransientSendError`` (worth a retry with backoff), ``SendConfigurationError`` (no
+    mail can go until an administrator mends a setting; retried) or ``PermanentSendError``
+    (``RecipientsRefused`` when the server refused some recipients).
     """
 
     def send(self, raw: bytes, sender: str, recipients: Sequence[str]) -> None:
