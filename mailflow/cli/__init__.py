@@ -159,9 +159,18 @@ def rules_check() -> None:
 @rules_app.command("test")
 def rules_test(
     file: Annotated[Path, typer.Argument(help="A message file (.eml).", show_default=False)],
+    now: Annotated[
+        datetime | None,
+        typer.Option(
+            help="Decide as of this instant (ISO 8601), as `run --once --now` would.",
+            formats=["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M%z", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d"],
+        ),
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Dry run: which rules match FILE and which mails would be sent. Nothing stored or sent."""
+    """Dry run: which rules match FILE, which mails would be sent, and the ledgers, items and
+    clocks (reminders, chases, escalations) it would start. Nothing stored or sent: the mail
+    goes through ingestion's own code into a scratch database that is thrown away."""
     from mailflow.cli import outbox_view
     from mailflow.rulebook.context import parse_context
     from mailflow.service.dryrun import dry_run
@@ -175,7 +184,8 @@ def rules_test(
     try:
         rulebook, templates = load_rules(settings)
         ctx = parse_context(rulebook.organization, settings)
-        result = dry_run(raw, rulebook, templates, ctx)
+        moment = _aware(now, ctx.timezone) if now else None
+        result = dry_run(raw, rulebook, templates, ctx, moment)
     except RuleFileError as e:
         fail(f"rules are invalid, see `mailflow rules check`:\n{e}")
     except MailflowError as e:

@@ -94,10 +94,24 @@ def print_dry_run(console: Console, result: dict[str, Any]) -> None:
     console.print(table)
     for req in result["confirmation_requests"]:
         console.print(
-            f"confirmation asked of {', '.join(req['from'])} within {req['within']}"
-            f" (by {req['due']})",
+            f"ledger: confirmation asked of {', '.join(req['from']) or 'nobody'}"
+            f" within {req['within']} (by {req['due']})",
             highlight=False,
         )
+    for item in result["items"]:
+        console.print(
+            f"item {item['position']}: {escape(item['task'])} · {item['owner'] or '(no owner)'}"
+            f" · due {item['due_at'] or '(no deadline)'}",
+            highlight=False,
+        )
+    if result["clocks"]:
+        table = Table(title="clocks started (if nobody answers)", title_justify="left")
+        for column in ("due at", "kind", "to"):
+            table.add_column(column, overflow="fold")
+        for clock in result["clocks"]:
+            to = ", ".join(clock["to"]) + (f"\ncc {', '.join(clock['cc'])}" if clock["cc"] else "")
+            table.add_row(clock["due_at"], clock["kind"], to)
+        console.print(table)
     if not result["mails"]:
         console.print("no mail would be sent")
     for mail in result["mails"]:

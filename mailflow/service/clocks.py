@@ -36,14 +36,28 @@ log = logging.getLogger(__name__)
 # items whose deadline is further away than this cannot need a reminder yet
 LOOKAHEAD = timedelta(days=60)
 WEEKLY_GRACE = timedelta(days=1)
+# how far ahead ``schedule`` looks for the last stage of a clock
+HORIZON = timedelta(days=400)
 
 
 @dataclass(frozen=True)
 class Due:
-    """One mail a clock asks for, and the moment it became due."""
+    """One mail a clock asks for, the moment it became due, and the keys of the later stages of
+    the same subject (an item's overdue notice after its reminders): once one of those is
+    written, this one is never sent, whatever instant a sweep is run for."""
 
     moment: datetime
     row: OutboxMail
+    later: tuple[str, ...] = ()
+
+
+# the stages of one subject, earliest first
+DEADLINE_STAGES = ("deadline-before", "deadline-today", "deadline-overdue", "deadline-escalation")
+
+
+def _later_keys(stages: tuple[str, ...], stage: str, *subject: object) -> tuple[str, ...]:
+    """Return the idempotency keys of the stages after ``stage`` for the same subject."""
+    return tuple(key_of("clock", s, *subject) for s in stages[stages.index(stage) + 1 :])
 
 
 @dataclass(frozen=True)
@@ -114,6 +128,7 @@ class Clockwork:
 def due_mail(session: Session, work: Clockwork) -> Iterator[Due]:
     """Yield every clock mail due as of ``work.now`` (stale ones are logged and skipped)."""
     stale = work.rulebook.clocks.stale_after.timedelta()
+    found: list[Due] = []
     for due in (
         *_confirmations(session, work),
         *_deadlines(session, work),
@@ -125,7 +140,32 @@ def due_mail(session: Session, work: Clockwork) -> Iterator[Due]:
         if work.now - due.moment > stale:
             log.info("dropped a stale %s (due %s)", due.row.kind, due.moment.isoformat())
             continue
+        found.append(due)
+    # a later stage written already (a sweep for a later instant ran before) overtakes it
+    written = outbox.keys_present(session, (k for due in found for k in due.later))
+    for due in found:
+        if written.intersection(due.later):
+            log.info("skipped a %s: a later stage went out already", due.row.kind)
+            continue
         yield due
+
+
+def schedule(session: Session, rulebook: Rulebook, ctx: ParseContext, start: datetime) -> list[Due]:
+    """Return every clock mail the stored ledgers, items, objections and complaints will ask for
+    from ``start`` on if nobody answers, each with the moment it falls due, earliest first.
+
+    The same clocks as a sweep, asked at ``start`` (the reminders before a deadline) and long
+    after it (the overdue notices and escalations); ``rules test`` shows these."""
+    found: dict[str, Due] = {}
+    for work in (Clockwork(rulebook, ctx, start), Clockwork(rulebook, ctx, start + HORIZON)):
+        for due in (
+            *_confirmations(session, work),
+            *_deadlines(session, work),
+            *_objections(session, work),
+            *_complaints(session, work),
+        ):
+            found.setdefault(due.row.key, due)
+    return sorted(found.values(), key=lambda d: (d.moment, d.row.kind))
 
 
 def _confirmations(session: Session, work: Clockwork) -> Iterator[Due]:
@@ -144,7 +184,8 @@ def _confirmations(session: Session, work: Clockwork) -> Iterator[Due]:
                     message,
                     {**extra, "pending": [person]},
                 )
-                yield Due(request.due_at, row)
+                escalation = key_of("clock", "confirmation-escalation", request.id)
+                yield Due(request.due_at, row, (escalation,))
         managers = _managers_of(work, [a.address for a in pending], message.from_address)
         if managers:
             row = work.mail(
@@ -197,6 +238,7 @@ def _deadlines(session: Session, work: Clockwork) -> Iterator[Due]:
                 work.mail(
                     ("deadline-before", item.id), "deadline_reminder", [owner], [], message, remind
                 ),
+                _later_keys(DEADLINE_STAGES, "deadline-before", item.id),
             )
         today = datetime.combine(due.astimezone(tz).date(), at, tzinfo=tz)
         if work.now < due:
@@ -210,6 +252,7 @@ def _deadlines(session: Session, work: Clockwork) -> Iterator[Due]:
                     message,
                     {**remind, "days_left": 0},
                 ),
+                _later_keys(DEADLINE_STAGES, "deadline-today", item.id),
             )
             continue
         late = {"item": data, "overdue_days": max((work.now - due).days, 0)}
@@ -219,6 +262,7 @@ def _deadlines(session: Session, work: Clockwork) -> Iterator[Due]:
             work.mail(
                 ("deadline-overdue", item.id), "deadline_overdue", [owner], cc, message, late
             ),
+            _later_keys(DEADLINE_STAGES, "deadline-overdue", item.id),
         )
         managers = list(work.directory.managers(work.directory.department_of(owner)))
         if managers:

@@ -276,3 +276,18 @@ def test_two_schedulers_at_once_write_each_mail_once(sessions, tmp_path: Path) -
             select(func.count()).select_from(OutboxMail).where(OutboxMail.rule.like("clock:%"))
         )
     assert len(written) == total == len({(m.kind, m.to) for m in written}) > 0
+
+
+def test_no_earlier_stage_after_a_later_one(sessions, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Once the overdue notice went out, a sweep for an earlier instant (``scheduler --once
+    --now``) sends neither the day's reminder nor the one before it."""
+    deliver(sessions, tmp_path, BEFORE_HOLIDAY)
+    assert kinds(sweep(sessions, "2023-09-28 18:01")) == [
+        ("deadline_overdue", ("wang.wu@example.com",))
+    ]
+    assert sweep(sessions, "2023-09-28 09:00") == []
+    assert sweep(sessions, "2023-09-25 09:00") == []
+    # the escalation comes after the overdue notice, as it should
+    assert kinds(sweep(sessions, "2023-10-07 18:00")) == [
+        ("deadline_escalation", ("liu.yang@example.com",))
+    ]
