@@ -25,7 +25,13 @@ from mailflow.rulebook.loader import Rulebook
 from mailflow.rulebook.recipients import Directory
 from mailflow.service.decide import due_after
 from mailflow.service.digest import digest
-from mailflow.service.outmail import key_of, local_time, outbox_row, stored_message_data
+from mailflow.service.outmail import (
+    deadline_event,
+    key_of,
+    local_time,
+    outbox_row,
+    stored_message_data,
+)
 from mailflow.service.record import record_rows
 from mailflow.store import clocks as queries
 from mailflow.store import outbox
@@ -230,7 +236,7 @@ def _deadlines(session: Session, work: Clockwork) -> Iterator[Due]:
             "files": [_calendar_file(item, message, work)] if item.deadline else [],
         }
         early = work.before(due, clock.remind_before, at)
-        assigned = message.date or message.received_at
+        assigned = message.written_at
         # an item given with less notice than remind_before needs no "coming up" reminder
         if work.now < day_start and early >= assigned:
             yield Due(
@@ -297,18 +303,19 @@ def _item_data(
 
 def _calendar_file(item: ActionItemRecord, message: Message, work: Clockwork) -> dict[str, Any]:
     """Return the .ics spec of an item's deadline (the same event the assignment mail carried)."""
-    info = work.rulebook.organization.organization
-    return {
-        "type": "ics",
-        "uid": f"{message.message_id.strip('<>')}-item{item.position}",
-        "summary": f"【截止】{item.task}",
-        "description": f"来源邮件：{message.subject or ''}",
-        "due": item.deadline,
-        "organizer": info.shared_address,
-        "organizer_name": info.name,
-        "attendees": [item.owner_email],
-        "timezone": str(work.ctx.timezone),
-    }
+    assert item.deadline is not None and item.owner_email is not None
+    return deadline_event(
+        message_id=message.message_id,
+        position=item.position,
+        task=item.task,
+        due=item.deadline,
+        owner=item.owner,
+        owner_email=item.owner_email,
+        deliverable=item.deliverable,
+        source_subject=message.subject or "",
+        organization=work.rulebook.organization.organization,
+        timezone=str(work.ctx.timezone),
+    )
 
 
 def _objections(session: Session, work: Clockwork) -> Iterator[Due]:
@@ -432,7 +439,14 @@ def _weekly_records(sessions: sessionmaker[Session], work: Clockwork) -> Iterato
     for department, info in org.departments.items():
         if not info.managers:
             continue
-        data = digest(sessions, department=department, now=work.now, org=org, tz=tz)
+        data = digest(
+            sessions,
+            department=department,
+            now=work.now,
+            org=org,
+            tz=tz,
+            complaint_reasons=work.rulebook.clocks.complaint.reasons,
+        )
         if not any(data["counts"].values()):
             continue
         rows = record_rows(

@@ -24,7 +24,7 @@ from mailflow.rulebook.duration import Duration
 from mailflow.rulebook.facts import MessageFacts
 from mailflow.rulebook.loader import Rulebook
 from mailflow.service.mailcontext import template_context
-from mailflow.service.outmail import key_of, outbox_row
+from mailflow.service.outmail import deadline_event, key_of, outbox_row
 from mailflow.store import outbox
 from mailflow.store.models import Message, OutboxMail
 from mailflow.tracking.tracker import Tracker
@@ -191,23 +191,19 @@ def deadline_files(
             continue
         if item.owner_email.lower() not in recipients:
             continue
-        lines = [
-            f"交付标准：{item.deliverable}" if item.deliverable else "",
-            f"来源邮件：{parsed.subject.raw}",
-            f"责任人：{item.owner or item.owner_email}",
-        ]
         files.append(
-            {
-                "type": "ics",
-                "uid": f"{parsed.message_id.strip('<>')}-item{index}",
-                "summary": f"【截止】{item.task}",
-                "description": "\n".join(line for line in lines if line),
-                "due": item.deadline.isoformat(),
-                "organizer": info.shared_address,
-                "organizer_name": info.name,
-                "attendees": [item.owner_email],
-                "timezone": str(ctx.timezone),
-            }
+            deadline_event(
+                message_id=parsed.message_id,
+                position=index,
+                task=item.task,
+                due=item.deadline.isoformat(),
+                owner=item.owner,
+                owner_email=item.owner_email,
+                deliverable=item.deliverable,
+                source_subject=parsed.subject.raw,
+                organization=info,
+                timezone=str(ctx.timezone),
+            )
         )
     return files
 

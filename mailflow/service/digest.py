@@ -42,13 +42,16 @@ recipients, and stay open until someone internal writes in the thread.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
+from mailflow.mail.requests import CONFIRMED_REASONS as MINUTES_REASONS
 from mailflow.outbound.record import cell_text
+from mailflow.rulebook.clocks import ComplaintClock
 from mailflow.rulebook.organization import Organization
 from mailflow.service.directory import Directory, planned, resolve_department
 from mailflow.store.models import (
@@ -62,14 +65,9 @@ from mailflow.store.models import (
 )
 
 DIGEST_PERIOD = timedelta(days=7)
-MINUTES_REASONS = ("会议纪要", "会议记录")
-COMPLAINT_REASON = "客户投诉"
+# the complaint clock's 事由 when the caller has no rules at hand (clocks.complaint.reasons)
+DEFAULT_COMPLAINT_REASONS = tuple(ComplaintClock().reasons)
 FIELD_NAMES = {"owner": "责任人", "deadline": "完成时限", "deliverable": "交付标准"}
-
-
-def _sent() -> ColumnElement[datetime]:
-    """Return the instant a message counts from: its Date, else when it was received."""
-    return func.coalesce(Message.date, Message.received_at)
 
 
 def digest(
@@ -79,9 +77,12 @@ def digest(
     now: datetime,
     org: Organization,
     tz: tzinfo,
+    complaint_reasons: Sequence[str] = DEFAULT_COMPLAINT_REASONS,
 ) -> dict[str, Any]:
     """Return the weekly digest of ``department`` as of ``now`` (shape in the module docstring);
-    raise UnknownDepartmentError for a name that is no department or alias."""
+    complaints are mail whose 事由 is one of ``complaint_reasons`` (the rules'
+    ``clocks.complaint.reasons``). Raise UnknownDepartmentError for a name that is no
+    department or alias."""
     dept = resolve_department(org, department)
     directory = Directory(org)
     since = now - DIGEST_PERIOD
@@ -98,7 +99,7 @@ def digest(
             "overdue_items": [i for i in still if i["overdue"]],
             "done_items": done,
             "unconfirmed": _minutes(session, dept, directory, now, tz),
-            "open_complaints": _complaints(session, dept, directory, now, tz),
+            "open_complaints": _complaints(session, dept, directory, now, tz, complaint_reasons),
         }
     result["counts"] = {key: len(result[key]) for key in _COUNTED}
     return result
@@ -114,7 +115,7 @@ def _items(
     query = (
         select(ActionItemRecord, Message)
         .join(Message, Message.id == ActionItemRecord.message_pk)
-        .where(Message.status == STATUS_STORED, _sent() <= now)
+        .where(Message.status == STATUS_STORED, Message.written_at <= now)
         .order_by(ActionItemRecord.due_at.is_(None), ActionItemRecord.due_at, ActionItemRecord.id)
     )
     rows = session.execute(query)
@@ -179,7 +180,7 @@ def _minutes(
             found.append(
                 {
                     "subject": m.subject or "",
-                    "date": _text(m.date or m.received_at, tz),
+                    "date": _text(m.written_at, tz),
                     "message_id": m.message_id,
                     "organiser": m.from_name or m.from_address or "",
                     "due_at": _text(request.due_at, tz),
@@ -191,7 +192,12 @@ def _minutes(
 
 
 def _complaints(
-    session: Session, dept: str, directory: Directory, now: datetime, tz: tzinfo
+    session: Session,
+    dept: str,
+    directory: Directory,
+    now: datetime,
+    tz: tzinfo,
+    reasons: Sequence[str],
 ) -> list[dict[str, Any]]:
     """Return customer complaints no one internal had answered in their thread by ``now``."""
     query = (
@@ -200,11 +206,11 @@ def _complaints(
         .options(selectinload(Message.addresses))
         .where(
             Message.status == STATUS_STORED,
-            Message.subject_reason == COMPLAINT_REASON,
-            _sent() <= now,
+            Message.subject_reason.in_(reasons),
+            Message.written_at <= now,
             (Thread.closed_at.is_(None)) | (Thread.closed_at > now),
         )
-        .order_by(_sent(), Message.id)
+        .order_by(Message.written_at, Message.id)
     )
     found: list[dict[str, Any]] = []
     seen_threads: set[int | None] = set()
@@ -215,7 +221,7 @@ def _complaints(
         concerned = {directory.subject_department(m)}
         concerned |= {directory.department(address) for address, _ in directory.people(m)}
         if dept in concerned and not _answered(session, m, directory, now):
-            when = m.date or m.received_at
+            when = m.written_at
             found.append(
                 {
                     "subject": m.subject or "",
@@ -237,8 +243,8 @@ def _answered(session: Session, m: Message, directory: Directory, now: datetime)
             Message.thread_id == m.thread_id,
             Message.status == STATUS_STORED,
             Message.automated.is_(False),
-            _sent() > (m.date or m.received_at),
-            _sent() <= now,
+            Message.written_at > (m.written_at),
+            Message.written_at <= now,
         )
     )
     return any(directory.is_internal(a) and not directory.is_own(a) for a in later)

@@ -12,7 +12,7 @@ Which mail makes a row of the record (``record_rows``):
   changed shows: the 实际完成时间 a 已完成 reply set, an objection in 备注, or nobody left on the
   待确认 list. A thread appears in the period its starting message (or item mail) falls in.
 
-Columns: 沟通类型 is 会议 for minutes (事由 会议纪要 or 会议记录),
+Columns: 沟通类型 is 会议 for minutes (事由 会议纪要, 会议记录 or 纪要: ``CONFIRMED_REASONS``),
 else 邮件; 参与部门/人员 lists the departments of sender and recipients
 from the directory, then the names of people outside it; 计划完成时间
 is the deadline as written (a date, or a date and time); 备注 gathers
@@ -28,9 +28,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
+from mailflow.mail.numbers import item_references
+from mailflow.mail.requests import CONFIRMED_REASONS as MINUTES_REASONS
 from mailflow.outbound.record import COLUMNS, Cell, cell_text
 from mailflow.rulebook.organization import Organization
 from mailflow.service.digest import digest
@@ -54,8 +56,6 @@ from mailflow.store.models import (
 __all__ = ["FIELD_LABELS", "RecordRow", "digest", "record_rows", "summary"]
 
 KIND_MEETING, KIND_MAIL = "会议", "邮件"
-MINUTES_REASONS = frozenset({"会议纪要", "会议记录"})
-COMPLAINT_REASON = "客户投诉"
 SUMMARY_CHARS = 80
 OVERDUE_NOTE, LATE_DONE_NOTE, NONCONFORMING_NOTE = "逾期", "逾期完成", "标题不规范"
 MISSING_NOTES = {"owner": "缺少责任人", "deadline": "缺少完成时限", "deliverable": "缺少交付标准"}
@@ -68,7 +68,6 @@ FIELD_LABELS: dict[str, str] = dict(
     zip((*_FIELDS, "planned", "actual", "remarks"), COLUMNS, strict=True)
 )
 _OBJECTION_WORD = re.compile(r"^\s*有异议\s*[：:，,]?\s*")
-_ITEM_REF = re.compile(r"第\s*(\d+)\s*项")
 # a first line like 各位好： or 王五、吴敏、赵六： greets and says nothing
 _SALUTATION = re.compile(r"^[^\n。！？]{0,24}[：:]\s*$")
 
@@ -133,7 +132,7 @@ def _mail_between(
     session: Session, start: date | None, end: date | None, tz: tzinfo
 ) -> list[Message]:
     """Return stored mail written by people, dated in [start, end] local dates, oldest first."""
-    when = func.coalesce(Message.date, Message.received_at)
+    when = Message.written_at
     query = (
         select(Message)
         .options(selectinload(Message.addresses))
@@ -156,7 +155,7 @@ def _thread_starters(session: Session, thread_ids: set[int | None]) -> dict[int,
             Message.status == STATUS_STORED,
             Message.automated.is_(False),
         )
-        .order_by(func.coalesce(Message.date, Message.received_at).desc(), Message.id.desc())
+        .order_by(Message.written_at.desc(), Message.id.desc())
     )
     # newest first, so the earliest of each thread is the one that stays in the dict
     return {thread: pk for thread, pk in session.execute(query) if thread is not None}
@@ -197,7 +196,7 @@ def _message_rows(
         return []
     participants, related = directory.participants(m)
     base = RecordRow(
-        day=_local(m.date or m.received_at, tz).date(),
+        day=_local(m.written_at, tz).date(),
         kind=KIND_MEETING if m.subject_reason in MINUTES_REASONS else KIND_MAIL,
         participants=participants,
         topic=m.topic or m.subject or "",
@@ -259,7 +258,7 @@ def _ledger_notes(ledger: ConfirmationRequest | None) -> tuple[list[str], dict[i
             continue
         text = _OBJECTION_WORD.sub("", answer.answer_text or "", count=1)
         note = f"异议（{answer.name or answer.address}）：{text}".rstrip("：")
-        positions = {int(n) for n in _ITEM_REF.findall(answer.answer_text or "")}
+        positions = item_references(answer.answer_text or "")
         for position in positions:
             by_item.setdefault(position, []).append(note)
         if not positions:

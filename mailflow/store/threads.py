@@ -66,7 +66,7 @@ def _confirmations() -> Select[tuple[int | None, int, str | None, datetime, Any]
         Message.thread_id,
         Message.id,
         Message.from_address,
-        func.coalesce(Message.date, Message.received_at),
+        Message.written_at,
         Message.parsed["confirmation"],
     ).where(Message.automated.is_(False), Message.from_address.is_not(None))
 
@@ -94,7 +94,7 @@ def confirmations_in(
         if headerless:
             query = query.where(Message.in_reply_to.is_(None))
         if since is not None:
-            query = query.where(func.coalesce(Message.date, Message.received_at) >= since)
+            query = query.where(Message.written_at >= since)
         if but:
             query = query.where(Message.id.not_in(but))
         rows.extend(
