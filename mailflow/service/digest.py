@@ -46,22 +46,19 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload, sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
 from mailflow.mail.requests import CONFIRMED_REASONS as MINUTES_REASONS
 from mailflow.outbound.record import cell_text
 from mailflow.rulebook.clocks import ComplaintClock
 from mailflow.rulebook.organization import Organization
 from mailflow.service.directory import Directory, planned, resolve_department
+from mailflow.store import reporting
 from mailflow.store.models import (
     ANSWER_PENDING,
     ITEM_DONE,
-    STATUS_STORED,
     ActionItemRecord,
-    ConfirmationRequest,
     Message,
-    Thread,
 )
 
 DIGEST_PERIOD = timedelta(days=7)
@@ -112,13 +109,7 @@ def _items(
     session: Session, dept: str, directory: Directory, now: datetime
 ) -> list[tuple[ActionItemRecord, Message]]:
     """Return the department's items from mail dated up to ``now``, soonest deadline first."""
-    query = (
-        select(ActionItemRecord, Message)
-        .join(Message, Message.id == ActionItemRecord.message_pk)
-        .where(Message.status == STATUS_STORED, Message.written_at <= now)
-        .order_by(ActionItemRecord.due_at.is_(None), ActionItemRecord.due_at, ActionItemRecord.id)
-    )
-    rows = session.execute(query)
+    rows = reporting.items_until(session, now)
     return [(i, m) for i, m in rows if directory.item_department(i, m) == dept]
 
 
@@ -155,20 +146,8 @@ def _minutes(
     session: Session, dept: str, directory: Directory, now: datetime, tz: tzinfo
 ) -> list[dict[str, Any]]:
     """Return minutes with participants who had not confirmed by ``now``, oldest first."""
-    query = (
-        select(ConfirmationRequest, Message)
-        .join(Message, Message.id == ConfirmationRequest.message_pk)
-        .outerjoin(Thread, Thread.id == ConfirmationRequest.thread_id)
-        .options(selectinload(ConfirmationRequest.answers))
-        .where(
-            Message.subject_reason.in_(MINUTES_REASONS),
-            ConfirmationRequest.requested_at <= now,
-            (Thread.closed_at.is_(None)) | (Thread.closed_at > now),
-        )
-        .order_by(ConfirmationRequest.requested_at)
-    )
     found = []
-    for request, m in session.execute(query):
+    for request, m in reporting.ledgers_until(session, now, sorted(MINUTES_REASONS)):
         pending = [
             a
             for a in request.answers
@@ -200,21 +179,9 @@ def _complaints(
     reasons: Sequence[str],
 ) -> list[dict[str, Any]]:
     """Return customer complaints no one internal had answered in their thread by ``now``."""
-    query = (
-        select(Message)
-        .outerjoin(Thread, Thread.id == Message.thread_id)
-        .options(selectinload(Message.addresses))
-        .where(
-            Message.status == STATUS_STORED,
-            Message.subject_reason.in_(reasons),
-            Message.written_at <= now,
-            (Thread.closed_at.is_(None)) | (Thread.closed_at > now),
-        )
-        .order_by(Message.written_at, Message.id)
-    )
     found: list[dict[str, Any]] = []
     seen_threads: set[int | None] = set()
-    for m in session.scalars(query):
+    for m in reporting.mail_of_reasons_until(session, now, reasons):
         if directory.is_internal(m.from_address) or (m.thread_id and m.thread_id in seen_threads):
             continue
         seen_threads.add(m.thread_id)
@@ -236,17 +203,7 @@ def _complaints(
 
 def _answered(session: Session, m: Message, directory: Directory, now: datetime) -> bool:
     """Return whether someone internal wrote in the complaint's thread after it, by ``now``."""
-    if m.thread_id is None:
-        return False
-    later = session.scalars(
-        select(Message.from_address).where(
-            Message.thread_id == m.thread_id,
-            Message.status == STATUS_STORED,
-            Message.automated.is_(False),
-            Message.written_at > (m.written_at),
-            Message.written_at <= now,
-        )
-    )
+    later = reporting.later_senders(session, m, now)
     return any(directory.is_internal(a) and not directory.is_own(a) for a in later)
 
 

@@ -26,10 +26,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from datetime import UTC, date, datetime, tzinfo
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload, sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
 from mailflow.mail.numbers import item_references
 from mailflow.mail.requests import CONFIRMED_REASONS as MINUTES_REASONS
@@ -43,11 +42,11 @@ from mailflow.service.directory import (
     resolve_department,
     unique,
 )
+from mailflow.store import reporting
 from mailflow.store.models import (
     ANSWER_PENDING,
     ITEM_DONE,
     ITEM_OPEN,
-    STATUS_STORED,
     ActionItemRecord,
     ConfirmationRequest,
     Message,
@@ -114,10 +113,11 @@ def record_rows(
     wanted = resolve_department(org, department) if department else None
     directory, now = Directory(org), now or datetime.now(UTC)
     with sessions() as session:
-        messages = _mail_between(session, start, end, tz)
-        starters = _thread_starters(session, {m.thread_id for m in messages if m.thread_id})
-        items = _items_of(session, [m.id for m in messages])
-        ledgers = _ledgers_of(session, [m.id for m in messages])
+        messages = reporting.mail_between(session, start, end, tz)
+        threads = {m.thread_id for m in messages if m.thread_id}
+        starters = reporting.thread_starters(session, threads)
+        items = reporting.items_of(session, [m.id for m in messages])
+        ledgers = reporting.ledgers_of(session, [m.id for m in messages])
         rows: list[RecordRow] = []
         for m in messages:
             if directory.is_own(m.from_address):
@@ -126,60 +126,6 @@ def record_rows(
             found = items.get(m.id, [])
             rows += _message_rows(m, found, ledgers.get(m.id), starts, directory, tz, now)
     return [r for r in rows if wanted is None or wanted in r.departments]
-
-
-def _mail_between(
-    session: Session, start: date | None, end: date | None, tz: tzinfo
-) -> list[Message]:
-    """Return stored mail written by people, dated in [start, end] local dates, oldest first."""
-    when = Message.written_at
-    query = (
-        select(Message)
-        .options(selectinload(Message.addresses))
-        .where(Message.status == STATUS_STORED, Message.automated.is_(False))
-        .order_by(when, Message.id)
-    )
-    if start is not None:
-        query = query.where(when >= datetime.combine(start, time(), tz))
-    if end is not None:
-        query = query.where(when < datetime.combine(end + timedelta(days=1), time(), tz))
-    return list(session.scalars(query))
-
-
-def _thread_starters(session: Session, thread_ids: set[int | None]) -> dict[int, int]:
-    """Return thread id -> id of its earliest stored mail written by a person."""
-    query = (
-        select(Message.thread_id, Message.id)
-        .where(
-            Message.thread_id.in_([t for t in thread_ids if t is not None]),
-            Message.status == STATUS_STORED,
-            Message.automated.is_(False),
-        )
-        .order_by(Message.written_at.desc(), Message.id.desc())
-    )
-    # newest first, so the earliest of each thread is the one that stays in the dict
-    return {thread: pk for thread, pk in session.execute(query) if thread is not None}
-
-
-def _items_of(session: Session, message_pks: list[int]) -> dict[int, list[ActionItemRecord]]:
-    query = (
-        select(ActionItemRecord)
-        .where(ActionItemRecord.message_pk.in_(message_pks))
-        .order_by(ActionItemRecord.message_pk, ActionItemRecord.position)
-    )
-    found: dict[int, list[ActionItemRecord]] = {}
-    for item in session.scalars(query):
-        found.setdefault(item.message_pk, []).append(item)
-    return found
-
-
-def _ledgers_of(session: Session, message_pks: list[int]) -> dict[int, ConfirmationRequest]:
-    query = (
-        select(ConfirmationRequest)
-        .options(selectinload(ConfirmationRequest.answers))
-        .where(ConfirmationRequest.message_pk.in_(message_pks))
-    )
-    return {r.message_pk: r for r in session.scalars(query)}
 
 
 def _message_rows(
