@@ -113,14 +113,14 @@ def parse(
     if as_json:
         print(json.dumps(doc, ensure_ascii=False, indent=2))
         return
-    from mailflow.cli.render import print_parsed
+    from mailflow.cli.views import print_parsed
 
     print_parsed(out, doc)
 
 
 def _parse_context(settings: Settings) -> ParseContext:
-    from mailflow.rulebook.context import parse_context
     from mailflow.rulebook.organization import ORGANIZATION_FILE, load_organization
+    from mailflow.rulebook.parse_settings import parse_context
 
     if not (settings.rules_dir / ORGANIZATION_FILE).is_file():
         err.print(
@@ -172,7 +172,7 @@ def rules_test(
     clocks (reminders, chases, escalations) it would start. Nothing stored or sent: the mail
     goes through ingestion's own code into a scratch database that is thrown away."""
     from mailflow.cli import outbox_view
-    from mailflow.rulebook.context import parse_context
+    from mailflow.rulebook.parse_settings import parse_context
     from mailflow.service.dryrun import dry_run
     from mailflow.service.runtime import load_rules
 
@@ -203,7 +203,7 @@ def poll(once: OnceFlag = False) -> None:
     Deliveries go to the broker; without MAILFLOW_BROKER_URL they wait for `mailflow run` or
     `mailflow scheduler`.
     """
-    from mailflow.cli import render
+    from mailflow.cli import views
     from mailflow.jobs.broker import build_broker
     from mailflow.jobs.dispatch import Dispatcher
     from mailflow.jobs.runner import run_forever
@@ -214,7 +214,7 @@ def poll(once: OnceFlag = False) -> None:
         if not once:
             run_forever(runtime, source, _stop_on_signals(), serve=False)
             return
-        with render.IngestProgress(err, source.name) as progress:
+        with views.IngestProgress(err, source.name) as progress:
             report = poll_once(
                 source,
                 runtime.sessions,
@@ -226,13 +226,13 @@ def poll(once: OnceFlag = False) -> None:
         if runtime.settings.broker_url:
             with Dispatcher(build_broker(runtime.settings.broker_url), runtime.courier) as d:
                 d.enqueue(report.outbox_ids)
-        render.print_report(err, report)
+        views.print_report(err, report)
 
 
 @app.command("run")
 def run(once: OnceFlag = False) -> None:
     """Poller, workers and scheduler in one process (the embedded default)."""
-    from mailflow.cli import outbox_view, render
+    from mailflow.cli import outbox_view, views
     from mailflow.jobs.runner import run_forever, run_once
 
     with _runtime() as runtime, _guard():
@@ -241,10 +241,10 @@ def run(once: OnceFlag = False) -> None:
             err.print(f"mailflow runs on {source.name}; Ctrl-C stops")
             run_forever(runtime, source, _stop_on_signals())
             return
-        with render.IngestProgress(err, source.name) as progress:
+        with views.IngestProgress(err, source.name) as progress:
             result = run_once(runtime, source, progress.update)
-        render.print_report(err, result.ingest)
-        render.print_messages(out, runtime.sessions, runtime.context.timezone, limit=50)
+        views.print_report(err, result.ingest)
+        views.print_messages(out, runtime.sessions, runtime.context.timezone, limit=50)
         outbox_view.print_outbox(out, runtime.sessions, runtime.context.timezone, limit=50)
         outbox_view.print_outbox_summary(err, result.outbox, runtime.settings.transport)
 
@@ -363,7 +363,7 @@ def messages_list(
     as_json: JsonFlag = False,
 ) -> None:
     """List stored messages, newest first."""
-    from mailflow.cli import render as presentation
+    from mailflow.cli import views as presentation
     from mailflow.store.models import MESSAGE_STATUSES
 
     if status is not None and status not in MESSAGE_STATUSES:
@@ -386,7 +386,7 @@ def items_list(
     as_json: JsonFlag = False,
 ) -> None:
     """List action items, soonest deadline first."""
-    from mailflow.cli import render
+    from mailflow.cli import views
     from mailflow.service.queries import ITEM_FILTERS, list_items
 
     if status is not None and status not in ITEM_FILTERS:
@@ -396,7 +396,7 @@ def items_list(
         if as_json:
             print(json.dumps(rows, ensure_ascii=False, indent=2))
         else:
-            render.print_items(out, rows)
+            views.print_items(out, rows)
 
 
 @app.command("thread")
@@ -412,7 +412,7 @@ def thread(
 ) -> None:
     """Show a thread (messages, items, who has confirmed), or close it: `thread close ID`
     stops every reminder about it."""
-    from mailflow.cli import render
+    from mailflow.cli import views
     from mailflow.service.queries import close_thread, thread_view
 
     if len(words) == 2 and words[0] == "close":
@@ -433,7 +433,7 @@ def thread(
         if as_json:
             print(json.dumps(view, ensure_ascii=False, indent=2))
         else:
-            render.print_thread(out, view, runtime.context.timezone)
+            views.print_thread(out, view, runtime.context.timezone)
 
 
 def _register_report() -> None:

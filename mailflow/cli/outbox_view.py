@@ -11,7 +11,7 @@ from rich.panel import Panel
 from rich.table import Table
 from sqlalchemy.orm import Session, sessionmaker
 
-from mailflow.service.clocks import ClockMail
+from mailflow.service.clock_mail import ClockMail
 from mailflow.store.models import OutboxMail
 from mailflow.store.outbox import list_outbox
 

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 from mailflow.jobs.broker import build_broker
 from mailflow.jobs.dispatch import Dispatcher
-from mailflow.service.clocks import ClockMail, sweep_clocks
+from mailflow.service.clock_mail import ClockMail, sweep_clocks
 from mailflow.service.ingest import IngestReport
 from mailflow.service.live import LiveRules, Rules
 from mailflow.service.poll import poll_forever, poll_once

@@ -24,9 +24,9 @@ from typing import Any
 from jinja2 import TemplateNotFound, TemplateSyntaxError
 
 from mailflow.errors import TemplateError
-from mailflow.outbound.context import with_defaults
 from mailflow.outbound.sandbox import MAX_OUTPUT_CHARS, MailSandbox, make_environment
 from mailflow.outbound.template_check import check_templates, template_files
+from mailflow.outbound.template_variables import with_defaults
 
 DEFAULT_LANG = "zh-CN"
 MAX_SUBJECT_CHARS = 200

@@ -14,8 +14,8 @@ from pathlib import Path
 from jinja2 import TemplateSyntaxError, meta, nodes
 
 from mailflow.errors import TemplateError
-from mailflow.outbound.context import STANDARD_CONTEXT
 from mailflow.outbound.sandbox import MAX_TEMPLATE_CHARS, MailSandbox
+from mailflow.outbound.template_variables import STANDARD_CONTEXT
 
 SUBJECT, TEXT, HTML, PARTIAL = "subject", "text", "html", "partial"
 _SUFFIXES = ((".subject.txt", SUBJECT), (".txt", TEXT), (".html", HTML))

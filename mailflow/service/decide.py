@@ -23,8 +23,8 @@ from mailflow.rulebook.decision import Decision, PlannedMail, decide
 from mailflow.rulebook.duration import Duration
 from mailflow.rulebook.facts import MessageFacts
 from mailflow.rulebook.loader import Rulebook
-from mailflow.service.mailcontext import template_context
 from mailflow.service.outmail import deadline_event, key_of, outbox_row
+from mailflow.service.template_data import template_context
 from mailflow.store import outbox
 from mailflow.store.models import Message, OutboxMail
 from mailflow.tracking.tracker import Tracker

@@ -4,9 +4,10 @@ Everything is judged as of ``now``: mail dated later, answers given later and co
 later than ``now`` do not count yet, so a digest for a past ``--now`` is what it would have said
 then. Read-only; never commits.
 
-``digest(...)`` returns the shape ``outbound/context.py`` documents for the ``digest`` template
-variable, with more fields (times are local text ``YYYY-MM-DD HH:MM``; deadlines as written, so
-``YYYY-MM-DD`` or ``YYYY-MM-DD HH:MM``; empty strings stand for absent values)::
+``digest(...)`` returns the shape ``outbound/template_variables.py`` documents for the
+``digest`` template variable, with more fields (times are local text ``YYYY-MM-DD HH:MM``;
+deadlines as written, so ``YYYY-MM-DD`` or ``YYYY-MM-DD HH:MM``; empty strings stand for
+absent values)::
 
     {
       "department": "技术部",                     # canonical, aliases resolved
@@ -49,7 +50,7 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from mailflow.mail.requests import CONFIRMED_REASONS as MINUTES_REASONS
-from mailflow.outbound.record import cell_text
+from mailflow.outbound.record_format import cell_text
 from mailflow.rulebook.clocks import ComplaintClock
 from mailflow.rulebook.organization import Organization
 from mailflow.service.directory import Directory, planned, resolve_department

@@ -24,7 +24,7 @@ from mailflow.outbound.render import TemplateSet
 from mailflow.rulebook.decision import decide
 from mailflow.rulebook.facts import MessageFacts
 from mailflow.rulebook.loader import Rulebook
-from mailflow.service.clocks import schedule
+from mailflow.service.clock_mail import schedule
 from mailflow.service.decide import DEFAULT_WITHIN
 from mailflow.service.ingest import ingest
 from mailflow.sources.maildir import MaildirSource

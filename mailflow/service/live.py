@@ -20,8 +20,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from mailflow.errors import RuleFileError
 from mailflow.mail.model import ParseContext
 from mailflow.outbound.render import TemplateSet
-from mailflow.rulebook.context import parse_context
 from mailflow.rulebook.loader import Rulebook
+from mailflow.rulebook.parse_settings import parse_context
 from mailflow.service.deliver import rules_error_notice
 from mailflow.service.runtime import load_rules
 from mailflow.settings import Settings

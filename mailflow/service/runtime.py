@@ -13,9 +13,9 @@ from mailflow.errors import ConfigurationError, RuleFileError
 from mailflow.mail.model import ParseContext
 from mailflow.outbound.render import TemplateSet
 from mailflow.outbound.transports import open_transport
-from mailflow.rulebook.context import parse_context
 from mailflow.rulebook.loader import Rulebook, load_rulebook
 from mailflow.rulebook.organization import Organization
+from mailflow.rulebook.parse_settings import parse_context
 from mailflow.service.deliver import Courier
 from mailflow.settings import Settings
 from mailflow.sources.base import MailSource

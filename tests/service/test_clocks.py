@@ -15,8 +15,8 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from mailflow.rulebook.context import parse_context
-from mailflow.service.clocks import ClockMail, sweep_clocks
+from mailflow.rulebook.parse_settings import parse_context
+from mailflow.service.clock_mail import ClockMail, sweep_clocks
 from mailflow.service.ingest import ingest
 from mailflow.service.queries import close_thread
 from mailflow.service.runtime import load_rules

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from mailflow.mail.message import parse_message
-from mailflow.rulebook.context import parse_context
+from mailflow.rulebook.parse_settings import parse_context
 from mailflow.service import decide, understand
 from mailflow.service.runtime import load_rules
 from mailflow.settings import load_settings

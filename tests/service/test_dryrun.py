@@ -12,8 +12,8 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from mailflow.rulebook.context import parse_context
-from mailflow.service.clocks import sweep_clocks
+from mailflow.rulebook.parse_settings import parse_context
+from mailflow.service.clock_mail import sweep_clocks
 from mailflow.service.dryrun import dry_run
 from mailflow.service.ingest import ingest
 from mailflow.service.runtime import load_rules

@@ -9,8 +9,8 @@ import pytest
 
 from mailflow.mail.message import parse_message
 from mailflow.mail.model import ParseContext, to_contract
-from mailflow.service.mailcontext import message_data
 from mailflow.service.outmail import stored_message_data
+from mailflow.service.template_data import message_data
 from mailflow.store.models import Message
 
 TZ = ZoneInfo("Asia/Shanghai")

@@ -1,8 +1,8 @@
 """The data a template sees, built from the parsed mail and one planned mail (plain values only).
 
-Templates name only the documented variables of ``mailflow.outbound.context``; this module is
-where the rulebook's planning data becomes those names. Mail content is data here, never
-template source (invariant 10).
+Templates name only the documented variables of ``mailflow.outbound.template_variables``;
+this module is where the rulebook's planning data becomes those names. Mail content is
+data here, never template source (invariant 10).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from datetime import datetime, tzinfo
 from typing import Any
 
 from mailflow.mail.model import ParsedMessage, to_contract
-from mailflow.outbound.context import STANDARD_CONTEXT
+from mailflow.outbound.template_variables import STANDARD_CONTEXT
 from mailflow.rulebook.decision import PlannedMail
 from mailflow.rulebook.organization import Organization
 from mailflow.rulebook.recipients import Directory

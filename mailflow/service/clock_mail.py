@@ -23,6 +23,7 @@ from mailflow.rulebook.clocks import WEEKDAYS
 from mailflow.rulebook.duration import Duration
 from mailflow.rulebook.loader import Rulebook
 from mailflow.rulebook.recipients import Directory
+from mailflow.service.comm_record import record_rows
 from mailflow.service.decide import due_after
 from mailflow.service.digest import digest
 from mailflow.service.outmail import (
@@ -32,8 +33,7 @@ from mailflow.service.outmail import (
     outbox_row,
     stored_message_data,
 )
-from mailflow.service.record import record_rows
-from mailflow.store import clocks as queries
+from mailflow.store import clock_queries as queries
 from mailflow.store import outbox
 from mailflow.store.models import ActionItemRecord, Message, OutboxMail
 

@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from mailflow.mail.numbers import item_references
 from mailflow.mail.requests import CONFIRMED_REASONS as MINUTES_REASONS
-from mailflow.outbound.record import COLUMNS, Cell, cell_text
+from mailflow.outbound.record_format import COLUMNS, Cell, cell_text
 from mailflow.rulebook.organization import Organization
 from mailflow.service.digest import digest
 from mailflow.service.directory import (
