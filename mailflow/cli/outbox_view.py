@@ -18,7 +18,7 @@ from mailflow.store.outbox import list_outbox
 _STATUS_STYLE = {"pending": "yellow", "sent": "green", "failed": "bold red"}
 
 
-def outbox_row(row: OutboxMail) -> dict[str, Any]:
+def outbox_json(row: OutboxMail) -> dict[str, Any]:
     """Return the ``outbox list --json`` object of one row (contract fields first)."""
     return {
         "id": row.id,
@@ -43,7 +43,7 @@ def outbox_rows(
 ) -> list[dict[str, Any]]:
     """Return outbox rows as ``outbox list --json`` objects, newest first."""
     with sessions() as session:
-        return [outbox_row(r) for r in list_outbox(session, status=status, limit=limit)]
+        return [outbox_json(r) for r in list_outbox(session, status=status, limit=limit)]
 
 
 def print_outbox(

@@ -67,7 +67,7 @@ def _later_keys(stages: tuple[str, ...], stage: str, *subject: object) -> tuple[
 
 
 @dataclass(frozen=True)
-class Clockwork:
+class ClockSweep:
     """What the clocks compute with: the rules, the calendar and the instant of the sweep."""
 
     rulebook: Rulebook
@@ -131,7 +131,7 @@ class Clockwork:
         return due_after(moment, duration, self.calendar)
 
 
-def due_mail(session: Session, work: Clockwork) -> Iterator[Due]:
+def due_mail(session: Session, work: ClockSweep) -> Iterator[Due]:
     """Yield every clock mail due as of ``work.now`` (stale ones are logged and skipped)."""
     stale = work.rulebook.clocks.stale_after.timedelta()
     found: list[Due] = []
@@ -163,7 +163,7 @@ def schedule(session: Session, rulebook: Rulebook, ctx: ParseContext, start: dat
     The same clocks as a sweep, asked at ``start`` (the reminders before a deadline) and long
     after it (the overdue notices and escalations); ``rules test`` shows these."""
     found: dict[str, Due] = {}
-    for work in (Clockwork(rulebook, ctx, start), Clockwork(rulebook, ctx, start + HORIZON)):
+    for work in (ClockSweep(rulebook, ctx, start), ClockSweep(rulebook, ctx, start + HORIZON)):
         for due in (
             *_confirmations(session, work),
             *_deadlines(session, work),
@@ -174,7 +174,7 @@ def schedule(session: Session, rulebook: Rulebook, ctx: ParseContext, start: dat
     return sorted(found.values(), key=lambda d: (d.moment, d.row.kind))
 
 
-def _confirmations(session: Session, work: Clockwork) -> Iterator[Due]:
+def _confirmations(session: Session, work: ClockSweep) -> Iterator[Due]:
     clock = work.rulebook.clocks.confirmation
     for request, message, pending in queries.requests_due_by(session, work.now):
         assert request.due_at is not None
@@ -205,7 +205,7 @@ def _confirmations(session: Session, work: Clockwork) -> Iterator[Due]:
             yield Due(work.after(request.due_at, clock.escalate_after), row)
 
 
-def _managers_of(work: Clockwork, people: list[str], fallback: str | None) -> list[str]:
+def _managers_of(work: ClockSweep, people: list[str], fallback: str | None) -> list[str]:
     """Return the managers of ``people``'s departments, else of ``fallback``'s department."""
     found: list[str] = []
     for group in (people, [fallback] if fallback else []):
@@ -218,7 +218,7 @@ def _managers_of(work: Clockwork, people: list[str], fallback: str | None) -> li
     return found
 
 
-def _deadlines(session: Session, work: Clockwork) -> Iterator[Due]:
+def _deadlines(session: Session, work: ClockSweep) -> Iterator[Due]:
     clock = work.rulebook.clocks.deadline
     at = time.fromisoformat(clock.remind_on_day_at)
     tz = work.ctx.timezone
@@ -286,7 +286,7 @@ def _deadlines(session: Session, work: Clockwork) -> Iterator[Due]:
 
 
 def _item_data(
-    item: ActionItemRecord, message: Message, work: Clockwork, milestone_words: list[str]
+    item: ActionItemRecord, message: Message, work: ClockSweep, milestone_words: list[str]
 ) -> dict[str, Any]:
     text = f"{item.task} {message.subject or ''}".lower()
     return {
@@ -301,7 +301,7 @@ def _item_data(
     }
 
 
-def _calendar_file(item: ActionItemRecord, message: Message, work: Clockwork) -> dict[str, Any]:
+def _calendar_file(item: ActionItemRecord, message: Message, work: ClockSweep) -> dict[str, Any]:
     """Return the .ics spec of an item's deadline (the same event the assignment mail carried)."""
     assert item.deadline is not None and item.owner_email is not None
     return deadline_event(
@@ -318,7 +318,7 @@ def _calendar_file(item: ActionItemRecord, message: Message, work: Clockwork) ->
     )
 
 
-def _objections(session: Session, work: Clockwork) -> Iterator[Due]:
+def _objections(session: Session, work: ClockSweep) -> Iterator[Due]:
     for answer, _request, message in queries.objections(session):
         if not message.from_address or answer.answered_at is None:
             continue
@@ -342,7 +342,7 @@ def _objections(session: Session, work: Clockwork) -> Iterator[Due]:
         )
 
 
-def _complaints(session: Session, work: Clockwork) -> Iterator[Due]:
+def _complaints(session: Session, work: ClockSweep) -> Iterator[Due]:
     clock = work.rulebook.clocks.complaint
     internal = set(work.rulebook.organization.organization.internal_domains)
     own = {a.lower() for a in work.ctx.own_addresses}
@@ -386,7 +386,7 @@ def _complaints(session: Session, work: Clockwork) -> Iterator[Due]:
             )
 
 
-def _complaint_data(complaint: Message, staff: list[Message], work: Clockwork) -> dict[str, Any]:
+def _complaint_data(complaint: Message, staff: list[Message], work: ClockSweep) -> dict[str, Any]:
     assert complaint.date is not None
     handler = staff[0] if staff else None
     return {
@@ -403,7 +403,7 @@ def _complaint_data(complaint: Message, staff: list[Message], work: Clockwork) -
     }
 
 
-def _complaint_managers(complaint: Message, work: Clockwork) -> list[str]:
+def _complaint_managers(complaint: Message, work: ClockSweep) -> list[str]:
     managers = list(work.directory.managers(complaint.department))
     if managers:
         return managers
@@ -422,7 +422,7 @@ def _domain(address: str | None) -> str:
     return (address or "").rpartition("@")[2].lower()
 
 
-def _weekly_records(sessions: sessionmaker[Session], work: Clockwork) -> Iterator[Due]:
+def _weekly_records(sessions: sessionmaker[Session], work: ClockSweep) -> Iterator[Due]:
     """Each department's managers get the week's record once a week, when there is something."""
     clock = work.rulebook.clocks.weekly_record
     if not clock.enabled:
@@ -509,7 +509,7 @@ def sweep_clocks(
     A dry run computes the same and writes nothing (``scheduler --once --now … --dry-run``).
     """
     found: list[ClockMail] = []
-    work = Clockwork(rulebook, ctx, now)
+    work = ClockSweep(rulebook, ctx, now)
     weekly = list(_weekly_records(sessions, work))  # read before the write transaction
     with sessions() as session:
         session.connection(execution_options={"sqlite_immediate": True})

@@ -37,7 +37,7 @@ from mailflow.rulebook.organization import Organization
 from mailflow.service.digest import digest
 from mailflow.service.directory import (
     NAME_SEPARATOR,
-    Directory,
+    ReportDirectory,
     planned,
     resolve_department,
     unique,
@@ -111,7 +111,7 @@ def record_rows(
     oldest first; with ``department``, only rows whose participants, subject department or item
     owner belong to it. ``now`` decides 逾期. Raises UnknownDepartmentError."""
     wanted = resolve_department(org, department) if department else None
-    directory, now = Directory(org), now or datetime.now(UTC)
+    directory, now = ReportDirectory(org), now or datetime.now(UTC)
     with sessions() as session:
         messages = reporting.mail_between(session, start, end, tz)
         threads = {m.thread_id for m in messages if m.thread_id}
@@ -133,7 +133,7 @@ def _message_rows(
     items: list[ActionItemRecord],
     ledger: ConfirmationRequest | None,
     starts_thread: bool,
-    directory: Directory,
+    directory: ReportDirectory,
     tz: tzinfo,
     now: datetime,
 ) -> list[RecordRow]:
@@ -167,7 +167,7 @@ def _message_rows(
     return rows
 
 
-def _item_row(base: RecordRow, item: ActionItemRecord, d: Directory, tz: tzinfo) -> RecordRow:
+def _item_row(base: RecordRow, item: ActionItemRecord, d: ReportDirectory, tz: tzinfo) -> RecordRow:
     owner_dept = d.department(item.owner_email, item.owner)
     return replace(
         base,

@@ -53,7 +53,7 @@ from mailflow.mail.requests import CONFIRMED_REASONS as MINUTES_REASONS
 from mailflow.outbound.record_format import cell_text
 from mailflow.rulebook.clocks import ComplaintClock
 from mailflow.rulebook.organization import Organization
-from mailflow.service.directory import Directory, planned, resolve_department
+from mailflow.service.directory import ReportDirectory, planned, resolve_department
 from mailflow.store import reporting
 from mailflow.store.models import (
     ANSWER_PENDING,
@@ -82,7 +82,7 @@ def digest(
     ``clocks.complaint.reasons``). Raise UnknownDepartmentError for a name that is no
     department or alias."""
     dept = resolve_department(org, department)
-    directory = Directory(org)
+    directory = ReportDirectory(org)
     since = now - DIGEST_PERIOD
     with sessions() as session:
         items = _items(session, dept, directory, now)
@@ -107,7 +107,7 @@ _COUNTED = ("open_items", "overdue_items", "done_items", "unconfirmed", "open_co
 
 
 def _items(
-    session: Session, dept: str, directory: Directory, now: datetime
+    session: Session, dept: str, directory: ReportDirectory, now: datetime
 ) -> list[tuple[ActionItemRecord, Message]]:
     """Return the department's items from mail dated up to ``now``, soonest deadline first."""
     rows = reporting.items_until(session, now)
@@ -144,7 +144,7 @@ def _item(item: ActionItemRecord, m: Message, now: datetime, tz: tzinfo) -> dict
 
 
 def _minutes(
-    session: Session, dept: str, directory: Directory, now: datetime, tz: tzinfo
+    session: Session, dept: str, directory: ReportDirectory, now: datetime, tz: tzinfo
 ) -> list[dict[str, Any]]:
     """Return minutes with participants who had not confirmed by ``now``, oldest first."""
     found = []
@@ -174,7 +174,7 @@ def _minutes(
 def _complaints(
     session: Session,
     dept: str,
-    directory: Directory,
+    directory: ReportDirectory,
     now: datetime,
     tz: tzinfo,
     reasons: Sequence[str],
@@ -202,7 +202,7 @@ def _complaints(
     return found
 
 
-def _answered(session: Session, m: Message, directory: Directory, now: datetime) -> bool:
+def _answered(session: Session, m: Message, directory: ReportDirectory, now: datetime) -> bool:
     """Return whether someone internal wrote in the complaint's thread after it, by ``now``."""
     later = reporting.later_senders(session, m, now)
     return any(directory.is_internal(a) and not directory.is_own(a) for a in later)

@@ -25,7 +25,7 @@ def resolve_department(org: Organization, name: str) -> str:
     return names[name]
 
 
-class Directory:
+class ReportDirectory:
     """People and departments of the organisation, looked up by address or name."""
 
     def __init__(self, org: Organization) -> None:

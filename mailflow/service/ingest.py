@@ -101,7 +101,7 @@ class DatabaseCursor:
 
 
 @dataclass(frozen=True)
-class _Mind:
+class _DecisionSetup:
     """What a stored mail is understood and decided with, and the instant decisions are made
     at (None: the wall clock; `run --once` with a simulated time passes one)."""
 
@@ -148,7 +148,7 @@ def ingest(
     """
     report = IngestReport()
     cursor = DatabaseCursor(session_factory, source.name)
-    mind = _Mind(ctx, rulebook, decided_at)
+    mind = _DecisionSetup(ctx, rulebook, decided_at)
     with BatchParser(ctx, parse_workers) as parser:
         waiting: tuple[Sequence[FetchedMail], Callable[[], list[Parsed]]] | None = None
         for batch in source.fetch(cursor):
@@ -168,7 +168,7 @@ def _store(
     session_factory: sessionmaker[Session],
     batch: Sequence[FetchedMail],
     parsing: Callable[[], list[Parsed]],
-    mind: _Mind,
+    mind: _DecisionSetup,
     lease: Lease | None,
     report: IngestReport,
     on_batch: Callable[[IngestReport], None] | None,
@@ -186,7 +186,7 @@ def _commit_batch(
     source: str,
     batch: Sequence[FetchedMail],
     parsed: Sequence[Parsed],
-    mind: _Mind,
+    mind: _DecisionSetup,
     lease: Lease | None,
     report: IngestReport,
 ) -> None:
@@ -223,7 +223,7 @@ def _write(
     prepared: list[_Prepared],
     lease: Lease | None,
     now: datetime,
-    mind: _Mind,
+    mind: _DecisionSetup,
 ) -> tuple[list[bool], list[int]]:
     with writing(session_factory) as session:
         if lease and not cursors.renew_lease(

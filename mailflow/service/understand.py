@@ -43,7 +43,7 @@ def understand(
         tracking.snapshot(session, arrivals), arrivals, tracking.Keys(session, arrivals)
     )
     for arrival in arrivals:
-        tracker.place(arrival, ctx.own_addresses)
+        tracker.assign_thread(arrival, ctx.own_addresses)
     for message, parsed in mails:  # as if loaded: written with the batch's other rows
         set_committed_value(message, "thread_id", tracker.thread_of(message.id))
         set_committed_value(message, "subject_key", thread_key(parsed.subject))
@@ -55,7 +55,7 @@ def understand(
                 tracker.record(arrival, ctx, ledger=True, items=True)
             else:
                 decide.apply(message, parsed, rulebook, ctx, now, limit, tracker)
-            tracker.remember(arrival)
+            tracker.mark_read(arrival)
     outbox_ids = tracking.write(session, tracker.changes())
     limit.report()
     return outbox_ids

@@ -1,9 +1,10 @@
 """A batch of stored mail, understood mail by mail against snapshots of what came before.
 
-The order is fixed and each step says what it needs: ``place`` every mail in its thread, then
-``wanted`` names the history those threads must supply and ``learn`` takes it, then each mail in
-turn is ``record``ed (its items, the ledger its own words ask for, its answer), decided about
-by the caller (``open_ledger``, ``plan``), and ``remember``ed: from then on it counts as read.
+The order is fixed and each step says what it needs: ``assign_thread`` puts every mail in its
+thread, then ``wanted`` names the history those threads must supply and ``learn`` takes it,
+then each mail in turn is ``record``ed (its items, the ledger its own words ask for, its
+answer), decided about by the caller (``open_ledger``, ``plan``), and ``mark_read``: from then
+on it counts as read.
 ``changes`` is the one value that comes out. Keys for new rows come from ``keys``.
 """
 
@@ -80,7 +81,7 @@ class Tracker:
         self._keys = keys
         self._out = Changes()
         self._arrivals = {a.pk: a for a in arrivals}
-        self._unread = set(self._arrivals)  # not ``remember``ed yet
+        self._unread = set(self._arrivals)  # not marked read (``mark_read``) yet
         self._mails: dict[str, KnownMail] = dict(snapshot.known)
         self._thread_of: dict[int, int | None] = {m.pk: m.thread_id for m in self._mails.values()}
         self._replies: dict[str, list[int]] = {}
@@ -129,7 +130,7 @@ class Tracker:
 
     # ------------------------------------------------------------------ threading
 
-    def place(self, mail: Arrival, own: frozenset[str]) -> int:
+    def assign_thread(self, mail: Arrival, own: frozenset[str]) -> int:
         """Put ``mail`` in its thread: its parent's, the newest of the same subject and people,
         or a new one; replies stored before it (mail arrives out of order) join it too."""
         parsed, when, key = mail.parsed, mail.when, thread_key(mail.parsed.subject)
@@ -271,7 +272,7 @@ class Tracker:
         """Ask ``addresses`` (never the sender, never ``own`` shared addresses) to confirm
         ``mail``; answers read before it that count (``rules.counts_early``) fill their lines."""
         tid = self.thread_of(mail.pk)
-        assert tid is not None, "place() the batch's mails first"
+        assert tid is not None, "assign_thread() the batch's mails first"
         request = NewRequest(self._keys("request"), mail.pk, tid, requested_at, due_at)
         self._out.requests.append(request)
         lines = {
@@ -363,7 +364,7 @@ class Tracker:
         """Add an outbox row (written unless one with its idempotency key exists)."""
         self._out.outbox.append(row)
 
-    def remember(self, mail: Arrival) -> None:
+    def mark_read(self, mail: Arrival) -> None:
         """Count ``mail`` as read, and its confirmation, for the ledgers opened after it."""
         self._unread.discard(mail.pk)
         parsed, tid = mail.parsed, self.thread_of(mail.pk)

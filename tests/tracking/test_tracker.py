@@ -67,11 +67,11 @@ def run(snapshot: Snapshot, history: History, *arrivals: Arrival, ledger: bool =
     """Understand ``arrivals`` as ingestion does, without rules."""
     tracker = Tracker(snapshot, arrivals, keys())
     for a in arrivals:
-        tracker.place(a, CTX.own_addresses)
+        tracker.assign_thread(a, CTX.own_addresses)
     tracker.learn(history)
     for a in arrivals:
         tracker.record(a, CTX, ledger=ledger, items=True)
-        tracker.remember(a)
+        tracker.mark_read(a)
     return tracker
 
 
@@ -138,7 +138,7 @@ def test_an_answer_fills_the_line_of_the_request_it_replies_to() -> None:
     answer = mail(1, "回复：" + MINUTES, "有异议：第二条的时间不对。", sender=ZHAO, to=WANG,
                   reply_to=old.message_id)  # fmt: skip
     tracker = Tracker(snap, [answer], keys())
-    tracker.place(answer, CTX.own_addresses)
+    tracker.assign_thread(answer, CTX.own_addresses)
     wanted = tracker.wanted()
     assert (wanted.line_threads, wanted.line_people, wanted.replied) == ((7,), (ZHAO,), (30,))
     tracker.learn(History(lines=lines))
