@@ -415,8 +415,8 @@ def measure_parse(args: argparse.Namespace, work: Path) -> None:
     on a shared machine wall-clock rates move by a third between runs while CPU time holds.
     """
     from mailflow.mail.message import parse_message
-    from mailflow.rulebook.context import parse_context
     from mailflow.rulebook.organization import load_organization
+    from mailflow.rulebook.parse_settings import parse_context
     from mailflow.settings import load_settings
 
     setups = []

@@ -6,6 +6,8 @@ original with ``from e``; nothing above an adapter sees an imapclient or SQLAlch
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+
 
 class MailflowError(Exception):
     """Raised for any failure mailflow knows how to explain; the root of the tree."""
@@ -47,6 +49,15 @@ class SourceAuthenticationError(SourceError):
     """Raised when the mailbox refuses the credentials; retrying will not help."""
 
 
+class MailboxBusy(MailflowError):
+    """Raised when another poller holds the mailbox's lease and this one may not wait."""
+
+
+class ConcurrentWrite(MailflowError):
+    """Raised when a write transaction collided with another writer's (a row it inserted was
+    inserted by someone else first); running it again reads what the other stored."""
+
+
 class LeaseLost(MailflowError):
     """Raised when another poller has taken over this mailbox; this poller must stop."""
 
@@ -68,7 +79,31 @@ class TransientSendError(SendError):
 
 
 class PermanentSendError(SendError):
-    """Raised for a failure no retry will mend: 5xx replies, refused recipients, bad config."""
+    """Raised for a failure no retry will mend for this mail: 5xx replies, refused recipients.
+    The mail fails and the administrators are told."""
+
+
+class SendConfigurationError(SendError):
+    """Raised when no mail can go out until an administrator acts: credentials, TLS, extensions.
+
+    Neither transient nor permanent for the mail: it is kept and retried with backoff (as a
+    broken template is), so mending the setting sends it; it never fails the mail at once."""
+
+
+class RecipientsRefused(PermanentSendError):
+    """Raised when the server refused some recipients (``refused``: address -> (code, text));
+    ``accepted`` lists who did get the mail (resending the whole mail would reach them twice)."""
+
+    def __init__(
+        self,
+        message: str,
+        refused: Mapping[str, tuple[int, str]],
+        accepted: Sequence[str],
+    ) -> None:
+        codes = sorted({code for code, _text in refused.values()})
+        super().__init__(message, codes[-1] if codes else None)
+        self.refused = dict(refused)
+        self.accepted = tuple(accepted)
 
 
 class TemplateError(ConfigurationError):
@@ -109,3 +144,11 @@ class TokenUnavailable(TokenError):
 
 class TokenRefused(TokenError):
     """Raised when the token endpoint refuses the client or the grant; retrying will not help."""
+
+
+class UnknownDepartmentError(ConfigurationError):
+    """Raised when a department name is neither a department nor an alias in the rules."""
+
+    def __init__(self, name: str, known: Sequence[str]) -> None:
+        super().__init__(f"unknown department {name!r}; known: {', '.join(known)}")
+        self.name, self.known = name, tuple(known)

@@ -136,14 +136,14 @@ def parse(
     if as_json:
         print(json.dumps(doc, ensure_ascii=False, indent=2))
         return
-    from mailflow.cli.render import print_parsed
+    from mailflow.cli.views import print_parsed
 
     print_parsed(out, doc)
 
 
 def _parse_context(settings: Settings) -> ParseContext:
-    from mailflow.rulebook.context import parse_context
     from mailflow.rulebook.organization import ORGANIZATION_FILE, load_organization
+    from mailflow.rulebook.parse_settings import parse_context
 
     if not (settings.rules_dir / ORGANIZATION_FILE).is_file():
         err.print(
@@ -182,11 +182,20 @@ def rules_check() -> None:
 @rules_app.command("test")
 def rules_test(
     file: Annotated[Path, typer.Argument(help="A message file (.eml).", show_default=False)],
+    now: Annotated[
+        datetime | None,
+        typer.Option(
+            help="Decide as of this instant (ISO 8601), as `run --once --now` would.",
+            formats=["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M%z", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d"],
+        ),
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Dry run: which rules match FILE and which mails would be sent. Nothing stored or sent."""
+    """Dry run: which rules match FILE, which mails would be sent, and the ledgers, items and
+    clocks (reminders, chases, escalations) it would start. Nothing stored or sent: the mail
+    goes through ingestion's own code into a scratch database that is thrown away."""
     from mailflow.cli import outbox_view
-    from mailflow.rulebook.context import parse_context
+    from mailflow.rulebook.parse_settings import parse_context
     from mailflow.service.dryrun import dry_run
     from mailflow.service.runtime import load_rules
 
@@ -198,7 +207,8 @@ def rules_test(
     try:
         rulebook, templates = load_rules(settings)
         ctx = parse_context(rulebook.organization, settings)
-        result = dry_run(raw, rulebook, templates, ctx)
+        moment = _aware(now, ctx.timezone) if now else None
+        result = dry_run(raw, rulebook, templates, ctx, moment)
     except RuleFileError as e:
         fail(f"rules are invalid, see `mailflow rules check`:\n{e}")
     except MailflowError as e:
@@ -216,7 +226,7 @@ def poll(once: OnceFlag = False) -> None:
     Deliveries go to the broker; without MAILFLOW_BROKER_URL they wait for `mailflow run` or
     `mailflow scheduler`.
     """
-    from mailflow.cli import render
+    from mailflow.cli import views
     from mailflow.jobs.broker import build_broker
     from mailflow.jobs.dispatch import Dispatcher
     from mailflow.jobs.runner import run_forever
@@ -229,7 +239,7 @@ def poll(once: OnceFlag = False) -> None:
             with _metrics(runtime, "poll"):
                 run_forever(runtime, source, stop, serve=False)
             return
-        with render.IngestProgress(err, source.name) as progress:
+        with views.IngestProgress(err, source.name) as progress:
             report = poll_once(
                 source,
                 runtime.sessions,
@@ -241,13 +251,13 @@ def poll(once: OnceFlag = False) -> None:
         if runtime.settings.broker_url:
             with Dispatcher(build_broker(runtime.settings.broker_url), runtime.courier) as d:
                 d.enqueue(report.outbox_ids)
-        render.print_report(err, report)
+        views.print_report(err, report)
 
 
 @app.command("run")
 def run(once: OnceFlag = False) -> None:
     """Poller, workers and scheduler in one process (the embedded default)."""
-    from mailflow.cli import outbox_view, render
+    from mailflow.cli import outbox_view, views
     from mailflow.jobs.runner import run_forever, run_once
 
     stop = None if once else _serve("run")
@@ -258,10 +268,10 @@ def run(once: OnceFlag = False) -> None:
             with _metrics(runtime, "run"):
                 run_forever(runtime, source, stop)
             return
-        with render.IngestProgress(err, source.name) as progress:
+        with views.IngestProgress(err, source.name) as progress:
             result = run_once(runtime, source, progress.update)
-        render.print_report(err, result.ingest)
-        render.print_messages(out, runtime.sessions, runtime.context.timezone, limit=50)
+        views.print_report(err, result.ingest)
+        views.print_messages(out, runtime.sessions, runtime.context.timezone, limit=50)
         outbox_view.print_outbox(out, runtime.sessions, runtime.context.timezone, limit=50)
         outbox_view.print_outbox_summary(err, result.outbox, runtime.settings.transport)
 
@@ -447,7 +457,7 @@ def messages_list(
     as_json: JsonFlag = False,
 ) -> None:
     """List stored messages, newest first."""
-    from mailflow.cli import render as presentation
+    from mailflow.cli import views as presentation
     from mailflow.store.models import MESSAGE_STATUSES
 
     if status is not None and status not in MESSAGE_STATUSES:
@@ -472,7 +482,7 @@ def items_list(
     as_json: JsonFlag = False,
 ) -> None:
     """List action items, soonest deadline first."""
-    from mailflow.cli import render
+    from mailflow.cli import views
     from mailflow.service.queries import ITEM_FILTERS, list_items
 
     if status is not None and status not in ITEM_FILTERS:
@@ -482,7 +492,7 @@ def items_list(
         if as_json:
             print(json.dumps(rows, ensure_ascii=False, indent=2))
         else:
-            render.print_items(out, rows)
+            views.print_items(out, rows)
 
 
 @app.command("thread")
@@ -500,7 +510,7 @@ def thread(
 ) -> None:
     """Show a thread (messages, items, who has confirmed, what administrators did), or close
     it: `thread close ID --by NAME --note WHY` stops every reminder about it."""
-    from mailflow.cli import render
+    from mailflow.cli import views
     from mailflow.cli.repair import who
     from mailflow.service.queries import thread_view
     from mailflow.service.repair import close_thread
@@ -523,7 +533,7 @@ def thread(
         if as_json:
             print(json.dumps(view, ensure_ascii=False, indent=2))
         else:
-            render.print_thread(out, view, runtime.timezone)
+            views.print_thread(out, view, runtime.timezone)
 
 
 def _register_report() -> None:

@@ -11,7 +11,7 @@ from rich.panel import Panel
 from rich.table import Table
 from sqlalchemy.orm import Session, sessionmaker
 
-from mailflow.service.clocks import ClockMail
+from mailflow.service.clock_mail import ClockMail
 from mailflow.service.timestamps import local_iso
 from mailflow.store import recipients
 from mailflow.store.models import OutboxMail, OutboxRecipient
@@ -41,7 +41,7 @@ def recipient_rows(row: OutboxMail, lines: list[OutboxRecipient]) -> list[dict[s
     return out
 
 
-def outbox_row(
+def outbox_json(
     row: OutboxMail, lines: list[OutboxRecipient] | None = None, tz: tzinfo = UTC
 ) -> dict[str, Any]:
     """Return the ``outbox list --json`` object of one row (contract fields first), with
@@ -77,7 +77,7 @@ def outbox_rows(
     with sessions() as session:
         rows = list_outbox(session, status=status, limit=limit)
         lines = recipients.of_rows(session, [r.id for r in rows])
-        return [outbox_row(r, lines.get(r.id), tz) for r in rows]
+        return [outbox_json(r, lines.get(r.id), tz) for r in rows]
 
 
 def print_outbox(
@@ -146,8 +146,8 @@ def print_dry_run(console: Console, result: dict[str, Any]) -> None:
     console.print(table)
     for req in result["confirmation_requests"]:
         console.print(
-            f"confirmation asked of {', '.join(req['from'])} within {req['within']}"
-            f" (by {req['due']})",
+            f"ledger: confirmation asked of {', '.join(req['from']) or 'nobody'}"
+            f" within {req['within']} (by {req['due']})",
             highlight=False,
         )
     dropped = result["dropped_recipients"]
@@ -158,6 +158,20 @@ def print_dry_run(console: Console, result: dict[str, Any]) -> None:
         for d in dropped:
             left.add_row(escape(d["address"]), escape(d["mail"]), escape(d["why"]))
         console.print(left)
+    for item in result["items"]:
+        console.print(
+            f"item {item['position']}: {escape(item['task'])} · {item['owner'] or '(no owner)'}"
+            f" · due {item['due_at'] or '(no deadline)'}",
+            highlight=False,
+        )
+    if result["clocks"]:
+        table = Table(title="clocks started (if nobody answers)", title_justify="left")
+        for column in ("due at", "kind", "to"):
+            table.add_column(column, overflow="fold")
+        for clock in result["clocks"]:
+            to = ", ".join(clock["to"]) + (f"\ncc {', '.join(clock['cc'])}" if clock["cc"] else "")
+            table.add_row(clock["due_at"], clock["kind"], to)
+        console.print(table)
     if not result["mails"]:
         console.print("no mail would be sent")
     for mail in result["mails"]:

@@ -45,9 +45,9 @@ def report(
 ) -> None:
     """Write the 内部沟通记录表 (one row per action item or conversation) to a file."""
     from mailflow.cli import _runtime, err, fail
-    from mailflow.outbound.record import to_csv, to_xlsx
-    from mailflow.service.directory import UnknownDepartmentError
-    from mailflow.service.record import record_rows
+    from mailflow.errors import UnknownDepartmentError
+    from mailflow.outbound.record_format import to_csv, to_xlsx
+    from mailflow.service.comm_record import record_rows
 
     start, end = _day(from_), _day(to)
     if start and end and start > end:

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from mailflow.errors import ServiceUnavailable
 from mailflow.jobs.broker import broker_outage, build_broker, probe_broker
 from mailflow.jobs.dispatch import Dispatcher
-from mailflow.service.clocks import ClockMail, sweep_clocks
+from mailflow.service.clock_mail import ClockMail, sweep_clocks
 from mailflow.service.directory_sync import DirectorySyncClock
 from mailflow.service.ingest import IngestReport
 from mailflow.service.live import LiveRules, Rules

@@ -17,13 +17,13 @@ from typing import Any
 
 from mailflow.errors import TemplateError
 from mailflow.outbound.ics import deadline_from_spec, deadline_ics, ics_filename
-from mailflow.outbound.record import COLUMNS
+from mailflow.outbound.record_format import COLUMNS
 
 ICS_CONTENT_TYPE = "text/calendar; method=PUBLISH; charset=utf-8"
 XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 XLSX_DEFAULT_FILENAME = "内部沟通记录表.xlsx"
 XLSX_DEFAULT_TITLE = "内部沟通记录表"
-RECORD_MODULE = "mailflow.outbound.record"
+RECORD_MODULE = "mailflow.outbound.record_format"
 MAX_FILENAME_CHARS = 120
 _BAD_FILENAME = re.compile(r"[\x00-\x1f\x7f\u2028\u2029\x85/\\\"]")
 _CONTENT_TYPE = re.compile(r"^[a-z0-9!#$&^_.+-]+/[a-z0-9!#$&^_.+-]+(\s*;.*)?$", re.IGNORECASE)

@@ -28,7 +28,6 @@ from typing import Any, Protocol
 from jinja2 import TemplateNotFound, TemplateSyntaxError
 
 from mailflow.errors import TemplateError
-from mailflow.outbound.context import with_defaults
 from mailflow.outbound.sandbox import (
     RENDER_TIME_S,
     MailSandbox,
@@ -40,6 +39,7 @@ from mailflow.outbound.sandbox import (
 from mailflow.outbound.snapshot import LANG, read_snapshot
 from mailflow.outbound.specimen import specimens
 from mailflow.outbound.template_check import check_templates, template_files
+from mailflow.outbound.template_variables import with_defaults
 
 DEFAULT_LANG = "zh-CN"
 MAX_SUBJECT_CHARS = 200

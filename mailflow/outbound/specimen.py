@@ -141,7 +141,7 @@ SPARSE: dict[str, Any] = {
 
 
 # Kinds the service writes about no mail, with ``message`` None: the administrators' notices
-# (service/deliver.py ADMIN_NOTICE, RULES_NOTICE), the weekly digest (service/clocks.py) and
+# (service/deliver.py ADMIN_NOTICE, RULES_NOTICE), the weekly digest (service/clock_mail.py) and
 # the directory sync's notices (service/directory_sync.py OWNER_LEFT, SYNC_REFUSED).
 WITHOUT_MESSAGE = frozenset(
     {

@@ -16,9 +16,9 @@ from pathlib import Path, PurePosixPath
 from jinja2 import TemplateSyntaxError, meta, nodes
 
 from mailflow.errors import TemplateError
-from mailflow.outbound.context import STANDARD_CONTEXT
 from mailflow.outbound.sandbox import MailSandbox
 from mailflow.outbound.snapshot import TemplateSnapshot
+from mailflow.outbound.template_variables import STANDARD_CONTEXT
 
 SUBJECT, TEXT, HTML, PARTIAL = "subject", "text", "html", "partial"
 _SUFFIXES = ((".subject.txt", SUBJECT), (".txt", TEXT), (".html", HTML))

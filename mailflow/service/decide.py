@@ -25,11 +25,11 @@ from mailflow.rulebook.facts import MessageFacts
 from mailflow.rulebook.limits import Cause, History, Limits, Sent, check, record
 from mailflow.rulebook.loader import Rulebook
 from mailflow.rulebook.recipients import Gate
-from mailflow.service import understand
-from mailflow.service.mailcontext import template_context
-from mailflow.service.outmail import key_of, outbox_row
+from mailflow.service.outmail import deadline_event, key_of, outbox_row
+from mailflow.service.template_data import template_context
 from mailflow.store import outbox
 from mailflow.store.models import Message, OutboxMail
+from mailflow.tracking.tracker import Tracker
 
 log = logging.getLogger(__name__)
 
@@ -99,43 +99,40 @@ class Outcome:
     """What deciding about one mail did: the decision and the outbox rows it added."""
 
     decision: Decision
-    outbox_ids: list[int] = field(default_factory=list)
     limited: list[str] = field(default_factory=list)
 
 
 def apply(
-    session: Session,
     message: Message,
     parsed: ParsedMessage,
     rulebook: Rulebook,
     ctx: ParseContext,
     now: datetime,
-    limit: RateLimit | None = None,
-    batch: understand.Batch | None = None,
+    limit: RateLimit,
+    tracker: Tracker,
 ) -> Outcome:
-    """Decide about ``message`` (stored and threaded) and write what the decision asks for.
-
-    ``limit`` and ``batch`` are shared by the mails of one transaction; the batch then writes
-    the outbox rows, and ``Outcome.outbox_ids`` stays empty (``Batch.finish`` returns them).
-    Without them, this call has its own, writes its rows and logs what it held back."""
-    own_limit, own_batch = limit is None, batch is None
-    limit = limit or RateLimit(session, now)
-    batch = batch or understand.Batch(session, [(message, parsed)])
-    participants = batch.participants(message)
+    """Decide about ``message`` (stored and placed in its thread by ``tracker``): record what
+    it means (``Tracker.record``; its action items when a rule tracks them), open the ledger
+    the decision asks for, and plan the outbox rows it asks for, each through ``limit``.
+    ``tracker`` writes them with the batch; the caller reports what ``limit`` held back."""
+    arrival = tracker.arrival(message.id)
+    participants = tracker.participants(message.id)
     facts = MessageFacts.of(
         parsed,
         rulebook.organization,
         thread_exists=len(participants) > 0 and parsed.in_reply_to is not None,
-        thread_participants=frozenset(participants),
+        thread_participants=participants,
     )
     decision = decide(rulebook, facts)
+    # items are kept (and their deadlines followed) only when a rule says track_action_items
+    tracker.record(arrival, ctx, ledger=False, items=decision.track_items)
     outcome = Outcome(decision)
     calendar = BusinessCalendar.from_context(ctx)
-    sent_at = parsed.date or message.received_at
+    sent_at = arrival.when
     asked, within = _confirmation(decision, facts, rulebook)
     due = due_after(sent_at, within, calendar) if asked else None
     if asked:
-        understand.open_ledger(batch, message, parsed, asked, sent_at, due, ctx.own_addresses)
+        tracker.open_ledger(arrival, asked, sent_at, due, ctx.own_addresses)
     for planned in decision.mails:
         # counted when admitted: a row whose key exists already (deciding twice) counts twice,
         # which can only hold back more, never send more
@@ -144,11 +141,7 @@ def apply(
             outcome.limited.append(", ".join(planned.to))
             continue
         row = _row(message, parsed, admitted, rulebook, ctx, now, due)
-        batch.add_outbox(outbox.row_values(row))
-    if own_batch:
-        outcome.outbox_ids = batch.finish()
-    if own_limit:
-        limit.report()
+        tracker.plan(outbox.row_values(row))
     return outcome
 
 
@@ -216,23 +209,19 @@ def deadline_files(
             continue
         if item.owner_email.lower() not in recipients:
             continue
-        lines = [
-            f"交付标准：{item.deliverable}" if item.deliverable else "",
-            f"来源邮件：{parsed.subject.raw}",
-            f"责任人：{item.owner or item.owner_email}",
-        ]
         files.append(
-            {
-                "type": "ics",
-                "uid": f"{parsed.message_id.strip('<>')}-item{index}",
-                "summary": f"【截止】{item.task}",
-                "description": "\n".join(line for line in lines if line),
-                "due": item.deadline.isoformat(),
-                "organizer": info.shared_address,
-                "organizer_name": info.name,
-                "attendees": [item.owner_email],
-                "timezone": str(ctx.timezone),
-            }
+            deadline_event(
+                message_id=parsed.message_id,
+                position=index,
+                task=item.task,
+                due=item.deadline.isoformat(),
+                owner=item.owner,
+                owner_email=item.owner_email,
+                deliverable=item.deliverable,
+                source_subject=parsed.subject.raw,
+                organization=info,
+                timezone=str(ctx.timezone),
+            )
         )
     return files
 

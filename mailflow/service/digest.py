@@ -4,9 +4,10 @@ Everything is judged as of ``now``: mail dated later, answers given later and co
 later than ``now`` do not count yet, so a digest for a past ``--now`` is what it would have said
 then. Read-only; never commits.
 
-``digest(...)`` returns the shape ``outbound/context.py`` documents for the ``digest`` template
-variable, with more fields (times are local text ``YYYY-MM-DD HH:MM``; deadlines as written, so
-``YYYY-MM-DD`` or ``YYYY-MM-DD HH:MM``; empty strings stand for absent values)::
+``digest(...)`` returns the shape ``outbound/template_variables.py`` documents for the
+``digest`` template variable, with more fields (times are local text ``YYYY-MM-DD HH:MM``;
+deadlines as written, so ``YYYY-MM-DD`` or ``YYYY-MM-DD HH:MM``; empty strings stand for
+absent values)::
 
     {
       "department": "技术部",                     # canonical, aliases resolved
@@ -42,34 +43,29 @@ recipients, and stay open until someone internal writes in the thread.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select
-from sqlalchemy.orm import Session, selectinload, sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
-from mailflow.outbound.record import cell_text
+from mailflow.mail.requests import CONFIRMED_REASONS as MINUTES_REASONS
+from mailflow.outbound.record_format import cell_text
+from mailflow.rulebook.clocks import ComplaintClock
 from mailflow.rulebook.organization import Organization
-from mailflow.service.directory import Directory, planned, resolve_department
+from mailflow.service.directory import ReportDirectory, planned, resolve_department
+from mailflow.store import reporting
 from mailflow.store.models import (
     ANSWER_PENDING,
     ITEM_DONE,
-    STATUS_STORED,
     ActionItemRecord,
-    ConfirmationRequest,
     Message,
-    Thread,
 )
 
 DIGEST_PERIOD = timedelta(days=7)
-MINUTES_REASONS = ("会议纪要", "会议记录")
-COMPLAINT_REASON = "客户投诉"
+# the complaint clock's 事由 when the caller has no rules at hand (clocks.complaint.reasons)
+DEFAULT_COMPLAINT_REASONS = tuple(ComplaintClock().reasons)
 FIELD_NAMES = {"owner": "责任人", "deadline": "完成时限", "deliverable": "交付标准"}
-
-
-def _sent() -> ColumnElement[datetime]:
-    """Return the instant a message counts from: its Date, else when it was received."""
-    return func.coalesce(Message.date, Message.received_at)
 
 
 def digest(
@@ -79,11 +75,14 @@ def digest(
     now: datetime,
     org: Organization,
     tz: tzinfo,
+    complaint_reasons: Sequence[str] = DEFAULT_COMPLAINT_REASONS,
 ) -> dict[str, Any]:
     """Return the weekly digest of ``department`` as of ``now`` (shape in the module docstring);
-    raise UnknownDepartmentError for a name that is no department or alias."""
+    complaints are mail whose 事由 is one of ``complaint_reasons`` (the rules'
+    ``clocks.complaint.reasons``). Raise UnknownDepartmentError for a name that is no
+    department or alias."""
     dept = resolve_department(org, department)
-    directory = Directory(org)
+    directory = ReportDirectory(org)
     since = now - DIGEST_PERIOD
     with sessions() as session:
         items = _items(session, dept, directory, now)
@@ -98,7 +97,7 @@ def digest(
             "overdue_items": [i for i in still if i["overdue"]],
             "done_items": done,
             "unconfirmed": _minutes(session, dept, directory, now, tz),
-            "open_complaints": _complaints(session, dept, directory, now, tz),
+            "open_complaints": _complaints(session, dept, directory, now, tz, complaint_reasons),
         }
     result["counts"] = {key: len(result[key]) for key in _COUNTED}
     return result
@@ -108,16 +107,10 @@ _COUNTED = ("open_items", "overdue_items", "done_items", "unconfirmed", "open_co
 
 
 def _items(
-    session: Session, dept: str, directory: Directory, now: datetime
+    session: Session, dept: str, directory: ReportDirectory, now: datetime
 ) -> list[tuple[ActionItemRecord, Message]]:
     """Return the department's items from mail dated up to ``now``, soonest deadline first."""
-    query = (
-        select(ActionItemRecord, Message)
-        .join(Message, Message.id == ActionItemRecord.message_pk)
-        .where(Message.status == STATUS_STORED, _sent() <= now)
-        .order_by(ActionItemRecord.due_at.is_(None), ActionItemRecord.due_at, ActionItemRecord.id)
-    )
-    rows = session.execute(query)
+    rows = reporting.items_until(session, now)
     return [(i, m) for i, m in rows if directory.item_department(i, m) == dept]
 
 
@@ -151,23 +144,11 @@ def _item(item: ActionItemRecord, m: Message, now: datetime, tz: tzinfo) -> dict
 
 
 def _minutes(
-    session: Session, dept: str, directory: Directory, now: datetime, tz: tzinfo
+    session: Session, dept: str, directory: ReportDirectory, now: datetime, tz: tzinfo
 ) -> list[dict[str, Any]]:
     """Return minutes with participants who had not confirmed by ``now``, oldest first."""
-    query = (
-        select(ConfirmationRequest, Message)
-        .join(Message, Message.id == ConfirmationRequest.message_pk)
-        .outerjoin(Thread, Thread.id == ConfirmationRequest.thread_id)
-        .options(selectinload(ConfirmationRequest.answers))
-        .where(
-            Message.subject_reason.in_(MINUTES_REASONS),
-            ConfirmationRequest.requested_at <= now,
-            (Thread.closed_at.is_(None)) | (Thread.closed_at > now),
-        )
-        .order_by(ConfirmationRequest.requested_at)
-    )
     found = []
-    for request, m in session.execute(query):
+    for request, m in reporting.ledgers_until(session, now, sorted(MINUTES_REASONS)):
         pending = [
             a
             for a in request.answers
@@ -179,7 +160,7 @@ def _minutes(
             found.append(
                 {
                     "subject": m.subject or "",
-                    "date": _text(m.date or m.received_at, tz),
+                    "date": _text(m.written_at, tz),
                     "message_id": m.message_id,
                     "organiser": m.from_name or m.from_address or "",
                     "due_at": _text(request.due_at, tz),
@@ -191,31 +172,24 @@ def _minutes(
 
 
 def _complaints(
-    session: Session, dept: str, directory: Directory, now: datetime, tz: tzinfo
+    session: Session,
+    dept: str,
+    directory: ReportDirectory,
+    now: datetime,
+    tz: tzinfo,
+    reasons: Sequence[str],
 ) -> list[dict[str, Any]]:
     """Return customer complaints no one internal had answered in their thread by ``now``."""
-    query = (
-        select(Message)
-        .outerjoin(Thread, Thread.id == Message.thread_id)
-        .options(selectinload(Message.addresses))
-        .where(
-            Message.status == STATUS_STORED,
-            Message.subject_reason == COMPLAINT_REASON,
-            _sent() <= now,
-            (Thread.closed_at.is_(None)) | (Thread.closed_at > now),
-        )
-        .order_by(_sent(), Message.id)
-    )
     found: list[dict[str, Any]] = []
     seen_threads: set[int | None] = set()
-    for m in session.scalars(query):
+    for m in reporting.mail_of_reasons_until(session, now, reasons):
         if directory.is_internal(m.from_address) or (m.thread_id and m.thread_id in seen_threads):
             continue
         seen_threads.add(m.thread_id)
         concerned = {directory.subject_department(m)}
         concerned |= {directory.department(address) for address, _ in directory.people(m)}
         if dept in concerned and not _answered(session, m, directory, now):
-            when = m.date or m.received_at
+            when = m.written_at
             found.append(
                 {
                     "subject": m.subject or "",
@@ -228,19 +202,9 @@ def _complaints(
     return found
 
 
-def _answered(session: Session, m: Message, directory: Directory, now: datetime) -> bool:
+def _answered(session: Session, m: Message, directory: ReportDirectory, now: datetime) -> bool:
     """Return whether someone internal wrote in the complaint's thread after it, by ``now``."""
-    if m.thread_id is None:
-        return False
-    later = session.scalars(
-        select(Message.from_address).where(
-            Message.thread_id == m.thread_id,
-            Message.status == STATUS_STORED,
-            Message.automated.is_(False),
-            _sent() > (m.date or m.received_at),
-            _sent() <= now,
-        )
-    )
+    later = reporting.later_senders(session, m, now)
     return any(directory.is_internal(a) and not directory.is_own(a) for a in later)
 
 

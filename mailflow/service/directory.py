@@ -6,23 +6,15 @@ rules' directory and stored rows only; never touches the database itself.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from datetime import date, datetime, tzinfo
 
-from mailflow.errors import MailflowError
+from mailflow.errors import UnknownDepartmentError
 from mailflow.rulebook.organization import Organization
 from mailflow.store.models import ActionItemRecord, Message
 
 NAME_SEPARATOR = "、"
 _ISO_DATE_LENGTH = len("YYYY-MM-DD")
-
-
-class UnknownDepartmentError(MailflowError):
-    """Raised when a department name is neither a department nor an alias in the rules."""
-
-    def __init__(self, name: str, known: Sequence[str]) -> None:
-        super().__init__(f"unknown department {name!r}; known: {', '.join(known)}")
-        self.name, self.known = name, tuple(known)
 
 
 def resolve_department(org: Organization, name: str) -> str:
@@ -33,7 +25,7 @@ def resolve_department(org: Organization, name: str) -> str:
     return names[name]
 
 
-class Directory:
+class ReportDirectory:
     """People and departments of the organisation, looked up by address or name."""
 
     def __init__(self, org: Organization) -> None:

@@ -8,7 +8,7 @@ nothing, and the Message-ID key makes a re-read harmless (invariant 2).
 
 A backlog is a pipeline: worker processes parse the next batch while this one is stored
 (``parsing.BatchParser``), the batch's rows go in as multi-row INSERTs, and what its mails link
-to, and the threads they may join, are looked up once per batch (``understand.Batch``).
+to, and the threads they may join, are looked up once per batch (``understand``).
 docs/benchmarks.md has the numbers.
 """
 
@@ -21,21 +21,20 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from mailflow.errors import LeaseLost
+from mailflow.errors import ConcurrentWrite, LeaseLost
 from mailflow.mail.header import message_ids, normalise_id
 from mailflow.mail.message import generated_message_id
 from mailflow.mail.model import ParseContext, ParsedMessage, to_contract
 from mailflow.rulebook.loader import Rulebook
-from mailflow.service import decide, journal, understand
+from mailflow.service import journal, understand
 from mailflow.service.parsing import BatchParser, Parsed
 from mailflow.sources.base import Checkpoint, FetchedMail, MailSource
 from mailflow.store import cursors, messages
 from mailflow.store.db import writing
 from mailflow.store.messages import NewMessage
-from mailflow.store.models import STATUS_QUARANTINED, STATUS_STORED, Message
+from mailflow.store.models import STATUS_QUARANTINED, STATUS_STORED
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +105,7 @@ class DatabaseCursor:
 
 
 @dataclass(frozen=True)
-class _Mind:
+class _DecisionSetup:
     """What a stored mail is understood and decided with, and the instant decisions are made
     at (None: the wall clock; `run --once` with a simulated time passes one)."""
 
@@ -117,40 +116,6 @@ class _Mind:
     def when(self, now: datetime) -> datetime:
         """Return the instant decisions are made at."""
         return self.decided_at or now
-
-    def understand(
-        self,
-        message: Message,
-        parsed: ParsedMessage,
-        now: datetime,
-        limit: decide.RateLimit,
-        batch: understand.Batch,
-    ) -> None:
-        """Record and (with rules) decide about one stored mail, placed in its thread.
-
-        What it adds is written with the rest of the batch by ``Batch.finish``; until then,
-        the batch's memory of threads answers what a query would, so autoflush (a unit-of-work
-        pass before every query) stays off. Mails later in the batch are stored and threaded
-        already, but nothing here counts them as read (their answers, their confirmations)
-        until ``Batch.remember``, as if they had not arrived.
-        """
-        session = batch.session
-        with session.no_autoflush:
-            understand.record(
-                session, message, parsed, self.ctx, ledger=self.rulebook is None, batch=batch
-            )
-            if self.rulebook is not None:
-                decide.apply(
-                    session,
-                    message,
-                    parsed,
-                    self.rulebook,
-                    self.ctx,
-                    self.when(now),
-                    limit,
-                    batch,
-                )
-            batch.remember(message, parsed)
 
 
 @dataclass(frozen=True)
@@ -187,7 +152,7 @@ def ingest(
     """
     report = IngestReport()
     cursor = DatabaseCursor(session_factory, source.name)
-    mind = _Mind(ctx, rulebook, decided_at)
+    mind = _DecisionSetup(ctx, rulebook, decided_at)
     with BatchParser(ctx, parse_workers) as parser:
         waiting: tuple[Sequence[FetchedMail], Callable[[], list[Parsed]]] | None = None
         for batch in source.fetch(cursor):
@@ -207,7 +172,7 @@ def _store(
     session_factory: sessionmaker[Session],
     batch: Sequence[FetchedMail],
     parsing: Callable[[], list[Parsed]],
-    mind: _Mind,
+    mind: _DecisionSetup,
     lease: Lease | None,
     report: IngestReport,
     on_batch: Callable[[IngestReport], None] | None,
@@ -225,7 +190,7 @@ def _commit_batch(
     source: str,
     batch: Sequence[FetchedMail],
     parsed: Sequence[Parsed],
-    mind: _Mind,
+    mind: _DecisionSetup,
     lease: Lease | None,
     report: IngestReport,
 ) -> None:
@@ -238,7 +203,7 @@ def _commit_batch(
     for attempt in range(2):
         try:
             counts, outbox_ids = _write(session_factory, source, batch, prepared, lease, now, mind)
-        except IntegrityError:
+        except ConcurrentWrite:
             if attempt:
                 raise
             log.info("a concurrent writer stored some of this batch; retrying it")
@@ -272,7 +237,7 @@ def _write(
     prepared: list[_Prepared],
     lease: Lease | None,
     now: datetime,
-    mind: _Mind,
+    mind: _DecisionSetup,
 ) -> tuple[list[bool], list[int]]:
     with writing(session_factory) as session:
         if lease and not cursors.renew_lease(
@@ -290,17 +255,9 @@ def _write(
                 fresh.append(item)
         rows = messages.add_messages(session, [item.new for item in fresh])
         readable = [(rows[i.message_id], i.parsed) for i in fresh if i.parsed is not None]
-        memory = understand.Batch(session, readable)
-        limit = decide.RateLimit(session, mind.when(now))
-        # threads first, then what each thread had before the batch is loaded for them all at
-        # once, then items, ledgers and decisions, mail by mail
-        for message, parsed in readable:
-            understand.place(memory, message, parsed, mind.ctx)
-        memory.recall(readable)
-        for message, parsed in readable:
-            mind.understand(message, parsed, now, limit, memory)
-        outbox_ids = memory.finish()
-        limit.report()
+        outbox_ids = understand.understand(
+            session, readable, mind.ctx, mind.rulebook, mind.when(now)
+        )
         _advance(session, source, batch, now)
     return stored, outbox_ids
 

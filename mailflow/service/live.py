@@ -25,8 +25,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from mailflow.errors import RuleFileError
 from mailflow.mail.model import ParseContext
 from mailflow.outbound.render import DEFAULT_LANG, RenderedMail, TemplateSet
-from mailflow.rulebook.context import parse_context
 from mailflow.rulebook.loader import Rulebook
+from mailflow.rulebook.parse_settings import parse_context
 from mailflow.service import rulestore
 from mailflow.service.deliver import rules_error_notice
 from mailflow.service.runtime import load_rules

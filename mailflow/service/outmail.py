@@ -13,6 +13,7 @@ from datetime import datetime, tzinfo
 from typing import Any
 
 from mailflow.outbound.compose import outgoing_message_id
+from mailflow.rulebook.organization import OrganizationInfo
 from mailflow.store.models import OUTBOX_PENDING, Message, OutboxMail
 
 DEFAULT_LANG = "zh-CN"
@@ -74,20 +75,61 @@ def local_time(moment: datetime | None, tz: tzinfo) -> str | None:
     return moment.astimezone(tz).strftime(LOCAL_TIME) if moment else None
 
 
-def stored_message_data(message: Message, tz: tzinfo) -> dict[str, Any]:
-    """Return the ``message`` template variable from a stored message row."""
-    doc = message.parsed or {}
-    subject = doc.get("subject", {})
+def message_variable(doc: Mapping[str, Any], tz: tzinfo) -> dict[str, Any]:
+    """Return the ``message`` template variable from a mail's ``parse --json`` document
+    (``to_contract``; stored with every message): the one place it is built, for replies and
+    for clock mail alike."""
+    subject = doc.get("subject") or {}
+    sender = doc.get("from") or {}
+    date = doc.get("date")
     return {
-        "subject": message.subject or "",
-        "from": {"name": message.from_name or "", "address": message.from_address or ""},
-        "to": list(doc.get("to", [])),
-        "cc": list(doc.get("cc", [])),
-        "date": local_time(message.date, tz),
-        "message_id": message.message_id,
-        "reason": message.subject_reason,
-        "department": message.department,
-        "topic": message.topic,
-        "conforms": message.conforms,
+        "subject": subject.get("raw") or "",
+        "from": {"name": sender.get("name") or "", "address": sender.get("address") or ""},
+        "to": [dict(a) for a in doc.get("to", [])],
+        "cc": [dict(a) for a in doc.get("cc", [])],
+        "date": local_time(datetime.fromisoformat(date), tz) if date else None,
+        "message_id": doc.get("message_id") or "",
+        "reason": subject.get("reason"),
+        "department": subject.get("department"),
+        "topic": subject.get("topic"),
+        "conforms": bool(subject.get("conforms")),
         "problems": list(subject.get("problems", [])),
+    }
+
+
+def stored_message_data(message: Message, tz: tzinfo) -> dict[str, Any]:
+    """Return the ``message`` template variable of a stored message row."""
+    return message_variable({**(message.parsed or {}), "message_id": message.message_id}, tz)
+
+
+def deadline_event(
+    *,
+    message_id: str,
+    position: int,
+    task: str,
+    due: str,
+    owner: str | None,
+    owner_email: str,
+    deliverable: str | None,
+    source_subject: str,
+    organization: OrganizationInfo,
+    timezone: str,
+) -> dict[str, Any]:
+    """Return the .ics attachment spec of an item's deadline: the one event the assignment
+    mail and every reminder carry (same UID, so a calendar updates it instead of adding)."""
+    lines = [
+        f"交付标准：{deliverable}" if deliverable else "",
+        f"来源邮件：{source_subject}",
+        f"责任人：{owner or owner_email}",
+    ]
+    return {
+        "type": "ics",
+        "uid": f"{message_id.strip('<>')}-item{position}",
+        "summary": f"【截止】{task}",
+        "description": "\n".join(line for line in lines if line),
+        "due": due,
+        "organizer": organization.shared_address,
+        "organizer_name": organization.name,
+        "attendees": [owner_email],
+        "timezone": timezone,
     }

@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from mailflow.errors import LeaseLost, MailflowError, SourceConnectionError
+from mailflow.errors import LeaseLost, MailboxBusy, SourceConnectionError
 from mailflow.mail.model import ParseContext
 from mailflow.rulebook.loader import Rulebook
 from mailflow.service.ingest import IngestReport, Lease, ingest
@@ -36,10 +36,6 @@ LEASE_TTL = timedelta(seconds=60)
 # renew well inside the TTL, so a slow batch or a long IDLE never lets the lease lapse
 LEASE_RENEW_S = 20.0
 MAX_BACKOFF_S = 300.0
-
-
-class MailboxBusy(MailflowError):
-    """Raised when another poller holds the mailbox's lease and this one may not wait."""
 
 
 def poller_identity() -> str:

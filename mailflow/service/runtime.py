@@ -15,9 +15,9 @@ from mailflow.errors import ConfigurationError, RuleFileError
 from mailflow.mail.model import ParseContext
 from mailflow.outbound.render import Renderer, TemplateSet
 from mailflow.outbound.transports import open_transport
-from mailflow.rulebook.context import parse_context
 from mailflow.rulebook.loader import Rulebook, load_rulebook
 from mailflow.rulebook.organization import Organization, load_organization
+from mailflow.rulebook.parse_settings import parse_context
 from mailflow.service import rulestore
 from mailflow.service.deliver import Courier, rules_error_notice
 from mailflow.settings import Settings

@@ -15,11 +15,17 @@ from typing import Any, TypeVar, cast
 
 from sqlalchemy import Engine, Table, create_engine, event, func, insert, inspect, select
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, DisconnectionError, InterfaceError
+from sqlalchemy.exc import (
+    ArgumentError,
+    DBAPIError,
+    DisconnectionError,
+    IntegrityError,
+    InterfaceError,
+)
 from sqlalchemy.exc import OperationalError as SqlOperationalError
 from sqlalchemy.orm import Session, make_transient_to_detached, sessionmaker
 
-from mailflow.errors import ConfigurationError, ServiceUnavailable
+from mailflow.errors import ConcurrentWrite, ConfigurationError, ServiceUnavailable
 
 _T = TypeVar("_T")
 
@@ -194,11 +200,15 @@ def writing(sessions: sessionmaker[Session]) -> Iterator[Session]:
     """Open a write transaction and commit it at the end (roll back on error).
 
     On SQLite it starts with ``BEGIN IMMEDIATE``: a transaction that reads and then writes
-    would otherwise fail with "database is locked" when another writer got there first.
+    would otherwise fail with "database is locked" when another writer got there first. A
+    unique key broken by a row another writer inserted first raises ConcurrentWrite.
     """
-    with sessions() as session, session.begin():
-        session.connection(execution_options={"sqlite_immediate": True})
-        yield session
+    try:
+        with sessions() as session, session.begin():
+            session.connection(execution_options={"sqlite_immediate": True})
+            yield session
+    except IntegrityError as e:  # a row another writer inserted first (a unique key)
+        raise ConcurrentWrite(str(e.orig)) from e
 
 
 def database_outage(e: BaseException) -> ServiceUnavailable | None:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from sqlalchemy import Table, func, select
-from sqlalchemy.orm import Session, load_only, make_transient_to_detached
+from sqlalchemy.orm import Session, make_transient_to_detached
 
 from mailflow.store.db import IdPool, in_chunks, insert_rows
 from mailflow.store.models import (
@@ -19,7 +19,6 @@ from mailflow.store.models import (
 )
 
 # what threading needs of a message; its JSON, body and the rest load only when read
-LINKS = load_only(Message.id, Message.message_id, Message.in_reply_to, Message.thread_id)
 
 
 def existing_message_ids(session: Session, message_ids: Iterable[str]) -> set[str]:
@@ -30,18 +29,6 @@ def existing_message_ids(session: Session, message_ids: Iterable[str]) -> set[st
             session.scalars(select(Message.message_id).where(Message.message_id.in_(chunk)))
         )
     return found
-
-
-def messages_by_ids(session: Session, message_ids: Iterable[str]) -> list[Message]:
-    """Return the stored messages with these Message-IDs, with only what links them loaded
-    (id, Message-ID, In-Reply-To, thread); the rest loads when first read."""
-    return [
-        m
-        for chunk in in_chunks(message_ids)
-        for m in session.scalars(
-            select(Message).options(LINKS).where(Message.message_id.in_(chunk))
-        )
-    ]
 
 
 def add_message(

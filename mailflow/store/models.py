@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    ColumnElement,
     DateTime,
     ForeignKey,
     Index,
@@ -22,9 +23,11 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    func,
 )
 from sqlalchemy import Date as SqlDate
 from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
@@ -111,6 +114,16 @@ class Message(Base):
     addresses: Mapped[list[MessageAddress]] = relationship(
         back_populates="message", cascade="all, delete-orphan", order_by="MessageAddress.id"
     )
+
+    @hybrid_property
+    def written_at(self) -> datetime:
+        """When the mail was written: its Date, else when it was received (in queries too)."""
+        return self.date or self.received_at
+
+    @written_at.inplace.expression
+    @classmethod
+    def _written_at(cls) -> ColumnElement[datetime]:
+        return func.coalesce(cls.date, cls.received_at)
 
 
 class RawMessage(Base):

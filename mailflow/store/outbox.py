@@ -6,6 +6,7 @@ network call), so a worker killed mid-send leaves a row the sweep finds again.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -15,6 +16,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from mailflow.store import recipients
+from mailflow.store.db import in_chunks
 from mailflow.store.models import (
     OUTBOX_CANCELLED,
     OUTBOX_FAILED,
@@ -46,6 +48,14 @@ def add_all_new(session: Session, rows: list[dict[str, Any]]) -> list[int]:
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     statement = insert(OutboxMail).on_conflict_do_nothing().returning(OutboxMail.id)
     return list(session.scalars(statement, rows))
+
+
+def keys_present(session: Session, keys: Iterable[str]) -> set[str]:
+    """Return which of these idempotency keys a row has."""
+    return {
+        k for chunk in in_chunks(sorted(set(keys)))
+        for k in session.scalars(select(OutboxMail.key).where(OutboxMail.key.in_(chunk)))
+    }  # fmt: skip
 
 
 def row_values(row: OutboxMail) -> dict[str, Any]:

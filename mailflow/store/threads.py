@@ -10,7 +10,6 @@ from sqlalchemy import ColumnElement, Select, Table, bindparam, func, select, up
 from sqlalchemy.orm import Session
 
 from mailflow.store.db import in_chunks
-from mailflow.store.messages import LINKS
 from mailflow.store.models import (
     ITEM_OPEN,
     ActionItemRecord,
@@ -20,35 +19,22 @@ from mailflow.store.models import (
     MessageAddress,
     Thread,
 )
+from mailflow.tracking.model import ThreadState
 
 
-def replies_to(session: Session, message_ids: Iterable[str]) -> list[Message]:
-    """Return stored messages whose In-Reply-To names one of ``message_ids``, oldest first."""
-    return [
-        m
-        for chunk in in_chunks(message_ids)
-        for m in session.scalars(
-            select(Message)
-            .options(LINKS)
-            .where(Message.in_reply_to.in_(chunk))
-            .order_by(Message.id)
-        )
-    ]
-
-
-def threads_for(
+def thread_states(
     session: Session, ids: Iterable[int], subject_keys: Iterable[str], since: datetime
-) -> list[Thread]:
+) -> list[ThreadState]:
     """Return the threads with these ids, and those with one of these subject keys that were
-    active since ``since``."""
-    found = {
-        t.id: t for chunk in in_chunks(ids) for t in session.scalars(
-            select(Thread).where(Thread.id.in_(chunk))
-        )
-    }  # fmt: skip
-    for chunk in in_chunks(subject_keys):
-        query = select(Thread).where(Thread.subject_key.in_(chunk), Thread.last_message_at >= since)
-        found.update((t.id, t) for t in session.scalars(query))
+    active since ``since``, as snapshots."""
+    columns = select(Thread.id, Thread.subject_key, Thread.started_at, Thread.last_message_at)
+    found: dict[int, ThreadState] = {}
+    for chunk in in_chunks(ids):
+        query = columns.where(Thread.id.in_(chunk))
+        found.update((r[0], ThreadState(*r)) for r in session.execute(query))
+    for keys in in_chunks(subject_keys):
+        query = columns.where(Thread.subject_key.in_(keys), Thread.last_message_at >= since)
+        found.update((r[0], ThreadState(*r)) for r in session.execute(query))
     return list(found.values())
 
 
@@ -80,7 +66,7 @@ def _confirmations() -> Select[tuple[int | None, int, str | None, datetime, Any]
         Message.thread_id,
         Message.id,
         Message.from_address,
-        func.coalesce(Message.date, Message.received_at),
+        Message.written_at,
         Message.parsed["confirmation"],
     ).where(Message.automated.is_(False), Message.from_address.is_not(None))
 
@@ -108,7 +94,7 @@ def confirmations_in(
         if headerless:
             query = query.where(Message.in_reply_to.is_(None))
         if since is not None:
-            query = query.where(func.coalesce(Message.date, Message.received_at) >= since)
+            query = query.where(Message.written_at >= since)
         if but:
             query = query.where(Message.id.not_in(but))
         rows.extend(
@@ -153,19 +139,6 @@ def _ledger_lines(session: Session, *where: ColumnElement[bool]) -> list[_Ledger
         .where(*where)
     )
     return [(line, tid, pk, at) for line, tid, pk, at in session.execute(query) if tid is not None]
-
-
-def ledger_lines_in(
-    session: Session, thread_ids: Iterable[int], addresses: Sequence[str] | None = None
-) -> list[_LedgerLine]:
-    """Return the ledger lines of the threads' confirmation requests (only those asking
-    ``addresses``, when given), each with its request's thread, message and time."""
-    asking = [] if addresses is None else [ConfirmationAnswer.address.in_(addresses)]
-    return [
-        row
-        for chunk in in_chunks(thread_ids)
-        for row in _ledger_lines(session, ConfirmationRequest.thread_id.in_(chunk), *asking)
-    ]
 
 
 def answerable_lines(
@@ -224,15 +197,6 @@ def assign_threads(session: Session, assigned: Sequence[tuple[int, int, str]]) -
         .values(thread_id=bindparam("thread"), subject_key=bindparam("key")),
         [{"pk": pk, "thread": thread, "key": key} for pk, thread, key in assigned],
     )
-
-
-def merge_threads(session: Session, keep: Thread, gone: Thread) -> None:
-    """Move everything of ``gone`` into ``keep`` and delete ``gone``."""
-    for model in (Message, ActionItemRecord, ConfirmationRequest):
-        session.execute(update(model).where(model.thread_id == gone.id).values(thread_id=keep.id))
-    keep.started_at = min(keep.started_at, gone.started_at)
-    keep.last_message_at = max(keep.last_message_at, gone.last_message_at)
-    session.delete(gone)
 
 
 def thread_messages(session: Session, thread_id: int) -> list[Message]:

@@ -135,3 +135,30 @@ def test_good_rule_edit_takes_effect(runtime: Runtime, rules_dir: Path) -> None:
     )
     assert live.refresh(runtime.sessions) == []
     assert "行动项回执单" in [r.name for r in live.current.rulebook.rules]
+
+
+def test_a_refused_login_keeps_the_mail_for_a_retry(
+    sqlite_url: str, imap_user: ImapUser, smtp_server: SmtpServer, rules_dir: Path
+) -> None:
+    """A wrong SMTP password is a setting to mend, not a mail to fail: the mail stays pending
+    with a configuration error and a retry time, and nothing reaches the server."""
+    settings = load_settings(
+        database_url=sqlite_url,
+        source=imap_user.url(),
+        source_password=imap_user.password,
+        transport=smtp_server.url(),
+        transport_password="wrong-pw",
+        rules_dir=rules_dir,
+        templates_dir=REPO / "templates",
+    )
+    rt = build_runtime(settings)
+    try:
+        imap_user.append(TASK)
+        run_once(rt, open_source(rt.settings), now=T0)
+        [row] = _rows(rt)
+        assert (row.status, row.attempts) == ("pending", 1)
+        assert (row.last_error or "").startswith("configuration:")
+        assert row.next_attempt_at > T0
+        assert smtp_server.sink.received == []
+    finally:
+        rt.close()

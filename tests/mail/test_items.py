@@ -11,8 +11,8 @@ import pytest
 from mailflow.mail.items import extract_items
 from mailflow.mail.message import parse_message
 from mailflow.mail.model import ActionItem, Address, ParseContext, Person
-from mailflow.rulebook.context import parse_context
 from mailflow.rulebook.organization import load_organization
+from mailflow.rulebook.parse_settings import parse_context
 from mailflow.settings import load_settings
 
 TZ = ZoneInfo("Asia/Shanghai")

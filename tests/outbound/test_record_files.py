@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import openpyxl
 import pytest
 
-from mailflow.outbound.record import COLUMNS, UTF8_BOM, Cell, cell_text, to_csv, to_xlsx
+from mailflow.outbound.record_format import COLUMNS, UTF8_BOM, Cell, cell_text, to_csv, to_xlsx
 
 TZ = ZoneInfo("Asia/Shanghai")
 

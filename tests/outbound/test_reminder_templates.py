@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from mailflow.outbound.attachments import build_attachments
-from mailflow.outbound.context import STANDARD_CONTEXT
 from mailflow.outbound.render import TemplateSet
+from mailflow.outbound.template_variables import STANDARD_CONTEXT
 from tests.outbound.samples import LI_SI, ORGANIZATION, ZHANG_SAN, sample_context
 
 TEMPLATES = TemplateSet(Path("templates"))

@@ -103,10 +103,12 @@ def test_sends_from_many_threads_share_the_transport(smtp_server: SmtpServer) ->
 
 
 def test_wrong_password_is_a_configuration_error(smtp_server: SmtpServer) -> None:
-    """A rejected password is permanent (535) and the message never shows the password."""
+    """A rejected password (535) is a configuration error, not a permanent failure of the
+    mail, and the message never shows the password."""
     with pytest.raises(SendConfigurationError) as caught, transport(smtp_server, "wrong-pw") as t:
         t.send(mail(), SENDER, [TO])
-    assert isinstance(caught.value, PermanentSendError) and caught.value.code == 535
+    assert not isinstance(caught.value, PermanentSendError)  # retried, never failed at once
+    assert caught.value.code == 535
     assert "wrong-pw" not in str(caught.value) and PASSWORD not in repr(t)
     assert smtp_server.sink.received == []
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 
 from mailflow.mail.message import parse_message
-from mailflow.rulebook.context import parse_context
 from mailflow.rulebook.decision import Decision, decide
 from mailflow.rulebook.facts import MessageFacts
 from mailflow.rulebook.loader import load_rulebook
 from mailflow.rulebook.organization import load_organization
+from mailflow.rulebook.parse_settings import parse_context
 from mailflow.settings import load_settings
 from tests.rulebook.builders import REPO, TEMPLATES
 

@@ -240,12 +240,16 @@ else:
 
     @pytest.fixture
     def smtp_server(_smtp_starttls: SmtpServer) -> SmtpServer:
-        """A STARTTLS + AUTH server with an empty sink and no programmed failures."""
+        """A STARTTLS + AUTH server with an empty sink, no programmed failures and no failed
+        logins counted (the server lives for the session; a test may log in wrongly)."""
         _smtp_starttls.sink.reset()
+        _smtp_starttls.authenticator.failures = 0
         return _smtp_starttls
 
     @pytest.fixture
     def smtps_server(_smtp_implicit_tls: SmtpServer) -> SmtpServer:
-        """An implicit-TLS + AUTH server with an empty sink and no programmed failures."""
+        """An implicit-TLS + AUTH server with an empty sink, no programmed failures and no
+        failed logins counted."""
         _smtp_implicit_tls.sink.reset()
+        _smtp_implicit_tls.authenticator.failures = 0
         return _smtp_implicit_tls

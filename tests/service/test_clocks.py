@@ -15,8 +15,8 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from mailflow.rulebook.context import parse_context
-from mailflow.service.clocks import ClockMail, sweep_clocks
+from mailflow.rulebook.parse_settings import parse_context
+from mailflow.service.clock_mail import ClockMail, sweep_clocks
 from mailflow.service.ingest import ingest
 from mailflow.service.repair import Who, close_thread
 from mailflow.service.runtime import load_rules
@@ -307,3 +307,18 @@ def test_an_outsiders_minutes_set_clocks_for_staff_only(sessions, tmp_path: Path
     assert ("confirmation_reminder", wang) in kinds(sent)
     assert ("deadline_overdue", wang) in kinds(sent)
     assert all(not outsiders & {*m.to, *m.cc} for m in sent), kinds(sent)
+
+
+def test_no_earlier_stage_after_a_later_one(sessions, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Once the overdue notice went out, a sweep for an earlier instant (``scheduler --once
+    --now``) sends neither the day's reminder nor the one before it."""
+    deliver(sessions, tmp_path, BEFORE_HOLIDAY)
+    assert kinds(sweep(sessions, "2023-09-28 18:01")) == [
+        ("deadline_overdue", ("wang.wu@example.com",))
+    ]
+    assert sweep(sessions, "2023-09-28 09:00") == []
+    assert sweep(sessions, "2023-09-25 09:00") == []
+    # the escalation comes after the overdue notice, as it should
+    assert kinds(sweep(sessions, "2023-10-07 18:00")) == [
+        ("deadline_escalation", ("liu.yang@example.com",))
+    ]

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from mailflow.errors import LeaseLost
+from mailflow.errors import LeaseLost, MailboxBusy
 from mailflow.mail.model import ParseContext
 from mailflow.service.ingest import Lease, ingest
-from mailflow.service.poll import MailboxBusy, poll_once, take_lease
+from mailflow.service.poll import poll_once, take_lease
 from mailflow.settings import Limits
 from mailflow.sources.maildir import MaildirSource
 from mailflow.store import messages

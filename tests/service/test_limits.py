@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from mailflow.rulebook.context import parse_context
+from mailflow.rulebook.parse_settings import parse_context
 from mailflow.service.ingest import ingest
 from mailflow.service.outmail import outbox_row
 from mailflow.service.runtime import load_rules

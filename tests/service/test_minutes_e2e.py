@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from mailflow.rulebook.context import parse_context
 from mailflow.rulebook.organization import load_organization
+from mailflow.rulebook.parse_settings import parse_context
 from mailflow.service.ingest import ingest
 from mailflow.service.queries import thread_view
 from mailflow.settings import load_settings

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from mailflow.rulebook.context import parse_context
+from mailflow.rulebook.parse_settings import parse_context
 from mailflow.service.ingest import IngestReport, ingest
 from mailflow.service.parsing import POOL_MIN, WORKER_NICENESS, BatchParser, parse_one
 from mailflow.service.runtime import load_rules

@@ -19,12 +19,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
 from mailflow.cli.report import report
-from mailflow.outbound.record import COLUMNS, UTF8_BOM, to_csv, to_xlsx
-from mailflow.rulebook.context import parse_context
+from mailflow.errors import UnknownDepartmentError
+from mailflow.outbound.record_format import COLUMNS, UTF8_BOM, to_csv, to_xlsx
 from mailflow.rulebook.organization import Organization
-from mailflow.service.directory import UnknownDepartmentError
+from mailflow.rulebook.parse_settings import parse_context
+from mailflow.service.comm_record import RecordRow, digest, record_rows
 from mailflow.service.ingest import ingest
-from mailflow.service.record import RecordRow, digest, record_rows
 from mailflow.service.runtime import load_rules
 from mailflow.settings import load_settings
 from mailflow.sources.maildir import MaildirSource

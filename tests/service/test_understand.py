@@ -97,7 +97,7 @@ def sessions(database_url: str) -> Iterator[sessionmaker[Session]]:
 
 
 def store(sessions: sessionmaker[Session], parsed: ParsedMessage) -> None:
-    """Store one message row and let `understand.record` do its work, in one transaction."""
+    """Store one message row and let `understand` thread and record it, in one transaction."""
     with sessions() as s, s.begin():
         m = Message(
             message_id=parsed.message_id,
@@ -125,7 +125,7 @@ def store(sessions: sessionmaker[Session], parsed: ParsedMessage) -> None:
             addresses=[(role, a.name, a.address) for role, a in people],
         )
         s.flush()
-        understand.record(s, m, parsed, CTX)
+        understand.understand(s, [(m, parsed)], CTX, None, datetime.now(UTC))
 
 
 def ledger(sessions: sessionmaker[Session]) -> dict[str, str]:

@@ -255,7 +255,9 @@ def test_acknowledge_adds_keyword_never_seen(
     for n in (1, 2):
         imap_user.append(raw_mail(n))
     ingest(open_source(imap_user), DictCursor())
-    for got in flags(imap_user.server, imap_user.name).values():
+    marked = flags(imap_user.server, imap_user.name)
+    assert len(marked) == 2, marked
+    for got in marked.values():
         assert KEYWORD in got and SEEN not in got
 
 

@@ -1,4 +1,5 @@
-"""What every transport offers, and the send errors only transports raise.
+"""What every transport offers. The send errors transports raise live in ``mailflow.errors``
+(``SendConfigurationError`` and ``RecipientsRefused`` are re-exported here).
 
 A transport hands finished bytes to the next hop; it never renders, decides or stores. Imports
 nothing of mailflow but ``errors``.
@@ -6,18 +7,22 @@ nothing of mailflow but ``errors``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from typing import Protocol
 
-from mailflow.errors import PermanentSendError
+from mailflow.errors import RecipientsRefused, SendConfigurationError
+
+__all__ = ["RecipientsRefused", "SendConfigurationError", "Transport"]
 
 
 class Transport(Protocol):
     """Sends raw mail; ``batch()`` keeps one connection for several sends; ``close()`` ends it.
 
     ``send`` returns only when the next hop has accepted the mail for every recipient, and
-    raises ``TransientSendError`` (worth a retry with backoff) or ``PermanentSendError``.
+    raises ``TransientSendError`` (worth a retry with backoff), ``SendConfigurationError`` (no
+    mail can go until an administrator mends a setting; retried) or ``PermanentSendError``
+    (``RecipientsRefused`` when the server refused some recipients).
     """
 
     def send(self, raw: bytes, sender: str, recipients: Sequence[str]) -> None:
@@ -34,29 +39,3 @@ class Transport(Protocol):
 
     def __exit__(self, *exc: object) -> None:
         """Call ``close()``."""
-
-
-class SendConfigurationError(PermanentSendError):
-    """Raised when no mail can go out until an administrator acts: credentials, TLS, extensions.
-
-    Worth pausing the outbox and telling the administrators rather than failing mail by mail.
-    """
-
-
-class RecipientsRefused(PermanentSendError):
-    """Raised when the server refused some recipients (``refused``: address -> (code, text)).
-
-    ``accepted`` lists who did get the mail; resending the whole mail would reach them twice, so
-    a caller may resend only to the refused addresses whose code is 4xx, with the same Message-ID.
-    """
-
-    def __init__(
-        self,
-        message: str,
-        refused: Mapping[str, tuple[int, str]],
-        accepted: Sequence[str],
-    ) -> None:
-        codes = sorted({code for code, _text in refused.values()})
-        super().__init__(message, codes[-1] if codes else None)
-        self.refused = dict(refused)
-        self.accepted = tuple(accepted)

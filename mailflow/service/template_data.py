@@ -1,8 +1,8 @@
 """The data a template sees, built from the parsed mail and one planned mail (plain values only).
 
-Templates name only the documented variables of ``mailflow.outbound.context``; this module is
-where the rulebook's planning data becomes those names. Mail content is data here, never
-template source (invariant 10).
+Templates name only the documented variables of ``mailflow.outbound.template_variables``;
+this module is where the rulebook's planning data becomes those names. Mail content is
+data here, never template source (invariant 10).
 """
 
 from __future__ import annotations
@@ -11,36 +11,19 @@ from collections.abc import Mapping
 from datetime import datetime, tzinfo
 from typing import Any
 
-from mailflow.mail.model import Address, ParsedMessage
-from mailflow.outbound.context import STANDARD_CONTEXT
+from mailflow.mail.model import ParsedMessage, to_contract
+from mailflow.outbound.template_variables import STANDARD_CONTEXT
 from mailflow.rulebook.decision import PlannedMail
 from mailflow.rulebook.organization import Organization
 from mailflow.rulebook.recipients import Directory
-from mailflow.service.outmail import local_time
+from mailflow.service.outmail import local_time, message_variable
 
 SUMMARY_CHARS = 300
 
 
-def _person(a: Address) -> dict[str, str]:
-    return {"name": a.name, "address": a.address}
-
-
 def message_data(parsed: ParsedMessage, tz: tzinfo) -> dict[str, Any]:
-    """Return the ``message`` variable: the mail being answered."""
-    s = parsed.subject
-    return {
-        "subject": s.raw,
-        "from": _person(parsed.from_) if parsed.from_ else {"name": "", "address": ""},
-        "to": [_person(a) for a in parsed.to],
-        "cc": [_person(a) for a in parsed.cc],
-        "date": local_time(parsed.date, tz),
-        "message_id": parsed.message_id,
-        "reason": s.reason,
-        "department": s.department,
-        "topic": s.topic,
-        "conforms": s.conforms,
-        "problems": list(s.problems),
-    }
+    """Return the ``message`` variable: the mail being answered (``message_variable``)."""
+    return message_variable(to_contract(parsed), tz)
 
 
 def template_context(

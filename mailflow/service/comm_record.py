@@ -12,7 +12,7 @@ Which mail makes a row of the record (``record_rows``):
   changed shows: the 实际完成时间 a 已完成 reply set, an objection in 备注, or nobody left on the
   待确认 list. A thread appears in the period its starting message (or item mail) falls in.
 
-Columns: 沟通类型 is 会议 for minutes (事由 会议纪要 or 会议记录),
+Columns: 沟通类型 is 会议 for minutes (事由 会议纪要, 会议记录 or 纪要: ``CONFIRMED_REASONS``),
 else 邮件; 参与部门/人员 lists the departments of sender and recipients
 from the directory, then the names of people outside it; 计划完成时间
 is the deadline as written (a date, or a date and time); 备注 gathers
@@ -26,26 +26,27 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from datetime import UTC, date, datetime, tzinfo
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session, selectinload, sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
-from mailflow.outbound.record import COLUMNS, Cell, cell_text
+from mailflow.mail.numbers import item_references
+from mailflow.mail.requests import CONFIRMED_REASONS as MINUTES_REASONS
+from mailflow.outbound.record_format import COLUMNS, Cell, cell_text
 from mailflow.rulebook.organization import Organization
 from mailflow.service.digest import digest
 from mailflow.service.directory import (
     NAME_SEPARATOR,
-    Directory,
+    ReportDirectory,
     planned,
     resolve_department,
     unique,
 )
+from mailflow.store import reporting
 from mailflow.store.models import (
     ANSWER_PENDING,
     ITEM_DONE,
     ITEM_OPEN,
-    STATUS_STORED,
     ActionItemRecord,
     ConfirmationRequest,
     Message,
@@ -54,8 +55,6 @@ from mailflow.store.models import (
 __all__ = ["FIELD_LABELS", "RecordRow", "digest", "record_rows", "summary"]
 
 KIND_MEETING, KIND_MAIL = "会议", "邮件"
-MINUTES_REASONS = frozenset({"会议纪要", "会议记录"})
-COMPLAINT_REASON = "客户投诉"
 SUMMARY_CHARS = 80
 OVERDUE_NOTE, LATE_DONE_NOTE, NONCONFORMING_NOTE = "逾期", "逾期完成", "标题不规范"
 MISSING_NOTES = {"owner": "缺少责任人", "deadline": "缺少完成时限", "deliverable": "缺少交付标准"}
@@ -68,7 +67,6 @@ FIELD_LABELS: dict[str, str] = dict(
     zip((*_FIELDS, "planned", "actual", "remarks"), COLUMNS, strict=True)
 )
 _OBJECTION_WORD = re.compile(r"^\s*有异议\s*[：:，,]?\s*")
-_ITEM_REF = re.compile(r"第\s*(\d+)\s*项")
 # a first line like 各位好： or 王五、吴敏、赵六： greets and says nothing
 _SALUTATION = re.compile(r"^[^\n。！？]{0,24}[：:]\s*$")
 
@@ -113,12 +111,13 @@ def record_rows(
     oldest first; with ``department``, only rows whose participants, subject department or item
     owner belong to it. ``now`` decides 逾期. Raises UnknownDepartmentError."""
     wanted = resolve_department(org, department) if department else None
-    directory, now = Directory(org), now or datetime.now(UTC)
+    directory, now = ReportDirectory(org), now or datetime.now(UTC)
     with sessions() as session:
-        messages = _mail_between(session, start, end, tz)
-        starters = _thread_starters(session, {m.thread_id for m in messages if m.thread_id})
-        items = _items_of(session, [m.id for m in messages])
-        ledgers = _ledgers_of(session, [m.id for m in messages])
+        messages = reporting.mail_between(session, start, end, tz)
+        threads = {m.thread_id for m in messages if m.thread_id}
+        starters = reporting.thread_starters(session, threads)
+        items = reporting.items_of(session, [m.id for m in messages])
+        ledgers = reporting.ledgers_of(session, [m.id for m in messages])
         rows: list[RecordRow] = []
         for m in messages:
             if directory.is_own(m.from_address):
@@ -129,66 +128,12 @@ def record_rows(
     return [r for r in rows if wanted is None or wanted in r.departments]
 
 
-def _mail_between(
-    session: Session, start: date | None, end: date | None, tz: tzinfo
-) -> list[Message]:
-    """Return stored mail written by people, dated in [start, end] local dates, oldest first."""
-    when = func.coalesce(Message.date, Message.received_at)
-    query = (
-        select(Message)
-        .options(selectinload(Message.addresses))
-        .where(Message.status == STATUS_STORED, Message.automated.is_(False))
-        .order_by(when, Message.id)
-    )
-    if start is not None:
-        query = query.where(when >= datetime.combine(start, time(), tz))
-    if end is not None:
-        query = query.where(when < datetime.combine(end + timedelta(days=1), time(), tz))
-    return list(session.scalars(query))
-
-
-def _thread_starters(session: Session, thread_ids: set[int | None]) -> dict[int, int]:
-    """Return thread id -> id of its earliest stored mail written by a person."""
-    query = (
-        select(Message.thread_id, Message.id)
-        .where(
-            Message.thread_id.in_([t for t in thread_ids if t is not None]),
-            Message.status == STATUS_STORED,
-            Message.automated.is_(False),
-        )
-        .order_by(func.coalesce(Message.date, Message.received_at).desc(), Message.id.desc())
-    )
-    # newest first, so the earliest of each thread is the one that stays in the dict
-    return {thread: pk for thread, pk in session.execute(query) if thread is not None}
-
-
-def _items_of(session: Session, message_pks: list[int]) -> dict[int, list[ActionItemRecord]]:
-    query = (
-        select(ActionItemRecord)
-        .where(ActionItemRecord.message_pk.in_(message_pks))
-        .order_by(ActionItemRecord.message_pk, ActionItemRecord.position)
-    )
-    found: dict[int, list[ActionItemRecord]] = {}
-    for item in session.scalars(query):
-        found.setdefault(item.message_pk, []).append(item)
-    return found
-
-
-def _ledgers_of(session: Session, message_pks: list[int]) -> dict[int, ConfirmationRequest]:
-    query = (
-        select(ConfirmationRequest)
-        .options(selectinload(ConfirmationRequest.answers))
-        .where(ConfirmationRequest.message_pk.in_(message_pks))
-    )
-    return {r.message_pk: r for r in session.scalars(query)}
-
-
 def _message_rows(
     m: Message,
     items: list[ActionItemRecord],
     ledger: ConfirmationRequest | None,
     starts_thread: bool,
-    directory: Directory,
+    directory: ReportDirectory,
     tz: tzinfo,
     now: datetime,
 ) -> list[RecordRow]:
@@ -197,7 +142,7 @@ def _message_rows(
         return []
     participants, related = directory.participants(m)
     base = RecordRow(
-        day=_local(m.date or m.received_at, tz).date(),
+        day=_local(m.written_at, tz).date(),
         kind=KIND_MEETING if m.subject_reason in MINUTES_REASONS else KIND_MAIL,
         participants=participants,
         topic=m.topic or m.subject or "",
@@ -222,7 +167,7 @@ def _message_rows(
     return rows
 
 
-def _item_row(base: RecordRow, item: ActionItemRecord, d: Directory, tz: tzinfo) -> RecordRow:
+def _item_row(base: RecordRow, item: ActionItemRecord, d: ReportDirectory, tz: tzinfo) -> RecordRow:
     owner_dept = d.department(item.owner_email, item.owner)
     return replace(
         base,
@@ -259,7 +204,7 @@ def _ledger_notes(ledger: ConfirmationRequest | None) -> tuple[list[str], dict[i
             continue
         text = _OBJECTION_WORD.sub("", answer.answer_text or "", count=1)
         note = f"异议（{answer.name or answer.address}）：{text}".rstrip("：")
-        positions = {int(n) for n in _ITEM_REF.findall(answer.answer_text or "")}
+        positions = item_references(answer.answer_text or "")
         for position in positions:
             by_item.setdefault(position, []).append(note)
         if not positions:

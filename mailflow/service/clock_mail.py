@@ -23,11 +23,17 @@ from mailflow.rulebook.clocks import WEEKDAYS
 from mailflow.rulebook.duration import Duration
 from mailflow.rulebook.loader import Rulebook
 from mailflow.rulebook.recipients import Directory, is_internal_address
+from mailflow.service.comm_record import record_rows
 from mailflow.service.decide import due_after
 from mailflow.service.digest import digest
-from mailflow.service.outmail import key_of, local_time, outbox_row, stored_message_data
-from mailflow.service.record import record_rows
-from mailflow.store import clocks as queries
+from mailflow.service.outmail import (
+    deadline_event,
+    key_of,
+    local_time,
+    outbox_row,
+    stored_message_data,
+)
+from mailflow.store import clock_queries as queries
 from mailflow.store import outbox
 from mailflow.store.models import ActionItemRecord, Message, OutboxMail
 
@@ -36,18 +42,32 @@ log = logging.getLogger(__name__)
 # items whose deadline is further away than this cannot need a reminder yet
 LOOKAHEAD = timedelta(days=60)
 WEEKLY_GRACE = timedelta(days=1)
+# how far ahead ``schedule`` looks for the last stage of a clock
+HORIZON = timedelta(days=400)
 
 
 @dataclass(frozen=True)
 class Due:
-    """One mail a clock asks for, and the moment it became due."""
+    """One mail a clock asks for, the moment it became due, and the keys of the later stages of
+    the same subject (an item's overdue notice after its reminders): once one of those is
+    written, this one is never sent, whatever instant a sweep is run for."""
 
     moment: datetime
     row: OutboxMail
+    later: tuple[str, ...] = ()
+
+
+# the stages of one subject, earliest first
+DEADLINE_STAGES = ("deadline-before", "deadline-today", "deadline-overdue", "deadline-escalation")
+
+
+def _later_keys(stages: tuple[str, ...], stage: str, *subject: object) -> tuple[str, ...]:
+    """Return the idempotency keys of the stages after ``stage`` for the same subject."""
+    return tuple(key_of("clock", s, *subject) for s in stages[stages.index(stage) + 1 :])
 
 
 @dataclass(frozen=True)
-class Clockwork:
+class ClockSweep:
     """What the clocks compute with: the rules, the calendar and the instant of the sweep."""
 
     rulebook: Rulebook
@@ -111,9 +131,10 @@ class Clockwork:
         return due_after(moment, duration, self.calendar)
 
 
-def due_mail(session: Session, work: Clockwork) -> Iterator[Due]:
+def due_mail(session: Session, work: ClockSweep) -> Iterator[Due]:
     """Yield every clock mail due as of ``work.now`` (stale ones are logged and skipped)."""
     stale = work.rulebook.clocks.stale_after.timedelta()
+    found: list[Due] = []
     for due in (
         *_confirmations(session, work),
         *_deadlines(session, work),
@@ -125,10 +146,35 @@ def due_mail(session: Session, work: Clockwork) -> Iterator[Due]:
         if work.now - due.moment > stale:
             log.debug("dropped a stale %s (due %s)", due.row.kind, due.moment.isoformat())
             continue
+        found.append(due)
+    # a later stage written already (a sweep for a later instant ran before) overtakes it
+    written = outbox.keys_present(session, (k for due in found for k in due.later))
+    for due in found:
+        if written.intersection(due.later):
+            log.info("skipped a %s: a later stage went out already", due.row.kind)
+            continue
         yield due
 
 
-def _confirmations(session: Session, work: Clockwork) -> Iterator[Due]:
+def schedule(session: Session, rulebook: Rulebook, ctx: ParseContext, start: datetime) -> list[Due]:
+    """Return every clock mail the stored ledgers, items, objections and complaints will ask for
+    from ``start`` on if nobody answers, each with the moment it falls due, earliest first.
+
+    The same clocks as a sweep, asked at ``start`` (the reminders before a deadline) and long
+    after it (the overdue notices and escalations); ``rules test`` shows these."""
+    found: dict[str, Due] = {}
+    for work in (ClockSweep(rulebook, ctx, start), ClockSweep(rulebook, ctx, start + HORIZON)):
+        for due in (
+            *_confirmations(session, work),
+            *_deadlines(session, work),
+            *_objections(session, work),
+            *_complaints(session, work),
+        ):
+            found.setdefault(due.row.key, due)
+    return sorted(found.values(), key=lambda d: (d.moment, d.row.kind))
+
+
+def _confirmations(session: Session, work: ClockSweep) -> Iterator[Due]:
     clock = work.rulebook.clocks.confirmation
     for request, message, pending in queries.requests_due_by(session, work.now):
         assert request.due_at is not None
@@ -144,7 +190,8 @@ def _confirmations(session: Session, work: Clockwork) -> Iterator[Due]:
                     message,
                     {**extra, "pending": [person]},
                 )
-                yield Due(request.due_at, row)
+                escalation = key_of("clock", "confirmation-escalation", request.id)
+                yield Due(request.due_at, row, (escalation,))
         managers = _managers_of(work, [a.address for a in pending], message.from_address)
         if managers:
             row = work.mail(
@@ -158,7 +205,7 @@ def _confirmations(session: Session, work: Clockwork) -> Iterator[Due]:
             yield Due(work.after(request.due_at, clock.escalate_after), row)
 
 
-def _managers_of(work: Clockwork, people: list[str], fallback: str | None) -> list[str]:
+def _managers_of(work: ClockSweep, people: list[str], fallback: str | None) -> list[str]:
     """Return the managers of ``people``'s departments, else of ``fallback``'s department."""
     found: list[str] = []
     for group in (people, [fallback] if fallback else []):
@@ -171,7 +218,7 @@ def _managers_of(work: Clockwork, people: list[str], fallback: str | None) -> li
     return found
 
 
-def _deadlines(session: Session, work: Clockwork) -> Iterator[Due]:
+def _deadlines(session: Session, work: ClockSweep) -> Iterator[Due]:
     clock = work.rulebook.clocks.deadline
     at = time.fromisoformat(clock.remind_on_day_at)
     tz = work.ctx.timezone
@@ -193,7 +240,7 @@ def _deadlines(session: Session, work: Clockwork) -> Iterator[Due]:
             "files": [_calendar_file(item, message, work)] if item.deadline else [],
         }
         early = work.before(due, clock.remind_before, at)
-        assigned = message.date or message.received_at
+        assigned = message.written_at
         # an item given with less notice than remind_before needs no "coming up" reminder
         if work.now < day_start and early >= assigned:
             yield Due(
@@ -201,6 +248,7 @@ def _deadlines(session: Session, work: Clockwork) -> Iterator[Due]:
                 work.mail(
                     ("deadline-before", item.id), "deadline_reminder", [owner], [], message, remind
                 ),
+                _later_keys(DEADLINE_STAGES, "deadline-before", item.id),
             )
         today = datetime.combine(due.astimezone(tz).date(), at, tzinfo=tz)
         if work.now < due:
@@ -214,6 +262,7 @@ def _deadlines(session: Session, work: Clockwork) -> Iterator[Due]:
                     message,
                     {**remind, "days_left": 0},
                 ),
+                _later_keys(DEADLINE_STAGES, "deadline-today", item.id),
             )
             continue
         late = {"item": data, "overdue_days": max((work.now - due).days, 0)}
@@ -223,6 +272,7 @@ def _deadlines(session: Session, work: Clockwork) -> Iterator[Due]:
             work.mail(
                 ("deadline-overdue", item.id), "deadline_overdue", [owner], cc, message, late
             ),
+            _later_keys(DEADLINE_STAGES, "deadline-overdue", item.id),
         )
         managers = list(work.directory.managers(work.directory.department_of(owner)))
         if managers:
@@ -240,7 +290,7 @@ def _deadlines(session: Session, work: Clockwork) -> Iterator[Due]:
 
 
 def _item_data(
-    item: ActionItemRecord, message: Message, work: Clockwork, milestone_words: list[str]
+    item: ActionItemRecord, message: Message, work: ClockSweep, milestone_words: list[str]
 ) -> dict[str, Any]:
     text = f"{item.task} {message.subject or ''}".lower()
     return {
@@ -255,23 +305,24 @@ def _item_data(
     }
 
 
-def _calendar_file(item: ActionItemRecord, message: Message, work: Clockwork) -> dict[str, Any]:
+def _calendar_file(item: ActionItemRecord, message: Message, work: ClockSweep) -> dict[str, Any]:
     """Return the .ics spec of an item's deadline (the same event the assignment mail carried)."""
-    info = work.rulebook.organization.organization
-    return {
-        "type": "ics",
-        "uid": f"{message.message_id.strip('<>')}-item{item.position}",
-        "summary": f"【截止】{item.task}",
-        "description": f"来源邮件：{message.subject or ''}",
-        "due": item.deadline,
-        "organizer": info.shared_address,
-        "organizer_name": info.name,
-        "attendees": [item.owner_email],
-        "timezone": str(work.ctx.timezone),
-    }
+    assert item.deadline is not None and item.owner_email is not None
+    return deadline_event(
+        message_id=message.message_id,
+        position=item.position,
+        task=item.task,
+        due=item.deadline,
+        owner=item.owner,
+        owner_email=item.owner_email,
+        deliverable=item.deliverable,
+        source_subject=message.subject or "",
+        organization=work.rulebook.organization.organization,
+        timezone=str(work.ctx.timezone),
+    )
 
 
-def _objections(session: Session, work: Clockwork) -> Iterator[Due]:
+def _objections(session: Session, work: ClockSweep) -> Iterator[Due]:
     for answer, _request, message in queries.objections(session):
         if not message.from_address or answer.answered_at is None:
             continue
@@ -295,7 +346,7 @@ def _objections(session: Session, work: Clockwork) -> Iterator[Due]:
         )
 
 
-def _complaints(session: Session, work: Clockwork) -> Iterator[Due]:
+def _complaints(session: Session, work: ClockSweep) -> Iterator[Due]:
     clock = work.rulebook.clocks.complaint
     internal = set(work.rulebook.organization.organization.internal_domains)
     own = {a.lower() for a in work.ctx.own_addresses}
@@ -339,7 +390,7 @@ def _complaints(session: Session, work: Clockwork) -> Iterator[Due]:
             )
 
 
-def _complaint_data(complaint: Message, staff: list[Message], work: Clockwork) -> dict[str, Any]:
+def _complaint_data(complaint: Message, staff: list[Message], work: ClockSweep) -> dict[str, Any]:
     assert complaint.date is not None
     handler = staff[0] if staff else None
     return {
@@ -356,7 +407,7 @@ def _complaint_data(complaint: Message, staff: list[Message], work: Clockwork) -
     }
 
 
-def _complaint_managers(complaint: Message, work: Clockwork) -> list[str]:
+def _complaint_managers(complaint: Message, work: ClockSweep) -> list[str]:
     managers = list(work.directory.managers(complaint.department))
     if managers:
         return managers
@@ -375,7 +426,7 @@ def _domain(address: str | None) -> str:
     return (address or "").rpartition("@")[2].lower()
 
 
-def _weekly_records(sessions: sessionmaker[Session], work: Clockwork) -> Iterator[Due]:
+def _weekly_records(sessions: sessionmaker[Session], work: ClockSweep) -> Iterator[Due]:
     """Each department's managers get the week's record once a week, when there is something."""
     clock = work.rulebook.clocks.weekly_record
     if not clock.enabled:
@@ -392,7 +443,14 @@ def _weekly_records(sessions: sessionmaker[Session], work: Clockwork) -> Iterato
     for department, info in org.departments.items():
         if not info.managers:
             continue
-        data = digest(sessions, department=department, now=work.now, org=org, tz=tz)
+        data = digest(
+            sessions,
+            department=department,
+            now=work.now,
+            org=org,
+            tz=tz,
+            complaint_reasons=work.rulebook.clocks.complaint.reasons,
+        )
         if not any(data["counts"].values()):
             continue
         rows = record_rows(
@@ -455,7 +513,7 @@ def sweep_clocks(
     A dry run computes the same and writes nothing (``scheduler --once --now … --dry-run``).
     """
     found: list[ClockMail] = []
-    work = Clockwork(rulebook, ctx, now)
+    work = ClockSweep(rulebook, ctx, now)
     weekly = list(_weekly_records(sessions, work))  # read before the write transaction
     with sessions() as session:
         session.connection(execution_options={"sqlite_immediate": True})
