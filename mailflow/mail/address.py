@@ -18,10 +18,12 @@ from mailflow.mail.model import Address
 _LOCAL = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 ADDR_SPEC = re.compile(rf"({_LOCAL})@({_LABEL}(?:\.{_LABEL})*)\.?")
-_ANGLE = re.compile(r"<\s*([^<>\s]+@[^<>\s]+?)\s*>")
+# No pattern here may backtrack over a run of @ or spaces: a header of many thousand "a@a@a…"
+# would take seconds (each @ a new split point); the local part excludes @ for that reason.
+_ANGLE = re.compile(r"<\s*([^<>\s@]+@[^<>\s]+)\s*>")
 _QUOTED = re.compile(r'"(?:[^"\\]|\\.)*"')
 # ``alice@example.com <bob@example.com>``: a display name that is itself an address (spoofing)
-_UNQUOTED_AT_NAME = re.compile(r'(^|,)\s*([^,"<>]*@[^,"<>]*?)\s*<')
+_UNQUOTED_AT_NAME = re.compile(r'(^|,)([^,"<>@]*@[^,"<>]*)<')
 
 
 def valid_address(text: str) -> str | None:
@@ -44,7 +46,7 @@ def parse_addresses(raw: str | None, field: str, defects: list[str]) -> tuple[Ad
         return _salvage(raw, field, defects)
     out: list[Address] = []
     pending: list[str] = []  # words before an unquoted comma: ``Last, First <a@b>``
-    for name, spec in _entries(_UNQUOTED_AT_NAME.sub(r'\1"\2" <', raw), field, defects):
+    for name, spec in _entries(_UNQUOTED_AT_NAME.sub(_quote_name, raw), field, defects):
         address = valid_address(spec)
         if address is None:
             if spec and not name and not out and "@" not in spec:
@@ -59,6 +61,11 @@ def parse_addresses(raw: str | None, field: str, defects: list[str]) -> tuple[Ad
     if pending:
         defects.append(f"{field}: dropped text without an address {', '.join(pending)!r}")
     return tuple(out)
+
+
+def _quote_name(found: re.Match[str]) -> str:
+    """Return an address-like display name put in quotes, so it is read as a name only."""
+    return f'{found[1]}"{found[2].strip()}" <'
 
 
 def _entries(raw: str, field: str, defects: list[str]) -> list[tuple[str, str]]:

@@ -251,7 +251,9 @@ _FORMS = (
     ),
     _form(r"(?:(?P<y>\d{4})|(?P<rel>今|本|明|下))?年(?:底|末)", _year_end),
     _form(
-        r"(?<![0-9:：])(?=(?:上午|早上|中午|下午|晚上|傍晚|凌晨)?\s*" + _CLOCK + r")|(?=下班)",
+        # \s{0,3}, not \s*: this empty match is tried at every position, and an unbounded run
+        # of spaces would be rescanned from each one (quadratic time)
+        r"(?<![0-9:：])(?=(?:上午|早上|中午|下午|晚上|傍晚|凌晨)?\s{0,3}" + _CLOCK + r")|(?=下班)",
         _today,
         needs_marker=True,
     ),

@@ -1,6 +1,7 @@
 """Parse cleaned bytes into a MIME tree, repair broken multiparts, enforce nesting limits.
 
-The stdlib parser (compat32 policy: raw header strings, no eager decoding) leaves a multipart
+The stdlib parser (compat32 policy: raw header strings, no eager decoding; every part a
+``params.SafeMessage``, whose parameters never crash) leaves a multipart
 whose boundary is missing or never appears as one opaque string. Here such a body is searched
 for a ``--boundary`` line that is followed by part headers and re-parsed with it; otherwise it
 is read as text. Imports nothing of storage/sources/jobs.
@@ -16,6 +17,7 @@ from email.parser import BytesParser
 from email.policy import compat32
 
 from mailflow.errors import LimitExceeded
+from mailflow.mail.params import SafeMessage
 from mailflow.settings import Limits
 
 _DELIMITER = re.compile(rb"^--([^\r\n]{1,200}?)[ \t]*\r?\n(?=[\x21-\x39\x3b-\x7e]+:)", re.MULTILINE)
@@ -36,7 +38,7 @@ def parse_tree(data: bytes, limits: Limits, defects: list[str]) -> Message:
     Parser defects and repairs are appended to ``defects``.
     """
     try:
-        root = BytesParser(policy=compat32).parsebytes(data)
+        root = BytesParser(SafeMessage, policy=compat32).parsebytes(data)
         _repair(root, 0, limits, defects)
     except RecursionError as e:
         raise LimitExceeded("MIME nesting too deep to parse") from e
@@ -71,7 +73,7 @@ def _recover_multipart(part: Message, defects: list[str]) -> None:
         return
     boundary = match.group(1)
     head = b'Content-Type: multipart/mixed; boundary="' + boundary.replace(b'"', b"") + b'"\r\n\r\n'
-    fixed = BytesParser(policy=compat32).parsebytes(head + body)
+    fixed = BytesParser(SafeMessage, policy=compat32).parsebytes(head + body)
     if fixed.is_multipart():
         part.set_payload(fixed.get_payload())
         part.set_boundary(boundary.decode("ascii", "surrogateescape"))

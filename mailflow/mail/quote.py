@@ -26,7 +26,8 @@ from __future__ import annotations
 import re
 import textwrap
 
-from mailflow.mail.body import BodySources, html_to_text
+from mailflow.mail.body import BodySources, html_texts
+from mailflow.mail.budget import WorkBudget
 from mailflow.mail.quote_html import cut_quoted_html
 from mailflow.mail.quote_rules import (
     attribution_start,
@@ -43,11 +44,13 @@ MAX_QUOTE_GAP = 2  # blank lines allowed inside one ">" block
 SIGNATURE_ZONE = 12  # a "-- " delimiter counts only among the last non-empty lines
 
 
-def new_text(sources: BodySources, body_text: str, defects: list[str]) -> str:
+def new_text(
+    sources: BodySources, body_text: str, defects: list[str], budget: WorkBudget | None = None
+) -> str:
     """Return the part of the body the sender wrote: history and signature removed."""
     if sources.plain is None and sources.html:
-        texts = (html_to_text(cut_quoted_html(markup), defects) for markup in sources.html)
-        return strip_quotes("\n".join(t for t in texts if t.strip()))
+        cut = tuple(cut_quoted_html(markup) for markup in sources.html)
+        return strip_quotes("\n".join(t for t in html_texts(cut, defects, budget) if t.strip()))
     return strip_quotes(body_text)
 
 

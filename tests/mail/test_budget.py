@@ -1,0 +1,139 @@
+"""The work one mail costs is bounded: the budget stops a parse, and the shapes that cost seconds
+before (found by fuzzing) now parse quickly or are quarantined with a reason."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from mailflow.errors import WorkBudgetExceeded
+from mailflow.mail.body import MAX_LAYOUT_CHARS, html_to_text, strip_tags
+from mailflow.mail.budget import TOO_MUCH_WORK, WorkBudget
+from mailflow.mail.message import MAX_ITEM_TEXT_CHARS, parse_message
+from mailflow.mail.model import ParseContext
+from mailflow.mail.params import simplified
+from tests.mail.test_fuzz import parse_within_budget
+
+
+class TickingClock:
+    """A real clock stand-in: each reading returns the next of the given CPU times."""
+
+    def __init__(self, *readings: float) -> None:
+        self.readings = list(readings)
+
+    def __call__(self) -> float:
+        return self.readings.pop(0)
+
+
+@pytest.mark.parametrize(
+    ("readings", "over"), [((0.0, 0.5), False), ((0.0, 1.0), False), ((0.0, 1.01), True)]
+)
+def test_budget_raises_only_once_spent(readings: tuple[float, ...], over: bool) -> None:
+    """A check raises WorkBudgetExceeded only once more CPU time than allowed is spent."""
+    budget = WorkBudget(1.0, clock=TickingClock(*readings))
+    if not over:
+        budget.check("reading action items")
+        return
+    with pytest.raises(WorkBudgetExceeded) as caught:
+        budget.check("reading action items")
+    assert caught.value.stage == "reading action items"
+    assert caught.value.reason.startswith(TOO_MUCH_WORK)
+    assert "reading action items" in caught.value.reason and "1 s" in caught.value.reason
+
+
+def test_spent_budget_quarantines_the_mail_with_a_reason() -> None:
+    """With no CPU time allowed, a mail is rejected as too much work, not parsed half-way."""
+    ctx = ParseContext(limits=replace(ParseContext().limits, max_parse_cpu_s=1e-9))
+    raw = "From: a@example.com\r\nSubject: 周报\r\n\r\n请张三于周五前提交周报。\r\n".encode()
+    with pytest.raises(WorkBudgetExceeded, match=f"^{TOO_MUCH_WORK}: "):
+        parse_message(raw, ctx)
+
+
+def mail(body: str | bytes, headers: str = "", content_type: str = "text/plain") -> bytes:
+    """Return a UTF-8 mail with ``body`` and extra header lines."""
+    data = body.encode() if isinstance(body, str) else body
+    head = (
+        "From: 王芳 <wang.fang@example.com>\r\nTo: coord@example.com\r\nSubject: 通知\r\n"
+        f"Date: Mon, 9 Oct 2023 10:00:00 +0800\r\n{headers}"
+        f"Content-Type: {content_type}; charset=utf-8\r\n\r\n"
+    )
+    return head.encode() + data
+
+
+# shapes that took seconds or crashed before (each from a fuzzing find, written anew here)
+COSTLY = {
+    "spaces_before_a_clock": mail("请于" + " " * 60_000 + "下午3点前回复"),
+    "thousands_of_at_signs_in_from": mail("hi", headers="Cc: x" + "@x" * 20_000 + "\r\n"),
+    "at_signs_inside_angle_brackets": mail("hi", headers="To: <" + "a@" * 20_000 + ">\r\n"),
+    "spaces_after_commas_in_to": mail("hi", headers="To: a," + " " * 30_000 + "b\r\n"),
+    "quoted_semicolons_in_parameters": mail(
+        "hi", headers='Content-Disposition: inline; filename="' + "a;" * 40_000 + '"\r\n'
+    ),
+    "rfc2231_continuation_mix": mail(
+        "hi",
+        headers="Content-Disposition: attachment; filename*0*=utf-8''a; filename*=utf-8''b\r\n",
+    ),
+    "one_huge_html_paragraph": mail(
+        "<p>" + "项目 <b>进度</b> 正常 " * 40_000 + "</p>", content_type="text/html"
+    ),
+    "unclosed_script_tags": mail("<script>" * 30_000 + "x" * 300_000, content_type="text/html"),
+    "a_megabyte_of_task_sentences": mail("请张三于10月15日前提交测试报告。\n" * 60_000),
+}
+
+
+@pytest.mark.parametrize("raw", COSTLY.values(), ids=COSTLY.keys())
+def test_costly_shapes_stay_within_the_budget(raw: bytes) -> None:
+    """Each shape that once cost seconds or crashed parses or is rejected within the budget."""
+    parse_within_budget(raw)
+
+
+def test_the_rfc2231_mix_keeps_the_first_name() -> None:
+    """``filename*0*=…; filename*=…`` (a TypeError in the stdlib) gives the first form's name."""
+    parsed = parse_message(COSTLY["rfc2231_continuation_mix"], ParseContext())
+    assert [a.filename for a in parsed.attachments] == ["a"]
+
+
+def test_long_text_reads_items_from_its_start_and_says_so() -> None:
+    """Items come from the first MAX_ITEM_TEXT_CHARS of a long mail, and a defect says so."""
+    parsed = parse_message(COSTLY["a_megabyte_of_task_sentences"], ParseContext())
+    assert len(parsed.new_text) > MAX_ITEM_TEXT_CHARS
+    assert any(
+        f"action items read from the first {MAX_ITEM_TEXT_CHARS}" in d for d in parsed.defects
+    )
+
+
+def test_huge_html_is_stripped_not_laid_out() -> None:
+    """HTML over MAX_LAYOUT_CHARS is read by the linear stripper, and a defect says so."""
+    defects: list[str] = []
+    text = html_to_text("<div>第一段</div><p>" + "x" * MAX_LAYOUT_CHARS + "</p>", defects)
+    assert text.startswith("第一段\n") and "too large to lay out" in defects[0]
+
+
+@pytest.mark.parametrize(
+    ("markup", "expected"),
+    [
+        ("<p>a</p><p>b</p>", "\na\n\nb\n"),
+        ("<table><tr><td>谁</td><td>何时</td></tr></table>", "\n\n 谁 |  何时 | \n\n"),
+        ("<head><title>t</title></head>正文<script>var x;</script>完", "正文完"),
+        ("前<style>p{}", "前"),
+        ("a &amp; b<br>c", "a & b\nc"),
+    ],
+)
+def test_strip_tags(markup: str, expected: str) -> None:
+    """The fallback stripper keeps blocks on their own lines and drops scripts and styles."""
+    assert strip_tags(markup) == expected
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        ("attachment; filename*0*=utf-8''a; filename*=utf-8''b", "attachment; filename*=utf-8''a"),
+        ("attachment; filename*1=b; filename=c", "attachment; filename=b"),
+        ("text/plain; charset=gbk; name*0=a; name*1=b", "text/plain; charset=gbk; name=a"),
+        ("inline; broken; size=3", "inline; size=3"),
+    ],
+)
+def test_simplified_parameters(params: str, expected: str) -> None:
+    """The fallback keeps one parameter per name in its simplest form."""
+    assert simplified(params) == expected
