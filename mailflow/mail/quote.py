@@ -13,7 +13,8 @@ means changing its module-level tables. The rules here are shapes many clients s
    attribution ("… 写道：", "On … wrote:") that is not followed by ``>`` lines;
 2. drop ``>``-quoted blocks with the attribution line above them, so a reply written below
    or between the quotes survives;
-3. cut at a ``-- `` delimiter or a "发自我的iPhone" / "Sent from my …" line.
+3. cut a trailing legal or confidentiality notice (``quote_notice``);
+4. cut at a ``-- `` delimiter or a "发自我的iPhone" / "Sent from my …" line.
 
 HTML-only mail is first cut at its quote containers (``quote_html``), then converted with
 ``body.html_to_text`` and put through the same steps. Stripping is best effort: the whole
@@ -29,6 +30,7 @@ import textwrap
 from mailflow.mail.body import BodySources, html_texts
 from mailflow.mail.budget import WorkBudget
 from mailflow.mail.quote_html import cut_quoted_html
+from mailflow.mail.quote_notice import notice_start
 from mailflow.mail.quote_rules import (
     attribution_start,
     is_mobile_signature,
@@ -63,6 +65,8 @@ def strip_quotes(text: str) -> str:
     keep = _unquoted(norm)
     raw = [line for line, kept in zip(raw, keep, strict=True) if kept]
     norm = [line for line, kept in zip(norm, keep, strict=True) if kept]
+    notice = notice_start(norm)
+    raw, norm = raw[:notice], norm[:notice]
     end = _signature_start(raw, norm)
     return _tidy(raw[:end])
 
