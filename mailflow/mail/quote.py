@@ -43,6 +43,9 @@ from mailflow.mail.quote_rules import (
 )
 
 MAX_QUOTE_GAP = 2  # blank lines allowed inside one ">" block
+# new_text is read from this much of the body: what the sender wrote comes first, and reading
+# megabytes of history line by line would cost seconds
+MAX_BODY_CHARS = 200_000
 SIGNATURE_ZONE = 12  # a "-- " delimiter counts only among the last non-empty lines
 
 
@@ -52,8 +55,18 @@ def new_text(
     """Return the part of the body the sender wrote: history and signature removed."""
     if sources.plain is None and sources.html:
         cut = tuple(cut_quoted_html(markup) for markup in sources.html)
-        return strip_quotes("\n".join(t for t in html_texts(cut, defects, budget) if t.strip()))
-    return strip_quotes(body_text)
+        text = "\n".join(t for t in html_texts(cut, defects, budget) if t.strip())
+        return strip_quotes(_leading(text, defects))
+    return strip_quotes(_leading(body_text, defects))
+
+
+def _leading(text: str, defects: list[str]) -> str:
+    """Return the first ``MAX_BODY_CHARS`` of ``text`` in whole lines (all of it when shorter)."""
+    if len(text) <= MAX_BODY_CHARS:
+        return text
+    defects.append(f"body of {len(text)} characters: new_text read from the first {MAX_BODY_CHARS}")
+    cut = text.rfind("\n", 0, MAX_BODY_CHARS)
+    return text[: cut if cut > 0 else MAX_BODY_CHARS]
 
 
 def strip_quotes(text: str) -> str:

@@ -47,9 +47,9 @@ _START = re.compile(
 )
 
 
-def _signals(text: str) -> int:
-    """Return how many kinds of notice signal ``text`` carries."""
-    return sum(1 for signal in _SIGNALS if signal.search(text))
+def _signals(text: str) -> set[int]:
+    """Return which kinds of notice signal ``text`` carries."""
+    return {k for k, signal in enumerate(_SIGNALS) if signal.search(text)}
 
 
 def _paragraphs(lines: list[str]) -> list[tuple[int, int]]:
@@ -75,13 +75,20 @@ def _extends_notice(lines: list[str], start: int, end: int) -> bool:
 
 
 def _notice_begins(lines: list[str], start: int, end: int) -> int | None:
-    """Return where a notice begins in the paragraph ``lines[start:end]``, None if it is none."""
-    if _signals(" ".join(lines[start:end])) < MIN_SIGNALS:
+    """Return where a notice begins in the paragraph ``lines[start:end]``, None if it is none.
+
+    Signals are gathered from the paragraph's end upwards, each line read with the next one
+    (a hard-wrapped "in / error"), so a paragraph of any length costs linear time.
+    """
+    found: set[int] = set()
+    begins = None
+    for i in range(end - 1, start - 1, -1):
+        found |= _signals(" ".join(lines[i : i + 2]) if i + 1 < end else lines[i])
+        if len(found) >= MIN_SIGNALS and _START.match(lines[i]):
+            begins = i
+    if len(found) < MIN_SIGNALS:
         return None
-    for i in range(start, end):
-        if _START.match(lines[i]) and _signals(" ".join(lines[i:end])) >= MIN_SIGNALS:
-            return i
-    return start
+    return start if begins is None else begins
 
 
 def notice_start(lines: list[str]) -> int:

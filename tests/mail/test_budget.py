@@ -137,3 +137,15 @@ def test_strip_tags(markup: str, expected: str) -> None:
 def test_simplified_parameters(params: str, expected: str) -> None:
     """The fallback keeps one parameter per name in its simplest form."""
     assert simplified(params) == expected
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "gb18030"])
+def test_megabytes_of_text_parse_without_a_label(encoding: str) -> None:
+    """Megabytes of unlabelled text are guessed from their start and parsed, not quarantined."""
+    line = "仓库盘点：请各库管员于周五前核对A区货位，差异写入附表。Stock check: zone A.\n"
+    raw = b"From: a@example.com\r\nSubject: stock\r\nContent-Type: text/plain\r\n\r\n" + (
+        line * 60_000
+    ).encode(encoding)
+    parsed = parse_message(raw, ParseContext())
+    assert parsed.body_text.startswith(line) and parsed.body_text.count(line) == 60_000
+    assert any("new_text read from the first" in d for d in parsed.defects)
