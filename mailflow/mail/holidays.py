@@ -23,6 +23,8 @@ from mailflow.mail.calendar import BusinessCalendar
 __all__ = ["HOLIDAY_PATTERN", "holiday_deadline"]
 
 _ONE_DAY = timedelta(days=1)
+# a break that ended longer ago than this has its first workday after it behind the message
+_LONGEST_GAP = timedelta(days=31)
 # what offices call each holiday -> the name in the chinese-calendar data
 _NAMES = {
     "元旦": "New Year's Day",
@@ -86,7 +88,7 @@ def holiday_deadline(
     """
     name = None if word is None else _NAMES.get(word) or _NAMES.get(word[:2])
     for first, last, names in _breaks():
-        if name is not None and name not in names:
+        if last < today - _LONGEST_GAP or (name is not None and name not in names):
             continue
         if before and first > today:
             return cal.previous_workday(first)

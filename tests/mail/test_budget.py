@@ -78,6 +78,7 @@ COSTLY = {
         "<p>" + "项目 <b>进度</b> 正常 " * 40_000 + "</p>", content_type="text/html"
     ),
     "unclosed_script_tags": mail("<script>" * 30_000 + "x" * 300_000, content_type="text/html"),
+    "holiday_words_repeated": mail("请十一后交，春节前交，节后第一个工作日交。" * 3_000),
     "a_megabyte_of_task_sentences": mail("请张三于10月15日前提交测试报告。\n" * 60_000),
 }
 
