@@ -7,10 +7,11 @@ from dataclasses import replace
 
 import pytest
 
-from mailflow.errors import WorkBudgetExceeded
+from mailflow.errors import LimitExceeded, WorkBudgetExceeded
 from mailflow.mail.body import MAX_LAYOUT_CHARS, html_to_text, strip_tags
 from mailflow.mail.budget import TOO_MUCH_WORK, WorkBudget
 from mailflow.mail.message import MAX_ITEM_TEXT_CHARS, parse_message
+from mailflow.mail.mime import MAX_PARTS
 from mailflow.mail.model import ParseContext
 from mailflow.mail.params import simplified
 from tests.mail.test_fuzz import parse_within_budget
@@ -150,3 +151,30 @@ def test_megabytes_of_text_parse_without_a_label(encoding: str) -> None:
     parsed = parse_message(raw, ParseContext())
     assert parsed.body_text.startswith(line) and parsed.body_text.count(line) == 60_000
     assert any("new_text read from the first" in d for d in parsed.defects)
+
+
+# shapes that make the stdlib parser itself slow: refused before or while it runs
+REFUSED = {
+    "delivery_status_of_blank_lines": (
+        b"From: MAILER-DAEMON@mx.example.net\r\nContent-Type: multipart/report; boundary=r\r\n\r\n"
+        b"--r\r\nContent-Type: message/delivery-status\r\n\r\n" + b"\n" * 50_000 + b"--r--\r\n",
+        f"more than {MAX_PARTS} MIME parts",
+    ),
+    "tens_of_thousands_of_empty_parts": (
+        b"From: a@example.com\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n"
+        + b"--b\r\n\r\nx\r\n" * 20_000
+        + b"--b--\r\n",
+        f"more than {MAX_PARTS} MIME parts",
+    ),
+    "millions_of_lines": (
+        b"From: a@example.com\r\nSubject: log\r\n\r\n" + b"ok\n" * 1_500_000,
+        "lines, over the limit of 1000000",
+    ),
+}
+
+
+@pytest.mark.parametrize(("raw", "reason"), REFUSED.values(), ids=REFUSED.keys())
+def test_parser_heavy_shapes_are_refused_quickly(raw: bytes, reason: str) -> None:
+    """Too many lines or parts is a quarantine reason given before the cost is paid."""
+    with pytest.raises(LimitExceeded, match=reason):
+        parse_message(raw, ParseContext())
