@@ -15,6 +15,7 @@ from functools import lru_cache
 from mailflow.mail.header import decode_text
 from mailflow.mail.model import Address
 
+MAX_NAME_CHARS = 200  # the longest display name kept (a real one is a few dozen characters)
 _LOCAL = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 ADDR_SPEC = re.compile(rf"({_LOCAL})@({_LABEL}(?:\.{_LABEL})*)\.?")
@@ -129,9 +130,19 @@ def _salvage(raw: str, field: str, defects: list[str]) -> tuple[Address, ...]:
 
 
 def _display_name(name: str, address: str, defects: list[str]) -> str:
-    """Return the decoded display name; a name that only repeats the address becomes empty."""
+    """Return the decoded display name; a name that only repeats the address becomes empty.
+
+    A name longer than ``MAX_NAME_CHARS`` is garbage (thousands of comma-separated words glued
+    to one address) and would cost every later step that matches names; it is dropped.
+    """
+    if len(name) > MAX_NAME_CHARS * 4:  # encoded-words make a real name up to ~4 times longer
+        defects.append(f"display name of {len(name)} characters for {address} dropped")
+        return ""
     text, found = _decoded_name(name, address)
     defects.extend(found)
+    if len(text) > MAX_NAME_CHARS:
+        defects.append(f"display name of {len(text)} characters for {address} dropped")
+        return ""
     return text
 
 

@@ -79,6 +79,13 @@ COSTLY = {
         "<p>" + "项目 <b>进度</b> 正常 " * 40_000 + "</p>", content_type="text/html"
     ),
     "unclosed_script_tags": mail("<script>" * 30_000 + "x" * 300_000, content_type="text/html"),
+    "words_glued_to_one_address": mail(
+        "请张三周五前回复。",
+        headers="To: " + "王 工, " * 40_000 + "周强 <zhou.qiang@example.com>\r\n",
+    ),
+    "thousands_of_reply_prefixes": mail(
+        "hi", headers="Subject: " + "Re: " * 50_000 + "【通知】\r\n"
+    ),
     "holiday_words_repeated": mail("请十一后交，春节前交，节后第一个工作日交。" * 3_000),
     "a_megabyte_of_task_sentences": mail("请张三于10月15日前提交测试报告。\n" * 60_000),
 }
@@ -178,3 +185,10 @@ def test_parser_heavy_shapes_are_refused_quickly(raw: bytes, reason: str) -> Non
     """Too many lines or parts is a quarantine reason given before the cost is paid."""
     with pytest.raises(LimitExceeded, match=reason):
         parse_message(raw, ParseContext())
+
+
+def test_a_display_name_of_thousands_of_words_is_dropped() -> None:
+    """Words glued to one address by unquoted commas make no name, and a defect says so."""
+    parsed = parse_message(COSTLY["words_glued_to_one_address"], ParseContext())
+    assert parsed.to[-1].address == "zhou.qiang@example.com" and parsed.to[-1].name == ""
+    assert any("display name of" in d for d in parsed.defects)
