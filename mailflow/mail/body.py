@@ -25,6 +25,7 @@ from mailflow.mail.mime import Leaf, leaves
 
 TABLE_CELL_SEPARATOR = " | "
 MAX_LAYOUT_CHARS = 200_000  # larger HTML is stripped of its tags, not laid out
+MAX_BODY_PARTS = 100  # inline text parts read as the body; real mail has one to a few
 _META_CHARSET = re.compile(
     rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.IGNORECASE
 )
@@ -55,6 +56,9 @@ def body_sources(
         if budget is not None:
             budget.check("decoding the body")
         kind = _body_kind(leaf)
+        if kind is not None and len(plain) + len(rich) >= MAX_BODY_PARTS:
+            defects.append(f"more than {MAX_BODY_PARTS} body parts: the rest is not read")
+            break
         if kind == "plain":
             plain.append(_plain(part_text(leaf.part, defects)))
         elif kind == "html":

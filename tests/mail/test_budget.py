@@ -8,7 +8,7 @@ from dataclasses import replace
 import pytest
 
 from mailflow.errors import LimitExceeded, WorkBudgetExceeded
-from mailflow.mail.body import MAX_LAYOUT_CHARS, html_to_text, strip_tags
+from mailflow.mail.body import MAX_BODY_PARTS, MAX_LAYOUT_CHARS, html_to_text, strip_tags
 from mailflow.mail.budget import TOO_MUCH_WORK, WorkBudget
 from mailflow.mail.message import MAX_ITEM_TEXT_CHARS, parse_message
 from mailflow.mail.mime import MAX_PARTS
@@ -192,3 +192,16 @@ def test_a_display_name_of_thousands_of_words_is_dropped() -> None:
     parsed = parse_message(COSTLY["words_glued_to_one_address"], ParseContext())
     assert parsed.to[-1].address == "zhou.qiang@example.com" and parsed.to[-1].name == ""
     assert any("display name of" in d for d in parsed.defects)
+
+
+def test_only_the_first_body_parts_are_read() -> None:
+    """Thousands of inline text parts are read up to MAX_BODY_PARTS, and a defect says so."""
+    parts = b"".join(
+        b"--b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" + f"第{i}段\r\n".encode()
+        for i in range(MAX_BODY_PARTS + 50)
+    )
+    raw = b"From: a@example.com\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n" + parts
+    parsed = parse_message(raw + b"--b--\r\n", ParseContext())
+    assert parsed.body_text.startswith("第0段") and f"第{MAX_BODY_PARTS - 1}段" in parsed.body_text
+    assert f"第{MAX_BODY_PARTS}段" not in parsed.body_text
+    assert any(f"more than {MAX_BODY_PARTS} body parts" in d for d in parsed.defects)
