@@ -11,6 +11,8 @@ MAILFLOW_FUZZ_RANDOM=1 (and MAILFLOW_FUZZ_EXAMPLES=N) to explore new ones locall
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -150,3 +152,16 @@ def test_any_header_parameters_parse(content_type: str, type_params: str, dispos
         "\r\nAAAA\r\n--B--\r\n"
     ).encode()
     parse_within_budget(raw)
+
+
+def test_the_fuzzing_benchmark_runs() -> None:
+    """benchmarks/parse_fuzz.py runs at a tiny size and prints its tables."""
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, "benchmarks/parse_fuzz.py", "--cases", "3"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "3 mutants of" in done.stdout and "parse_message" in done.stdout
