@@ -104,6 +104,7 @@ _MOBILE_SIGNATURE = re.compile(
     + r"|(?:获取|獲取|取得)\s*\S{1,12}\s*版\s*Outlook\S{0,40}"  # 获取 Android 版 Outlook
     + r"|Sent from (?:my\s+\S.{0,30}|(?:Outlook|Mail|Yahoo|Samsung|Huawei|AOL|Gmail|Zoho|Proton"
     + r"|Spark|BlueMail|Edison|NetEase|WPS|Lark|DingTalk|Foxmail|QQ|iPhone|iPad|Android)\b.{0,40})"
+    + r"|签名由\s*\S.{0,20}定制"  # the footer of NetEase Mail Master's signature card
     + r"|Sent (?:with|via) \S.{0,30}|Get Outlook for \S.{0,60}"
     + r"|Von meinem \S.{0,30} gesendet|Envoyé de mon \S.{0,30})$",
     re.IGNORECASE,

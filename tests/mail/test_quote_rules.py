@@ -96,6 +96,7 @@ SIGNATURES = [
     "Sent from Yahoo Mail on Android",
     "Sent from my Galaxy",
     "Sent with Spark",
+    "签名由 网易邮箱大师 定制",
 ]
 
 # lines a sender writes that start like a signature and must stay
