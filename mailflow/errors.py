@@ -37,6 +37,14 @@ class LimitExceeded(MessageRejected):
     """Raised when a message breaks a configured limit (size, headers, attachments, nesting)."""
 
 
+class WorkBudgetExceeded(LimitExceeded):
+    """Raised when parsing one message costs more CPU time than ``Limits.max_parse_cpu_s``."""
+
+    def __init__(self, reason: str, stage: str) -> None:
+        super().__init__(reason)
+        self.stage = stage
+
+
 class SourceError(MailflowError):
     """Raised when a mailbox cannot be read."""
 

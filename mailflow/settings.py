@@ -44,6 +44,10 @@ class Limits:
     max_headers: int = 1000
     max_attachments: int = 100
     max_nesting: int = 20
+    # the stdlib MIME parser reads line by line (~0.5 µs a line): a million lines is ~0.5 s
+    max_lines: int = 1_000_000
+    # CPU seconds one message may cost to parse (invariant 13); ordinary mail takes a few ms
+    max_parse_cpu_s: float = 2.0
 
 
 def _config_file() -> Path:
@@ -100,6 +104,8 @@ class Settings(BaseSettings):
     max_headers: int = Field(default=Limits.max_headers, gt=0)
     max_attachments: int = Field(default=Limits.max_attachments, ge=0)
     max_nesting: int = Field(default=Limits.max_nesting, gt=0)
+    max_lines: int = Field(default=Limits.max_lines, gt=0)
+    max_parse_cpu_s: float = Field(default=Limits.max_parse_cpu_s, gt=0)
 
     @model_validator(mode="before")
     @classmethod
@@ -147,6 +153,8 @@ class Settings(BaseSettings):
             max_headers=self.max_headers,
             max_attachments=self.max_attachments,
             max_nesting=self.max_nesting,
+            max_lines=self.max_lines,
+            max_parse_cpu_s=self.max_parse_cpu_s,
         )
 
     def source_secret(self) -> str | None:

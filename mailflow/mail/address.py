@@ -15,13 +15,16 @@ from functools import lru_cache
 from mailflow.mail.header import decode_text
 from mailflow.mail.model import Address
 
+MAX_NAME_CHARS = 200  # the longest display name kept (a real one is a few dozen characters)
 _LOCAL = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 ADDR_SPEC = re.compile(rf"({_LOCAL})@({_LABEL}(?:\.{_LABEL})*)\.?")
-_ANGLE = re.compile(r"<\s*([^<>\s]+@[^<>\s]+?)\s*>")
+# No pattern here may backtrack over a run of @ or spaces: a header of many thousand "a@a@a…"
+# would take seconds (each @ a new split point); the local part excludes @ for that reason.
+_ANGLE = re.compile(r"<\s*([^<>\s@]+@[^<>\s]+)\s*>")
 _QUOTED = re.compile(r'"(?:[^"\\]|\\.)*"')
 # ``alice@example.com <bob@example.com>``: a display name that is itself an address (spoofing)
-_UNQUOTED_AT_NAME = re.compile(r'(^|,)\s*([^,"<>]*@[^,"<>]*?)\s*<')
+_UNQUOTED_AT_NAME = re.compile(r'(^|,)([^,"<>@]*@[^,"<>]*)<')
 
 
 def valid_address(text: str) -> str | None:
@@ -44,7 +47,7 @@ def parse_addresses(raw: str | None, field: str, defects: list[str]) -> tuple[Ad
         return _salvage(raw, field, defects)
     out: list[Address] = []
     pending: list[str] = []  # words before an unquoted comma: ``Last, First <a@b>``
-    for name, spec in _entries(_UNQUOTED_AT_NAME.sub(r'\1"\2" <', raw), field, defects):
+    for name, spec in _entries(_UNQUOTED_AT_NAME.sub(_quote_name, raw), field, defects):
         address = valid_address(spec)
         if address is None:
             if spec and not name and not out and "@" not in spec:
@@ -59,6 +62,11 @@ def parse_addresses(raw: str | None, field: str, defects: list[str]) -> tuple[Ad
     if pending:
         defects.append(f"{field}: dropped text without an address {', '.join(pending)!r}")
     return tuple(out)
+
+
+def _quote_name(found: re.Match[str]) -> str:
+    """Return an address-like display name put in quotes, so it is read as a name only."""
+    return f'{found[1]}"{found[2].strip()}" <'
 
 
 def _entries(raw: str, field: str, defects: list[str]) -> list[tuple[str, str]]:
@@ -122,9 +130,19 @@ def _salvage(raw: str, field: str, defects: list[str]) -> tuple[Address, ...]:
 
 
 def _display_name(name: str, address: str, defects: list[str]) -> str:
-    """Return the decoded display name; a name that only repeats the address becomes empty."""
+    """Return the decoded display name; a name that only repeats the address becomes empty.
+
+    A name longer than ``MAX_NAME_CHARS`` is garbage (thousands of comma-separated words glued
+    to one address) and would cost every later step that matches names; it is dropped.
+    """
+    if len(name) > MAX_NAME_CHARS * 4:  # encoded-words make a real name up to ~4 times longer
+        defects.append(f"display name of {len(name)} characters for {address} dropped")
+        return ""
     text, found = _decoded_name(name, address)
     defects.extend(found)
+    if len(text) > MAX_NAME_CHARS:
+        defects.append(f"display name of {len(text)} characters for {address} dropped")
+        return ""
     return text
 
 

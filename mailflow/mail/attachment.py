@@ -15,6 +15,7 @@ from email.message import Message
 from mailflow.mail.charset import decode_bytes
 from mailflow.mail.header import decode_text, first_raw, to_bytes
 from mailflow.mail.model import Attachment
+from mailflow.mail.params import SafeMessage
 
 # report parts describe a delivery; they are neither body nor attachment
 REPORT_PARTS = frozenset(
@@ -32,6 +33,7 @@ _VERSION = (
     re.compile(r"版本?\s*[vV]?(\d+(?:\.\d+){0,3})(?![\d])"),
     re.compile(r"第\s*(\d+)\s*版|(?<![\d.])(\d+(?:\.\d+){1,3})\s*版(?!本)"),
 )
+MAX_FILENAME_CHARS = 255  # what file systems allow; longer is garbage or an attack
 _EXTENSION = re.compile(r"\.(?=[A-Za-z0-9]*[A-Za-z])[A-Za-z0-9]{1,6}$")
 _DATES = (
     re.compile(r"(?<!\d)((?:19|20)\d\d)(\d\d)(\d\d)(?!\d)"),
@@ -71,7 +73,7 @@ def raw_filename(part: Message) -> str | tuple[str | None, str | None, str] | No
         raw = first_raw(part, header)
         if raw is None:
             continue
-        holder = Message()
+        holder = SafeMessage()
         holder[header] = to_bytes(raw).decode("latin-1")
         value = holder.get_param(param, None, header)
         if value:
@@ -95,7 +97,10 @@ def filename(part: Message, defects: list[str]) -> str | None:
         name = decode_text(latin, defects)
     base = re.split(r"[/\\]", name.strip())[-1].strip()
     if base != name.strip():
-        defects.append(f"attachment name {name!r} carried a directory; kept {base!r}")
+        defects.append(f"attachment name {name[:80]!r} carried a directory; kept {base[:80]!r}")
+    if len(base) > MAX_FILENAME_CHARS:
+        defects.append(f"attachment name of {len(base)} characters cut to {MAX_FILENAME_CHARS}")
+        base = base[:MAX_FILENAME_CHARS]
     return base or None
 
 

@@ -2,7 +2,9 @@
 
 Payloads are decoded from ``get_payload(decode=True)`` bytes with ``charset.decode_bytes``,
 never ``get_content()`` (which assumes ASCII or raises on unknown labels). HTML becomes text
-with inscriptis; table cells are joined with `` | `` so a row reads as one line.
+with inscriptis; table cells are joined with `` | `` so a row reads as one line. inscriptis
+lays out a long run of inline text in more than quadratic time, so markup over
+``MAX_LAYOUT_CHARS`` is read by a linear tag stripper instead (a defect says so).
 Imports nothing of storage/sources/jobs.
 """
 
@@ -17,15 +19,20 @@ from inscriptis import get_text
 from inscriptis.model.config import ParserConfig
 
 from mailflow.mail.attachment import REPORT_PARTS, is_attachment
+from mailflow.mail.budget import WorkBudget
 from mailflow.mail.charset import codec_for, decode_bytes
 from mailflow.mail.mime import Leaf, leaves
 
 TABLE_CELL_SEPARATOR = " | "
+MAX_LAYOUT_CHARS = 200_000  # larger HTML is stripped of its tags, not laid out
+MAX_BODY_PARTS = 100  # inline text parts read as the body; real mail has one to a few
 _META_CHARSET = re.compile(
     rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.IGNORECASE
 )
 _TAG = re.compile(r"<[^>]*>")
-_SKIPPED = re.compile(r"<(script|style|head)\b.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
+_SKIPPED_OPEN = re.compile(r"<(script|style|head)\b", re.IGNORECASE)
+_BLOCK_TAG = re.compile(r"<(?:/?(?:p|div|tr|li|h[1-6]|table|blockquote|pre)\b|br\b)[^>]*>", re.I)
+_CELL_TAG = re.compile(r"</t[dh]\s*>", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -36,12 +43,22 @@ class BodySources:
     html: tuple[str, ...]  # the markup of each inline text/html part
 
 
-def body_sources(root: Message, defects: list[str]) -> BodySources:
-    """Return the decoded inline plain and HTML parts of ``root``."""
+def body_sources(
+    root: Message, defects: list[str], budget: WorkBudget | None = None
+) -> BodySources:
+    """Return the decoded inline plain and HTML parts of ``root``.
+
+    Raises ``WorkBudgetExceeded`` when ``budget`` is spent (checked after each part).
+    """
     plain: list[str] = []
     rich: list[str] = []
     for leaf in leaves(root):
+        if budget is not None:
+            budget.check("decoding the body")
         kind = _body_kind(leaf)
+        if kind is not None and len(plain) + len(rich) >= MAX_BODY_PARTS:
+            defects.append(f"more than {MAX_BODY_PARTS} body parts: the rest is not read")
+            break
         if kind == "plain":
             plain.append(_plain(part_text(leaf.part, defects)))
         elif kind == "html":
@@ -50,12 +67,23 @@ def body_sources(root: Message, defects: list[str]) -> BodySources:
     return BodySources(plain=joined or None, html=tuple(rich))
 
 
-def body_text(sources: BodySources, defects: list[str]) -> str:
+def body_text(sources: BodySources, defects: list[str], budget: WorkBudget | None = None) -> str:
     """Return the readable body: all inline plain parts, else all HTML parts as text."""
     if sources.plain is not None:
         return sources.plain
-    texts = (html_to_text(markup, defects) for markup in sources.html)
-    return "\n".join(t for t in texts if t)
+    return "\n".join(t for t in html_texts(sources.html, defects, budget) if t)
+
+
+def html_texts(
+    markups: tuple[str, ...], defects: list[str], budget: WorkBudget | None = None
+) -> list[str]:
+    """Return each of ``markups`` as text, checking ``budget`` after each one."""
+    texts = []
+    for markup in markups:
+        texts.append(html_to_text(markup, defects))
+        if budget is not None:
+            budget.check("converting HTML to text")
+    return texts
 
 
 def _body_kind(leaf: Leaf) -> str | None:
@@ -101,10 +129,36 @@ def _plain(text: str) -> str:
 
 def html_to_text(markup: str, defects: list[str]) -> str:
     """Return ``markup`` as text, tables kept row by row; falls back to tag stripping."""
-    try:
-        text = get_text(markup, ParserConfig(table_cell_separator=TABLE_CELL_SEPARATOR))
-    except (RecursionError, ValueError) as e:
-        defects.append(f"HTML could not be laid out ({type(e).__name__}); tags stripped")
-        text = html.unescape(_TAG.sub(" ", _SKIPPED.sub(" ", markup)))
+    if len(markup) > MAX_LAYOUT_CHARS:
+        defects.append(f"HTML of {len(markup)} characters is too large to lay out; tags stripped")
+        text = strip_tags(markup)
+    else:
+        try:
+            text = get_text(markup, ParserConfig(table_cell_separator=TABLE_CELL_SEPARATOR))
+        except (RecursionError, ValueError) as e:
+            defects.append(f"HTML could not be laid out ({type(e).__name__}); tags stripped")
+            text = strip_tags(markup)
     lines = [line.rstrip() for line in text.replace("\r\n", "\n").split("\n")]
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip("\n")
+
+
+def strip_tags(markup: str) -> str:
+    """Return the text of ``markup`` in linear time: blocks on their own lines, cells joined."""
+    kept = _CELL_TAG.sub(TABLE_CELL_SEPARATOR, _without_skipped(markup))
+    return html.unescape(_TAG.sub(" ", _BLOCK_TAG.sub("\n", kept)))
+
+
+def _without_skipped(markup: str) -> str:
+    """Return ``markup`` without its script, style and head elements (an unclosed one ends it)."""
+    out, pos, lower = [], 0, markup.lower()
+    for found in _SKIPPED_OPEN.finditer(markup):
+        if found.start() < pos:
+            continue
+        out.append(markup[pos : found.start()])
+        close = lower.find(f"</{found.group(1).lower()}", found.end())
+        if close < 0:
+            return "".join(out)
+        end = lower.find(">", close)
+        pos = len(markup) if end < 0 else end + 1
+    out.append(markup[pos:])
+    return "".join(out)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 import chinese_calendar
@@ -28,6 +29,9 @@ __all__ = ["BusinessCalendar"]
 _ONE_DAY = timedelta(days=1)
 
 
+# chinese_calendar.is_workday recomputes the min and max of its whole table on every call
+# (~50 µs); deadlines, reminders and SLA clocks ask about the same few hundred days again and again
+@lru_cache(maxsize=8192)
 def _statutory_workday(day: date) -> bool:
     """Return whether ``day`` is a PRC workday, or a weekday where the package has no data."""
     try:

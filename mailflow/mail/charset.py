@@ -97,6 +97,9 @@ _HAN_PAIR = re.compile(r"[\u4e00-\u9fff\u3000-\u303f\uff00-\uffef]{2}")
 _HAN_IN_LATIN = re.compile(r"[A-Za-z][\u4e00-\u9fff]|[\u4e00-\u9fff][A-Za-z]")
 
 
+MAX_GUESS_BYTES = 65_536  # a charset is guessed from this much of a part's bytes
+
+
 @dataclass(frozen=True)
 class Decoded:
     """Text decoded from bytes, and what was worked around to get it (None when nothing)."""
@@ -158,7 +161,11 @@ def guess(data: bytes) -> tuple[str, str]:
     Order: strict UTF-8; UTF-8 with a few bad bytes replaced; for runs of high bytes (CJK),
     GB18030 or Big5, whichever yields common Han characters; charset-normalizer among the
     usual mail charsets; windows-1252 (isolated accented letters), replacing what is left.
+    Over ``MAX_GUESS_BYTES`` the choice is made on the leading lines (guessing costs far more
+    than decoding) and the whole is decoded with it, bad bytes replaced.
     """
+    if len(data) > MAX_GUESS_BYTES:
+        return _guess_from_sample(data)
     text = _strict(data, UTF8)
     if text is not None:
         return text, UTF8
@@ -176,6 +183,20 @@ def guess(data: bytes) -> tuple[str, str]:
     if text is not None:
         return text, "cp1252"
     return data.decode("cp1252", errors="replace"), "cp1252 with undecodable bytes replaced"
+
+
+def _guess_from_sample(data: bytes) -> tuple[str, str]:
+    """Return ``data`` decoded with the codec guessed from its first ``MAX_GUESS_BYTES``."""
+    sample = data[:MAX_GUESS_BYTES]
+    # a newline byte is never inside a UTF-8, GB18030 or Big5 character: a safe place to cut
+    end = sample.rfind(b"\n")
+    _, how = guess(sample[: end + 1] if end > 0 else sample)
+    codec = how.split(" with ")[0]
+    try:
+        text = data.decode(codec, errors="replace")
+    except LookupError:
+        codec, text = "cp1252", data.decode("cp1252", errors="replace")
+    return text, codec if "\ufffd" not in text else f"{codec} with invalid bytes replaced"
 
 
 def han_reading(data: bytes) -> tuple[str, str] | None:

@@ -7,7 +7,9 @@ given or implied (``24小时内``, ``下午3点``, ``下班前``). Forms read:
 - absolute: ``2023-10-15``, ``2023/10/15``, ``2023.10.15``, ``2023年10月15日``, ``10月15日``,
   ``10月底``, ``15日``, ``10.15``, ``10/15``, each optionally with a time and 前/之前/以前/截止;
 - relative to the message's Date: 今天/明天/后天, (本/这/下)周五, 周五前, 本周内, 下周内,
-  N天内, N个工作日内 (PRC business days), N小时内, N周内, N个月内, 月底/下月初/年底.
+  N天内, N个工作日内 (PRC business days), N小时内, N周内, N个月内, 月底/下月初/年底;
+- tied to a statutory holiday (``holidays``): 春节前, 元旦前, 国庆节后第一个工作日, 五一节后,
+  节后上班第一天, 年前: the workday next to the break, on the PRC calendar.
 
 Rules: a year-less date that would fall more than ``PAST_GRACE`` before the message means next
 year; a bare ``15日`` before the message day means next month; ``N个工作日内`` is the N-th
@@ -30,6 +32,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from mailflow.mail.calendar import BusinessCalendar
+from mailflow.mail.holidays import HOLIDAY_PATTERN, holiday_deadline
 
 __all__ = ["PAST_GRACE", "Deadline", "find_deadline", "find_deadlines"]
 
@@ -201,6 +204,14 @@ def _year_end(m: re.Match[str], now: _Now) -> Value:
     return None if year is None else date(year, 12, 31)
 
 
+def _holiday(m: re.Match[str], now: _Now) -> Value:
+    """春节前, 国庆节后第一个工作日, 节后: the workday next to a statutory break."""
+    if now.today is None:
+        return None
+    before = m["after"] is None
+    return holiday_deadline(m["hol"], now.today, now.cal, before=before)
+
+
 def _today(m: re.Match[str], now: _Now) -> Value:
     return now.today
 
@@ -250,8 +261,11 @@ _FORMS = (
         _month_part,
     ),
     _form(r"(?:(?P<y>\d{4})|(?P<rel>今|本|明|下))?年(?:底|末)", _year_end),
+    _form(HOLIDAY_PATTERN, _holiday),
     _form(
-        r"(?<![0-9:：])(?=(?:上午|早上|中午|下午|晚上|傍晚|凌晨)?\s*" + _CLOCK + r")|(?=下班)",
+        # \s{0,3}, not \s*: this empty match is tried at every position, and an unbounded run
+        # of spaces would be rescanned from each one (quadratic time)
+        r"(?<![0-9:：])(?=(?:上午|早上|中午|下午|晚上|傍晚|凌晨)?\s{0,3}" + _CLOCK + r")|(?=下班)",
         _today,
         needs_marker=True,
     ),

@@ -1,7 +1,9 @@
 """Parse one raw message into a ``ParsedMessage``: the entry point of the pure parsing layer.
 
 Order matters for invariant 13: size and header count are checked on the raw bytes, nesting
-and attachment count on the parsed tree, all before any payload is decoded. Anything merely
+and attachment count on the parsed tree, all before any payload is decoded. The CPU time of
+the whole parse is bounded by a ``WorkBudget`` checked between steps, and action items are read
+from the first ``MAX_ITEM_TEXT_CHARS`` of what the sender wrote only. Anything merely
 malformed is read best-effort and what was worked around is listed in ``defects``; only bytes
 that are not mail at all raise ``MessageRejected``. ``to_contract(parse_message(raw, ctx))``
 gives the ``mailflow parse --json`` document. Imports nothing of storage/sources/jobs.
@@ -20,11 +22,12 @@ from mailflow.mail.address import parse_addresses
 from mailflow.mail.attachment import is_attachment, to_attachment
 from mailflow.mail.automated import automated_reason
 from mailflow.mail.body import body_sources, body_text
+from mailflow.mail.budget import WorkBudget
 from mailflow.mail.confirmation import read_confirmation
 from mailflow.mail.header import decode_text, first_raw, message_ids, raw_values
 from mailflow.mail.items import extract_items
 from mailflow.mail.mime import leaves, parse_tree
-from mailflow.mail.model import Address, ParseContext, ParsedMessage, to_contract
+from mailflow.mail.model import Address, Attachment, ParseContext, ParsedMessage, to_contract
 from mailflow.mail.prelude import prepare
 from mailflow.mail.quote import new_text
 from mailflow.mail.quote_html import cut_quoted_html
@@ -33,15 +36,20 @@ from mailflow.mail.subject import parse_subject
 __all__ = ["generated_message_id", "parse_message", "to_contract"]
 
 GENERATED_ID_DOMAIN = "mailflow.invalid"
+# action items are read from this much of new_text: a task mail is a few thousand characters,
+# and a megabyte of text would cost seconds of sentence analysis for nothing
+MAX_ITEM_TEXT_CHARS = 50_000
 _T = TypeVar("_T")
 
 
 def parse_message(raw: bytes, ctx: ParseContext) -> ParsedMessage:
     """Return what mailflow understands of ``raw``.
 
-    Raises ``LimitExceeded`` when a limit of ``ctx.limits`` is broken and ``MessageRejected``
+    Raises ``LimitExceeded`` when a limit of ``ctx.limits`` is broken (``WorkBudgetExceeded``
+    when reading it costs more than ``max_parse_cpu_s`` of CPU time) and ``MessageRejected``
     (with a human reason) when ``raw`` is not mail at all; never anything else for bad input.
     """
+    budget = WorkBudget(ctx.limits.max_parse_cpu_s)
     prelude = prepare(raw, ctx.limits)
     defects = list(prelude.defects)
     root = parse_tree(prelude.data, ctx.limits, defects)
@@ -50,16 +58,32 @@ def parse_message(raw: bytes, ctx: ParseContext) -> ParsedMessage:
         raise LimitExceeded(
             f"message has {len(parts)} attachments, over the limit of {ctx.limits.max_attachments}"
         )
+    budget.check("reading the MIME structure")
     message_id, generated = _message_id(root, raw, defects)
     sender = _first(parse_addresses(first_raw(root, "From"), "From", defects))
     subject_text = _subject(root, defects)
     reason = automated_reason(root, sender, subject_text, ctx.own_addresses)
-    sources = body_sources(root, defects)
-    text = body_text(sources, defects)
-    written = new_text(sources, text, defects)
-    date = _date(first_raw(root, "Date"), ctx, defects)
     to, cc = _addresses(root, "To", defects), _addresses(root, "Cc", defects)
+    reply_to = _addresses(root, "Reply-To", defects)
+    budget.check("reading the headers")
+    sources = body_sources(root, defects, budget)
+    text = body_text(sources, defects, budget)
+    written = new_text(sources, text, defects, budget)
+    budget.check("removing quoted history")
+    date = _date(first_raw(root, "Date"), ctx, defects)
     participants = (*((sender,) if sender else ()), *to, *cc)
+    items = extract_items(
+        _item_text(written, defects),
+        ctx,
+        date,
+        participants,
+        to=to,
+        html=_cut_html(sources.html),
+        sender=sender,
+    )
+    budget.check("reading action items")
+    confirmation = read_confirmation(written, automated=reason is not None)
+    attachments = _attachments(parts, defects, budget)
     return ParsedMessage(
         message_id=message_id,
         message_id_generated=generated,
@@ -67,26 +91,45 @@ def parse_message(raw: bytes, ctx: ParseContext) -> ParsedMessage:
         from_=sender,
         to=to,
         cc=cc,
-        reply_to=_addresses(root, "Reply-To", defects),
+        reply_to=reply_to,
         in_reply_to=_first(tuple(message_ids(first_raw(root, "In-Reply-To")))),
         references=tuple(message_ids(" ".join(raw_values(root, "References")))),
         automated=reason is not None,
         automated_reason=reason,
         subject=parse_subject(subject_text, ctx.departments),
         body_text=text,
-        attachments=tuple(to_attachment(p, defects) for p in parts),
+        attachments=attachments,
         defects=tuple(dict.fromkeys(defects)),
         new_text=written,
-        action_items=extract_items(
-            written, ctx, date, participants, to=to, html=_cut_html(sources.html), sender=sender
-        ),
-        confirmation=read_confirmation(written, automated=reason is not None),
+        action_items=items,
+        confirmation=confirmation,
         authentication_results=tuple(raw_values(root, "Authentication-Results")),
     )
 
 
 def _cut_html(markup: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(cut_quoted_html(m) for m in markup)
+
+
+def _attachments(
+    parts: list[Message], defects: list[str], budget: WorkBudget
+) -> tuple[Attachment, ...]:
+    found = []
+    for part in parts:
+        found.append(to_attachment(part, defects))
+        budget.check("reading attachments")
+    return tuple(found)
+
+
+def _item_text(written: str, defects: list[str]) -> str:
+    """Return the part of ``written`` that action items are read from: whole lines, capped."""
+    if len(written) <= MAX_ITEM_TEXT_CHARS:
+        return written
+    cut = written.rfind("\n", 0, MAX_ITEM_TEXT_CHARS)
+    defects.append(
+        f"text of {len(written)} characters: action items read from the first {MAX_ITEM_TEXT_CHARS}"
+    )
+    return written[: cut if cut > 0 else MAX_ITEM_TEXT_CHARS]
 
 
 def generated_message_id(raw: bytes) -> str:

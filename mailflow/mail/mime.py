@@ -1,6 +1,7 @@
 """Parse cleaned bytes into a MIME tree, repair broken multiparts, enforce nesting limits.
 
-The stdlib parser (compat32 policy: raw header strings, no eager decoding) leaves a multipart
+The stdlib parser (compat32 policy: raw header strings, no eager decoding; every part a
+``params.SafeMessage``, whose parameters never crash) leaves a multipart
 whose boundary is missing or never appears as one opaque string. Here such a body is searched
 for a ``--boundary`` line that is followed by part headers and re-parsed with it; otherwise it
 is read as text. Imports nothing of storage/sources/jobs.
@@ -13,12 +14,33 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from email.message import Message
 from email.parser import BytesParser
-from email.policy import compat32
+from email.policy import Policy, compat32
 
 from mailflow.errors import LimitExceeded
+from mailflow.mail.params import SafeMessage
 from mailflow.settings import Limits
 
+# a mail with 100 attachments has a few hundred parts; each costs the parser ~10 µs
+MAX_PARTS = 10_000
 _DELIMITER = re.compile(rb"^--([^\r\n]{1,200}?)[ \t]*\r?\n(?=[\x21-\x39\x3b-\x7e]+:)", re.MULTILINE)
+
+
+class PartCounter:
+    """The parser's message factory: makes each part, and stops the parse past ``MAX_PARTS``.
+
+    The count has to be taken while the stdlib parser runs: a ``message/delivery-status`` body
+    becomes one part per blank line, so 250 KB of blank lines are 250,000 parts and seconds of
+    parsing before any limit could look at the tree.
+    """
+
+    def __init__(self) -> None:
+        self.parts = 0
+
+    def __call__(self, policy: Policy | None = None) -> SafeMessage:
+        self.parts += 1
+        if self.parts > MAX_PARTS:
+            raise LimitExceeded(f"message has more than {MAX_PARTS} MIME parts")
+        return SafeMessage() if policy is None else SafeMessage(policy)
 
 
 @dataclass(frozen=True)
@@ -36,7 +58,7 @@ def parse_tree(data: bytes, limits: Limits, defects: list[str]) -> Message:
     Parser defects and repairs are appended to ``defects``.
     """
     try:
-        root = BytesParser(policy=compat32).parsebytes(data)
+        root = BytesParser(PartCounter(), policy=compat32).parsebytes(data)
         _repair(root, 0, limits, defects)
     except RecursionError as e:
         raise LimitExceeded("MIME nesting too deep to parse") from e
@@ -71,7 +93,7 @@ def _recover_multipart(part: Message, defects: list[str]) -> None:
         return
     boundary = match.group(1)
     head = b'Content-Type: multipart/mixed; boundary="' + boundary.replace(b'"', b"") + b'"\r\n\r\n'
-    fixed = BytesParser(policy=compat32).parsebytes(head + body)
+    fixed = BytesParser(PartCounter(), policy=compat32).parsebytes(head + body)
     if fixed.is_multipart():
         part.set_payload(fixed.get_payload())
         part.set_boundary(boundary.decode("ascii", "surrogateescape"))

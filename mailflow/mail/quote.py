@@ -13,7 +13,8 @@ means changing its module-level tables. The rules here are shapes many clients s
    attribution ("… 写道：", "On … wrote:") that is not followed by ``>`` lines;
 2. drop ``>``-quoted blocks with the attribution line above them, so a reply written below
    or between the quotes survives;
-3. cut at a ``-- `` delimiter or a "发自我的iPhone" / "Sent from my …" line.
+3. cut a trailing legal or confidentiality notice (``quote_notice``);
+4. cut at a ``-- `` delimiter or a "发自我的iPhone" / "Sent from my …" line.
 
 HTML-only mail is first cut at its quote containers (``quote_html``), then converted with
 ``body.html_to_text`` and put through the same steps. Stripping is best effort: the whole
@@ -26,8 +27,10 @@ from __future__ import annotations
 import re
 import textwrap
 
-from mailflow.mail.body import BodySources, html_to_text
+from mailflow.mail.body import BodySources, html_texts
+from mailflow.mail.budget import WorkBudget
 from mailflow.mail.quote_html import cut_quoted_html
+from mailflow.mail.quote_notice import notice_start
 from mailflow.mail.quote_rules import (
     attribution_start,
     is_mobile_signature,
@@ -40,15 +43,30 @@ from mailflow.mail.quote_rules import (
 )
 
 MAX_QUOTE_GAP = 2  # blank lines allowed inside one ">" block
+# new_text is read from this much of the body: what the sender wrote comes first, and reading
+# megabytes of history line by line would cost seconds
+MAX_BODY_CHARS = 200_000
 SIGNATURE_ZONE = 12  # a "-- " delimiter counts only among the last non-empty lines
 
 
-def new_text(sources: BodySources, body_text: str, defects: list[str]) -> str:
+def new_text(
+    sources: BodySources, body_text: str, defects: list[str], budget: WorkBudget | None = None
+) -> str:
     """Return the part of the body the sender wrote: history and signature removed."""
     if sources.plain is None and sources.html:
-        texts = (html_to_text(cut_quoted_html(markup), defects) for markup in sources.html)
-        return strip_quotes("\n".join(t for t in texts if t.strip()))
-    return strip_quotes(body_text)
+        cut = tuple(cut_quoted_html(markup) for markup in sources.html)
+        text = "\n".join(t for t in html_texts(cut, defects, budget) if t.strip())
+        return strip_quotes(_leading(text, defects))
+    return strip_quotes(_leading(body_text, defects))
+
+
+def _leading(text: str, defects: list[str]) -> str:
+    """Return the first ``MAX_BODY_CHARS`` of ``text`` in whole lines (all of it when shorter)."""
+    if len(text) <= MAX_BODY_CHARS:
+        return text
+    defects.append(f"body of {len(text)} characters: new_text read from the first {MAX_BODY_CHARS}")
+    cut = text.rfind("\n", 0, MAX_BODY_CHARS)
+    return text[: cut if cut > 0 else MAX_BODY_CHARS]
 
 
 def strip_quotes(text: str) -> str:
@@ -60,6 +78,8 @@ def strip_quotes(text: str) -> str:
     keep = _unquoted(norm)
     raw = [line for line, kept in zip(raw, keep, strict=True) if kept]
     norm = [line for line, kept in zip(norm, keep, strict=True) if kept]
+    notice = notice_start(norm)
+    raw, norm = raw[:notice], norm[:notice]
     end = _signature_start(raw, norm)
     return _tidy(raw[:end])
 

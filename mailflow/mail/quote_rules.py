@@ -1,10 +1,11 @@
 """Line rules for quoted history and signatures in plain text: which line starts what.
 
 Each rule is general (a shape that many clients share), not one client's exact text:
-separator lines, header blocks (发件人/发送时间/收件人/主题 and From/Sent/To/Subject, ASCII or
-full-width colons), attribution lines (``… 写道：`` / ``On … wrote:``) and mobile or ``-- ``
-signatures. Lines are matched after ``normalize`` (NBSP, ideographic space and zero-width
-characters become spaces). Imports nothing of storage/sources/jobs.
+separator lines, header blocks (发件人/发送时间/收件人/主题 and From/Sent/To/Subject, ASCII
+or full-width colons, or NetEase Mail Master's ``| 发件人 | … |`` table rows), attribution
+lines (``… 写道：`` / ``On … wrote:``) and mobile or ``-- `` signatures. Lines are matched
+after ``normalize`` (NBSP, ideographic space and zero-width characters become spaces).
+Imports nothing of storage/sources/jobs.
 """
 
 from __future__ import annotations
@@ -14,11 +15,13 @@ import re
 # Zero-width and non-breaking spaces that Foxmail/QQ and HTML conversion leave in separators.
 _SPACES = str.maketrans({"\u00a0": " ", "\u3000": " ", "\u200b": "", "\ufeff": "", "\u2002": " "})
 
-# ------------------ 原始邮件 ------------------, -----Original Message-----, 转发邮件, …
+# ------------------ 原始邮件 ------------------, -----Original Message-----, 转发邮件,
+# NetEase Mail Master's ---- 回复的原邮件 ---- / ---- Replied Message ----, …
 _SEPARATOR = re.compile(
-    r"^[-_—=~*]{2,}\s*(原始邮件|原始郵件|原邮件|邮件原文|邮件原件|转发邮件|转发的邮件|已转发邮件|轉寄郵件|轉寄的郵件"
-    r"|回复邮件|Original Message|Original Mail|Original|Forwarded message|Forwarded Message"
-    r"|Message d'origine)"
+    r"^[-_—=~*]{2,}\s*(?:回复的|回覆的|答复的|转发的|轉寄的|被转发的)?\s*"
+    r"(原始邮件|原始郵件|原邮件|原郵件|邮件原文|邮件原件|转发邮件|转发的邮件|已转发邮件|轉寄郵件|轉寄的郵件"
+    r"|回复邮件|邮件|郵件|Original Message|Original Mail|Original|Forwarded message"
+    r"|Forwarded Message|Replied Message|Reply Message|Message d'origine)"
     r"\s*(?:信息)?\s*[-_—=~*]{2,}$",
     re.IGNORECASE,
 )
@@ -33,13 +36,23 @@ _RULE = re.compile(r"^[-_—=~*]{5,}$")
 FROM, DATE, TO, SUBJECT, CC = "from", "date", "to", "subject", "cc"
 _HEADER_KEYS = {
     FROM: "发件人|寄件者|寄件人|发信人|From",
-    DATE: "发送时间|发送日期|寄件日期|日期|时间|Sent|Date",
+    DATE: "发送时间|发件时间|发送日期|寄件日期|日期|时间|Sent|Date",
     TO: "收件人|收件者|To",
     SUBJECT: "主题|主旨|Subject",
-    CC: "抄送|副本|Cc",
+    CC: "抄送人|抄送至|抄送|副本|Cc",
 }
+
+
+def _spaced(keys: str) -> str:
+    """Return ``keys`` with optional spaces between CJK characters (Alibaba Mail's ``主　题``)."""
+    return "|".join(r"\s?".join(key) if not key.isascii() else key for key in keys.split("|"))
+
+
+# ``发件人: …``, ``*From:* …``, and NetEase Mail Master's table rows ``| 发件人 | … |``
 _HEADER = re.compile(
-    r"^[*\s]*(?:" + "|".join(f"(?P<{k}>{v})" for k, v in _HEADER_KEYS.items()) + r")[*\s]*[:：]",
+    r"^[*|\s]*(?:"
+    + "|".join(f"(?P<{k}>{_spaced(v)})" for k, v in _HEADER_KEYS.items())
+    + r")[*\s]*(?:[:：]|\|)",
     re.IGNORECASE,
 )
 HEADER_WINDOW = 6  # non-empty lines after 发件人/From in which the other header lines must sit
@@ -57,13 +70,43 @@ _OPENER = re.compile(
     r"^(?:(?:On|At|Le|Am|El|Il|Op)\s|在\s*\d|于\s*\d)", re.IGNORECASE
 )  # Gmail and others wrap a long "On …, X <addr> wrote:" line
 
-# One-line mobile and client signatures: the rest of the mail below them is history.
+# One-line mobile and client signatures: the rest of the mail below them is history. Each form
+# must end like a client's line (a device, a product, 发送), so a sentence that merely starts
+# with 来自/发自 ("来自客户的反馈：…", "来自我的观察，…") is never one.
+_BRANDS = (
+    r"网易邮箱大师|网易邮件大师|邮箱大师|网易邮箱|QQ邮箱|手机QQ|企业微信|腾讯企业邮箱?|Foxmail|139邮箱|189邮箱"
+    r"|阿里邮箱|阿里云邮箱|钉钉|DingTalk|飞书|Lark|WPS|Outlook|iPhone|iPad|Android|华为|荣耀|小米|OPPO"
+    r"|vivo|三星|魅族|一加|新浪邮箱|搜狐邮箱|沃邮箱|Coremail|Windows(?:\s*\d+)?\s*版?\s*邮件(?:应用)?"
+)
+_ENDINGS = r"客户端|端|版|App|应用|邮箱|邮件|商务邮箱|专属商务邮箱|大师|手机|平板"
+_DEVICE = (
+    r"[^，。；！？,;!?]{0,22}(?:手机|平板|电脑|设备|邮箱|客户端|微信|钉钉|飞书|[A-Za-z0-9)）])"
+)
 _MOBILE_SIGNATURE = re.compile(
-    r"^(?:(?:发自|来自|发送自)我的\s*\S.{0,24}|从我的\s*\S.{0,24}发送"
-    r"|(?:发自|来自)\s*(?:网易邮箱|QQ邮箱|手机QQ|企业微信|腾讯企业邮|Foxmail|139邮箱|阿里邮箱|钉钉"
-    r"|WPS|Outlook|iPhone|iPad|Android|华为|荣耀|小米|OPPO|vivo|三星|魅族|一加|手机|移动)\S{0,16}"
-    r"|Sent from (?:my |Outlook|Mail for|Yahoo|Samsung|Huawei)\S.{0,30}|Sent via \S.{0,30}"
-    r"|Get Outlook for \S.{0,60}|Von meinem \S.{0,30} gesendet|Envoyé de mon \S.{0,30})$",
+    r"^(?:(?:发自|来自|发送自|寄自|傳送自)\s*我的\s*"
+    + _DEVICE  # 发自我的华为手机, 来自我的 iPad
+    + r"|(?:从|從)\s*我的\s*"
+    + _DEVICE
+    + r"\s*(?:发送|傳送|寄出)"  # 从我的 iPad 发送
+    + r"|(?:发自|来自|发送自|寄自|使用)\s*(?:"
+    + _BRANDS
+    + r")"  # 来自网易邮箱大师, 发自钉钉
+    + r"(?:[A-Za-z0-9 .+-]{0,20}|\s?\S{0,10}?(?:"
+    + _ENDINGS
+    + r"))(?:\s*(?:发送|傳送))?"
+    + r"|(?:从|從)\s*(?:"
+    + _BRANDS
+    + r")\S{0,10}\s*(?:发送|傳送|寄出)"  # 从 Windows 版邮件发送
+    + r"|(?:发自|来自)\s*(?:手机|移动)(?:QQ|客户端|端|版|邮箱)?"
+    # 获取 Outlook for iOS, 获取适用于 Android 的 Outlook
+    + r"|(?:获取|獲取|取得|下载|下載)\s*(?:适用于\s*\S{1,12}\s*的\s*)?Outlook"
+    + r"(?:\s*(?:for|版)\s*\S.{0,40})?"
+    + r"|(?:获取|獲取|取得)\s*\S{1,12}\s*版\s*Outlook\S{0,40}"  # 获取 Android 版 Outlook
+    + r"|Sent from (?:my\s+\S.{0,30}|(?:Outlook|Mail|Yahoo|Samsung|Huawei|AOL|Gmail|Zoho|Proton"
+    + r"|Spark|BlueMail|Edison|NetEase|WPS|Lark|DingTalk|Foxmail|QQ|iPhone|iPad|Android)\b.{0,40})"
+    + r"|签名由\s*\S.{0,20}定制"  # the footer of NetEase Mail Master's signature card
+    + r"|Sent (?:with|via) \S.{0,30}|Get Outlook for \S.{0,60}"
+    + r"|Von meinem \S.{0,30} gesendet|Envoyé de mon \S.{0,30})$",
     re.IGNORECASE,
 )
 SIGNATURE_DELIMITERS = ("--", "-- ")
