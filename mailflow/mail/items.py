@@ -32,6 +32,10 @@ from mailflow.mail.model import DEADLINE, DELIVERABLE, OWNER, ActionItem, Addres
 __all__ = ["extract_items"]
 
 MAX_TASK = 80  # characters; a longer task is cut with …
+# an item is written on a line or a few: a longer line is read this far only, and a run of
+# blanks (table alignment needs a few) is read as eight, so no reader's work grows with them
+MAX_LINE_CHARS = 2_000
+_BLANK_RUN = re.compile(r"[ \t\u3000\u00a0]{9,}")
 _HEADING = re.compile(
     r"^\s*(?:[一二三四五六七八九十]{1,3}\s*[、.．]|[（(][一二三四五六七八九十]{1,3}[)）]|#{1,6}|【)"
     r"\s*(?P<title>[^，。；;,]{1,16}?)\s*[】:：]?\s*$"
@@ -61,7 +65,10 @@ def extract_items(
     ``sender`` is whom "I will…" means.
     """
     reading = Reading.build(ctx, sent_at, participants, to, sender)
-    lines = text.replace("\r\n", "\n").replace("\u00a0", " ").split("\n")
+    lines = [
+        _BLANK_RUN.sub(" " * 8, line)[:MAX_LINE_CHARS]
+        for line in text.replace("\r\n", "\n").replace("\u00a0", " ").split("\n")
+    ]
     tables, in_tables = read_tables(lines, reading)
     tables = [*_html_drafts(html, text, reading), *tables]
     labelled, in_labels = read_labelled(lines, in_tables, reading)
