@@ -62,8 +62,8 @@ def broker_outage(e: BaseException) -> ServiceUnavailable | None:
     )
     if not isinstance(e, kinds):
         return None
-    reason = str(e).strip().splitlines()[0] if str(e).strip() else ""
-    return ServiceUnavailable("broker", f"{type(e).__name__}: {reason}")
+    text = str(e).strip() or repr(e)  # pika's connection errors often have no message
+    return ServiceUnavailable("broker", f"{type(e).__name__}: {text.splitlines()[0]}")
 
 
 def probe_broker(url: str | None) -> None:
