@@ -197,6 +197,14 @@ def _metrics(port: int) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     }
 
 
+def _serving(port: int) -> bool:
+    try:
+        _metrics(port)
+    except OSError:
+        return False
+    return True
+
+
 def _events(log: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in log.splitlines() if line.startswith("{")]
 
@@ -266,8 +274,9 @@ def test_worker_and_run_wait_out_the_broker_killed_and_restarted(
     upgrade(url)
     ledger = Ledger(url, tmp_path / "sent")
     env = site | {"MAILFLOW_DATABASE_URL": url, "MAILFLOW_BROKER_URL": private_broker.url}
+    port = free_port()
     run = Mailflow(["run"], env, tmp_path / "run.log")
-    worker = Mailflow(["worker"], env, tmp_path / "worker.log")
+    worker = Mailflow(["worker"], env | {"MAILFLOW_METRICS_PORT": str(port)}, tmp_path / "w.log")
     try:
         _until("the example inbox answered", ledger.all_sent, run, worker)
         private_broker.kill()
@@ -294,7 +303,23 @@ def test_worker_and_run_wait_out_the_broker_killed_and_restarted(
         assert ledger.count(OutboxMail.status == OUTBOX_PENDING) > 0
         code, doc = _status(env)
         assert code == 1 and doc["broker"]["reachable"] is False
+        assert _metrics(port)[("mailflow_up", (("server", "broker"),))] == 0.0
         private_broker.start()
+        assert (
+            _metrics(port)[
+                (
+                    "mailflow_process_info",
+                    (
+                        (
+                            "broker",
+                            "redis" if "redis" in env["MAILFLOW_BROKER_URL"] else "rabbitmq",
+                        ),
+                        ("command", "worker"),
+                    ),
+                )
+            ]
+            == 1.0
+        )
         _until(
             "the new mail answered",
             lambda: ledger.answered("<coldchain-recheck-1017@example.com>"),
@@ -325,6 +350,8 @@ def test_scheduler_started_while_postgresql_is_down_waits_for_it(
     keeps saying so, and starts (keeping the rules as version 1) once the database is back."""
     env, _ = postgres_site
     private_postgres.kill()
+    port = free_port()
+    env = env | {"MAILFLOW_METRICS_PORT": str(port)}
     scheduler = Mailflow(["scheduler"], env, tmp_path / "scheduler.log")
     try:
         _until(
@@ -344,6 +371,8 @@ def test_scheduler_started_while_postgresql_is_down_waits_for_it(
             scheduler,
         )
         assert _status(env)[1]["rules"]["version"] == 1
+        _until("metrics served", lambda: _serving(port), scheduler)
+        assert _metrics(port)[("mailflow_rules_version", ())] == 1.0
     finally:
         code = scheduler.stop()
     assert code == 0, scheduler.text()
