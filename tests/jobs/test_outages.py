@@ -229,6 +229,8 @@ def test_run_waits_out_postgresql_killed_and_restarted(
         assert metrics[("mailflow_up", (("server", "database"),))] == 1.0
         assert metrics[("mailflow_messages", (("status", "stored"),))] == 15.0
         assert metrics[("mailflow_poller_active", (("source", poller["source"]),))] == 1.0
+        assert metrics[("mailflow_events_total", (("event", "stored"),))] == 15.0
+        assert metrics[("mailflow_events_total", (("event", "sent"),))] >= 7.0
         private_postgres.kill()
         _until("the outage reported", lambda: "cannot reach the database" in run.text(), run)
         code, doc = _status(env)
