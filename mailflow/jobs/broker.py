@@ -16,6 +16,7 @@ from dramatiq.brokers.stub import StubBroker
 from mailflow.errors import ConfigurationError, ServiceUnavailable
 
 PROBE_TIMEOUT_S = 3.0
+CONNECT_TIMEOUT_S = 10.0
 
 QUEUE = "mailflow"
 
@@ -26,9 +27,14 @@ def build_broker(url: str | None) -> Broker:
         return StubBroker()
     scheme = urlsplit(url).scheme.lower()
     if scheme in ("redis", "rediss", "unix"):
+        import redis
         from dramatiq.brokers.redis import RedisBroker
 
-        return RedisBroker(url=url, namespace="mailflow")  # type: ignore[no-untyped-call]
+        # a Redis host that stops answering (not refusing) must not hang an enqueue for good
+        client = redis.Redis.from_url(
+            url, socket_connect_timeout=CONNECT_TIMEOUT_S, socket_keepalive=True
+        )
+        return RedisBroker(client=client, namespace="mailflow")  # type: ignore[no-untyped-call]
     if scheme in ("amqp", "amqps"):
         from dramatiq.brokers.rabbitmq import RabbitmqBroker
 
