@@ -26,7 +26,7 @@ from mailflow.sources.imap import ImapSource
 from mailflow.sources.maildir import MaildirSource
 from mailflow.sources.url import ImapUrl, MaildirUrl, parse_source_url
 from mailflow.store import migrate, outbox
-from mailflow.store.db import make_engine, make_session_factory, writing
+from mailflow.store.db import database_outage, make_engine, make_session_factory, writing
 
 log = logging.getLogger(__name__)
 
@@ -208,7 +208,17 @@ def _tell_administrators(
 
 
 def _check_schema(engine: Engine) -> None:
-    current, head = migrate.current_revision(engine), migrate.head_revision()
+    """Raise ConfigurationError unless the schema is current; ServiceUnavailable (with the
+    reason, never the URL) when the database does not answer."""
+    try:
+        current = migrate.current_revision(engine)
+    except Exception as e:
+        outage = database_outage(e)
+        if outage is None:
+            raise
+        engine.dispose()
+        raise outage from e
+    head = migrate.head_revision()
     if current != head:
         engine.dispose()
         state = "has no mailflow tables" if current is None else f"is at revision {current}"
