@@ -17,6 +17,7 @@ import pytest
 from typer.testing import CliRunner
 
 from mailflow.cli import app
+from tests.servers.smtp import free_port
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "examples" / "inbox"
@@ -214,3 +215,28 @@ def test_status_before_db_upgrade_says_what_to_do(runner: CliRunner) -> None:
     assert result.exit_code == 1
     assert "mailflow db upgrade" in result.stderr
     assert json.loads(result.stdout)["database"]["reachable"] is True
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["messages", "list"],
+        ["items", "list", "--json"],
+        ["outbox", "list"],
+        ["run", "--once"],
+        ["scheduler", "--once"],
+        ["status", "--json"],
+    ],
+)
+def test_an_unreachable_database_is_one_line_not_a_traceback(
+    runner: CliRunner, monkeypatch: pytest.MonkeyPatch, args: list[str]
+) -> None:
+    """A command run while PostgreSQL is down exits 1 saying it cannot reach the database,
+    without the URL's password."""
+    port = free_port()  # nobody listens there
+    url = f"postgresql+psycopg://mailflow:Geheim-42@127.0.0.1:{port}/mailflow"
+    monkeypatch.setenv("MAILFLOW_DATABASE_URL", url)
+    result = runner.invoke(app, args)
+    assert result.exit_code == 1, result.output
+    assert "cannot reach the database" in result.stderr
+    assert "Geheim-42" not in result.output and "Traceback" not in result.output

@@ -232,7 +232,7 @@ def poll(once: OnceFlag = False) -> None:
     from mailflow.jobs.runner import run_forever
     from mailflow.service.poll import poll_once
 
-    stop = None if once else _serve("poll")
+    stop = None if once else _serve()
     with _runtime(last_good=True, wait=stop) as runtime, _guard():
         source = _source(runtime)
         if stop is not None:
@@ -260,7 +260,7 @@ def run(once: OnceFlag = False) -> None:
     from mailflow.cli import outbox_view, views
     from mailflow.jobs.runner import run_forever, run_once
 
-    stop = None if once else _serve("run")
+    stop = None if once else _serve()
     with _runtime(last_good=True, wait=stop) as runtime, _guard():
         source = _source(runtime)
         if stop is not None:
@@ -286,7 +286,7 @@ def worker() -> None:
             "MAILFLOW_BROKER_URL is not set: with the in-process broker `mailflow run`"
             " delivers mail itself; set redis://… or amqp://… to run separate workers"
         )
-    stop = _serve("worker")
+    stop = _serve()
     with _runtime(last_good=True, wait=stop) as runtime, _guard():
         err.print("worker started; Ctrl-C stops")
         with _metrics(runtime, "worker"):
@@ -314,7 +314,7 @@ def scheduler(
 
     if dry_run and not once:
         fail("--dry-run goes with --once")
-    stop = None if once else _serve("scheduler")
+    stop = None if once else _serve()
     with _runtime(last_good=not dry_run, wait=stop) as runtime, _guard():
         moment = _aware(now, runtime.context.timezone) if now else None
         if dry_run:
@@ -419,7 +419,7 @@ def _guard() -> Iterator[None]:
         fail(str(e))
 
 
-def _serve(command: str) -> threading.Event:
+def _serve() -> threading.Event:
     """Set up a long-running command: its progress is logged (INFO) and SIGINT/SIGTERM stop it;
     return the event they set."""
     from mailflow.cli.logs import at_least

@@ -70,6 +70,11 @@ class JsonFormatter(_Formatter):
 _RECONNECT_NOISE = ("Consumer encountered a connection error", "Restarting consumer")
 
 
+# libraries that narrate every connection at INFO, or log each failed reconnect of a broker
+# outage at ERROR (pika: about ten lines a second); mailflow's watch reports outages instead
+_QUIET = {"pika": logging.CRITICAL, "alembic": logging.WARNING}
+
+
 def _not_reconnect_noise(record: logging.LogRecord) -> bool:
     return not (
         record.name.startswith("dramatiq.worker")
@@ -84,6 +89,8 @@ def configure_logging(level: int, log_format: str, tz: tzinfo, stream: TextIO) -
     handler.addFilter(_not_reconnect_noise)
     handler.setFormatter(JsonFormatter(tz) if log_format == "json" else TextFormatter(tz))
     logging.basicConfig(level=level, handlers=[handler], force=True)
+    for name, quiet in _QUIET.items():
+        logging.getLogger(name).setLevel(max(level, quiet))
 
 
 def at_least(level: int) -> None:

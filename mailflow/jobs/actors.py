@@ -17,6 +17,7 @@ from dramatiq import Broker
 
 from mailflow.jobs.broker import QUEUE
 from mailflow.service.deliver import Courier
+from mailflow.store.db import database_outage
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +49,12 @@ def declare_actors(broker: Broker, courier_factory: Callable[[], Courier]) -> Ac
     def deliver(outbox_id: int) -> None:
         try:
             courier().deliver(outbox_id)
-        except Exception:  # the sweep will enqueue it again; never a broker-level retry storm
-            log.exception("delivering outbox %s failed; the sweep will retry it", outbox_id)
+        except Exception as e:  # the sweep will enqueue it again; never a broker-level retry storm
+            outage = database_outage(e)
+            if outage is None:
+                log.exception("delivering outbox %s failed; the sweep will retry it", outbox_id)
+            else:  # one line, not a traceback per queued mail, while the database is away
+                log.warning("outbox %s waits: %s; the sweep will retry it", outbox_id, outage)
 
     declare = dramatiq.actor(broker=broker, actor_name=DELIVER, queue_name=QUEUE, max_retries=0)
     return Actors(deliver=declare(deliver))

@@ -16,6 +16,7 @@ from dramatiq.brokers.stub import StubBroker
 from mailflow.errors import ConfigurationError, ServiceUnavailable
 
 PROBE_TIMEOUT_S = 3.0
+CONNECT_TIMEOUT_S = 10.0
 
 QUEUE = "mailflow"
 
@@ -26,9 +27,14 @@ def build_broker(url: str | None) -> Broker:
         return StubBroker()
     scheme = urlsplit(url).scheme.lower()
     if scheme in ("redis", "rediss", "unix"):
+        import redis
         from dramatiq.brokers.redis import RedisBroker
 
-        return RedisBroker(url=url, namespace="mailflow")  # type: ignore[no-untyped-call]
+        # a Redis host that stops answering (not refusing) must not hang an enqueue for good
+        client = redis.Redis.from_url(
+            url, socket_connect_timeout=CONNECT_TIMEOUT_S, socket_keepalive=True
+        )
+        return RedisBroker(client=client, namespace="mailflow")  # type: ignore[no-untyped-call]
     if scheme in ("amqp", "amqps"):
         from dramatiq.brokers.rabbitmq import RabbitmqBroker
 
@@ -62,8 +68,8 @@ def broker_outage(e: BaseException) -> ServiceUnavailable | None:
     )
     if not isinstance(e, kinds):
         return None
-    reason = str(e).strip().splitlines()[0] if str(e).strip() else ""
-    return ServiceUnavailable("broker", f"{type(e).__name__}: {reason}")
+    text = str(e).strip() or repr(e)  # pika's connection errors often have no message
+    return ServiceUnavailable("broker", f"{type(e).__name__}: {text.splitlines()[0]}")
 
 
 def probe_broker(url: str | None) -> None:

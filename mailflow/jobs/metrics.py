@@ -4,7 +4,9 @@
 (127.0.0.1 unless told otherwise, since they need no password). Each scrape takes one
 health snapshot (``service.health``), the same ``mailflow status`` shows: the database is
 the record, so every process reports the same counts and a scrape of any one is enough.
-Each process's own resource use comes from the standard process collector.
+Each process's own resource use comes from the standard process collector, and what it did
+from its log events: ``mailflow_events_total{event}`` counts the mails it stored, decided and
+sent, the outages it saw begin and end, its poller's changes of role.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 
-from prometheus_client import CollectorRegistry, ProcessCollector, start_http_server
+from prometheus_client import CollectorRegistry, Counter, ProcessCollector, start_http_server
 from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily
 from prometheus_client.registry import Collector
 
@@ -90,6 +92,24 @@ def _stored(found: Health) -> Iterator[GaugeMetricFamily]:
     yield from (version, broken)
 
 
+class EventCounter(logging.Handler):
+    """Counts the log records of mailflow's loggers that carry an ``event`` field."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        super().__init__(logging.INFO)
+        self.total = Counter(
+            "mailflow_events",
+            "Events this process logged: stored, quarantined, decided, sent, unreachable, ...",
+            ["event"],
+            registry=registry,
+        )
+
+    def emit(self, record: logging.LogRecord) -> None:
+        event = getattr(record, "event", None)
+        if isinstance(event, str):
+            self.total.labels(event).inc()
+
+
 @contextmanager
 def serving_metrics(runtime: Runtime, component: str) -> Iterator[int | None]:
     """Serve ``/metrics`` while the block runs when MAILFLOW_METRICS_PORT is set; yield the
@@ -101,6 +121,7 @@ def serving_metrics(runtime: Runtime, component: str) -> Iterator[int | None]:
     registry = CollectorRegistry()
     registry.register(HealthCollector(runtime, component))
     ProcessCollector(registry=registry)
+    counter = EventCounter(registry)
     host = runtime.settings.metrics_host
     try:
         server, thread = start_http_server(port, addr=host, registry=registry)
@@ -108,10 +129,13 @@ def serving_metrics(runtime: Runtime, component: str) -> Iterator[int | None]:
         raise ConfigurationError(
             f"MAILFLOW_METRICS_PORT: cannot listen on {host}:{port}: {e.strerror or e}"
         ) from e
-    log.info("metrics on http://%s:%d/metrics", runtime.settings.metrics_host, server.server_port)
+    log.info("metrics on http://%s:%d/metrics", host, server.server_port)
+    mailflow_log = logging.getLogger("mailflow")
+    mailflow_log.addHandler(counter)
     try:
         yield server.server_port
     finally:
+        mailflow_log.removeHandler(counter)
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)

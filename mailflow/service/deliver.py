@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
@@ -27,7 +28,7 @@ from mailflow.outbound.transports import RecipientsRefused, SendConfigurationErr
 from mailflow.service import journal
 from mailflow.service.outmail import key_of, outbox_row
 from mailflow.store import outbox, recipients
-from mailflow.store.db import writing
+from mailflow.store.db import database_outage, writing
 from mailflow.store.models import (
     RECIPIENT_FAILED,
     RECIPIENT_PENDING,
@@ -44,6 +45,8 @@ ADMIN_NOTICE = "delivery_failed_admin"
 RULES_NOTICE = "rules_error_admin"
 NOTICES = frozenset({ADMIN_NOTICE, RULES_NOTICE})
 SENT, RETRY, FAILED, SKIPPED = "sent", "retry", "failed", "skipped"
+# how long a sent mail's row waits for a database outage to end (its claim lasts 5 min)
+RECORD_PATIENCE = outbox.CLAIM - timedelta(seconds=30)
 
 
 @dataclass
@@ -87,10 +90,30 @@ class Courier:
             return self._retry(job, f"{_kind(e)}: {e}", now)
         except PermanentSendError as e:
             return self._fail(job, f"permanent: {e}", now)
-        with writing(self.sessions) as session:
-            outbox.mark_sent(session, job.id, subject, datetime.now(UTC))
+        self._record_sent(job, subject)
         journal.tell_sent(job.id, job.kind, job.message_id, job.in_reply_to)
         return SENT
+
+    def _record_sent(self, job: _Job, subject: str) -> None:
+        """Mark the row sent. The mail is out: while the database is away, keep trying for
+        most of the claim, since a row left pending is sent again once its claim expires."""
+        deadline, delay = time.monotonic() + RECORD_PATIENCE.total_seconds(), 1.0
+        while True:
+            try:
+                with writing(self.sessions) as session:
+                    outbox.mark_sent(session, job.id, subject, datetime.now(UTC))
+                return
+            except Exception as e:
+                outage = database_outage(e)
+                if outage is None or time.monotonic() > deadline:
+                    raise
+                log.warning(
+                    "outbox %s was sent; recording it waits for the database (%s)",
+                    job.id,
+                    outage.reason,
+                )
+                time.sleep(delay)  # a worker thread: nothing else waits on it
+                delay = min(delay * 2, 30.0)
 
     def _compose(self, job: _Job) -> tuple[bytes, str]:
         rendered = self.renderer.render(job.kind, job.context, job.lang)

@@ -89,22 +89,26 @@ class LiveRules:
         with self._lock:
             if now_print == self._seen:
                 return []
-            self._seen = now_print
+            previous, self._seen = self._seen, now_print
             try:
-                rulebook, templates = load_rules(self._settings)
-            except RuleFileError as e:
-                log.error("rules not reloaded, the last good ones stay in force:\n%s", e)
-                rulestore.record_error(sessions, e.problems)
-                return self.tell_administrators(sessions, e.problems)
-            self._rules = Rules(
-                rulebook, templates, parse_context(rulebook.organization, self._settings)
-            )
-            settings = self._settings
-            version = rulestore.remember(
-                sessions, settings.rules_dir, settings.templates_dir, "files"
-            )
-            log.info("rules and templates reloaded (version %d)", version)
-            return []
+                return self._reload(sessions)
+            except Exception:
+                # the database was away while recording: the same edit is taken up next turn
+                self._seen = previous
+                raise
+
+    def _reload(self, sessions: sessionmaker[Session]) -> list[int]:
+        try:
+            rulebook, templates = load_rules(self._settings)
+        except RuleFileError as e:
+            log.error("rules not reloaded, the last good ones stay in force:\n%s", e)
+            rulestore.record_error(sessions, e.problems)
+            return self.tell_administrators(sessions, e.problems)
+        settings = self._settings
+        version = rulestore.remember(sessions, settings.rules_dir, settings.templates_dir, "files")
+        self._rules = Rules(rulebook, templates, parse_context(rulebook.organization, settings))
+        log.info("rules and templates reloaded (version %d)", version)
+        return []
 
     def tell_administrators(
         self, sessions: sessionmaker[Session], problems: list[str]

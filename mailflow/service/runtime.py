@@ -11,7 +11,12 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from mailflow.errors import ConfigurationError, RuleFileError
+from mailflow.errors import (
+    ConfigurationError,
+    DatabaseUnavailable,
+    RuleFileError,
+    ServiceUnavailable,
+)
 from mailflow.mail.model import ParseContext
 from mailflow.outbound.render import Renderer, TemplateSet
 from mailflow.outbound.transports import open_transport
@@ -28,7 +33,7 @@ from mailflow.sources.maildir import MaildirSource
 from mailflow.sources.url import ImapUrl, MaildirUrl, parse_source_url
 from mailflow.store import migrate, outbox
 from mailflow.store.connection_errors import unusable_database
-from mailflow.store.db import make_engine, make_session_factory, writing
+from mailflow.store.db import database_outage, make_engine, make_session_factory, writing
 
 log = logging.getLogger(__name__)
 
@@ -214,11 +219,19 @@ def _tell_administrators(
 
 
 def _check_schema(engine: Engine, url: str) -> None:
+    """Raise ConfigurationError unless the schema is current. A database that does not answer
+    raises ServiceUnavailable (long-running commands wait for it), with the one-line reason
+    and never the password; one that cannot be used at all raises DatabaseUnavailable."""
     try:
         current = migrate.current_revision(engine)
     except Exception as e:
         engine.dispose()
-        raise _unusable(e, url) from e
+        unusable = _unusable(e, url)
+        outage = database_outage(e)
+        if outage is not None:
+            reason = str(unusable) if isinstance(unusable, DatabaseUnavailable) else outage.reason
+            raise ServiceUnavailable("database", reason) from e
+        raise unusable from e
     head = migrate.head_revision()
     if current != head:
         engine.dispose()

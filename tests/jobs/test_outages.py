@@ -25,7 +25,7 @@ from sqlalchemy import func, select
 from mailflow.store.db import make_engine, make_session_factory
 from mailflow.store.migrate import upgrade
 from mailflow.store.models import OUTBOX_PENDING, OUTBOX_SENT, Message, OutboxMail
-from tests.servers.private import PrivatePostgres, PrivateRedis
+from tests.servers.private import PrivatePostgres, PrivateRabbitmq, PrivateRedis
 from tests.servers.smtp import free_port
 
 REPO = Path(__file__).resolve().parents[2]
@@ -197,6 +197,14 @@ def _metrics(port: int) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     }
 
 
+def _serving(port: int) -> bool:
+    try:
+        _metrics(port)
+    except OSError:
+        return False
+    return True
+
+
 def _events(log: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in log.splitlines() if line.startswith("{")]
 
@@ -221,6 +229,8 @@ def test_run_waits_out_postgresql_killed_and_restarted(
         assert metrics[("mailflow_up", (("server", "database"),))] == 1.0
         assert metrics[("mailflow_messages", (("status", "stored"),))] == 15.0
         assert metrics[("mailflow_poller_active", (("source", poller["source"]),))] == 1.0
+        assert metrics[("mailflow_events_total", (("event", "stored"),))] == 15.0
+        assert metrics[("mailflow_events_total", (("event", "sent"),))] >= 7.0
         private_postgres.kill()
         _until("the outage reported", lambda: "cannot reach the database" in run.text(), run)
         code, doc = _status(env)
@@ -256,20 +266,22 @@ def test_run_waits_out_postgresql_killed_and_restarted(
         assert len(said) >= least and all(e["message_id"].startswith("<") for e in said), kind
 
 
-def test_worker_and_run_wait_out_redis_killed_and_restarted(
-    site: dict[str, str], private_redis: PrivateRedis, tmp_path: Path
+def test_worker_and_run_wait_out_the_broker_killed_and_restarted(
+    site: dict[str, str], private_broker: PrivateRedis | PrivateRabbitmq, tmp_path: Path
 ) -> None:
-    """With Redis killed, the worker and the poller say so at once and while it lasts; mail
-    decided meanwhile waits in the outbox and goes out once Redis is back, each answer once."""
+    """With the broker (Redis, RabbitMQ) killed, the worker and the poller say so at once and
+    while it lasts, and `status` is unhealthy; mail decided meanwhile waits in the outbox and
+    goes out once the broker is back, each answer once."""
     url = f"sqlite:///{tmp_path / 'mailflow.db'}"
     upgrade(url)
     ledger = Ledger(url, tmp_path / "sent")
-    env = site | {"MAILFLOW_DATABASE_URL": url, "MAILFLOW_BROKER_URL": private_redis.url}
+    env = site | {"MAILFLOW_DATABASE_URL": url, "MAILFLOW_BROKER_URL": private_broker.url}
+    port = free_port()
     run = Mailflow(["run"], env, tmp_path / "run.log")
-    worker = Mailflow(["worker"], env, tmp_path / "worker.log")
+    worker = Mailflow(["worker"], env | {"MAILFLOW_METRICS_PORT": str(port)}, tmp_path / "w.log")
     try:
         _until("the example inbox answered", ledger.all_sent, run, worker)
-        private_redis.kill()
+        private_broker.kill()
         for p in (run, worker):
             _until(
                 "the outage reported",
@@ -291,7 +303,25 @@ def test_worker_and_run_wait_out_redis_killed_and_restarted(
             worker,
         )
         assert ledger.count(OutboxMail.status == OUTBOX_PENDING) > 0
-        private_redis.start()
+        code, doc = _status(env)
+        assert code == 1 and doc["broker"]["reachable"] is False
+        assert _metrics(port)[("mailflow_up", (("server", "broker"),))] == 0.0
+        private_broker.start()
+        assert (
+            _metrics(port)[
+                (
+                    "mailflow_process_info",
+                    (
+                        (
+                            "broker",
+                            "redis" if "redis" in env["MAILFLOW_BROKER_URL"] else "rabbitmq",
+                        ),
+                        ("command", "worker"),
+                    ),
+                )
+            ]
+            == 1.0
+        )
         _until(
             "the new mail answered",
             lambda: ledger.answered("<coldchain-recheck-1017@example.com>"),
@@ -305,9 +335,46 @@ def test_worker_and_run_wait_out_redis_killed_and_restarted(
                 run,
                 worker,
             )  # type: ignore[misc]
+        # the outage is told by mailflow, not by every reconnect of Dramatiq's and pika's
         assert "Consumer encountered a connection error" not in worker.text()
+        assert " pika." not in worker.text() and " pika." not in run.text()
     finally:
         codes = (run.stop(), worker.stop())
         ledger.close()
     assert codes == (0, 0), run.text() + worker.text()
     ledger.check_once_each()
+
+
+def test_scheduler_started_while_postgresql_is_down_waits_for_it(
+    postgres_site: tuple[dict[str, str], Ledger], private_postgres: PrivatePostgres, tmp_path: Path
+) -> None:
+    """A scheduler started during an outage does not exit: it says it waits for the database,
+    keeps saying so, and starts (keeping the rules as version 1) once the database is back."""
+    env, _ = postgres_site
+    private_postgres.kill()
+    port = free_port()
+    env = env | {"MAILFLOW_METRICS_PORT": str(port)}
+    scheduler = Mailflow(["scheduler"], env, tmp_path / "scheduler.log")
+    try:
+        _until(
+            "the outage reported",
+            lambda: "start-up: cannot reach the database" in scheduler.text(),
+            scheduler,
+        )
+        _until(
+            "the outage reported again",
+            lambda: "start-up: still cannot reach the database after" in scheduler.text(),
+            scheduler,
+        )
+        private_postgres.start()
+        _until(
+            "the scheduler started",
+            lambda: "database is reachable again" in scheduler.text() and _status(env)[1]["rules"],
+            scheduler,
+        )
+        assert _status(env)[1]["rules"]["version"] == 1
+        _until("metrics served", lambda: _serving(port), scheduler)
+        assert _metrics(port)[("mailflow_rules_version", ())] == 1.0
+    finally:
+        code = scheduler.stop()
+    assert code == 0, scheduler.text()

@@ -121,6 +121,72 @@ class PrivatePostgres:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+class PrivateRabbitmq:
+    """A RabbitMQ node of its own (its own node name, ports, Mnesia and log folders; no
+    plugins). ``kill`` is SIGKILL to the node's process group; ``start`` brings the same node
+    back on the same port with its durable queues. Starting takes tens of seconds."""
+
+    def __init__(self) -> None:
+        self.script = Path("/usr/lib/rabbitmq/bin/rabbitmq-server")
+        if not self.script.exists():
+            pytest.skip("RabbitMQ is not installed (apt-get install rabbitmq-server)")
+        self.dir = Path(tempfile.mkdtemp(prefix="mailflow-rabbitmq-"))
+        self.port, dist = free_port(), free_port()
+        (self.dir / "enabled_plugins").write_text("[].\n")
+        (self.dir / "rabbitmq.conf").write_text("")
+        self.env = {
+            **os.environ,
+            "HOME": str(self.dir),  # the Erlang cookie is written here
+            "RABBITMQ_NODENAME": f"mailflow-test-{self.port}@localhost",
+            "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1",
+            "RABBITMQ_NODE_PORT": str(self.port),
+            "RABBITMQ_DIST_PORT": str(dist),
+            "RABBITMQ_MNESIA_BASE": str(self.dir / "mnesia"),
+            "RABBITMQ_LOG_BASE": str(self.dir / "log"),
+            "RABBITMQ_ENABLED_PLUGINS_FILE": str(self.dir / "enabled_plugins"),
+            "RABBITMQ_CONFIG_FILE": str(self.dir / "rabbitmq.conf"),
+            "RABBITMQ_ADVANCED_CONFIG_FILE": str(self.dir / "advanced.config"),
+            "RABBITMQ_PID_FILE": str(self.dir / "rabbitmq.pid"),
+        }
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"amqp://guest:guest@127.0.0.1:{self.port}/%2F"
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [str(self.script)],
+            env=self.env,
+            cwd=self.dir,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: kill() ends the node, nothing else
+        )
+        _wait(self._ready, self.proc, "rabbitmq-server")
+
+    def _ready(self) -> bool:
+        if not _accepting(self.port):
+            return False
+        import pika
+
+        try:
+            pika.BlockingConnection(pika.URLParameters(self.url)).close()
+        except pika.exceptions.AMQPError:
+            return False
+        return True
+
+    def kill(self) -> None:
+        if self.proc is not None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=30)
+            self.proc = None
+
+    def remove(self) -> None:
+        self.kill()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
 @pytest.fixture
 def private_redis() -> Iterator[PrivateRedis]:
     """A started Redis of the test's own."""
@@ -141,3 +207,16 @@ def private_postgres() -> Iterator[PrivatePostgres]:
         yield server
     finally:
         server.remove()
+
+
+@pytest.fixture(params=["redis", "rabbitmq"])
+def private_broker(request: pytest.FixtureRequest) -> Iterator[PrivateRedis | PrivateRabbitmq]:
+    """A started Redis, then a started RabbitMQ, of the test's own."""
+    server = PrivateRedis() if request.param == "redis" else PrivateRabbitmq()
+    try:
+        server.start()
+        yield server
+    finally:
+        server.kill()
+        if isinstance(server, PrivateRabbitmq):
+            server.remove()
