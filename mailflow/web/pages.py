@@ -32,6 +32,15 @@ _env = Environment(
 )
 
 
+def _when(value: object) -> str:
+    """Show an ISO 8601 time as people read it: ``2023-10-13 18:00`` (a bare day stays)."""
+    text = str(value or "")
+    return text[:16].replace("T", " ") if len(text) > 10 and text[10] == "T" else text
+
+
+_env.filters["when"] = _when
+
+
 def _page(request: Request, name: str, status: int = 200, **values: Any) -> HTMLResponse:
     session = session_of(request)
     html = _env.get_template(name).render(
