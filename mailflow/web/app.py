@@ -44,7 +44,7 @@ class WebContext:
 
 def create_app(ctx: WebContext) -> FastAPI:
     """Return the application for ``ctx``."""
-    from mailflow.web import api, pages
+    from mailflow.web import api, pages, record
 
     app = FastAPI(
         title="mailflow",
@@ -57,6 +57,7 @@ def create_app(ctx: WebContext) -> FastAPI:
     app.state.ctx = ctx
     app.include_router(api.router)
     app.include_router(pages.router)
+    app.include_router(record.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.middleware("http")

@@ -41,7 +41,7 @@ def _when(value: object) -> str:
 _env.filters["when"] = _when
 
 
-def _page(request: Request, name: str, status: int = 200, **values: Any) -> HTMLResponse:
+def page(request: Request, name: str, status: int = 200, **values: Any) -> HTMLResponse:
     session = session_of(request)
     html = _env.get_template(name).render(
         viewer=values.pop("viewer", None), csrf=session.csrf if session else "", **values
@@ -53,7 +53,7 @@ def _signed_in(request: Request) -> Viewer | None:
     return viewer_of(request) if request.cookies.get(COOKIE) else None
 
 
-def _to_sign_in() -> RedirectResponse:
+def to_sign_in() -> RedirectResponse:
     return RedirectResponse("/sign-in", status_code=303)
 
 
@@ -70,7 +70,7 @@ def home() -> Response:
 
 @router.get("/sign-in")
 def sign_in_form(request: Request) -> Response:
-    return _page(request, "sign_in.html", sent=False)
+    return page(request, "sign_in.html", sent=False)
 
 
 @router.post("/sign-in")
@@ -81,13 +81,13 @@ def sign_in_request(request: Request, address: Annotated[str, Form(max_length=50
     )
     if ids:
         ctx.send(ids)
-    return _page(request, "sign_in.html", sent=True, address=address)
+    return page(request, "sign_in.html", sent=True, address=address)
 
 
 @router.get("/sign-in/{secret}")
 def sign_in_confirm(request: Request, secret: str) -> Response:
     ok = link_is_usable(context_of(request).sessions, secret, utcnow())
-    return _page(request, "sign_in_confirm.html", 200 if ok else 410, secret=secret, ok=ok)
+    return page(request, "sign_in_confirm.html", 200 if ok else 410, secret=secret, ok=ok)
 
 
 @router.post("/sign-in/{secret}")
@@ -95,7 +95,7 @@ def sign_in_spend(request: Request, secret: str) -> Response:
     ctx = context_of(request)
     address = use_link(ctx.sessions, secret, utcnow())
     if address is None:
-        return _page(request, "sign_in_confirm.html", 410, secret=secret, ok=False)
+        return page(request, "sign_in_confirm.html", 410, secret=secret, ok=False)
     response = RedirectResponse("/items", status_code=303)
     response.set_cookie(
         COOKIE,
@@ -111,13 +111,13 @@ def sign_in_spend(request: Request, secret: str) -> Response:
 @router.post("/sign-out")
 def sign_out(request: Request, csrf: Annotated[str, Form()]) -> Response:
     _check_csrf(request, csrf)
-    response = _to_sign_in()
+    response = to_sign_in()
     response.delete_cookie(COOKIE)
     return response
 
 
 @router.get("/items")
-def items_page(
+def itemspage(
     request: Request,
     status: str | None = None,
     owner: str | None = None,
@@ -127,7 +127,7 @@ def items_page(
 ) -> Response:
     viewer = _signed_in(request)
     if viewer is None:
-        return _to_sign_in()
+        return to_sign_in()
     ctx = context_of(request)
     wanted = data.ItemFilter(
         status if status in data.ITEM_STATUSES else None,
@@ -138,37 +138,37 @@ def items_page(
     )
     rows = data.items_for(ctx.sessions, ctx.organization(), viewer, wanted, ctx.timezone)
     departments = sorted(ctx.organization().departments)
-    return _page(
+    return page(
         request, "items.html", viewer=viewer, items=rows, wanted=wanted,
         statuses=data.ITEM_STATUSES, departments=departments,
     )  # fmt: skip
 
 
 @router.get("/thread")
-def thread_page(request: Request, id: Annotated[str, Query(max_length=998)]) -> Response:
+def threadpage(request: Request, id: Annotated[str, Query(max_length=998)]) -> Response:
     viewer = _signed_in(request)
     if viewer is None:
-        return _to_sign_in()
+        return to_sign_in()
     ctx = context_of(request)
     mid = id.strip() if id.strip().startswith("<") else f"<{id.strip()}>"
     view = data.thread_for(ctx.sessions, ctx.organization(), viewer, mid, ctx.timezone)
     if view is None:
-        return _page(request, "missing.html", 404, viewer=viewer, what=mid)
-    return _page(
+        return page(request, "missing.html", 404, viewer=viewer, what=mid)
+    return page(
         request, "thread.html", viewer=viewer, t=view, message_id=mid,
         may_close=_may_close_thread(viewer),
     )  # fmt: skip
 
 
 @router.get("/outbox")
-def outbox_page(request: Request, status: str | None = None) -> Response:
+def outboxpage(request: Request, status: str | None = None) -> Response:
     viewer = _signed_in(request)
     if viewer is None:
-        return _to_sign_in()
+        return to_sign_in()
     ctx = context_of(request)
     wanted = status if status in data.OUTBOX_STATUSES else None
     rows = data.outbox_for(ctx.sessions, ctx.organization(), viewer, wanted, ctx.timezone)
-    return _page(
+    return page(
         request, "outbox.html", viewer=viewer, rows=rows, wanted=wanted,
         statuses=data.OUTBOX_STATUSES,
     )  # fmt: skip
@@ -184,7 +184,7 @@ def close_item_form(
 ) -> Response:
     viewer = _signed_in(request)
     if viewer is None:
-        return _to_sign_in()
+        return to_sign_in()
     _check_csrf(request, csrf)
     ctx = context_of(request)
     visible = data.items_for(
@@ -207,7 +207,7 @@ def close_thread_form(
 ) -> Response:
     viewer = _signed_in(request)
     if viewer is None:
-        return _to_sign_in()
+        return to_sign_in()
     _check_csrf(request, csrf)
     ctx = context_of(request)
     if data.thread_for(ctx.sessions, ctx.organization(), viewer, id, ctx.timezone) is None:
