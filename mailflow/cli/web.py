@@ -51,6 +51,7 @@ def web(
 
 def web_context(runtime: Runtime, default_url: str) -> WebContext:
     """Return the web view's context from a runtime: its database, rules and delivery."""
+    from mailflow.mail.calendar import BusinessCalendar
     from mailflow.web.app import WebContext
     from mailflow.web.auth import CookieSigner
 
@@ -68,6 +69,7 @@ def web_context(runtime: Runtime, default_url: str) -> WebContext:
         base_url=base_url,
         send=lambda ids: _send(runtime, ids),
         secure_cookies=base_url.startswith("https://"),
+        clocks=lambda: (runtime.rulebook, BusinessCalendar.from_context(runtime.context)),
     )
 
 

@@ -17,6 +17,8 @@ from fastapi import FastAPI, HTTPException, Request, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.orm import Session, sessionmaker
 
+from mailflow.mail.calendar import BusinessCalendar
+from mailflow.rulebook.loader import Rulebook
 from mailflow.rulebook.organization import Organization
 from mailflow.web.access import Viewer, viewer_for
 from mailflow.web.auth import CookieSigner, WebSession, token_address
@@ -40,11 +42,13 @@ class WebContext:
     base_url: str  # where people reach the view; sign-in links point here
     send: Callable[[Sequence[int]], None]  # hands new outbox ids to delivery
     secure_cookies: bool = False
+    # the rules in force and the business calendar, for the complaints' clocks
+    clocks: Callable[[], tuple[Rulebook, BusinessCalendar]] | None = None
 
 
 def create_app(ctx: WebContext) -> FastAPI:
     """Return the application for ``ctx``."""
-    from mailflow.web import api, pages, record
+    from mailflow.web import api, complaints, pages, record
 
     app = FastAPI(
         title="mailflow",
@@ -58,6 +62,7 @@ def create_app(ctx: WebContext) -> FastAPI:
     app.include_router(api.router)
     app.include_router(pages.router)
     app.include_router(record.router)
+    app.include_router(complaints.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.middleware("http")

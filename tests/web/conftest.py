@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from mailflow.cli import app as cli
+from mailflow.mail.calendar import BusinessCalendar
 from mailflow.service.runtime import Runtime, build_runtime
 from mailflow.settings import load_settings
 from mailflow.web.app import WebContext, create_app
@@ -86,6 +87,7 @@ def web(runtime: Runtime, sent_ids: list[int]) -> WebContext:
         signer=CookieSigner("test-secret", timedelta(hours=1)),
         base_url="http://testserver",
         send=sent_ids.extend,
+        clocks=lambda: (runtime.rulebook, BusinessCalendar.from_context(runtime.context)),
     )
 
 
