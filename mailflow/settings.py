@@ -97,6 +97,14 @@ class Settings(BaseSettings):
     oauth_scope: str | None = None
     oauth_cafile: Path | None = None
 
+    # the web view (`mailflow web`): where it listens, the address people reach it at (the
+    # sign-in links point there), the key that signs its session cookies, and their lifetime
+    web_host: str = "127.0.0.1"
+    web_port: int = Field(default=8080, ge=0, le=65535)
+    web_url: str | None = None
+    web_secret: SecretStr | None = None
+    web_secret_file: Path | None = None
+    web_session_hours: float = Field(default=12.0, gt=0)
     poll_interval_s: float = Field(default=60.0, gt=0)
     # processes that parse a backlog while the poller stores; None: one per CPU, 0: none
     parse_workers: int | None = Field(default=None, ge=0)
@@ -164,6 +172,10 @@ class Settings(BaseSettings):
     def transport_secret(self) -> str | None:
         """Return the transport password from the variable or its file; raise ConfigurationError."""
         return _secret(self.transport_password, self.transport_password_file, "TRANSPORT")
+
+    def web_secret_key(self) -> str | None:
+        """Return the key that signs the web view's cookies, from the variable or its file."""
+        return _secret(self.web_secret, self.web_secret_file, "WEB_SECRET")
 
     def directory_secret(self) -> str | None:
         """Return the directory's bind password from the variable or its file."""

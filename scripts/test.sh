@@ -6,11 +6,14 @@ cd "$(dirname "$0")/.."
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
-echo "==> Debian packages (Dovecot and OpenLDAP for the real IMAP and LDAP servers the tests start)"
+echo "==> Debian packages (Dovecot and OpenLDAP for the real IMAP and LDAP servers the tests start, Chromium for the web view)"
 packages=()
 command -v dovecot >/dev/null 2>&1 || packages+=(dovecot-imapd)
 [ -x /usr/sbin/slapd ] || packages+=(slapd)
 command -v ldapmodify >/dev/null 2>&1 || packages+=(ldap-utils)
+# the web view's browser tests drive Debian's headless Chromium; nothing is downloaded at run time
+[ -x /usr/bin/chromium ] || packages+=(chromium)
+[ -x /usr/bin/chromedriver ] || packages+=(chromium-driver)
 if [ ${#packages[@]} -gt 0 ]; then
   as_root apt-get update -qq
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${packages[@]}" >/dev/null

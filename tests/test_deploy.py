@@ -44,6 +44,8 @@ def _commands() -> set[tuple[str, ...]]:
         found |= {
             (group.name or "", c.name or "") for c in group.typer_instance.registered_commands
         }
+        if group.typer_instance.info.invoke_without_command:  # `mailflow web` runs on its own
+            found.add((group.name or "",))
     return found
 
 

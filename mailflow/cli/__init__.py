@@ -554,6 +554,15 @@ def _register_directory() -> None:
 _register_directory()
 
 
+def _register_web() -> None:
+    from mailflow.cli.web import web_app
+
+    app.add_typer(web_app, name="web")
+
+
+_register_web()
+
+
 def _register_repairs() -> None:
     from mailflow.cli.repair import register
 

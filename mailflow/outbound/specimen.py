@@ -116,6 +116,10 @@ FULL: dict[str, Any] = {
     "complaint": _COMPLAINT,
     "digest": _DIGEST,
     "person": _OWNER,
+    "sign_in": {
+        "url": "https://mailflow.example.com/sign-in/3kq9Vx",
+        "expires": "2026-10-20 18:17",
+    },
 }
 
 SPARSE: dict[str, Any] = {
@@ -137,6 +141,7 @@ SPARSE: dict[str, Any] = {
     "days_left": 0,
     "overdue_days": 0,
     "person": _OWNER | {"name": ""},
+    "sign_in": {"url": "http://127.0.0.1:8080/sign-in/x", "expires": "2026-10-20 18:17"},
 }
 
 
@@ -150,6 +155,7 @@ WITHOUT_MESSAGE = frozenset(
         "weekly_digest",
         "owner_left",
         "directory_sync_refused",
+        "sign_in_link",
     }
 )
 

@@ -60,6 +60,10 @@ STANDARD_CONTEXT: Mapping[str, str] = {
         "date, pending: [name]}], open_complaints: [{subject, from, date, hours_open}]}, or None"
     ),
     "person": "{name, address}: the person a directory change concerns (owner_left), or None",
+    "sign_in": (
+        "{url, expires}: a one-time link into the web view and until when it works "
+        "(sign_in_link), or None"
+    ),
 }
 
 REQUIRED = frozenset({"organization", "message", "recipient", "rule"})
@@ -86,6 +90,7 @@ _DEFAULTS: Mapping[str, Any] = {
     "complaint": None,
     "digest": None,
     "person": None,
+    "sign_in": None,
 }
 
 

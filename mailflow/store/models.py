@@ -416,3 +416,31 @@ class AdminAction(Base):
     )
     item_id: Mapped[int | None] = mapped_column(ForeignKey("action_items.id", ondelete="SET NULL"))
     outbox_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id", ondelete="SET NULL"))
+
+
+class SignInLink(Base):
+    """A one-time sign-in link mailed to someone in the directory (the web view): only the
+    SHA-256 of its secret is kept; it works once, until ``expires_at``."""
+
+    __tablename__ = "web_sign_in_links"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    address: Mapped[str] = mapped_column(String(500), index=True)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+
+
+class ApiToken(Base):
+    """A token a script uses with the web view's JSON API, acting for ``address`` with its
+    rights; only the SHA-256 of the token is kept."""
+
+    __tablename__ = "web_api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    address: Mapped[str] = mapped_column(String(500), index=True)
+    label: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]

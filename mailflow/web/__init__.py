@@ -1,0 +1,1 @@
+"""The web view and its JSON API (``mailflow web``): items, threads, confirmations, the outbox."""
