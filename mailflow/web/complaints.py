@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from mailflow.service.decide import due_after
-from mailflow.store import clocks as stored
+from mailflow.store import clock_queries as stored
 from mailflow.web.access import Viewer, may_see_thread, thread_facts
 from mailflow.web.app import WebContext, context_of, viewer_of
 from mailflow.web.pages import page, to_sign_in

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from mailflow.cli.outbox_view import outbox_row, outbox_rows
+from mailflow.cli.outbox_view import outbox_json, outbox_rows
 from mailflow.rulebook.organization import Organization
 from mailflow.service.queries import OVERDUE, list_items, thread_view
 from mailflow.store import recipients
@@ -152,7 +152,7 @@ def _sent_in(session: Session, thread_id: int, tz: tzinfo) -> list[dict[str, Any
         )
     )
     lines = recipients.of_rows(session, [r.id for r in rows])
-    return [outbox_row(r, lines.get(r.id), tz) for r in rows]
+    return [outbox_json(r, lines.get(r.id), tz) for r in rows]
 
 
 def outbox_for(

@@ -10,9 +10,9 @@ from urllib.parse import quote
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import Response
 
-from mailflow.outbound.record import COLUMNS, to_xlsx
-from mailflow.service.directory import UnknownDepartmentError
-from mailflow.service.record import record_rows
+from mailflow.errors import UnknownDepartmentError
+from mailflow.outbound.record_format import COLUMNS, to_xlsx
+from mailflow.service.comm_record import record_rows
 from mailflow.web.access import Viewer
 from mailflow.web.app import context_of, viewer_of
 from mailflow.web.pages import page, to_sign_in
