@@ -18,6 +18,7 @@ storage/sources/jobs.
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import replace
 from datetime import date, datetime
 
@@ -29,7 +30,7 @@ from mailflow.mail.items_sentence import read_sentences
 from mailflow.mail.items_table import read_grid, read_tables
 from mailflow.mail.model import DEADLINE, DELIVERABLE, OWNER, ActionItem, Address, ParseContext
 
-__all__ = ["extract_items"]
+__all__ = ["extract_items", "settle_owner"]
 
 MAX_TASK = 80  # characters; a longer task is cut with …
 # an item is written on a line or a few: a longer line is read this far only, and a run of
@@ -200,3 +201,17 @@ def _finish(d: Draft, reading: Reading, near: str) -> ActionItem:
         missing=tuple(name for name, value in present if value is None),
         owner_candidates=candidates,
     )
+
+
+def settle_owner(item: ActionItem, participants: Collection[str]) -> ActionItem:
+    """Return ``item`` with its owner resolved when, of the people who share the owner's name,
+    exactly one took part in the thread before (``participants``: lower-cased addresses);
+    otherwise ``item`` as it is. The thread is the first thing that decides between
+    namesakes; the parse itself can only look at the mail."""
+    if item.owner_email is not None or not item.owner_candidates:
+        return item
+    chosen = [c for c in item.owner_candidates if c.lower() in participants]
+    if len(chosen) != 1:
+        return item
+    missing = tuple(m for m in item.missing if m != OWNER)
+    return replace(item, owner_email=chosen[0], missing=missing, owner_candidates=())

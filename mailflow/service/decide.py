@@ -17,6 +17,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from mailflow.mail.calendar import BusinessCalendar
+from mailflow.mail.items import settle_owner
 from mailflow.mail.model import ParseContext, ParsedMessage
 from mailflow.mail.requests import asks_for_confirmation
 from mailflow.rulebook.decision import Decision, PlannedMail, decide
@@ -117,6 +118,10 @@ def apply(
     ``tracker`` writes them with the batch; the caller reports what ``limit`` held back."""
     arrival = tracker.arrival(message.id)
     participants = tracker.participants(message.id)
+    # namesakes the mail left open are settled by who took part in the thread before
+    parsed = replace(
+        parsed, action_items=tuple(settle_owner(i, participants) for i in parsed.action_items)
+    )
     facts = MessageFacts.of(
         parsed,
         rulebook.organization,

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
+from mailflow.mail.items import settle_owner
 from mailflow.mail.model import DONE, ActionItem, ParseContext
 from mailflow.mail.requests import asks_for_confirmation
 from mailflow.mail.subject import thread_key
@@ -338,6 +339,7 @@ class Tracker:
     def _add_item(self, mail: Arrival, position: int, item: ActionItem, ctx: ParseContext) -> None:
         tid = self.thread_of(mail.pk)
         assert tid is not None
+        item = settle_owner(item, self.participants(mail.pk))
         row: dict[str, Any] = {
             "id": self._keys("item"),
             "message_pk": mail.pk,
