@@ -15,7 +15,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mailflow.mail.message import parse_message
@@ -28,12 +27,10 @@ from mailflow.service.clock_mail import schedule
 from mailflow.service.decide import DEFAULT_WITHIN
 from mailflow.service.ingest import ingest
 from mailflow.sources.maildir import MaildirSource
+from mailflow.store import outbox, threads
 from mailflow.store.db import make_engine, make_session_factory
 from mailflow.store.models import (
-    ActionItemRecord,
     Base,
-    ConfirmationRequest,
-    OutboxMail,
 )
 
 
@@ -99,7 +96,7 @@ def _stored(
         return moment.astimezone(ctx.timezone).isoformat() if moment else None
 
     mails = []
-    for row in session.scalars(select(OutboxMail).order_by(OutboxMail.id)):
+    for row in outbox.every_row(session):
         rendered = templates.render(row.kind, row.context, row.lang)
         mails.append(
             {
@@ -119,7 +116,7 @@ def _stored(
             "from": [a.address for a in r.answers],
             "answers": {a.address: a.status for a in r.answers},
         }
-        for r in session.scalars(select(ConfirmationRequest).order_by(ConfirmationRequest.id))
+        for r in threads.every_request(session)
     ]
     items = [
         {
@@ -133,7 +130,7 @@ def _stored(
             "missing": list(i.missing),
             "status": i.status,
         }
-        for i in session.scalars(select(ActionItemRecord).order_by(ActionItemRecord.position))
+        for i in threads.every_item(session)
     ]
     clocks = [
         {

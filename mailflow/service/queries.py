@@ -8,11 +8,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, tzinfo
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from mailflow.service.timestamps import local_iso
-from mailflow.store import admin_actions, threads
+from mailflow.store import admin_actions, messages, threads
 from mailflow.store.models import ITEM_OPEN, ActionItemRecord, Message
 
 OVERDUE = "overdue"
@@ -65,7 +64,7 @@ def thread_view(
     """Return the thread holding ``message_id``: messages, items, and who has confirmed what."""
     now = now or datetime.now(UTC)
     with sessions() as session:
-        found = session.scalar(select(Message).where(Message.message_id == message_id))
+        found = messages.message_with_id(session, message_id)
         if found is None or found.thread_id is None:
             return None
         thread_id = found.thread_id

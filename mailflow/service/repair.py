@@ -10,13 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from mailflow.errors import RepairRefused
-from mailflow.store import admin_actions, outbox, threads
+from mailflow.store import admin_actions, messages, outbox, threads
 from mailflow.store.db import writing
-from mailflow.store.models import ITEM_DONE, ActionItemRecord, Message, OutboxMail, Thread
+from mailflow.store.models import ITEM_DONE, ActionItemRecord, OutboxMail, Thread
 
 
 @dataclass(frozen=True)
@@ -46,7 +45,7 @@ def close_thread(sessions: sessionmaker[Session], message_id: str, who: Who) -> 
     Returns the number of messages in it, or None when no such message is stored.
     """
     with writing(sessions) as session:
-        found = session.scalar(select(Message).where(Message.message_id == message_id))
+        found = messages.message_with_id(session, message_id)
         if found is None or found.thread_id is None:
             return None
         thread = session.get(Thread, found.thread_id)

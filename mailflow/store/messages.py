@@ -129,3 +129,8 @@ def raw_bytes(session: Session, message_id: str) -> bytes | None:
 def stores_any(session: Session) -> bool:
     """Return whether any message (stored or quarantined) is in the database."""
     return session.scalar(select(Message.id).limit(1)) is not None
+
+
+def message_with_id(session: Session, message_id: str) -> Message | None:
+    """Return the stored message whose Message-ID is ``message_id``, or None."""
+    return session.scalar(select(Message).where(Message.message_id == message_id))

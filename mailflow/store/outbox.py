@@ -218,3 +218,8 @@ def count_by_status(session: Session) -> dict[str, int]:
     """Return how many rows each status has."""
     rows = session.execute(select(OutboxMail.status, func.count()).group_by(OutboxMail.status))
     return {status: count for status, count in rows}
+
+
+def every_row(session: Session) -> list[OutboxMail]:
+    """Return every outbox row, oldest first (the dry run's scratch database holds a few)."""
+    return list(session.scalars(select(OutboxMail).order_by(OutboxMail.id)))

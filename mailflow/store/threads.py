@@ -253,3 +253,13 @@ def items_in_thread(session: Session, thread_id: int) -> list[ActionItemRecord]:
             .order_by(ActionItemRecord.message_pk, ActionItemRecord.position)
         )
     )
+
+
+def every_request(session: Session) -> list[ConfirmationRequest]:
+    """Return every confirmation ledger, oldest first (for the dry run's scratch database)."""
+    return list(session.scalars(select(ConfirmationRequest).order_by(ConfirmationRequest.id)))
+
+
+def every_item(session: Session) -> list[ActionItemRecord]:
+    """Return every action item in mail order (for the dry run's scratch database)."""
+    return list(session.scalars(select(ActionItemRecord).order_by(ActionItemRecord.position)))
