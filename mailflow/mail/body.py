@@ -29,9 +29,11 @@ MAX_BODY_PARTS = 100  # inline text parts read as the body; real mail has one to
 _META_CHARSET = re.compile(
     rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.IGNORECASE
 )
-_TAG = re.compile(r"<[^>]*>")
+# [^<>], not [^>]: a tag never spans another "<", and thousands of unclosed "<" would
+# each be scanned to the end (quadratic time)
+_TAG = re.compile(r"<[^<>]*>")
 _SKIPPED_OPEN = re.compile(r"<(script|style|head)\b", re.IGNORECASE)
-_BLOCK_TAG = re.compile(r"<(?:/?(?:p|div|tr|li|h[1-6]|table|blockquote|pre)\b|br\b)[^>]*>", re.I)
+_BLOCK_TAG = re.compile(r"<(?:/?(?:p|div|tr|li|h[1-6]|table|blockquote|pre)\b|br\b)[^<>]*>", re.I)
 _CELL_TAG = re.compile(r"</t[dh]\s*>", re.IGNORECASE)
 
 

@@ -78,6 +78,12 @@ COSTLY = {
     "one_huge_html_paragraph": mail(
         "<p>" + "项目 <b>进度</b> 正常 " * 40_000 + "</p>", content_type="text/html"
     ),
+    "unclosed_angle_brackets_in_huge_html": mail(
+        "<div>" + "<p 报价单" * 60_000 + "</div>", content_type="text/html"
+    ),
+    "thousands_of_unclosed_start_tags": mail(
+        "<div>已收到，周四前回复。</div>" + "<fa5605d 1" * 12_000, content_type="text/html"
+    ),
     "unclosed_script_tags": mail("<script>" * 30_000 + "x" * 300_000, content_type="text/html"),
     "words_glued_to_one_address": mail(
         "请张三周五前回复。",
