@@ -78,7 +78,9 @@ def create_app(ctx: WebContext) -> FastAPI:
             response = await call_next(request)
         response.headers["Content-Security-Policy"] = CSP
         response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["Referrer-Policy"] = "no-referrer"  # a sign-in link never leaks
+        # a sign-in link never leaks to another site; same-origin (not no-referrer) so that
+        # browsers send our own Origin with our forms, which same_origin() checks
+        response.headers["Referrer-Policy"] = "same-origin"
         response.headers["X-Frame-Options"] = "DENY"
         response.headers.setdefault("Cache-Control", "no-store")
         return response
