@@ -12,8 +12,10 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import tzinfo
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from fastapi import FastAPI, HTTPException, Request, Response
+from fastapi.responses import PlainTextResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -29,6 +31,7 @@ CSP = (
     "frame-ancestors 'none'; base-uri 'none'"
 )
 STATIC = Path(__file__).parent / "static"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 @dataclass
@@ -69,15 +72,30 @@ def create_app(ctx: WebContext) -> FastAPI:
     async def _headers(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
-        response = await call_next(request)
+        if request.method not in SAFE_METHODS and not same_origin(request):
+            response: Response = PlainTextResponse("cross-site request refused", status_code=403)
+        else:
+            response = await call_next(request)
         response.headers["Content-Security-Policy"] = CSP
         response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["Referrer-Policy"] = "no-referrer"  # a sign-in link never leaks
+        # a sign-in link never leaks to another site; same-origin (not no-referrer) so that
+        # browsers send our own Origin with our forms, which same_origin() checks
+        response.headers["Referrer-Policy"] = "same-origin"
         response.headers["X-Frame-Options"] = "DENY"
         response.headers.setdefault("Cache-Control", "no-store")
         return response
 
     return app
+
+
+def same_origin(request: Request) -> bool:
+    """Whether a writing request comes from our own pages, or from a script (no ``Origin``).
+    Browsers send ``Origin`` with every cross-site POST: this also stops a forged form from
+    signing a victim in with someone else's link (login CSRF)."""
+    origin = request.headers.get("origin")
+    if origin is None:
+        return True
+    return urlsplit(origin).netloc.lower() == request.headers.get("host", "").lower()
 
 
 def context_of(request: Request) -> WebContext:

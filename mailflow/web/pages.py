@@ -180,7 +180,6 @@ def close_item_form(
     item_id: int,
     csrf: Annotated[str, Form()],
     note: Annotated[str, Form(max_length=2000)] = "",
-    back: Annotated[str, Form(max_length=2000)] = "/items",
 ) -> Response:
     viewer = _signed_in(request)
     if viewer is None:
@@ -193,9 +192,7 @@ def close_item_form(
     if item_id not in {i["id"] for i in visible}:
         raise HTTPException(404, "no item you may close has this id")
     close_item_as(ctx.sessions, viewer, item_id, note, utcnow())
-    return RedirectResponse(
-        back if back.startswith("/") and not back.startswith("//") else "/items", 303
-    )
+    return RedirectResponse("/items", status_code=303)
 
 
 @router.post("/thread/close")

@@ -17,6 +17,7 @@ from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support.wait import WebDriverWait
 
 from mailflow.cli.web import web_context
 from mailflow.service.runtime import Runtime, build_runtime
@@ -74,6 +75,7 @@ def browser(monkeypatch: pytest.MonkeyPatch) -> Iterator[WebDriver]:
             options.add_argument(arg)
         driver = webdriver.Chrome(options=options, service=Service(str(CHROMEDRIVER)))
         driver.set_page_load_timeout(30)
+        driver.implicitly_wait(10)  # find_element waits for the next page's element
         try:
             yield driver
         finally:
@@ -114,6 +116,7 @@ def test_a_manager_signs_in_filters_items_and_reads_the_ledger(
     assert item_ids(browser) == {"1", "2", "3", "4"}
     browser.find_element(By.ID, "f-owner").send_keys("赵六")
     browser.find_element(By.ID, "f-apply").click()
+    WebDriverWait(browser, 30).until(lambda b: "owner=" in b.current_url)
     assert item_ids(browser) == {"3"}
     browser.get(f"{site}/items?status=overdue&department=技术部")
     assert item_ids(browser) == {"1", "2", "3", "4"}
@@ -136,6 +139,7 @@ def test_staff_see_their_own_items_and_not_a_thread_they_are_not_on(
     browser.get(f"{site}/thread?id={MINUTES}")
     assert not browser.find_elements(By.ID, "close-thread")
     browser.find_element(By.CSS_SELECTOR, "form.who button").click()  # sign out
+    WebDriverWait(browser, 30).until(lambda b: b.current_url.endswith("/sign-in"))
     sign_in(browser, site, smtp_server, "chen.jing@example.com")
     assert item_ids(browser) == set()
     browser.get(f"{site}/thread?id={MINUTES}")

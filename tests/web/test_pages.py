@@ -137,3 +137,20 @@ def test_writing_forms_need_the_csrf_token(
         "/api/thread/close", json={"message_id": MINUTES}, headers={"X-CSRF-Token": csrf.group(1)}
     )
     assert ok.status_code == 200
+
+
+def test_a_cross_site_form_is_refused(
+    client: TestClient, runtime: Runtime, sent_ids: list[int]
+) -> None:
+    """A page elsewhere cannot post our forms: not a close, and not someone else's sign-in
+    link (login CSRF); the link stays usable for its owner."""
+    client.post("/sign-in", data={"address": "he.jun@example.com"})
+    path = mailed_link(runtime, sent_ids[0])
+    evil = {"Origin": "https://evil.example.net"}
+    refused = client.post(path, headers=evil)
+    assert refused.status_code == 403 and "mailflow_session" not in refused.headers.get(
+        "set-cookie", ""
+    )
+    assert "default-src 'none'" in refused.headers["content-security-policy"]
+    assert client.post(path, headers={"Origin": "http://testserver"}).status_code == 303
+    assert client.post("/items/6/close", data={"csrf": "x"}, headers=evil).status_code == 403
