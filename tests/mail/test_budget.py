@@ -84,6 +84,10 @@ COSTLY = {
     "thousands_of_unclosed_start_tags": mail(
         "<div>已收到，周四前回复。</div>" + "<fa5605d 1" * 12_000, content_type="text/html"
     ),
+    "unclosed_start_tags_after_a_table": mail(
+        "<table><tr><td>张三</td><td>周五前提交报表</td></tr></table>" + "<fa5605d 1" * 12_000,
+        content_type="text/html",
+    ),
     "unclosed_script_tags": mail("<script>" * 30_000 + "x" * 300_000, content_type="text/html"),
     "words_glued_to_one_address": mail(
         "请张三周五前回复。",
