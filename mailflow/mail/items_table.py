@@ -96,8 +96,16 @@ def header(row: Sequence[str], body: Sequence[Sequence[str]], reading: Reading) 
     return kinds
 
 
+SAMPLE_CELLS = 20  # cells of an unnamed column read to tell what it holds
+HEADER_ROWS = 6  # rows of a table where its header may stand
+
+
 def _by_content(column: Sequence[str], reading: Reading) -> str:
-    """Return OWNER or DEADLINE when most cells of a column are names or dates, else NONE."""
+    """Return OWNER or DEADLINE when most cells of a column are names or dates, else NONE.
+
+    The first ``SAMPLE_CELLS`` cells decide: a column's kind shows in its first rows, and a
+    table of thousands of rows must not cost a date reading per cell."""
+    column = column[:SAMPLE_CELLS]
     dates = sum(english_deadline(c, reading.sent_at, reading.calendar) is not None for c in column)
     names = sum(_is_name(c, reading) for c in column)
     if 2 * dates > len(column):
@@ -200,8 +208,10 @@ def read_tables(lines: Sequence[str], reading: Reading) -> tuple[list[Draft], se
 
 
 def _read(rows: Sequence[tuple[int, list[str]]], reading: Reading) -> list[Draft] | None:
-    """Return the items of a table's rows (line, cells), or None when it has no item header."""
-    for h, (_, row) in enumerate(rows):
+    """Return the items of a table's rows (line, cells), or None when it has no item header.
+
+    The header is looked for among the first ``HEADER_ROWS`` rows (title rows come first)."""
+    for h, (_, row) in enumerate(rows[:HEADER_ROWS]):
         body = [r for _, r in rows[h + 1 :]]
         if (kinds := header(row, body, reading)) is not None:
             drafts = (
