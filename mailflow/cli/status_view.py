@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, tzinfo
+from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
@@ -27,6 +28,23 @@ def _reachable(part: dict[str, object]) -> str:
     )
 
 
+def _waiting(poller: dict[str, Any]) -> str:
+    """The mailbox backlog cell: a count, "more" when uncounted, "—" before any count."""
+    if not poller["mailbox_backlog_more"]:
+        return "—" if poller["mailbox_backlog"] is None else "0"
+    count = poller["mailbox_backlog"]
+    return "more (not counted)" if count is None else str(count)
+
+
+def _catching_up(poller: dict[str, Any], tz: tzinfo) -> str:
+    count = poller["mailbox_backlog"]
+    what = "more mail is" if count is None else f"{count} mail(s)"
+    return (
+        f"{what} still waiting in {escape(poller['source'])} (as of"
+        f" {_when(poller['mailbox_backlog_at'], tz)}); the poller is catching up"
+    )
+
+
 def print_status(console: Console, found: Health, tz: tzinfo) -> None:
     """Print the health as a short report: servers, pollers, outbox, rules, verdict."""
     verdict = "[green]healthy[/]" if found.healthy else "[bold red]unhealthy[/]"
@@ -35,13 +53,16 @@ def print_status(console: Console, found: Health, tz: tzinfo) -> None:
     console.print(f"broker ({found.broker['kind']}): {_reachable(found.broker)}", highlight=False)
     if found.pollers:
         table = Table(title="pollers", title_justify="left")
-        for column in ("mailbox", "holder", "lease", "last fetch"):
+        for column in ("mailbox", "holder", "lease", "last fetch", "still in mailbox"):
             table.add_column(column, overflow="fold")
         for p in found.pollers:
             lease = f"active, {p['lease_left_s']} s left" if p["active"] else "[red]expired[/]"
             fetch = _when(p["fetched_at"], tz)
-            table.add_row(escape(p["source"]), escape(p["owner"]), lease, fetch)
+            table.add_row(escape(p["source"]), escape(p["owner"]), lease, fetch, _waiting(p))
         console.print(table)
+        for p in found.pollers:
+            if p["mailbox_backlog_more"]:
+                console.print(_catching_up(p, tz), highlight=False)
     if found.outbox:
         o = found.outbox
         console.print(

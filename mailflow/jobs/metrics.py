@@ -85,11 +85,30 @@ def _stored(found: Health) -> Iterator[GaugeMetricFamily]:
             stamp = datetime.fromisoformat(p["fetched_at"]).timestamp()
             fetched.add_metric([p["source"]], stamp)
     yield from (active, left, fetched)
+    yield from _mailbox_backlog(found)
     version = _gauge("rules_version", "The stored version of the rules in force.")
     version.add_metric([], float(found.rules.get("version") or 0))
     broken = _gauge("rules_broken", "1 while the rule files do not validate.")
     broken.add_metric([], 1.0 if found.rules.get("broken") else 0.0)
     yield from (version, broken)
+
+
+def _mailbox_backlog(found: Health) -> Iterator[GaugeMetricFamily]:
+    """The mail still waiting in each mailbox; no count sample while the source gives none."""
+    count = _gauge(
+        "mailbox_backlog",
+        "Mails still waiting in the mailbox after the poller's last batch (absent when the"
+        " source does not count them, as Exchange's sync).",
+        ["source"],
+    )
+    more = _gauge(
+        "mailbox_backlog_more", "1 while mail is still waiting in the mailbox.", ["source"]
+    )
+    for p in found.pollers:
+        if p["mailbox_backlog"] is not None:
+            count.add_metric([p["source"]], float(p["mailbox_backlog"]))
+        more.add_metric([p["source"]], 1.0 if p["mailbox_backlog_more"] else 0.0)
+    yield from (count, more)
 
 
 class EventCounter(logging.Handler):

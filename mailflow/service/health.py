@@ -1,6 +1,7 @@
 """The health of a mailflow installation, as ``mailflow status`` shows it and the metrics
-export it: database and broker reachable, the active poller and its lease, the last fetch,
-the outbox's backlog, the rules in force and their last error.
+export it: database and broker reachable, the active poller and its lease, the last fetch
+and the mail still waiting in each mailbox, the outbox's backlog, the rules in force and
+their last error.
 
 One snapshot serves both, so the command and the metrics never disagree. The verdict is
 ``healthy`` unless the database or the broker cannot be reached, no poller holds a live
@@ -18,12 +19,12 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from mailflow.errors import ServiceUnavailable
-from mailflow.service.poll import MAILBOX_STATE
 from mailflow.service.rulestore import RULES_STATE
 from mailflow.service.timestamps import local_iso
 from mailflow.store import health, migrate, service_state
 from mailflow.store.db import database_outage, probe_database
 from mailflow.store.models import OUTBOX_FAILED, OUTBOX_PENDING
+from mailflow.store.service_state import MAILBOX_STATE
 
 # due mail waiting longer than this means nobody delivers it (no worker, a stuck transport)
 STALLED_AFTER = timedelta(minutes=15)
@@ -54,6 +55,7 @@ class Health:
             | {
                 "expires_at": local_iso(p["expires_at"], tz),
                 "fetched_at": _local_text(p["fetched_at"], tz),
+                "mailbox_backlog_at": _local_text(p["mailbox_backlog_at"], tz),
             }
             for p in self.pollers
         ]
@@ -135,6 +137,7 @@ def _read(found: Health, sessions: sessionmaker[Session], now: datetime) -> None
                     "lease_left_s": max(0, round((lease.expires_at - now).total_seconds())),
                     "fetched_at": fetch.get("fetched_at"),
                     "fetched_by": fetch.get("owner"),
+                    **_mailbox_backlog(fetch),
                 }
             )
         found.messages = health.message_counts(session)
@@ -152,6 +155,18 @@ def _read(found: Health, sessions: sessionmaker[Session], now: datetime) -> None
         "oldest_pending_age_s": round(age),
     }
     _judge(found, age)
+
+
+def _mailbox_backlog(fetch: dict[str, Any]) -> dict[str, Any]:
+    """Return the mail still waiting in the mailbox as the poller last counted it: a count
+    (None when never counted, or when the source said only "more"), whether any waits, when."""
+    counted = "backlog" in fetch
+    waiting = fetch.get("backlog")
+    return {
+        "mailbox_backlog": waiting,
+        "mailbox_backlog_more": counted and (waiting is None or waiting > 0),
+        "mailbox_backlog_at": fetch.get("backlog_at"),
+    }
 
 
 def _judge(found: Health, age_s: float) -> None:

@@ -31,7 +31,7 @@ from mailflow.rulebook.loader import Rulebook
 from mailflow.service import journal, understand
 from mailflow.service.parsing import BatchParser, Parsed
 from mailflow.sources.base import Checkpoint, FetchedMail, MailSource
-from mailflow.store import cursors, messages
+from mailflow.store import cursors, messages, service_state
 from mailflow.store.db import writing
 from mailflow.store.messages import NewMessage
 from mailflow.store.models import STATUS_QUARANTINED, STATUS_STORED
@@ -54,6 +54,8 @@ class IngestReport:
     batches: int = 0
     quarantine_reasons: list[str] = field(default_factory=list)
     outbox_ids: list[int] = field(default_factory=list)  # mails decided, to enqueue
+    # mails still waiting in the mailbox after the last committed batch (None: more, uncounted)
+    mailbox_backlog: int | None = 0
 
     @property
     def seen(self) -> int:
@@ -129,6 +131,15 @@ class _Prepared:
         return str(self.new.row["message_id"])
 
 
+@dataclass(frozen=True)
+class _Queued:
+    """A fetched batch being parsed, and what the mailbox still held when it was fetched."""
+
+    batch: Sequence[FetchedMail]
+    parsing: Callable[[], list[Parsed]]
+    waiting: int | None
+
+
 def ingest(
     source: MailSource,
     session_factory: sessionmaker[Session],
@@ -148,39 +159,43 @@ def ingest(
 
     Big batches are parsed in up to ``parse_workers`` processes (None: one per CPU) while the
     batch before is stored, so fetching, parsing and storing overlap; each batch is still
-    committed, then acknowledged, in order.
+    committed, then acknowledged, in order. Each batch's transaction also records how many
+    mails the source still had waiting when it yielded that batch (``MailSource.waiting``), so
+    `mailflow status` shows a long first read catching up; ``report.mailbox_backlog`` is what
+    is left after the pass.
     """
     report = IngestReport()
     cursor = DatabaseCursor(session_factory, source.name)
     mind = _DecisionSetup(ctx, rulebook, decided_at)
     with BatchParser(ctx, parse_workers) as parser:
-        waiting: tuple[Sequence[FetchedMail], Callable[[], list[Parsed]]] | None = None
+        queued: _Queued | None = None
         for batch in source.fetch(cursor):
             if not batch:
                 continue
-            parsing = (batch, parser.submit([mail.raw for mail in batch]))
-            if waiting is not None:
-                _store(source, session_factory, *waiting, mind, lease, report, on_batch)
-            waiting = parsing
-        if waiting is not None:
-            _store(source, session_factory, *waiting, mind, lease, report, on_batch)
+            parsing = _Queued(batch, parser.submit([m.raw for m in batch]), source.waiting())
+            if queued is not None:
+                _store(source, session_factory, queued, mind, lease, report, on_batch)
+            queued = parsing
+        if queued is not None:
+            _store(source, session_factory, queued, mind, lease, report, on_batch)
+    report.mailbox_backlog = source.waiting()
     return report
 
 
 def _store(
     source: MailSource,
     session_factory: sessionmaker[Session],
-    batch: Sequence[FetchedMail],
-    parsing: Callable[[], list[Parsed]],
+    queued: _Queued,
     mind: _DecisionSetup,
     lease: Lease | None,
     report: IngestReport,
     on_batch: Callable[[IngestReport], None] | None,
 ) -> None:
     """Commit one parsed batch, then have the source mark it processed (invariant 1)."""
-    _commit_batch(session_factory, source.name, batch, parsing(), mind, lease, report)
-    source.acknowledge(batch)
+    _commit_batch(session_factory, source.name, queued, mind, lease, report)
+    source.acknowledge(queued.batch)
     report.batches += 1
+    report.mailbox_backlog = queued.waiting
     if on_batch:
         on_batch(report)
 
@@ -188,13 +203,13 @@ def _store(
 def _commit_batch(
     session_factory: sessionmaker[Session],
     source: str,
-    batch: Sequence[FetchedMail],
-    parsed: Sequence[Parsed],
+    queued: _Queued,
     mind: _DecisionSetup,
     lease: Lease | None,
     report: IngestReport,
 ) -> None:
     now = datetime.now(UTC)
+    batch, parsed = queued.batch, queued.parsing()
     prepared = [
         _prepare(mail, result, source, now) for mail, result in zip(batch, parsed, strict=True)
     ]
@@ -202,7 +217,7 @@ def _commit_batch(
     # retry re-checks and finds it. A third failure is a real bug and propagates.
     for attempt in range(2):
         try:
-            counts, outbox_ids = _write(session_factory, source, batch, prepared, lease, now, mind)
+            counts, outbox_ids = _write(session_factory, source, queued, prepared, lease, now, mind)
         except ConcurrentWrite:
             if attempt:
                 raise
@@ -233,7 +248,7 @@ def _commit_batch(
 def _write(
     session_factory: sessionmaker[Session],
     source: str,
-    batch: Sequence[FetchedMail],
+    queued: _Queued,
     prepared: list[_Prepared],
     lease: Lease | None,
     now: datetime,
@@ -258,7 +273,8 @@ def _write(
         outbox_ids = understand.understand(
             session, readable, mind.ctx, mind.rulebook, mind.when(now)
         )
-        _advance(session, source, batch, now)
+        _advance(session, source, queued.batch, now)
+        service_state.record_mailbox_backlog(session, source, queued.waiting, now)
     return stored, outbox_ids
 
 

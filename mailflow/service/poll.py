@@ -29,6 +29,7 @@ from mailflow.service.processes import process_exists
 from mailflow.sources.base import MailSource
 from mailflow.store import cursors, service_state
 from mailflow.store.db import database_outage, writing
+from mailflow.store.service_state import MAILBOX_STATE
 
 log = logging.getLogger(__name__)
 
@@ -108,13 +109,11 @@ def _busy_message(sessions: sessionmaker[Session], source: str) -> str:
     )
 
 
-MAILBOX_STATE = "mailbox:"  # + the source's name: its poller and last fetch, for status
-
-
 def record_fetch(
     sessions: sessionmaker[Session], source: str, owner: str, report: IngestReport
 ) -> None:
-    """Record that ``owner`` read ``source`` just now and what it found."""
+    """Record that ``owner`` read ``source`` just now, what it found and what is still waiting
+    in the mailbox (``report.mailbox_backlog``)."""
     now = datetime.now(UTC)
     with writing(sessions) as session:
         service_state.update_state(
@@ -125,6 +124,8 @@ def record_fetch(
                 "fetched_at": now.isoformat(),
                 "stored": report.stored,
                 "quarantined": report.quarantined,
+                "backlog": report.mailbox_backlog,
+                "backlog_at": now.isoformat(),
             },
             now,
         )

@@ -72,6 +72,13 @@ class MailSource(Protocol):
         """Mark these committed mails processed in the mailbox (flag, move or nothing)."""
         ...
 
+    def waiting(self) -> int | None:
+        """Return how many mails the running ``fetch`` pass found that it has not yielded yet
+        (0 once a pass is through); None when the mailbox only says that more is waiting
+        without a count (Exchange's sync pages). Mail delivered during the pass is not counted:
+        the next pass finds it."""
+        ...
+
     def wait_for_mail(self, timeout_s: float) -> None:
         """Block until new mail may have arrived (IMAP IDLE) or ``timeout_s`` passed."""
         ...

@@ -74,6 +74,8 @@ class EwsSource:
         self._wake = threading.Event()
         self._closed = False
         self._catch_up_due = True
+        # None while the sync said more pages follow: Exchange gives no count of them
+        self._waiting: int | None = 0
 
     @classmethod
     def from_settings(cls, settings: Settings, url: EwsUrl) -> EwsSource:
@@ -108,9 +110,10 @@ class EwsSource:
             with self._guard("sync"):
                 created, new_state, last = self._sync_page(state)
                 mails = self._fetch_mime(created, new_state)
+            done = last or new_state == state  # the same state again would loop for ever
+            self._waiting = 0 if done else None
             if mails:
                 yield mails  # resumed only after the batch and its sync state are committed
-            done = last or new_state == state  # the same state again would loop for ever
             self._state = state = new_state
             if done:
                 return
@@ -121,6 +124,10 @@ class EwsSource:
             return
         with self._guard("acknowledge"):
             self._mark([(m.key, *self._pending.pop(m.key, ("", []))) for m in mails])
+
+    def waiting(self) -> int | None:
+        """Return 0 after the sync's last page, None while it says more pages follow."""
+        return self._waiting
 
     def wait_for_mail(self, timeout_s: float) -> None:
         """Return when new mail may have arrived (pull subscription) or ``timeout_s`` passed."""

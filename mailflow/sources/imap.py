@@ -89,6 +89,7 @@ class ImapSource:
         self._uidnext: int | None = None
         self._resynced: set[int] = set()  # UIDs under _uidvalidity already matched by Message-ID
         self._target_ready = False
+        self._waiting = 0  # UIDs the running pass's search found and it has not yielded yet
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ImapSource:
@@ -130,12 +131,14 @@ class ImapSource:
                 uids = self._uids_after(checkpoint.last_uid)
             else:
                 uids = self._resync(cursor)
+        self._waiting = len(uids)
         for chunk in _chunks(uids, self._url.batch):
             with self._guard("fetch"):
                 groups = self._size_groups(chunk)
             for group in groups:
                 with self._guard("fetch"):
                     mails = self._fetch_bodies(group, uidvalidity)
+                self._waiting -= len(group)
                 if mails:
                     yield mails
 
@@ -152,6 +155,10 @@ class ImapSource:
                 log.warning("%s: %d mails not marked: UIDVALIDITY changed", self.name,
                             len(mails) - len(uids))  # fmt: skip
             self._mark(uids)
+
+    def waiting(self) -> int:
+        """Return the UIDs the running pass's search found beyond the batches yielded so far."""
+        return self._waiting
 
     def wait_for_mail(self, timeout_s: float) -> None:
         """Return when new mail may have arrived (IDLE, else NOOP) or ``timeout_s`` passed."""

@@ -37,6 +37,7 @@ class MaildirSource:
         # the folders' state when last listed: a delivery after that ends the next wait at once
         self._listed: tuple[float, float, int] | None = None
         self._interrupted = threading.Event()
+        self._waiting = 0  # files the running pass listed and has not yielded yet
 
     @property
     def name(self) -> str:
@@ -46,7 +47,9 @@ class MaildirSource:
         self._listed = self._stamp()
         seen = cursor.seen_keys(FOLDER)
         entries = [(key, path) for key, path in self._entries() if key not in seen]
+        self._waiting = len(entries)
         for i in range(0, len(entries), self._batch_size):
+            self._waiting = max(0, len(entries) - i - self._batch_size)
             batch = []
             for key, path in entries[i : i + self._batch_size]:
                 try:
@@ -71,6 +74,10 @@ class MaildirSource:
 
     def acknowledge(self, mails: Sequence[FetchedMail]) -> None:
         """Nothing to do: the committed ``seen_keys`` are the checkpoint."""
+
+    def waiting(self) -> int:
+        """Return the files the running pass listed as new and has not yielded yet."""
+        return self._waiting
 
     def wait_for_mail(self, timeout_s: float) -> None:
         deadline = time.monotonic() + timeout_s

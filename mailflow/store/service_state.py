@@ -13,6 +13,8 @@ from sqlalchemy.orm import Session
 
 from mailflow.store.models import RuleSet, ServiceState
 
+MAILBOX_STATE = "mailbox:"  # + the source's name: its poller, last fetch and backlog
+
 
 def save_rule_set(session: Session, digest: str, archive: bytes, now: datetime) -> int:
     """Keep a validated rule set; return its version (the one stored before, if the same)."""
@@ -38,6 +40,15 @@ def update_state(session: Session, name: str, changes: dict[str, Any], now: date
         return
     row.data = {**row.data, **changes}
     row.updated_at = now
+
+
+def record_mailbox_backlog(
+    session: Session, source: str, waiting: int | None, now: datetime
+) -> None:
+    """Record how many mails are still waiting in ``source``'s mailbox (None: more, uncounted)."""
+    update_state(
+        session, MAILBOX_STATE + source, {"backlog": waiting, "backlog_at": now.isoformat()}, now
+    )
 
 
 def state(session: Session, name: str) -> dict[str, Any] | None:

@@ -16,12 +16,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from mailflow.errors import SourceAuthenticationError, SourceConnectionError
 from mailflow.ews import EwsUrl
 from mailflow.mail.model import ParseContext
-from mailflow.service.ingest import ingest
+from mailflow.service.ingest import IngestReport, ingest
 from mailflow.settings import load_settings
 from mailflow.sources.ews import EwsSource
 from mailflow.sources.url import parse_source_url
 from mailflow.store.db import make_engine, make_session_factory
 from mailflow.store.models import MailboxSyncState, Message
+from mailflow.store.service_state import MAILBOX_STATE, state
 from tests.servers.ews import EwsServer, running_ews
 from tests.servers.smtp import free_port
 from tests.sources.test_imap import DictCursor
@@ -311,6 +312,28 @@ def test_ingest_commits_the_sync_state_with_the_batch(
     assert report.stored == 3
     assert stored == [f"<ews-{n}@corp.example.cn>" for n in range(4)]
     assert states == [f"s{server.in_folder('Inbox')[-1].sequence}"]  # the last page's state
+
+
+def test_backlog_is_more_uncounted_until_the_last_page(
+    server: EwsServer, sessions: sessionmaker[Session]
+) -> None:
+    """Exchange says only whether more pages follow: while they do the recorded backlog is
+    None (more, not counted), never an invented number; after the last page it is 0."""
+    for n in range(5):
+        server.deliver(mail(n))
+    source = EwsSource.from_settings(
+        load_settings(source_password=PASSWORD), source_url(server, notify="poll", batch="2")
+    )
+    recorded: list[int | None] = []
+
+    def after_batch(report: IngestReport) -> None:
+        with sessions() as s:
+            recorded.append((state(s, MAILBOX_STATE + source.name) or {}).get("backlog", -1))
+
+    report = ingest(source, sessions, ParseContext(), on_batch=after_batch)
+    source.close()
+    assert report.stored == 5 and report.mailbox_backlog == 0
+    assert recorded == [None, None, 0]
 
 
 @pytest.mark.parametrize("processed", ["category:已录入", "move:已处理"])
