@@ -27,6 +27,7 @@ from mailflow.mail.model import ParseContext
 from mailflow.settings import Settings, load_settings
 
 if TYPE_CHECKING:
+    from mailflow.rulebook.loader import Rulebook
     from mailflow.service.runtime import Reader, Runtime
     from mailflow.sources.base import MailSource
 
@@ -177,6 +178,24 @@ def rules_check() -> None:
         f" {settings.templates_dir} ({len(templates.names())} templates) are valid",
         highlight=False,
     )
+    _warn_calendar_gaps(settings, rulebook)
+
+
+def _warn_calendar_gaps(settings: Settings, rulebook: Rulebook) -> None:
+    """Warn when this year or the next has no PRC holiday data (weekends only, silently)."""
+    from mailflow.mail.calendar import BusinessCalendar
+    from mailflow.rulebook.organization import ORGANIZATION_FILE
+    from mailflow.rulebook.parse_settings import parse_context
+    from mailflow.rulebook.statutory import calendar_warnings
+
+    try:
+        ctx = parse_context(rulebook.organization, settings)
+    except ConfigurationError as e:
+        fail(str(e))
+    today = datetime.now(ctx.timezone).date()
+    calendar = BusinessCalendar.from_context(ctx)
+    for warning in calendar_warnings(settings.rules_dir / ORGANIZATION_FILE, calendar, today):
+        print(warning, file=sys.stderr)
 
 
 @rules_app.command("test")

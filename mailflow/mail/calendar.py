@@ -4,8 +4,10 @@ Statutory holidays and the adjusted working weekends (调休) come from the ``ch
 package. That package only knows the years the State Council has announced (and a release
 shipped); for any other year this calendar falls back to *weekends only* (Monday to Friday are
 workdays) instead of failing, and ``covers(year)`` tells a caller whether the real data was
-used. Company days off (``ParseContext.days_off``) are never workdays, whatever the statutory
-calendar says.
+used. Administrators fill that gap in ``organization.yaml`` (``statutory_calendar``): the
+statutory days off and adjusted working days (调休上班) they write win over the package, and
+``knows(year)`` is true for a year either describes. Company days off
+(``ParseContext.days_off``) are never workdays, whatever the statutory calendar says.
 
 Work hours are wall-clock times in the organisation's timezone, one unbroken span per workday
 (``work_start`` to ``work_end``); business-hour arithmetic counts only time inside that span on
@@ -22,7 +24,7 @@ from zoneinfo import ZoneInfo
 
 import chinese_calendar
 
-from mailflow.mail.model import ParseContext
+from mailflow.mail.model import ParseContext, StatutoryDays
 
 __all__ = ["BusinessCalendar"]
 
@@ -48,6 +50,7 @@ class BusinessCalendar:
     days_off: frozenset[date] = frozenset()
     work_start: time = time(9, 0)
     work_end: time = time(18, 0)
+    statutory: StatutoryDays = field(default_factory=StatutoryDays)
 
     def __post_init__(self) -> None:
         if self.work_start >= self.work_end:
@@ -57,23 +60,34 @@ class BusinessCalendar:
 
     @classmethod
     def from_context(cls, ctx: ParseContext) -> BusinessCalendar:
-        """Return the calendar the parse context describes (timezone, days off, work hours)."""
-        return cls(ctx.timezone, ctx.days_off, ctx.work_start, ctx.work_end)
+        """Return the calendar the parse context describes (timezone, days off, work hours,
+        the statutory days the rules add)."""
+        return cls(ctx.timezone, ctx.days_off, ctx.work_start, ctx.work_end, ctx.statutory)
 
     # --- days -------------------------------------------------------------------------------
 
     @staticmethod
     def covers(year: int) -> bool:
-        """Return whether the statutory holiday data for ``year`` is known (else weekends only)."""
+        """Return whether the package's statutory holiday data knows ``year``."""
         try:
             chinese_calendar.is_workday(date(year, 1, 1))
         except NotImplementedError:
             return False
         return True
 
+    def knows(self, year: int) -> bool:
+        """Return whether ``year``'s statutory holidays are known, from the package or the
+        rules (else that year counts weekends only)."""
+        return year in self.statutory.years or self.covers(year)
+
     def is_workday(self, day: date) -> bool:
-        """Return whether ``day`` is a workday: PRC calendar with 调休, minus company days off."""
-        return day not in self.days_off and _statutory_workday(day)
+        """Return whether ``day`` is a workday: PRC calendar with 调休 (the rules' statutory days
+        first, then the package), minus company days off."""
+        if day in self.days_off:
+            return False
+        if day in self.statutory.workdays:
+            return True
+        return day not in self.statutory.days_off and _statutory_workday(day)
 
     def next_workday(self, day: date) -> date:
         """Return the first workday strictly after ``day``."""

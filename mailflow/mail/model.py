@@ -34,6 +34,17 @@ ACK, OBJECTION, DONE = "ack", "objection", "done"
 
 
 @dataclass(frozen=True)
+class StatutoryDays:
+    """PRC statutory days off and adjusted working days (调休上班) written in the rules, for
+    years the ``chinese-calendar`` package does not know yet (or to correct it); they win over
+    the package. ``years`` are the years the rules describe in full."""
+
+    years: frozenset[int] = frozenset()
+    days_off: frozenset[date] = frozenset()
+    workdays: frozenset[date] = frozenset()
+
+
+@dataclass(frozen=True)
 class Person:
     """Someone in the rules' directory: owners of action items resolve through these."""
 
@@ -57,6 +68,8 @@ class ParseContext:
     days_off: frozenset[date] = frozenset()
     work_start: time = time(9, 0)
     work_end: time = time(18, 0)
+    # statutory holidays and 调休 workdays the rules add to the package's calendar
+    statutory: StatutoryDays = field(default_factory=StatutoryDays)
 
     @cached_property
     def name_index(self) -> NameIndex:

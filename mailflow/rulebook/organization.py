@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from mailflow.errors import RuleFileError
 from mailflow.rulebook.directory_config import DirectorySync
+from mailflow.rulebook.statutory import StatutoryYear, check_years
 from mailflow.rulebook.yamlfile import Locator, load_yaml
 
 ORGANIZATION_FILE = "organization.yaml"
@@ -51,6 +52,9 @@ class OrganizationInfo(_Strict):
     trusted_authserv_ids: list[Annotated[str, Field(pattern=_AUTHSERV.pattern)]] = []
     # company days off on top of the PRC statutory holidays (公司自定休息日)
     days_off: list[date] = []
+    # PRC statutory days off and 调休 workdays per year, for years chinese-calendar does not
+    # know yet (rulebook/statutory.py); they win over the package
+    statutory_calendar: dict[int, StatutoryYear] = {}
 
     @field_validator("work_hours")
     @classmethod
@@ -203,7 +207,10 @@ def _message(err: object) -> str:
 
 
 def _cross_check(org: Organization) -> list[tuple[tuple[str | int, ...], str]]:
-    problems: list[tuple[tuple[str | int, ...], str]] = []
+    problems: list[tuple[tuple[str | int, ...], str]] = [
+        (("organization", "statutory_calendar", *loc), message)
+        for loc, message in check_years(org.organization.statutory_calendar)
+    ]
     seen: dict[str, str] = {}
     for name, dept in org.departments.items():
         for alias in [name, *dept.aliases]:

@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 from mailflow.errors import ConfigurationError
 from mailflow.mail.model import ParseContext, Person
 from mailflow.rulebook.organization import Organization
+from mailflow.rulebook.statutory import statutory_days
 from mailflow.settings import Settings
 
 
@@ -30,4 +31,5 @@ def parse_context(org: Organization, settings: Settings) -> ParseContext:
         days_off=frozenset(org.organization.days_off),
         work_start=work_start,
         work_end=work_end,
+        statutory=statutory_days(org.organization.statutory_calendar),
     )

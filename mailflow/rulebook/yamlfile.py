@@ -50,6 +50,25 @@ def _child(node: yaml.Node | None, part: str | int) -> yaml.Node | None:
     return None
 
 
+class _BadValue(yaml.constructor.ConstructorError):
+    """Raised when a scalar has the form of a value but is none (2027-02-30)."""
+
+
+class _Loader(yaml.SafeLoader):
+    """The safe loader, with an impossible date an error at its line instead of a ValueError."""
+
+    def construct_yaml_timestamp(self, node: yaml.ScalarNode) -> Any:
+        try:
+            return super().construct_yaml_timestamp(node)
+        except ValueError as e:
+            raise _BadValue(
+                None, None, f"{node.value!r} is not a date ({e})", node.start_mark
+            ) from e
+
+
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", _Loader.construct_yaml_timestamp)
+
+
 def load_yaml(path: Path) -> tuple[Any, Locator]:
     """Return the document in ``path`` and its locator; raise RuleFileError naming the line."""
     try:
@@ -60,7 +79,10 @@ def load_yaml(path: Path) -> tuple[Any, Locator]:
         raise RuleFileError([f"{path}:1: not UTF-8 text ({e.reason}); save it as UTF-8"]) from e
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_Loader)  # a SafeLoader: no arbitrary objects
+    except _BadValue as e:
+        line = e.problem_mark.line + 1 if e.problem_mark else 1
+        raise RuleFileError([f"{path}:{line}: {e.problem}"]) from e
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         line = mark.line + 1 if mark else 1
