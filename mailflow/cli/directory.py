@@ -1,7 +1,7 @@
 """``mailflow directory sync``: people, departments and managers from LDAP/AD or the HR sheet.
 
-Registered by the CLI core as the ``directory`` group; mailflow.cli is imported inside the
-functions, so importing this module from there is safe.
+Registered by the CLI core as the ``directory`` group; what it shares with the other commands
+comes from ``mailflow.cli.common``, imported inside the functions.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ def sync(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
 ) -> None:
     """Read the directory source named in organization.yaml and apply what changed."""
-    from mailflow.cli import _runtime, _settings, err, fail, out
+    from mailflow.cli.common import err, fail, open_runtime, out, read_settings
     from mailflow.errors import MailflowError
     from mailflow.service.directory_sync import SyncReport, sync_directory
 
@@ -44,9 +44,9 @@ def sync(
     report: SyncReport
     try:
         if dry_run:
-            report = sync_directory(_settings(), None, now, dry_run=True)
+            report = sync_directory(read_settings(), None, now, dry_run=True)
         else:
-            with _runtime() as runtime:
+            with open_runtime() as runtime:
                 report = sync_directory(
                     runtime.settings, runtime.sessions, now, allow_removals=allow_removals
                 )

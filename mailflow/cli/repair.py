@@ -1,8 +1,8 @@
 """Repair commands: ``outbox retry``/``outbox cancel``, ``db current``, and the ``--by``/``--note``
 options that ``items close`` and ``thread close`` record.
 
-The command functions are registered by the CLI core (``register``); mailflow.cli is imported
-inside them, so importing this module from there is safe.
+The command functions are registered by the CLI core (``register``); what they share with the
+other commands comes from ``mailflow.cli.common``, imported inside them.
 """
 
 from __future__ import annotations
@@ -52,13 +52,13 @@ def outbox_retry(
 
     Also takes a cancelled mail, or one waiting for its next attempt (sent now); --failed
     takes every failed mail and every refused recipient."""
-    from mailflow.cli import _runtime, err, fail
+    from mailflow.cli.common import err, fail, open_runtime
     from mailflow.errors import MailflowError
     from mailflow.service.repair import retry_failed, retry_outbox
 
     if (outbox_id is None) == (not failed):
         raise typer.BadParameter("give one outbox ID, or --failed")
-    with _runtime() as runtime:
+    with open_runtime() as runtime:
         try:
             if outbox_id is not None:
                 ids = [retry_outbox(runtime.sessions, outbox_id, who(by, note))]
@@ -78,11 +78,11 @@ def outbox_cancel(
     note: NoteOption = None,
 ) -> None:
     """Stop a pending or failed mail from being sent (it stays listed as cancelled)."""
-    from mailflow.cli import _runtime, err, fail
+    from mailflow.cli.common import err, fail, open_runtime
     from mailflow.errors import MailflowError
     from mailflow.service.repair import cancel_outbox
 
-    with _runtime() as runtime:
+    with open_runtime() as runtime:
         try:
             cancel_outbox(runtime.sessions, outbox_id, who(by, note))
         except MailflowError as e:
@@ -95,12 +95,12 @@ def db_current(
 ) -> None:
     """Show the database's schema revision and the one this code needs; exit 1 when they
     differ (run `mailflow db upgrade`)."""
-    from mailflow.cli import _first_line, _settings, fail
+    from mailflow.cli.common import fail, first_line, read_settings
     from mailflow.errors import MailflowError
     from mailflow.store import migrate
     from mailflow.store.db import make_engine
 
-    settings = _settings()
+    settings = read_settings()
     try:
         engine = make_engine(settings.database_url)
         try:
@@ -110,7 +110,7 @@ def db_current(
     except MailflowError as e:
         fail(str(e))
     except Exception as e:  # the database refused: name it, without the URL's password
-        fail(f"cannot read the database: {type(e).__name__}: {_first_line(e)}")
+        fail(f"cannot read the database: {type(e).__name__}: {first_line(e)}")
     head = migrate.head_revision()
     if as_json:
         print(json.dumps({"current": current, "head": head, "up_to_date": current == head}))

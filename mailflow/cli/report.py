@@ -1,7 +1,7 @@
 """``mailflow report``: the guide's 内部沟通记录表 written to a CSV or XLSX file.
 
 The command function is registered by the CLI core as ``app.command("report")(report)``;
-mailflow.cli is imported inside the function, so importing this module from there is safe.
+what it shares with the other commands comes from ``mailflow.cli.common``, imported inside it.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ def report(
     ] = None,
 ) -> None:
     """Write the 内部沟通记录表 (one row per action item or conversation) to a file."""
-    from mailflow.cli import _runtime, err, fail
+    from mailflow.cli.common import err, fail, open_runtime
     from mailflow.errors import UnknownDepartmentError
     from mailflow.outbound.record_format import to_csv, to_xlsx
     from mailflow.service.comm_record import record_rows
@@ -52,7 +52,7 @@ def report(
     start, end = _day(from_), _day(to)
     if start and end and start > end:
         fail(f"--from {start} is after --to {end}")
-    with _runtime() as runtime:
+    with open_runtime() as runtime:
         try:
             rows = record_rows(
                 runtime.sessions,

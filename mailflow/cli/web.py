@@ -39,10 +39,10 @@ def web(
         return
     import uvicorn
 
-    from mailflow.cli import _runtime
+    from mailflow.cli.common import open_runtime
     from mailflow.web.app import create_app
 
-    with _runtime(last_good=True) as runtime:
+    with open_runtime(last_good=True) as runtime:
         settings = runtime.settings
         bind_host, bind_port = host or settings.web_host, port or settings.web_port
         app = create_app(web_context(runtime, f"http://{bind_host}:{bind_port}"))
@@ -99,12 +99,12 @@ def token_create(
     label: Annotated[str | None, typer.Option(help="What it is for (kept with it).")] = None,
 ) -> None:
     """Create an API token acting with ADDRESS's rights; it is printed once, stored hashed."""
-    from mailflow.cli import _reader, err, fail
+    from mailflow.cli.common import err, fail, open_reader
     from mailflow.rulebook.organization import load_organization
     from mailflow.web.access import viewer_for
     from mailflow.web.auth import create_api_token, utcnow
 
-    with _reader() as reader:
+    with open_reader() as reader:
         org = load_organization(reader.settings.rules_dir)
         viewer = viewer_for(org, address)
         if viewer is None:
