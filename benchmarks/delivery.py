@@ -5,6 +5,7 @@ and Redis on 127.0.0.1:6379::
 
     .venv/bin/python benchmarks/delivery.py                       # 5,000 rows, 2 workers
     .venv/bin/python benchmarks/delivery.py --rows 1000 --workers 1 --profile
+    .venv/bin/python benchmarks/delivery.py --rows 400 --skip-raw --kills 100
 
 What it does:
 
@@ -25,6 +26,13 @@ What it does:
    sending exactly the bytes and envelopes mailflow sent: raw aiosmtplib over 8 connections
    kept open (STARTTLS + AUTH once each), and raw aiosmtplib with 8 concurrent senders that open
    a new connection (STARTTLS + AUTH + QUIT) for every mail.
+
+5. With ``--kills N``: kill -9 a delivering worker N times, at random moments, restarting it
+   each time, and count the resends (a Message-ID the server received twice) and the mails
+   lost; the outbox must end all sent (``delivery_kills.py`` says how).
+
+The script exits non-zero when a row is not sent, a mail is missing or arrived twice without a
+kill, or the kills lost a mail. A tiny run for CI: ``--rows 20 --kills 2 --skip-raw --no-wait``.
 
 ``--profile`` samples the first worker with py-spy (CPU samples of all its threads; install it
 with ``pip install py-spy`` or pass ``--py-spy``) and prints the hottest functions. Results go

@@ -42,6 +42,9 @@ class KillReport:
     received: int = 0
     resends: int = 0  # receptions beyond the first of a Message-ID
     resent_ids: list[str] = field(default_factory=list)
+    # for each resend: ms from the server accepting the first copy to the kill that followed
+    # (short: the client was still waiting for the server's 250; long: it had not recorded)
+    resend_gaps_ms: list[float] = field(default_factory=list)
     lost: list[str] = field(default_factory=list)
     not_sent: dict[str, int] = field(default_factory=dict)  # rows left in another status
     seconds: float = 0.0
@@ -82,6 +85,7 @@ def measure_kills(
     generation = 0
     expected: set[str] = set(_fresh_generation(sql, generation, "true"))
     start = time.monotonic()
+    kill_times: list[float] = []
     for n in range(kills):
         pending = int(sql("SELECT count(*) FROM outbox WHERE status = 'pending'", None)[0][0])
         if pending < max(1, total // 2):
@@ -98,9 +102,13 @@ def measure_kills(
         last = max((m.accepted_monotonic_s for m in list(sink.received)), default=0.0)
         busy = time.monotonic() - last < 0.2
         os.kill(worker.pid, signal.SIGKILL)
+        kill_times.append(time.monotonic())
         worker.wait()
         report.kills += 1
         report.busy_kills += busy
+        ids = message_ids(sink)
+        print(f"kill {n + 1}: {len(ids)} mails received, {len(ids) - len(set(ids))} resends",
+              flush=True)  # fmt: skip
     enqueue_pending()
     worker = start_worker(kills)
     try:
@@ -122,10 +130,25 @@ def measure_kills(
     report.received = len(received)
     report.resent_ids = sorted(mid for mid, c in counts.items() if c > 1)
     report.resends = sum(c - 1 for c in counts.values())
+    report.resend_gaps_ms = _gaps(sink, received, set(report.resent_ids), kill_times)
     report.lost = sorted(expected - set(counts))
     rows = sql("SELECT status, count(*) FROM outbox WHERE status <> 'sent' GROUP BY status", None)
     report.not_sent = {str(status): int(c) for status, c in rows}
     return report
+
+
+def _gaps(sink: Any, ids: list[str], resent: set[str], kill_times: list[float]) -> list[float]:
+    """Return, per resend, the ms from the first copy's acceptance to the next kill."""
+    first: dict[str, float] = {}
+    for mid, mail in zip(ids, list(sink.received), strict=True):
+        if mid in resent and mid not in first:
+            first[mid] = mail.accepted_monotonic_s
+    gaps = []
+    for at in sorted(first.values()):
+        after = [k for k in kill_times if k >= at]
+        if after:
+            gaps.append(round((after[0] - at) * 1000, 1))
+    return gaps
 
 
 def _fresh_generation(
@@ -149,7 +172,11 @@ def kill_lines(report: KillReport, window_s: float) -> list[str]:
         f" of a mail arriving), a random moment 0-{window_s:.1f} s after its first mail;"
         f" {report.received} mails received in {report.seconds:.0f} s",
         f"resends (one Message-ID received twice or more): {report.resends}"
-        + (f" ({', '.join(report.resent_ids[:10])})" if report.resent_ids else ""),
+        + (
+            f"; ms from the server's acceptance to the kill: {report.resend_gaps_ms}"
+            if report.resent_ids
+            else ""
+        ),
         f"lost (a Message-ID the server never received): {len(report.lost)}",
     ]
     if report.not_sent:

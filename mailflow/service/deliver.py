@@ -110,33 +110,21 @@ class Courier:
             if not job.envelope:  # every recipient answered before a crash kept the row pending
                 with writing(self.sessions) as session:
                     return _finish(session, job.id, subject, job.last_error, now), record
-            self.transport.send(raw, self.sender, job.envelope)
+            quick = _QuickRecord(job, subject, record) if record and not job.has_lines else None
+            self.transport.send(raw, self.sender, job.envelope, quick)
         except RecipientsRefused as e:
-            return self._refused(job, e, subject, now), record
+            return self._refused(job, e, subject, now), _still(record, quick)
         except (TransientSendError, SendConfigurationError, TemplateError) as e:
             # a wrong password or a broken template is mended by an administrator: keep the
             # mail and try again later rather than dropping it
-            return self._retry(job, f"{_kind(e)}: {e}", now), record
+            return self._retry(job, f"{_kind(e)}: {e}", now), _still(record, quick)
         except PermanentSendError as e:
-            return self._fail(job, f"permanent: {e}", now), record
-        record = self._record_sent(job, subject, record)
+            return self._fail(job, f"permanent: {e}", now), _still(record, quick)
+        if quick is None or not quick.done:
+            self._record_patiently(job, subject)
+            record = None if quick is not None else record
         journal.tell_sent(job.id, job.kind, job.message_id, job.in_reply_to)
         return SENT, record
-
-    def _record_sent(self, job: _Job, subject: str, held: Session | None) -> Session | None:
-        """Mark the row sent, at once: a row without recipient lines in one UPDATE on the
-        held connection; return that session, or None once it failed."""
-        if held is not None and not job.has_lines:
-            try:
-                with held.begin():
-                    outbox.mark_sent_alone(held, job.id, subject, datetime.now(UTC))
-                return held
-            except Exception as e:
-                if database_outage(e) is None:
-                    raise
-                log.warning("outbox %s was sent; recording it needs a new connection", job.id)
-        self._record_patiently(job, subject)
-        return None
 
     def _record_patiently(self, job: _Job, subject: str) -> None:
         """Mark the row sent. The mail is out: while the database is away, keep trying for
@@ -216,6 +204,34 @@ class Courier:
                 notice = admin_notice(row, self.administrators, self.sender, now, self.sender_name)
                 outbox.add_if_new(session, notice)
         return FAILED
+
+
+@dataclass
+class _QuickRecord:
+    """Records a sent mail the moment the server accepted it: one UPDATE on the held
+    connection, run by the transport before it even returns (for SMTP in its event loop's
+    thread, one thread hop earlier than the courier could). Never raises: a failure leaves
+    ``done`` false and the courier records the row the patient way."""
+
+    job: _Job
+    subject: str
+    held: Session
+    entered: bool = False
+    done: bool = False
+
+    def __call__(self) -> None:
+        self.entered = True
+        try:
+            with self.held.begin():
+                outbox.mark_sent_alone(self.held, self.job.id, self.subject, datetime.now(UTC))
+            self.done = True
+        except Exception as e:
+            log.warning("outbox %s was sent; recording it at once failed: %s", self.job.id, e)
+
+
+def _still(record: Session | None, quick: _QuickRecord | None) -> Session | None:
+    """Return the held session unless a quick record may still be using it or failed."""
+    return None if quick is not None and quick.entered and not quick.done else record
 
 
 def _finish(

@@ -6,7 +6,7 @@ server, on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -83,9 +83,19 @@ class _Wrapping:
     def after(self) -> None:
         """Run after the server accepted a mail."""
 
-    def send(self, raw: bytes, sender: str, recipients: Sequence[str]) -> None:
+    def wrap(self, on_accepted: Callable[[], None] | None) -> Callable[[], None] | None:
+        """Return what the real transport calls on acceptance."""
+        return on_accepted
+
+    def send(
+        self,
+        raw: bytes,
+        sender: str,
+        recipients: Sequence[str],
+        on_accepted: Callable[[], None] | None = None,
+    ) -> None:
         self.before()
-        self.real.send(raw, sender, recipients)
+        self.real.send(raw, sender, recipients, self.wrap(on_accepted))
         self.sends += 1
         self.after()
 
@@ -139,14 +149,20 @@ def test_each_mail_of_a_batch_is_recorded_before_the_next_goes_out(
     ids = _queue(runtime, 5)
     seen: list[int] = []
 
+    recorded: list[int] = []
+
     class Watching(_Wrapping):
         def before(self) -> None:
             seen.append(_sent_rows(runtime))
+
+        def after(self) -> None:
+            recorded.append(_sent_rows(runtime))
 
     courier = runtime.courier()
     courier = dataclasses.replace(courier, transport=Watching(courier.transport))
     assert courier.deliver_many(ids, T0) == dict.fromkeys(ids, SENT)
     assert seen == [0, 1, 2, 3, 4]
+    assert recorded == [1, 2, 3, 4, 5]  # the transport had recorded each before returning
     received = [m.message["Message-ID"] for m in smtp_server.sink.received]
     assert len(received) == len(set(received)) == 5
     with runtime.sessions() as session:
@@ -164,6 +180,9 @@ def test_a_kill_between_acceptance_and_record_resends_with_the_same_message_id(
     first, second = _queue(runtime, 2)
 
     class Dying(_Wrapping):
+        def wrap(self, on_accepted: Callable[[], None] | None) -> None:
+            return None  # killed before the record could run
+
         def after(self) -> None:
             raise _Killed
 
