@@ -105,6 +105,7 @@ class Courier:
     ) -> tuple[str, Session | None]:
         """Send one claimed row; return its outcome and the session to record the next one
         with (None once the held connection failed: then each record opens its own)."""
+        quick: _QuickRecord | None = None
         try:
             raw, subject = self._compose(job)
             if not job.envelope:  # every recipient answered before a crash kept the row pending

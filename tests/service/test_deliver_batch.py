@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from mailflow.errors import TemplateError
 from mailflow.outbound.transports.base import Transport
-from mailflow.service.deliver import SENT, SKIPPED, Courier
+from mailflow.service.deliver import RETRY, SENT, SKIPPED, Courier
 from mailflow.service.outmail import key_of, outbox_row
 from mailflow.service.runtime import Runtime, build_runtime
 from mailflow.settings import load_settings
@@ -221,3 +222,30 @@ def test_a_batch_that_outlives_half_its_claim_releases_the_rest(
         rest = [session.get(OutboxMail, i) for i in ids[1:]]
     assert [(r.attempts, r.claimed_until) for r in rest if r is not None] == [(0, None)] * 2
     assert len(smtp_server.sink.received) == 1
+
+
+def test_a_template_error_in_a_batch_retries_that_mail_and_sends_the_rest(
+    runtime: Runtime, smtp_server: SmtpServer
+) -> None:
+    """A mail whose template fails is kept for a later attempt; the others of its batch go."""
+    ids = _queue(runtime, 3)
+    courier = runtime.courier()
+    real = courier.renderer
+
+    class Breaking:
+        def __init__(self) -> None:
+            self.calls = 0
+
+        def render(self, *args: object, **kwargs: object) -> object:
+            self.calls += 1
+            if self.calls == 2:
+                raise TemplateError("receipt.txt: undefined variable")
+            return real.render(*args, **kwargs)  # type: ignore[arg-type]
+
+    breaking = dataclasses.replace(courier, renderer=Breaking())  # type: ignore[arg-type]
+    assert breaking.deliver_many(ids, T0) == {ids[0]: SENT, ids[1]: RETRY, ids[2]: SENT}
+    with runtime.sessions() as session:
+        row = session.get(OutboxMail, ids[1])
+        assert row is not None and row.status == "pending" and row.next_attempt_at > T0
+        assert "template" in (row.last_error or "")
+    assert len(smtp_server.sink.received) == 2
