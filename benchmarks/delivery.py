@@ -5,6 +5,7 @@ and Redis on 127.0.0.1:6379::
 
     .venv/bin/python benchmarks/delivery.py                       # 5,000 rows, 2 workers
     .venv/bin/python benchmarks/delivery.py --rows 1000 --workers 1 --profile
+    .venv/bin/python benchmarks/delivery.py --rows 400 --skip-raw --kills 100
 
 What it does:
 
@@ -25,6 +26,13 @@ What it does:
    sending exactly the bytes and envelopes mailflow sent: raw aiosmtplib over 8 connections
    kept open (STARTTLS + AUTH once each), and raw aiosmtplib with 8 concurrent senders that open
    a new connection (STARTTLS + AUTH + QUIT) for every mail.
+
+5. With ``--kills N``: kill -9 a delivering worker N times, at random moments, restarting it
+   each time, and count the resends (a Message-ID the server received twice) and the mails
+   lost; the outbox must end all sent (``delivery_kills.py`` says how).
+
+The script exits non-zero when a row is not sent, a mail is missing or arrived twice without a
+kill, or the kills lost a mail. A tiny run for CI: ``--rows 20 --kills 2 --skip-raw --no-wait``.
 
 ``--profile`` samples the first worker with py-spy (CPU samples of all its threads; install it
 with ``pip install py-spy`` or pass ``--py-spy``) and prints the hottest functions. Results go
@@ -53,6 +61,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 
+from delivery_kills import KillReport, kill_lines, measure_kills, message_ids  # noqa: E402
 from latency import load_average, machine, wait_until_quiet  # noqa: E402
 
 MAILFLOW = ROOT / ".venv" / "bin" / "mailflow"
@@ -406,6 +415,24 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--skip-raw", action="store_true", help="no raw aiosmtplib baselines")
     p.add_argument("--profile", action="store_true", help="sample worker 1 with py-spy")
     p.add_argument("--py-spy", default=shutil.which("py-spy"), help="the py-spy binary")
+    p.add_argument(
+        "--kills",
+        type=int,
+        default=0,
+        help="then kill -9 a delivering worker N times and count resends (0)",
+    )
+    p.add_argument(
+        "--kill-window",
+        type=float,
+        default=1.0,
+        help="each kill comes 0 to this many seconds after the worker's first mail",
+    )
+    p.add_argument("--seed", type=int, default=20261207, help="seed of the kill moments")
+    p.add_argument(
+        "--no-wait",
+        action="store_true",
+        help="measure at once, even while benchmarks/ingest.py runs",
+    )
     p.add_argument("--raw-child", nargs=5, help=argparse.SUPPRESS)
     return p.parse_args()
 
@@ -422,7 +449,8 @@ def main() -> None:
 
     # aiosmtpd 1.4 logs a deprecation warning about its own Session.login_data on every AUTH
     logging.getLogger("mail.log").setLevel(logging.ERROR)
-    wait_until_quiet()
+    if not args.no_wait:
+        wait_until_quiet()
     work = Path(tempfile.mkdtemp(prefix="mailflow-delivery-"))
     loads, profile = [load_average()], []
     try:
@@ -435,6 +463,7 @@ def main() -> None:
             print(f"{sum(kinds.values())} pending outbox rows: {dict(kinds)}")
             row, exits, workers = measure_mailflow(smtp.sink, env, args, work, pg_url)
             print(f"{row.what}: {row.mails} mails in {row.seconds:.2f} s, {row.rate:.0f}/s")
+            problems = delivery_problems(smtp.sink, pg_url, args.rows)
             mails = [(m.mail_from, m.rcpt_tos, m.data) for m in smtp.sink.received]
             rows = [row]
             for reuse in () if args.skip_raw else (True, False):
@@ -442,14 +471,77 @@ def main() -> None:
                 print(f"{rows[-1].what}: {rows[-1].rate:.0f}/s")
             if workers.profile.exists():
                 profile = summarise_profile(workers.profile)
+            killed = run_kills(smtp.sink, env, args, work, pg_url) if args.kills else None
+            if killed is not None and not killed.ok:
+                problems.append("kill -9: " + "; ".join(kill_lines(killed, args.kill_window)))
         loads.append(load_average())
-        report(args, rows, mails, exits, profile, loads)
+        report(args, rows, mails, exits, profile, loads, killed)
+        if problems:
+            raise SystemExit("FAILED: " + "\n".join(problems))
     finally:
         flush_redis(args.redis_db)
         shutil.rmtree(work, ignore_errors=True)
 
 
-def report(args, rows: list[Row], mails, exits, profile: list[str], loads) -> None:
+def delivery_problems(sink, database_url: str, rows: int) -> list[str]:
+    """Return what went wrong in the timed run: rows not sent, mails missing or doubled."""
+    problems = []
+    status = outbox_status(database_url)
+    if status != {"sent": rows}:
+        problems.append(f"rows not all sent: {status}")
+    ids = message_ids(sink)
+    if len(set(ids)) != rows:
+        problems.append(f"the server received {len(set(ids))} distinct mails of {rows}")
+    if len(ids) != len(set(ids)):
+        problems.append(f"{len(ids) - len(set(ids))} mails arrived twice without any kill")
+    return problems
+
+
+def run_kills(sink, env: dict[str, str], args, work: Path, database_url: str) -> KillReport:
+    """Kill a delivering worker ``args.kills`` times (see delivery_kills.py)."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(database_url)
+
+    def sql(statement: str, params=None) -> list:
+        with engine.begin() as conn:
+            result = conn.execute(text(statement), params or {})
+            return list(result) if result.returns_rows else []
+
+    def start_worker(n: int) -> subprocess.Popen[bytes]:
+        with (work / f"kill-worker-{n}.log").open("wb") as out:
+            proc = subprocess.Popen([str(MAILFLOW), "worker"], env=env, cwd=ROOT, stdout=out,
+                                    stderr=out)  # fmt: skip
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while live_workers(args.redis_db) < 1:
+            if time.monotonic() > deadline or proc.poll() is not None:
+                proc.kill()
+                raise SystemExit(f"worker {n} did not start:\n{Workers(env, work, 0).logs()}")
+            time.sleep(0.05)  # polling Redis for heartbeats: nothing to wait on instead
+        return proc
+
+    def enqueue_pending() -> int:
+        # nobody is alive: the claims expire (five minutes pass) and the sweep finds the rows
+        sql("UPDATE outbox SET claimed_until = NULL WHERE status = 'pending'")
+        flush_redis(args.redis_db)
+        ids = [int(r[0]) for r in sql("SELECT id FROM outbox WHERE status = 'pending' ORDER BY id")]
+        with dispatcher(env["MAILFLOW_BROKER_URL"]) as d:
+            d.enqueue(ids)
+        return len(ids)
+
+    try:
+        found = measure_kills(sink, start_worker, enqueue_pending, sql, args.kills,
+                              args.kill_window, args.seed)  # fmt: skip
+    finally:
+        engine.dispose()
+    for line in kill_lines(found, args.kill_window):
+        print(line)
+    return found
+
+
+def report(
+    args, rows: list[Row], mails, exits, profile: list[str], loads, killed: KillReport | None
+) -> None:
     from rich.console import Console
     from rich.table import Table
 
@@ -476,6 +568,8 @@ def report(args, rows: list[Row], mails, exits, profile: list[str], loads) -> No
         print(f"worker {n}: SIGTERM → {state}")
     if len(rows) > 1 and rows[1].rate:
         print(f"mailflow reaches {mf.rate / rows[1].rate:.0%} of raw aiosmtplib with reuse")
+    if killed is not None:
+        print("\n".join(kill_lines(killed, args.kill_window)))
     if profile:
         print("\npy-spy profile of worker 1:\n" + "\n".join(profile))
     RESULTS.mkdir(exist_ok=True)
@@ -483,7 +577,7 @@ def report(args, rows: list[Row], mails, exits, profile: list[str], loads) -> No
     out.write_text(json.dumps({
         "machine": machine(), "rows": args.rows, "workers": args.workers, "load_average": loads,
         "results": [asdict(r) | {"rate": r.rate} for r in rows], "profile": profile,
-        "worker_exit_s": exits,
+        "worker_exit_s": exits, "kills": asdict(killed) if killed else None,
     }, ensure_ascii=False, indent=2))  # fmt: skip
     print(f"results: {out.relative_to(ROOT)}")
 

@@ -1,4 +1,4 @@
-"""Thin, idempotent actors that carry outbox ids only (invariant 4).
+"""Thin, idempotent actors that carry outbox ids only (invariant 4), a batch of them a message.
 
 Actors are declared on the broker they are given, never on Dramatiq's global one. A delivery
 never raises into Dramatiq: retries are the outbox's business (``next_attempt_at`` and the
@@ -21,7 +21,12 @@ from mailflow.store.db import database_outage
 
 log = logging.getLogger(__name__)
 
-DELIVER = "mailflow.deliver"
+DELIVER = "mailflow.deliver"  # one id a message: still served for messages already queued
+DELIVER_BATCH = "mailflow.deliver_batch"
+# ids per message: a claim and an enqueue per BATCH mails, yet small enough that a few hundred
+# ids still spread over every worker thread
+BATCH = 20
+SPREAD = 16  # a short list is cut so that at least this many threads can share it
 
 
 @dataclass(frozen=True)
@@ -29,11 +34,19 @@ class Actors:
     """The actors of one broker."""
 
     deliver: dramatiq.Actor[[int], None]
+    deliver_batch: dramatiq.Actor[[list[int]], None]
 
     def enqueue(self, outbox_ids: list[int]) -> None:
-        """Send one message per outbox id."""
-        for outbox_id in outbox_ids:
-            self.deliver.send(outbox_id)
+        """Send the ids in batches of at most BATCH, one message each."""
+        for batch in batches(outbox_ids):
+            self.deliver_batch.send(batch)
+
+
+def batches(outbox_ids: list[int]) -> list[list[int]]:
+    """Return ``outbox_ids`` cut into batches of at most BATCH, in order; fewer than
+    BATCH * SPREAD ids are cut smaller, so that many threads share them."""
+    size = max(1, min(BATCH, -(-len(outbox_ids) // SPREAD)))
+    return [outbox_ids[i : i + size] for i in range(0, len(outbox_ids), size)]
 
 
 def declare_actors(broker: Broker, courier_factory: Callable[[], Courier]) -> Actors:
@@ -46,15 +59,23 @@ def declare_actors(broker: Broker, courier_factory: Callable[[], Courier]) -> Ac
             found = local.courier = courier_factory()
         return found
 
-    def deliver(outbox_id: int) -> None:
+    def deliver_batch(outbox_ids: list[int]) -> None:
         try:
-            courier().deliver(outbox_id)
-        except Exception as e:  # the sweep will enqueue it again; never a broker-level retry storm
+            courier().deliver_many(outbox_ids)
+        except Exception as e:  # the sweep will enqueue them again; never a broker retry storm
+            which = ", ".join(map(str, outbox_ids))
             outage = database_outage(e)
             if outage is None:
-                log.exception("delivering outbox %s failed; the sweep will retry it", outbox_id)
-            else:  # one line, not a traceback per queued mail, while the database is away
-                log.warning("outbox %s waits: %s; the sweep will retry it", outbox_id, outage)
+                log.exception("delivering outbox %s failed; the sweep will retry", which)
+            else:  # one line, not a traceback per queued batch, while the database is away
+                log.warning("outbox %s waits: %s; the sweep will retry", which, outage)
 
-    declare = dramatiq.actor(broker=broker, actor_name=DELIVER, queue_name=QUEUE, max_retries=0)
-    return Actors(deliver=declare(deliver))
+    def deliver(outbox_id: int) -> None:
+        deliver_batch([outbox_id])
+
+    def declare(name: str) -> Callable[[Callable[..., None]], dramatiq.Actor[..., None]]:
+        return dramatiq.actor(broker=broker, actor_name=name, queue_name=QUEUE, max_retries=0)
+
+    return Actors(
+        deliver=declare(DELIVER)(deliver), deliver_batch=declare(DELIVER_BATCH)(deliver_batch)
+    )

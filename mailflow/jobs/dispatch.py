@@ -60,7 +60,7 @@ class Dispatcher:
         return self._worker is not None
 
     def enqueue(self, outbox_ids: Iterable[int]) -> None:
-        """Send one delivery message per outbox id.
+        """Send the outbox ids to the delivery actor, a batch of ids per message.
 
         An in-process queue nobody serves (``mailflow poll`` without MAILFLOW_BROKER_URL) would
         only grow: then nothing is enqueued and the rows wait for ``run`` or ``scheduler``.

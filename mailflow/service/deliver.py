@@ -6,6 +6,11 @@ temporary failure (4xx, a dropped connection) schedules another attempt with exp
 backoff; a permanent one (5xx) marks the row failed and tells the administrators once. A worker
 killed mid-send leaves the claim to expire and the sweep enqueues the row again; the fixed
 Message-ID makes that rare resend recognisable as the same mail (invariants 3 to 5).
+
+``deliver_many`` takes a batch of ids (one broker message): one statement claims every row of
+the batch, the rows are composed and sent one by one, and each sent mail is recorded (one
+UPDATE on a connection held for the batch) before the next one goes out, so batching does not
+widen the window in which a killed worker leaves a sent mail unrecorded.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
@@ -26,9 +31,9 @@ from mailflow.outbound.compose import compose
 from mailflow.outbound.render import Renderer
 from mailflow.outbound.transports import RecipientsRefused, SendConfigurationError, Transport
 from mailflow.service import journal
-from mailflow.service.outmail import key_of, outbox_row
+from mailflow.service.admin_notices import NOTICES, admin_notice, refusal_notice
 from mailflow.store import outbox, recipients
-from mailflow.store.db import database_outage, writing
+from mailflow.store.db import database_outage, held_session, writing
 from mailflow.store.models import (
     RECIPIENT_FAILED,
     RECIPIENT_PENDING,
@@ -41,12 +46,11 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 12  # with the backoff below: about ten hours of trying before giving up
 FIRST_RETRY = timedelta(seconds=30)
 LONGEST_RETRY = timedelta(hours=2)
-ADMIN_NOTICE = "delivery_failed_admin"
-RULES_NOTICE = "rules_error_admin"
-NOTICES = frozenset({ADMIN_NOTICE, RULES_NOTICE})
 SENT, RETRY, FAILED, SKIPPED = "sent", "retry", "failed", "skipped"
 # how long a sent mail's row waits for a database outage to end (its claim lasts 5 min)
 RECORD_PATIENCE = outbox.CLAIM - timedelta(seconds=30)
+# a batch stops using its claims after this; the rest are released for another worker
+BATCH_CLAIM_USE = outbox.CLAIM / 2
 
 
 @dataclass
@@ -70,31 +74,60 @@ class Courier:
         Only the recipients still pending are in the envelope: after a partial refusal the
         ones who got the mail are not sent it again.
         """
+        return self.deliver_many([outbox_id], now).get(outbox_id, SKIPPED)
+
+    def deliver_many(
+        self, outbox_ids: Iterable[int], now: datetime | None = None
+    ) -> dict[int, str]:
+        """Claim the rows among ``outbox_ids`` that are due and unclaimed, in one statement,
+        and send them one after the other; return each id's outcome (skipped when not claimed).
+
+        Each sent mail is recorded before the next goes out. Rows still unsent when the batch
+        has used half its claim are released for the sweep to hand out again.
+        """
         now = now or self.clock()
-        with writing(self.sessions) as session:
-            row = outbox.claim(session, outbox_id, now)
-            if row is None:
-                return SKIPPED
-            job = _Job.of(row, recipients.envelope(row, recipients.settled(session, row.id)))
+        ids = list(dict.fromkeys(outbox_ids))
+        outcome = dict.fromkeys(ids, SKIPPED)
+        with held_session(self.sessions) as held:
+            jobs = _claim(held, ids, now)
+            started = time.monotonic()
+            record: Session | None = held
+            for n, job in enumerate(jobs):
+                if n and time.monotonic() - started > BATCH_CLAIM_USE.total_seconds():
+                    with held.begin():
+                        outbox.release(held, [j.id for j in jobs[n:]])
+                    break
+                outcome[job.id], record = self._deliver_job(job, now, record)
+        return outcome
+
+    def _deliver_job(
+        self, job: _Job, now: datetime, record: Session | None
+    ) -> tuple[str, Session | None]:
+        """Send one claimed row; return its outcome and the session to record the next one
+        with (None once the held connection failed: then each record opens its own)."""
+        quick: _QuickRecord | None = None
         try:
             raw, subject = self._compose(job)
             if not job.envelope:  # every recipient answered before a crash kept the row pending
                 with writing(self.sessions) as session:
-                    return _finish(session, job.id, subject, job.last_error, now)
-            self.transport.send(raw, self.sender, job.envelope)
+                    return _finish(session, job.id, subject, job.last_error, now), record
+            quick = _QuickRecord(job, subject, record) if record and not job.has_lines else None
+            self.transport.send(raw, self.sender, job.envelope, quick)
         except RecipientsRefused as e:
-            return self._refused(job, e, subject, now)
+            return self._refused(job, e, subject, now), _still(record, quick)
         except (TransientSendError, SendConfigurationError, TemplateError) as e:
             # a wrong password or a broken template is mended by an administrator: keep the
             # mail and try again later rather than dropping it
-            return self._retry(job, f"{_kind(e)}: {e}", now)
+            return self._retry(job, f"{_kind(e)}: {e}", now), _still(record, quick)
         except PermanentSendError as e:
-            return self._fail(job, f"permanent: {e}", now)
-        self._record_sent(job, subject)
+            return self._fail(job, f"permanent: {e}", now), _still(record, quick)
+        if quick is None or not quick.done:
+            self._record_patiently(job, subject)
+            record = None if quick is not None else record
         journal.tell_sent(job.id, job.kind, job.message_id, job.in_reply_to)
-        return SENT
+        return SENT, record
 
-    def _record_sent(self, job: _Job, subject: str) -> None:
+    def _record_patiently(self, job: _Job, subject: str) -> None:
         """Mark the row sent. The mail is out: while the database is away, keep trying for
         most of the claim, since a row left pending is sent again once its claim expires."""
         deadline, delay = time.monotonic() + RECORD_PATIENCE.total_seconds(), 1.0
@@ -174,6 +207,34 @@ class Courier:
         return FAILED
 
 
+@dataclass
+class _QuickRecord:
+    """Records a sent mail the moment the server accepted it: one UPDATE on the held
+    connection, run by the transport before it even returns (for SMTP in its event loop's
+    thread, one thread hop earlier than the courier could). Never raises: a failure leaves
+    ``done`` false and the courier records the row the patient way."""
+
+    job: _Job
+    subject: str
+    held: Session
+    entered: bool = False
+    done: bool = False
+
+    def __call__(self) -> None:
+        self.entered = True
+        try:
+            with self.held.begin():
+                outbox.mark_sent_alone(self.held, self.job.id, self.subject, datetime.now(UTC))
+            self.done = True
+        except Exception as e:
+            log.warning("outbox %s was sent; recording it at once failed: %s", self.job.id, e)
+
+
+def _still(record: Session | None, quick: _QuickRecord | None) -> Session | None:
+    """Return the held session unless a quick record may still be using it or failed."""
+    return None if quick is not None and quick.entered and not quick.done else record
+
+
 def _finish(
     session: Session, outbox_id: int, subject: str, error: str | None, now: datetime
 ) -> str:
@@ -219,9 +280,10 @@ class _Job:
     attempts: int
     last_error: str | None
     envelope: list[str]  # the recipients still to reach: all, or those a 4xx deferred
+    has_lines: bool  # some recipient was answered for alone (a partial refusal) before
 
     @classmethod
-    def of(cls, row: OutboxMail, envelope: list[str]) -> _Job:
+    def of(cls, row: OutboxMail, envelope: list[str], has_lines: bool = False) -> _Job:
         return cls(
             row.id,
             row.kind,
@@ -236,78 +298,22 @@ class _Job:
             row.attempts,
             row.last_error,
             envelope,
+            has_lines,
         )
 
 
-def admin_notice(
-    failed: OutboxMail,
-    administrators: Sequence[str],
-    sender: str,
-    now: datetime,
-    org_name: str = "",
-) -> OutboxMail:
-    """Return the one outbox row that tells the administrators ``failed`` could not be sent."""
-    problem = (
-        f"{failed.kind} to {', '.join([*failed.to_addrs, *failed.cc_addrs])}"
-        f" ({failed.message_id}), {failed.attempts} attempt(s): {failed.last_error or ''}"
-    )
-    seed = f"admin-notice:{failed.key}"
-    return _notice(ADMIN_NOTICE, seed, [problem], administrators, (org_name, sender), now)
-
-
-def refusal_notice(
-    row: OutboxMail,
-    refused: Mapping[str, tuple[int, str]],
-    administrators: Sequence[str],
-    sender: str,
-    now: datetime,
-) -> OutboxMail:
-    """Return the outbox row telling the administrators that some recipients of ``row`` were
-    refused for good (once per mail and set of addresses); the others got it."""
-    problems = [
-        f"{row.kind} ({row.message_id}) was refused for {address}: {code} {text}"
-        for address, (code, text) in sorted(refused.items())
-    ]
-    seed = f"admin-notice:{row.key}:" + ",".join(sorted(a.lower() for a in refused))
-    org_name = str((row.context.get("organization") or {}).get("name") or "")
-    return _notice(ADMIN_NOTICE, seed, problems, administrators, (org_name, sender), now)
-
-
-def rules_error_notice(
-    problems: Sequence[str],
-    administrators: Sequence[str],
-    sender: str,
-    now: datetime,
-    org_name: str = "",
-) -> OutboxMail:
-    """Return the outbox row telling the administrators a rule edit was refused (once per set)."""
-    seed = "rules-error:" + "\n".join(problems)
-    return _notice(RULES_NOTICE, seed, list(problems), administrators, (org_name, sender), now)
-
-
-def _notice(
-    kind: str,
-    seed: str,
-    problems: list[str],
-    administrators: Sequence[str],
-    org: tuple[str, str],
-    now: datetime,
-) -> OutboxMail:
-    name, sender = org
-    context = {
-        "organization": {"name": name, "shared_address": sender},
-        "recipient": {"name": "", "address": administrators[0]},
-        "rule": {"name": kind},
-        "message": None,
-        "problems": problems,
-    }
-    return outbox_row(
-        key=key_of(seed),
-        kind=kind,
-        rule=None,
-        to=administrators,
-        cc=(),
-        context=context,
-        domain=sender.rpartition("@")[2],
-        now=now,
-    )
+def _claim(session: Session, outbox_ids: list[int], now: datetime) -> list[_Job]:
+    """Claim the due rows among ``outbox_ids`` (one statement) and read what each still has
+    to reach (one query for the recipient lines of them all)."""
+    with session.begin():
+        rows = outbox.claim_many(session, outbox_ids, now)
+        lines = recipients.of_rows(session, [row.id for row in rows])
+    jobs = []
+    for row in rows:
+        settled = {
+            line.address.lower()
+            for line in lines.get(row.id, [])
+            if line.status != RECIPIENT_PENDING
+        }
+        jobs.append(_Job.of(row, recipients.envelope(row, settled), row.id in lines))
+    return jobs

@@ -28,7 +28,7 @@ from mailflow.outbound.render import DEFAULT_LANG, RenderedMail, TemplateSet
 from mailflow.rulebook.loader import Rulebook
 from mailflow.rulebook.parse_settings import parse_context
 from mailflow.service import rulestore
-from mailflow.service.deliver import rules_error_notice
+from mailflow.service.admin_notices import rules_error_notice
 from mailflow.service.runtime import load_rules
 from mailflow.settings import Settings
 from mailflow.store import outbox

@@ -24,7 +24,8 @@ from mailflow.rulebook.loader import Rulebook, load_rulebook
 from mailflow.rulebook.organization import Organization, load_organization
 from mailflow.rulebook.parse_settings import parse_context
 from mailflow.service import rulestore
-from mailflow.service.deliver import Courier, rules_error_notice
+from mailflow.service.admin_notices import rules_error_notice
+from mailflow.service.deliver import Courier
 from mailflow.settings import Settings
 from mailflow.sources.base import MailSource
 from mailflow.sources.ews import EwsSource

@@ -211,6 +211,25 @@ def writing(sessions: sessionmaker[Session]) -> Iterator[Session]:
         raise ConcurrentWrite(str(e.orig)) from e
 
 
+@contextmanager
+def held_session(sessions: sessionmaker[Session]) -> Iterator[Session]:
+    """Return a session that keeps one connection for a run of short writes, so that each
+    write costs no pool checkout and no pre-ping.
+
+    On PostgreSQL every statement commits on its own (autocommit): a write that is one
+    statement is one round trip, and ``with session.begin()`` adds none. On SQLite each
+    ``with session.begin()`` is a ``BEGIN IMMEDIATE`` transaction, as in ``writing``.
+    """
+    engine = sessions.kw["bind"]
+    with engine.connect() as connection:
+        if is_sqlite(engine):
+            connection.execution_options(sqlite_immediate=True)
+        else:
+            connection.execution_options(isolation_level="AUTOCOMMIT")
+        with Session(bind=connection, expire_on_commit=False) as session:
+            yield session
+
+
 def database_outage(e: BaseException) -> ServiceUnavailable | None:
     """Return ``e`` as a ServiceUnavailable when it means the database cannot be reached
     right now (refused or dropped connection, server shutting down, SQLite busy), else None.

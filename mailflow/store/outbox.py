@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import case, func, literal, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -27,6 +27,7 @@ from mailflow.store.models import (
     RECIPIENT_SENT,
     Message,
     OutboxMail,
+    UtcDateTime,
 )
 
 AUTO_REPLIED = "auto-replied"  # the Auto-Submitted of answers to a mail (decided, not clocks)
@@ -72,6 +73,68 @@ def claim(session: Session, outbox_id: int, now: datetime) -> OutboxMail | None:
         return None
     row.claimed_until, row.attempts = now + CLAIM, row.attempts + 1
     return row
+
+
+def claim_many(session: Session, outbox_ids: Iterable[int], now: datetime) -> list[OutboxMail]:
+    """Claim, in one statement, the rows among ``outbox_ids`` that are pending, due and
+    unclaimed; return them in id order (sent, failed, busy and unknown ids are left out).
+
+    PostgreSQL skips rows another transaction has locked (``SKIP LOCKED``) and re-checks the
+    others after any concurrent commit, so two workers never claim one row; SQLite has one
+    writer at a time. One statement also means one round trip when autocommit is on.
+    """
+    ids = sorted(set(outbox_ids))
+    if not ids:
+        return []
+    claimable = (
+        select(OutboxMail.id)
+        .where(
+            OutboxMail.id.in_(ids),
+            OutboxMail.status == OUTBOX_PENDING,
+            OutboxMail.next_attempt_at <= now,
+            (OutboxMail.claimed_until.is_(None)) | (OutboxMail.claimed_until <= now),
+        )
+        .with_for_update(skip_locked=True)
+    )
+    statement = (
+        update(OutboxMail)
+        .where(OutboxMail.id.in_(claimable))
+        .values(claimed_until=now + CLAIM, attempts=OutboxMail.attempts + 1)
+        .returning(OutboxMail)
+    )
+    options = {"synchronize_session": False, "populate_existing": True}
+    rows = session.scalars(statement, execution_options=options).all()
+    return sorted(rows, key=lambda row: row.id)
+
+
+def release(session: Session, outbox_ids: Iterable[int]) -> None:
+    """Give back claims this worker will not use (its batch ran out of time): the rows are
+    unclaimed again and the attempt they were charged is returned."""
+    ids = sorted(set(outbox_ids))
+    if ids:
+        session.execute(
+            update(OutboxMail)
+            .where(OutboxMail.id.in_(ids), OutboxMail.status == OUTBOX_PENDING)
+            .values(claimed_until=None, attempts=OutboxMail.attempts - 1),
+            execution_options={"synchronize_session": False},
+        )
+
+
+def mark_sent_alone(session: Session, outbox_id: int, subject: str, now: datetime) -> None:
+    """Record that the transport accepted a mail whose row has no recipient lines (no
+    recipient was ever answered for alone): one UPDATE, the same outcome as ``mark_sent``."""
+    session.execute(
+        update(OutboxMail)
+        .where(OutboxMail.id == outbox_id)
+        .values(
+            status=OUTBOX_SENT,
+            subject=subject,
+            claimed_until=None,
+            sent_at=func.coalesce(OutboxMail.sent_at, literal(now, UtcDateTime())),
+            last_error=None,
+        ),
+        execution_options={"synchronize_session": False},
+    )
 
 
 def mark_sent(session: Session, outbox_id: int, subject: str, now: datetime) -> None:

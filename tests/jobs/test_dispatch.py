@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dramatiq.brokers.stub import StubBroker
 
+from mailflow.jobs.actors import BATCH, SPREAD, batches
 from mailflow.jobs.broker import QUEUE
 from mailflow.jobs.dispatch import Dispatcher
 
@@ -25,11 +26,41 @@ def test_served_in_process_queue_runs_deliveries() -> None:
     delivered: list[int] = []
 
     class Courier:
-        def deliver(self, outbox_id: int) -> str:
-            delivered.append(outbox_id)
-            return "sent"
+        def deliver_many(self, outbox_ids: list[int]) -> dict[int, str]:
+            delivered.extend(outbox_ids)
+            return dict.fromkeys(outbox_ids, "sent")
 
     with Dispatcher(StubBroker(), Courier) as dispatcher:  # type: ignore[arg-type]
         dispatcher.enqueue([1, 2, 3])
         dispatcher.drain()
     assert sorted(delivered) == [1, 2, 3]
+
+
+def test_thousands_of_ids_go_in_batches() -> None:
+    """5,000 ids are 250 broker messages of 20, in order, each id once."""
+    broker = StubBroker()
+    ids = list(range(1, 5001))
+    with Dispatcher(broker, _no_courier, serve=True) as dispatcher:
+        dispatcher._worker.stop()  # type: ignore[union-attr]  # keep the messages in the queue
+        dispatcher.enqueue(ids)
+        queued = [m.args[0] for m in _messages(broker)]
+    assert len(queued) == 5000 // BATCH
+    assert [i for batch in queued for i in batch] == ids
+
+
+def test_a_few_ids_are_spread_over_many_threads() -> None:
+    """Fewer ids than BATCH * SPREAD are cut smaller; one id is one batch."""
+    assert batches([7]) == [[7]]
+    assert batches(list(range(SPREAD))) == [[i] for i in range(SPREAD)]
+    assert [len(b) for b in batches(list(range(SPREAD * 3)))] == [3] * SPREAD
+    assert batches([]) == []
+
+
+def _messages(broker: StubBroker) -> list:  # type: ignore[type-arg]
+    from dramatiq import Message
+
+    queue = broker.queues[QUEUE]
+    found = []
+    while not queue.empty():
+        found.append(Message.decode(queue.get_nowait()))
+    return found

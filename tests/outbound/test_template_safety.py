@@ -13,7 +13,7 @@ from mailflow.errors import TemplateError
 from mailflow.outbound.render import TemplateSet
 from mailflow.outbound.sandbox import MAX_OUTPUT_CHARS, MAX_RANGE, MAX_STEPS
 from mailflow.outbound.specimen import FULL, WITHOUT_MESSAGE, specimens
-from mailflow.service.deliver import rules_error_notice
+from mailflow.service.admin_notices import rules_error_notice
 from tests.outbound.samples import sample_context
 
 REPO = Path(__file__).resolve().parents[2]

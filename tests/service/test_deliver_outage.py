@@ -7,7 +7,7 @@ import logging
 import shutil
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from email import message_from_bytes
 from pathlib import Path
@@ -33,7 +33,14 @@ class _CutAfterSending:
     def __init__(self, folder: Path, server: PrivatePostgres) -> None:
         self.files, self.server, self.cut = FileTransport(folder), server, False
 
-    def send(self, raw: bytes, sender: str, recipients: Sequence[str]) -> None:
+    def send(
+        self,
+        raw: bytes,
+        sender: str,
+        recipients: Sequence[str],
+        on_accepted: Callable[[], None] | None = None,
+    ) -> None:
+        # no quick record: the database goes away between the acceptance and the record
         self.files.send(raw, sender, recipients)
         if not self.cut:
             self.cut = True

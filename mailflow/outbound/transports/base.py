@@ -7,7 +7,7 @@ nothing of mailflow but ``errors``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from typing import Protocol
 
@@ -25,8 +25,16 @@ class Transport(Protocol):
     (``RecipientsRefused`` when the server refused some recipients).
     """
 
-    def send(self, raw: bytes, sender: str, recipients: Sequence[str]) -> None:
-        """Hand ``raw`` to the next hop for ``recipients`` with ``sender`` as the envelope."""
+    def send(
+        self,
+        raw: bytes,
+        sender: str,
+        recipients: Sequence[str],
+        on_accepted: Callable[[], None] | None = None,
+    ) -> None:
+        """Hand ``raw`` to the next hop for ``recipients`` with ``sender`` as the envelope;
+        call ``on_accepted`` (which must not raise) the moment the next hop accepted it for
+        every recipient, before returning, so the caller can record it without delay."""
 
     def batch(self) -> AbstractContextManager[Transport]:
         """Return a context in which sends share one connection, closed on exit."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from email.parser import BytesHeaderParser
 from email.policy import default as default_policy
@@ -50,7 +50,13 @@ class EwsTransport:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def send(self, raw: bytes, sender: str, recipients: Sequence[str]) -> None:
+    def send(
+        self,
+        raw: bytes,
+        sender: str,
+        recipients: Sequence[str],
+        on_accepted: Callable[[], None] | None = None,
+    ) -> None:
         """Send ``raw`` and save a copy; raise TransientSendError, PermanentSendError or
         SendConfigurationError."""
         rcpts = list(recipients)
@@ -68,6 +74,8 @@ class EwsTransport:
                 message.send_and_save()
             except Exception as e:
                 raise self._translate(e) from e
+        if on_accepted is not None:
+            on_accepted()
 
     @contextmanager
     def batch(self) -> Iterator[EwsTransport]:

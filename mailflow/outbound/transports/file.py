@@ -11,7 +11,7 @@ import hashlib
 import os
 import re
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from email import policy
 from email.parser import BytesHeaderParser
@@ -43,7 +43,13 @@ class FileTransport:
         """Return the file ``raw`` is written to: its Message-ID made safe, or its hash."""
         return self.folder / f"{file_stem(raw)}{SUFFIX}"
 
-    def send(self, raw: bytes, sender: str, recipients: Sequence[str]) -> None:
+    def send(
+        self,
+        raw: bytes,
+        sender: str,
+        recipients: Sequence[str],
+        on_accepted: Callable[[], None] | None = None,
+    ) -> None:
         """Write ``raw`` atomically; raise TransientSendError when the disk refuses."""
         if not recipients:
             raise PermanentSendError("a mail needs at least one recipient")
@@ -53,6 +59,8 @@ class FileTransport:
             _write_atomically(target, raw)
         except OSError as e:  # a full or read-only disk may mend; the row is retried
             raise TransientSendError(f"cannot write {target}: {e.strerror}") from e
+        if on_accepted is not None:
+            on_accepted()
 
     @contextmanager
     def batch(self) -> Iterator[FileTransport]:

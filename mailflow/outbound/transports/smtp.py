@@ -23,7 +23,7 @@ import concurrent.futures
 import os
 import ssl
 import threading
-from collections.abc import Coroutine, Iterator, Sequence
+from collections.abc import Callable, Coroutine, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
@@ -125,15 +125,23 @@ class SmtpTransport:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def send(self, raw: bytes, sender: str, recipients: Sequence[str]) -> None:
-        """Deliver ``raw``; raise TransientSendError, PermanentSendError or RecipientsRefused."""
+    def send(
+        self,
+        raw: bytes,
+        sender: str,
+        recipients: Sequence[str],
+        on_accepted: Callable[[], None] | None = None,
+    ) -> None:
+        """Deliver ``raw``; raise TransientSendError, PermanentSendError or RecipientsRefused.
+        ``on_accepted`` runs in the event loop's thread as soon as the server's 250 is read
+        (no hop to the caller's thread first), when every recipient was accepted."""
         rcpts = list(recipients)
         if not rcpts:
             raise RecipientsRefused("a mail needs at least one recipient", {}, ())
         deadline = self.url.timeout_s * (_COMMANDS_PER_SEND + len(rcpts))
         with self._lock:
             try:
-                refused = self._loop.run(self._send(raw, sender, rcpts), deadline)
+                refused = self._loop.run(self._send(raw, sender, rcpts, on_accepted), deadline)
             except Exception as e:
                 raise translate_error(e, self.url) from e
         if refused:
@@ -171,7 +179,11 @@ class SmtpTransport:
             self._client = None
 
     async def _send(
-        self, raw: bytes, sender: str, recipients: list[str]
+        self,
+        raw: bytes,
+        sender: str,
+        recipients: list[str],
+        on_accepted: Callable[[], None] | None = None,
     ) -> dict[str, tuple[int, str]]:
         self._cancel_idle()
         client = await self._usable_client()
@@ -184,6 +196,8 @@ class SmtpTransport:
             if client is not None:
                 client.close()
             raise
+        if on_accepted is not None and not errors:
+            on_accepted()  # before anything else: the mail is out, the caller records it now
         if self._depth == 0:
             if self._keepalive_s > 0:
                 loop = asyncio.get_running_loop()
