@@ -1,15 +1,21 @@
 """What the clocks look at: open items, unanswered confirmations, objections, complaints.
 
 Queries only; threads an administrator closed are left out everywhere. Never commits.
+A sweep asks with the ranges of stored instants whose clock stages can be due
+(``mailflow.service.clock_windows``) and leaves out what the outbox has already, so a pass
+reads the rows that may have work, not every open row.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ColumnElement, select
-from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy import ColumnElement, String, and_, cast, false, literal, or_, select
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import InstrumentedAttribute, Session, selectinload
+from sqlalchemy.sql.functions import FunctionElement
 
 from mailflow.store.models import (
     ANSWER_PENDING,
@@ -18,10 +24,51 @@ from mailflow.store.models import (
     ConfirmationAnswer,
     ConfirmationRequest,
     Message,
+    OutboxMail,
     Thread,
 )
 
 OBJECTION = "objection"
+Range = tuple[datetime, datetime]
+_SEPARATOR = "\x1f"  # as ``mailflow.service.outmail.key_of`` joins the parts
+
+
+class _Sha256Hex(FunctionElement[str]):
+    """The hex SHA-256 of a text's UTF-8 (SQLite: a function ``make_engine`` registers)."""
+
+    type = String()
+    inherit_cache = True
+    name = "mailflow_sha256"
+
+
+@compiles(_Sha256Hex)
+def _sha256_default(element: _Sha256Hex, compiler: Any, **kw: Any) -> str:
+    return f"mailflow_sha256({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(_Sha256Hex, "postgresql")
+def _sha256_postgresql(element: _Sha256Hex, compiler: Any, **kw: Any) -> str:
+    return f"encode(sha256(convert_to({compiler.process(element.clauses, **kw)}, 'UTF8')), 'hex')"
+
+
+def clock_key(stage: str, *parts: ColumnElement[Any] | InstrumentedAttribute[Any]) -> (
+    ColumnElement[str]
+):  # fmt: skip
+    """Return, in SQL, the idempotency key ``key_of("clock", stage, *parts)`` of a clock mail."""
+    text: ColumnElement[str] = literal(f"clock{_SEPARATOR}{stage}")
+    for part in parts:
+        text = text + literal(_SEPARATOR) + cast(part, String)
+    return _Sha256Hex(text)
+
+
+def _within(column: Any, ranges: Sequence[Range]) -> ColumnElement[bool]:
+    """True when ``column`` lies in one of ``ranges`` (both ends included)."""
+    return or_(*(column.between(low, high) for low, high in ranges))
+
+
+def _unwritten(key: ColumnElement[str]) -> ColumnElement[bool]:
+    """True when no outbox row has ``key`` (whose columns come from the enclosing queries)."""
+    return ~select(OutboxMail.id).where(OutboxMail.key == key).correlate_except(OutboxMail).exists()
 
 
 def _open_thread(thread_id: InstrumentedAttribute[int | None]) -> ColumnElement[bool]:
@@ -48,6 +95,72 @@ def open_items_due_by(
     return [(item, message) for item, message in session.execute(query)]
 
 
+def items_with_due_stages(
+    session: Session, stages: Sequence[tuple[str, Sequence[Range]]]
+) -> list[tuple[ActionItemRecord, Message]]:
+    """Return open items with an owner, with their message, whose deadline lies in the range of
+    one of ``stages`` (the stage's key name, the ranges of deadlines it can be due for) and
+    whose mail of that stage is not in the outbox yet."""
+    wanted = [
+        and_(
+            _within(ActionItemRecord.due_at, ranges),
+            _unwritten(clock_key(stage, ActionItemRecord.id)),
+        )
+        for stage, ranges in stages
+        if ranges
+    ]
+    if not wanted:
+        return []
+    query = (
+        select(ActionItemRecord, Message)
+        .join(Message, Message.id == ActionItemRecord.message_pk)
+        .where(
+            ActionItemRecord.status == ITEM_OPEN,
+            ActionItemRecord.owner_email.is_not(None),
+            or_(*wanted),
+            _open_thread(ActionItemRecord.thread_id),
+        )
+        .order_by(ActionItemRecord.due_at, ActionItemRecord.id)
+    )
+    return [(item, message) for item, message in session.execute(query)]
+
+
+def requests_with_due_stages(
+    session: Session, remind: Sequence[Range], escalate: Sequence[Range]
+) -> list[tuple[ConfirmationRequest, Message, list[ConfirmationAnswer]]]:
+    """Return the ledgers still waiting for someone whose due time lies in ``remind`` with a
+    reminder not written for some silent person, or in ``escalate`` with the escalation not
+    written; each with its message and its pending lines."""
+    request = ConfirmationRequest
+    pending = select(ConfirmationAnswer.id).where(
+        ConfirmationAnswer.request_id == request.id, ConfirmationAnswer.status == ANSWER_PENDING
+    )
+    wanted = []
+    if remind:
+        key = clock_key("confirmation-reminder", request.id, ConfirmationAnswer.address)
+        wanted.append(
+            and_(_within(request.due_at, remind), pending.where(_unwritten(key)).exists())
+        )
+    if escalate:
+        key = clock_key("confirmation-escalation", request.id)
+        wanted.append(and_(_within(request.due_at, escalate), _unwritten(key), pending.exists()))
+    if not wanted:
+        return []
+    query = (
+        select(request, Message)
+        .join(Message, Message.id == request.message_pk)
+        .where(or_(*wanted), _open_thread(request.thread_id))
+        .order_by(request.due_at, request.id)
+        .options(selectinload(request.answers))
+    )
+    found = []
+    for row, message in session.execute(query):
+        waiting = [a for a in row.answers if a.status == ANSWER_PENDING]
+        if waiting:
+            found.append((row, message, waiting))
+    return found
+
+
 def requests_due_by(
     session: Session, moment: datetime
 ) -> list[tuple[ConfirmationRequest, Message, list[ConfirmationAnswer]]]:
@@ -61,6 +174,7 @@ def requests_due_by(
             _open_thread(ConfirmationRequest.thread_id),
         )
         .order_by(ConfirmationRequest.due_at)
+        .options(selectinload(ConfirmationRequest.answers))
     )
     found = []
     for request, message in session.execute(query):
@@ -70,19 +184,32 @@ def requests_due_by(
     return found
 
 
-def objections(session: Session) -> list[tuple[ConfirmationAnswer, ConfirmationRequest, Message]]:
-    """Return ledger lines that object, with their request and the message objected to."""
+def objections(
+    session: Session, within: Range | None = None
+) -> list[tuple[ConfirmationAnswer, ConfirmationRequest, Message]]:
+    """Return ledger lines that object (made ``within`` a range, when given), with their
+    request and the message objected to."""
     query = (
         select(ConfirmationAnswer, ConfirmationRequest, Message)
         .join(ConfirmationRequest, ConfirmationRequest.id == ConfirmationAnswer.request_id)
         .join(Message, Message.id == ConfirmationRequest.message_pk)
         .where(ConfirmationAnswer.status == OBJECTION, _open_thread(ConfirmationRequest.thread_id))
     )
+    if within is not None:
+        query = query.where(ConfirmationAnswer.answered_at.between(*within))
     return [(a, r, m) for a, r, m in session.execute(query)]
 
 
-def complaints(session: Session, reasons: Sequence[str]) -> list[Message]:
-    """Return stored, human-written mail whose 事由 is a complaint reason, oldest first."""
+def complaints(
+    session: Session,
+    reasons: Sequence[str],
+    dated_from: datetime | None = None,
+    active_from: datetime | None = None,
+) -> list[Message]:
+    """Return stored, human-written mail whose 事由 is a complaint reason, oldest first.
+
+    A sweep passes bounds: only complaints dated from ``dated_from`` on, or whose thread has
+    mail from ``active_from`` on, can have a clock due (None: that way none can)."""
     query = (
         select(Message)
         .where(
@@ -93,6 +220,16 @@ def complaints(session: Session, reasons: Sequence[str]) -> list[Message]:
         )
         .order_by(Message.date, Message.id)
     )
+    if dated_from is not None or active_from is not None:
+        active = select(Thread.id).where(
+            Thread.id == Message.thread_id, Thread.last_message_at >= active_from
+        )
+        query = query.where(
+            or_(
+                Message.date >= dated_from if dated_from is not None else false(),
+                active.exists() if active_from is not None else false(),
+            )
+        )
     return list(session.scalars(query))
 
 
