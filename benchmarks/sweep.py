@@ -126,8 +126,8 @@ def fill(dsn: str, sizes: Sizes) -> float:
         db.execute(
             f"""INSERT INTO messages ({mail_columns})
             SELECT g, '<complaint-' || g || '@bench>', 'stored', 'bench', 'INBOX', g::text,
-                {now} - make_interval(mins => (g * 7919) % {YEAR_MIN}),
-                {now} - make_interval(mins => (g * 7919) % {YEAR_MIN}),
+                {now} - make_interval(mins => ((g::bigint * 7919) % {YEAR_MIN})::int),
+                {now} - make_interval(mins => ((g::bigint * 7919) % {YEAR_MIN})::int),
                 '【客户投诉】售后部-设备死机 ' || g, '杨明', 'yang.ming@kehu-a.com.cn', false,
                 '客户投诉', '售后部', true, '设备死机', g, 'subject ' || g
             FROM generate_series({first_complaint}, {first_thread_mail - 1}) g"""
@@ -159,14 +159,15 @@ def fill(dsn: str, sizes: Sizes) -> float:
                 '材料终稿', '[]', 'open', {now} - interval '400 days'
             FROM generate_series(0, {sizes.items - 1}) g,
                 LATERAL (SELECT 1 + g / {ITEMS_PER_MESSAGE} AS m, 1 + g % {ITEMS_PER_MESSAGE} AS p,
-                    {now} + make_interval(mins => (g * 7919) % (2 * {YEAR_MIN}) - {YEAR_MIN}) AS d
+                    {now} + make_interval(mins =>
+                        ((g::bigint * 7919) % (2 * {YEAR_MIN}) - {YEAR_MIN})::int) AS d
                 ) x"""
         )
         db.execute(
             f"""INSERT INTO confirmation_requests (id, message_pk, thread_id, requested_at, due_at)
             SELECT g - {first_minutes} + 1, g, g, {now} - interval '380 days',
                 {now} + make_interval(mins =>
-                    (g * 7919) % ({YEAR_MIN} + 7 * 1440) - {YEAR_MIN})
+                    ((g::bigint * 7919) % ({YEAR_MIN} + 7 * 1440) - {YEAR_MIN})::int)
             FROM generate_series({first_minutes}, {first_complaint - 1}) g"""
         )
         db.execute(
@@ -177,7 +178,7 @@ def fill(dsn: str, sizes: Sizes) -> float:
                 CASE WHEN k < 2 THEN 'pending'
                      WHEN k = 3 AND r % 50 = 0 THEN 'objection' ELSE 'ack' END,
                 CASE WHEN k < 2 THEN NULL
-                     ELSE {now} - make_interval(mins => (r * 7919) % {YEAR_MIN}) END,
+                     ELSE {now} - make_interval(mins => ((r::bigint * 7919) % {YEAR_MIN})::int) END,
                 CASE WHEN k = 3 AND r % 50 = 0 THEN '时间不对，请改期' END
             FROM generate_series(1, {m_ledgers}) r, generate_series(0, 3) k"""
         )
