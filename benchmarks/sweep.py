@@ -12,8 +12,9 @@ What it does:
    (``generate_series``, no Python per row): ``--items`` open action items on one message per
    ten items, their owners the 16 people of ``rules/organization.yaml``, deadlines spread evenly
    from a year ago to a year ahead (so a pass finds some of them due, never all); ``--ledgers``
-   minutes messages, each with a confirmation ledger of four lines (two pending, one ack, one ack
-   or, for one ledger in fifty, an objection) and a deadline from a year ago to a week ahead; one
+   minutes messages, each with a confirmation ledger of four lines among the staff who manage no
+   department (two pending, one ack, one ack or, for one ledger in fifty, an objection) and a
+   deadline from a year ago to a week ahead; one
    customer complaint per hundred ledgers; and one thread of ``--thread`` messages.
 2. Runs the scheduler's clocks (``sweep_clocks``, what ``mailflow scheduler`` runs every five
    seconds, and the outbox sweep ``due_outbox``) at instants a few seconds, an hour and a day
@@ -53,6 +54,9 @@ PEOPLE = [
     "li.si", "zhang.san", "zheng.hao", "liu.yang", "wang.wu", "sun.li", "zhao.liu", "zhou.qiang",
     "chen.jing", "he.jun", "wu.min", "ma.li", "qian.lei", "huang.ting", "gao.jie", "luo.hong",
 ]  # fmt: skip
+# the people of the example directory who manage no department: most of a company
+STAFF = ["zhang.san", "zheng.hao", "wang.wu", "zhao.liu", "chen.jing", "wu.min"]
+STAFF_NAMES = ["张三", "郑浩", "王五", "赵六", "陈静", "吴敏"]
 NAMES = [
     "李四", "张三", "郑浩", "刘洋", "王五", "孙丽", "赵六", "周强",
     "陈静", "何军", "吴敏", "马丽", "钱磊", "黄婷", "高洁", "罗红",
@@ -91,6 +95,7 @@ def fill(dsn: str, sizes: Sizes) -> float:
     first_thread_mail = first_complaint + m_complaints
     long_thread = first_thread_mail  # its id, as a thread id too
     people, names = _array(PEOPLE), _array(NAMES)
+    staff, staff_names = _array(STAFF), _array(STAFF_NAMES)
     now = f"'{START.isoformat()}'::timestamptz"
     with psycopg.connect(dsn, autocommit=True) as db:
         # one thread per mail (the long thread's messages share the first one's)
@@ -173,7 +178,8 @@ def fill(dsn: str, sizes: Sizes) -> float:
         db.execute(
             f"""INSERT INTO confirmation_answers (request_id, address, name, role, status,
                 answered_at, answer_text)
-            SELECT r, ({people})[1 + (r + k) % 16] || '@example.com', ({names})[1 + (r + k) % 16],
+            SELECT r, ({staff})[1 + (r + k) % 6] || '@example.com',
+                ({staff_names})[1 + (r + k) % 6],
                 CASE WHEN k = 0 THEN 'to' ELSE 'cc' END,
                 CASE WHEN k < 2 THEN 'pending'
                      WHEN k = 3 AND r % 50 = 0 THEN 'objection' ELSE 'ack' END,
@@ -266,7 +272,7 @@ def run_passes(url: str, dsn: str, explain: bool) -> tuple[list[Pass], list[str]
         ("+10 s", timedelta(seconds=10)),
         ("+1 h", timedelta(hours=1)),
         ("+1 h 5 s", timedelta(hours=1, seconds=5)),
-        ("+1 day", timedelta(days=1)),
+        ("+1 day (a day at once)", timedelta(days=1)),
         ("+1 day 5 s", timedelta(days=1, seconds=5)),
     ]
     passes, plans = [], []
@@ -387,14 +393,15 @@ def main() -> None:
         passes, plans = run_passes(url, dsn, args.explain)
         thread_s, thread_raw_s, printed = time_thread(url, dsn, sizes)
     print()
-    print(f"{'pass':<18} {'seconds':>8} {'raw s':>7} {'ratio':>6} {'queries':>8} "
+    print(f"{'pass':<22} {'seconds':>8} {'raw s':>7} {'ratio':>6} {'queries':>8} "
           f"{'rows looked at':>15} {'mails decided':>14} {'outbox due':>11}")  # fmt: skip
     for x in passes:
         ratio = x.seconds / x.raw_seconds if x.raw_seconds else float("nan")
-        print(f"{x.label:<18} {x.seconds:>8.3f} {x.raw_seconds:>7.3f} {ratio:>6.1f} "
+        print(f"{x.label:<22} {x.seconds:>8.3f} {x.raw_seconds:>7.3f} {ratio:>6.1f} "
               f"{x.statements:>8} {x.rows:>15} {x.mails:>14} {x.due:>11}")  # fmt: skip
-    steady = [x.seconds for x in passes[1:]]
-    print(f"\nslowest pass after the first: {max(steady, default=0):.3f} s (goal: under 1 s)")
+    steady = [x.seconds for x in passes[1:] if "at once" not in x.label]
+    print(f"\nslowest pass a running scheduler makes (every 5 s): {max(steady, default=0):.3f} s"
+          " (goal: under 1 s)")  # fmt: skip
     print(f"\n{'thread':<18} {'seconds':>8} {'raw s':>7} {'ratio':>6} {'messages':>9} {'chars':>8}")
     print(f"{'mailflow thread':<18} {thread_s:>8.3f} {thread_raw_s:>7.3f} "
           f"{thread_s / thread_raw_s:>6.1f} {sizes.thread:>9} {printed:>8}")  # fmt: skip

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, String, and_, cast, false, literal, or_, select
+from sqlalchemy import ColumnElement, String, cast, false, literal, or_, select, union
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import InstrumentedAttribute, Session, selectinload
 from sqlalchemy.sql.functions import FunctionElement
@@ -100,11 +100,17 @@ def items_with_due_stages(
 ) -> list[tuple[ActionItemRecord, Message]]:
     """Return open items with an owner, with their message, whose deadline lies in the range of
     one of ``stages`` (the stage's key name, the ranges of deadlines it can be due for) and
-    whose mail of that stage is not in the outbox yet."""
+    whose mail of that stage is not in the outbox yet.
+
+    One query per stage, each a range scan and a look-up of its keys, joined by UNION: an OR
+    of them would let PostgreSQL hash the whole outbox on every pass."""
+    item = ActionItemRecord
     wanted = [
-        and_(
-            _within(ActionItemRecord.due_at, ranges),
-            _unwritten(clock_key(stage, ActionItemRecord.id)),
+        select(item.id).where(
+            item.status == ITEM_OPEN,
+            item.owner_email.is_not(None),
+            _within(item.due_at, ranges),
+            _unwritten(clock_key(stage, item.id)),
         )
         for stage, ranges in stages
         if ranges
@@ -112,14 +118,9 @@ def items_with_due_stages(
     if not wanted:
         return []
     query = (
-        select(ActionItemRecord, Message)
-        .join(Message, Message.id == ActionItemRecord.message_pk)
-        .where(
-            ActionItemRecord.status == ITEM_OPEN,
-            ActionItemRecord.owner_email.is_not(None),
-            or_(*wanted),
-            _open_thread(ActionItemRecord.thread_id),
-        )
+        select(item, Message)
+        .join(Message, Message.id == item.message_pk)
+        .where(item.id.in_(union(*wanted)), _open_thread(item.thread_id))
         .order_by(ActionItemRecord.due_at, ActionItemRecord.id)
     )
     return [(item, message) for item, message in session.execute(query)]
@@ -130,26 +131,32 @@ def requests_with_due_stages(
 ) -> list[tuple[ConfirmationRequest, Message, list[ConfirmationAnswer]]]:
     """Return the ledgers still waiting for someone whose due time lies in ``remind`` with a
     reminder not written for some silent person, or in ``escalate`` with the escalation not
-    written; each with its message and its pending lines."""
-    request = ConfirmationRequest
-    pending = select(ConfirmationAnswer.id).where(
-        ConfirmationAnswer.request_id == request.id, ConfirmationAnswer.status == ANSWER_PENDING
-    )
+    written; each with its message and its pending lines (one query per clock, as above)."""
+    request, line = ConfirmationRequest, ConfirmationAnswer
     wanted = []
     if remind:
-        key = clock_key("confirmation-reminder", request.id, ConfirmationAnswer.address)
+        key = clock_key("confirmation-reminder", request.id, line.address)
         wanted.append(
-            and_(_within(request.due_at, remind), pending.where(_unwritten(key)).exists())
+            select(line.request_id)
+            .join(request, request.id == line.request_id)
+            .where(_within(request.due_at, remind), line.status == ANSWER_PENDING, _unwritten(key))
         )
     if escalate:
+        pending = select(line.id).where(
+            line.request_id == request.id, line.status == ANSWER_PENDING
+        )
         key = clock_key("confirmation-escalation", request.id)
-        wanted.append(and_(_within(request.due_at, escalate), _unwritten(key), pending.exists()))
+        wanted.append(
+            select(request.id).where(
+                _within(request.due_at, escalate), _unwritten(key), pending.exists()
+            )
+        )
     if not wanted:
         return []
     query = (
         select(request, Message)
         .join(Message, Message.id == request.message_pk)
-        .where(or_(*wanted), _open_thread(request.thread_id))
+        .where(request.id.in_(union(*wanted)), _open_thread(request.thread_id))
         .order_by(request.due_at, request.id)
         .options(selectinload(request.answers))
     )
