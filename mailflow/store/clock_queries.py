@@ -12,11 +12,12 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, String, cast, false, literal, or_, select, union
+from sqlalchemy import ColumnElement, Select, String, cast, false, literal, or_, select, union_all
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import InstrumentedAttribute, Session, selectinload
 from sqlalchemy.sql.functions import FunctionElement
 
+from mailflow.store.db import in_chunks
 from mailflow.store.models import (
     ANSWER_PENDING,
     ITEM_OPEN,
@@ -61,14 +62,23 @@ def clock_key(stage: str, *parts: ColumnElement[Any] | InstrumentedAttribute[Any
     return _Sha256Hex(text)
 
 
+def _without_outbox(session: Session, candidates: Sequence[Select[int, str]]) -> list[int]:
+    """Return the distinct ids of the ``(id, key)`` rows ``candidates`` select whose key no
+    outbox row has: one look-up of the outbox for them all."""
+    if not candidates:
+        return []
+    found = union_all(*candidates).subquery() if len(candidates) > 1 else candidates[0].subquery()
+    query = (
+        select(found.c.id)
+        .where(~select(OutboxMail.id).where(OutboxMail.key == found.c.key).exists())
+        .distinct()
+    )
+    return list(session.scalars(query))
+
+
 def _within(column: Any, ranges: Sequence[Range]) -> ColumnElement[bool]:
     """True when ``column`` lies in one of ``ranges`` (both ends included)."""
     return or_(*(column.between(low, high) for low, high in ranges))
-
-
-def _unwritten(key: ColumnElement[str]) -> ColumnElement[bool]:
-    """True when no outbox row has ``key`` (whose columns come from the enclosing queries)."""
-    return ~select(OutboxMail.id).where(OutboxMail.key == key).correlate_except(OutboxMail).exists()
 
 
 def _open_thread(thread_id: InstrumentedAttribute[int | None]) -> ColumnElement[bool]:
@@ -102,28 +112,29 @@ def items_with_due_stages(
     one of ``stages`` (the stage's key name, the ranges of deadlines it can be due for) and
     whose mail of that stage is not in the outbox yet.
 
-    One query per stage, each a range scan and a look-up of its keys, joined by UNION: an OR
-    of them would let PostgreSQL hash the whole outbox on every pass."""
+    One query per stage, each a range scan and a look-up of its keys, joined by UNION (an OR
+    of them lets PostgreSQL hash whole tables on every pass); the few rows found are then
+    loaded by key (as a subquery, the planner may scan every item to join them)."""
     item = ActionItemRecord
     wanted = [
-        select(item.id).where(
-            item.status == ITEM_OPEN,
-            item.owner_email.is_not(None),
-            _within(item.due_at, ranges),
-            _unwritten(clock_key(stage, item.id)),
+        select(item.id.label("id"), clock_key(stage, item.id).label("key")).where(
+            item.status == ITEM_OPEN, item.owner_email.is_not(None), _within(item.due_at, ranges)
         )
         for stage, ranges in stages
         if ranges
     ]
-    if not wanted:
-        return []
+    ids = _without_outbox(session, wanted)
     query = (
         select(item, Message)
         .join(Message, Message.id == item.message_pk)
-        .where(item.id.in_(union(*wanted)), _open_thread(item.thread_id))
-        .order_by(ActionItemRecord.due_at, ActionItemRecord.id)
+        .where(_open_thread(item.thread_id))
     )
-    return [(item, message) for item, message in session.execute(query)]
+    found = [
+        (row, message)
+        for chunk in in_chunks(ids)
+        for row, message in session.execute(query.where(item.id.in_(chunk)))
+    ]
+    return sorted(found, key=lambda pair: (pair[0].due_at or datetime.max, pair[0].id))
 
 
 def requests_with_due_stages(
@@ -134,38 +145,39 @@ def requests_with_due_stages(
     written; each with its message and its pending lines (one query per clock, as above)."""
     request, line = ConfirmationRequest, ConfirmationAnswer
     wanted = []
-    if remind:
-        key = clock_key("confirmation-reminder", request.id, line.address)
-        wanted.append(
-            select(line.request_id)
-            .join(request, request.id == line.request_id)
-            .where(_within(request.due_at, remind), line.status == ANSWER_PENDING, _unwritten(key))
-        )
+    if remind:  # the pending lines of the ledgers in range, by key (not a join the planner
+        # may turn into a scan of every line)
+        in_range = list(session.scalars(select(request.id).where(_within(request.due_at, remind))))
+        wanted += [
+            select(line.request_id.label("id"), clock_key(
+                "confirmation-reminder", line.request_id, line.address
+            ).label("key")).where(line.request_id.in_(chunk), line.status == ANSWER_PENDING)
+            for chunk in in_chunks(in_range)
+        ]  # fmt: skip
     if escalate:
         pending = select(line.id).where(
             line.request_id == request.id, line.status == ANSWER_PENDING
         )
-        key = clock_key("confirmation-escalation", request.id)
         wanted.append(
-            select(request.id).where(
-                _within(request.due_at, escalate), _unwritten(key), pending.exists()
-            )
+            select(
+                request.id.label("id"),
+                clock_key("confirmation-escalation", request.id).label("key"),
+            ).where(_within(request.due_at, escalate), pending.exists())
         )
-    if not wanted:
-        return []
+    ids = _without_outbox(session, wanted)
     query = (
         select(request, Message)
         .join(Message, Message.id == request.message_pk)
-        .where(request.id.in_(union(*wanted)), _open_thread(request.thread_id))
-        .order_by(request.due_at, request.id)
+        .where(_open_thread(request.thread_id))
         .options(selectinload(request.answers))
     )
     found = []
-    for row, message in session.execute(query):
-        waiting = [a for a in row.answers if a.status == ANSWER_PENDING]
-        if waiting:
-            found.append((row, message, waiting))
-    return found
+    for chunk in in_chunks(ids):
+        for row, message in session.execute(query.where(request.id.in_(chunk))):
+            waiting = [a for a in row.answers if a.status == ANSWER_PENDING]
+            if waiting:
+                found.append((row, message, waiting))
+    return sorted(found, key=lambda found: (found[0].due_at or datetime.max, found[0].id))
 
 
 def requests_due_by(
@@ -228,13 +240,11 @@ def complaints(
         .order_by(Message.date, Message.id)
     )
     if dated_from is not None or active_from is not None:
-        active = select(Thread.id).where(
-            Thread.id == Message.thread_id, Thread.last_message_at >= active_from
-        )
+        active = select(Thread.id).where(Thread.last_message_at >= active_from)
         query = query.where(
             or_(
                 Message.date >= dated_from if dated_from is not None else false(),
-                active.exists() if active_from is not None else false(),
+                Message.thread_id.in_(active) if active_from is not None else false(),
             )
         )
     return list(session.scalars(query))

@@ -264,7 +264,7 @@ class Thread(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     subject_key: Mapped[str] = mapped_column(String(500), index=True)
     started_at: Mapped[datetime]
-    last_message_at: Mapped[datetime]
+    last_message_at: Mapped[datetime] = mapped_column(index=True)
     closed_at: Mapped[datetime | None]
 
 

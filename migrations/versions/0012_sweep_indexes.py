@@ -5,7 +5,7 @@ Revises: 0010
 Create Date: 2026-12-07 01:00:00
 
 A sweep reads only the rows whose clocks can be due (``mailflow.service.clock_windows``): open
-items by deadline, ledgers by due time, objections by when they were made, complaints by 事由.
+items by deadline, ledgers by due time, objections by when they were made, complaints by 事由 and by their thread's last mail.
 Measured in ``benchmarks/sweep.py`` (10^6 open items, 10^5 ledgers); see docs/benchmarks.md.
 """
 
@@ -39,9 +39,11 @@ def upgrade() -> None:
         ["status", "answered_at"],
     )
     op.create_index("ix_messages_subject_reason", "messages", ["subject_reason"])
+    op.create_index("ix_threads_last_message_at", "threads", ["last_message_at"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_threads_last_message_at", table_name="threads")
     op.drop_index("ix_messages_subject_reason", table_name="messages")
     op.drop_index("ix_confirmation_answers_status_answered_at", table_name="confirmation_answers")
     op.drop_index("ix_confirmation_requests_due_at", table_name="confirmation_requests")
