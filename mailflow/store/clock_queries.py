@@ -12,7 +12,18 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, String, cast, false, literal, or_, select, union_all
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    String,
+    cast,
+    false,
+    func,
+    literal,
+    or_,
+    select,
+    union_all,
+)
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import InstrumentedAttribute, Session, selectinload
 from sqlalchemy.sql.functions import FunctionElement
@@ -154,15 +165,17 @@ def requests_with_due_stages(
             ).label("key")).where(line.request_id.in_(chunk), line.status == ANSWER_PENDING)
             for chunk in in_chunks(in_range)
         ]  # fmt: skip
-    if escalate:
-        pending = select(line.id).where(
-            line.request_id == request.id, line.status == ANSWER_PENDING
+    if escalate:  # counted per ledger: as EXISTS, PostgreSQL hashes every pending line
+        pending = (
+            select(func.count(line.id))
+            .where(line.request_id == request.id, line.status == ANSWER_PENDING)
+            .scalar_subquery()
         )
         wanted.append(
             select(
                 request.id.label("id"),
                 clock_key("confirmation-escalation", request.id).label("key"),
-            ).where(_within(request.due_at, escalate), pending.exists())
+            ).where(_within(request.due_at, escalate), pending > 0)
         )
     ids = _without_outbox(session, wanted)
     query = (
