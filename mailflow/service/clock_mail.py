@@ -10,9 +10,10 @@ or old mail was imported) is dropped rather than sent late.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from functools import cached_property
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -23,6 +24,7 @@ from mailflow.rulebook.clocks import WEEKDAYS
 from mailflow.rulebook.duration import Duration
 from mailflow.rulebook.loader import Rulebook
 from mailflow.rulebook.recipients import Directory, is_internal_address
+from mailflow.service import clock_windows
 from mailflow.service.comm_record import record_rows
 from mailflow.service.decide import due_after
 from mailflow.service.digest import digest
@@ -38,6 +40,8 @@ from mailflow.store import outbox
 from mailflow.store.models import ActionItemRecord, Message, OutboxMail
 
 log = logging.getLogger(__name__)
+
+Keys = Collection[tuple[object, ...]]  # stages of clock mails, as ``ClockSweep.mail`` takes them
 
 # items whose deadline is further away than this cannot need a reminder yet
 LOOKAHEAD = timedelta(days=60)
@@ -68,19 +72,43 @@ def _later_keys(stages: tuple[str, ...], stage: str, *subject: object) -> tuple[
 
 @dataclass(frozen=True)
 class ClockSweep:
-    """What the clocks compute with: the rules, the calendar and the instant of the sweep."""
+    """What the clocks compute with: the rules, the calendar and the instant of the sweep.
+
+    A sweep is ``windowed``: it reads only the rows whose stages can be due at ``now`` and are
+    not in the outbox yet (``clock_windows``), and builds only the mails that are due;
+    ``schedule`` is not, and sees every stage of every row."""
 
     rulebook: Rulebook
     ctx: ParseContext
     now: datetime
+    windowed: bool = False
 
-    @property
+    @cached_property
     def calendar(self) -> BusinessCalendar:
         return BusinessCalendar.from_context(self.ctx)
 
-    @property
+    @cached_property
     def directory(self) -> Directory:
         return Directory(self.rulebook.organization)
+
+    @cached_property
+    def windows(self) -> clock_windows.Windows:
+        return clock_windows.windows(self.rulebook.clocks, self.calendar, self.now)
+
+    def wants(self, moment: datetime, stage: tuple[object, ...] = (), written: Keys = ()) -> bool:
+        """Return whether a stage falling due at ``moment`` is worth building: in a sweep, only
+        when it is due, not stale (``due_mail`` drops those) and not in ``written``."""
+        if not self.windowed:
+            return True
+        stale = self.rulebook.clocks.stale_after.timedelta()
+        return self.now - stale <= moment <= self.now and stage not in written
+
+    def written(self, session: Session, stages: Iterable[tuple[object, ...]]) -> Keys:
+        """Return which of these stages have their mail in the outbox (a sweep asks only)."""
+        if not self.windowed:
+            return set()
+        keys = {key_of("clock", *stage): stage for stage in stages}
+        return {keys[k] for k in outbox.keys_present(session, keys)}
 
     @property
     def domain(self) -> str:
@@ -121,10 +149,7 @@ class ClockSweep:
 
     def before(self, moment: datetime, duration: Duration, at: time) -> datetime:
         """Return ``duration`` before ``moment``: business days land on ``at`` of that workday."""
-        if duration.business and duration.unit == "days":
-            local = moment.astimezone(self.ctx.timezone).date()
-            return self.calendar.at(self.calendar.add_workdays(local, -duration.value), at)
-        return moment - duration.timedelta()
+        return clock_windows.before(self.calendar, moment, duration, at)
 
     def after(self, moment: datetime, duration: Duration) -> datetime:
         """Return ``duration`` after ``moment``, in business time when it says so."""
@@ -176,14 +201,30 @@ def schedule(session: Session, rulebook: Rulebook, ctx: ParseContext, start: dat
 
 def _confirmations(session: Session, work: ClockSweep) -> Iterator[Due]:
     clock = work.rulebook.clocks.confirmation
-    for request, message, pending in queries.requests_due_by(session, work.now):
+    if work.windowed:
+        found = queries.requests_with_due_stages(
+            session, work.windows.remind, work.windows.escalate
+        )
+    else:
+        found = queries.requests_due_by(session, work.now)
+    written = work.written(session, (
+        stage
+        for request, _, pending in found
+        for stage in [("confirmation-escalation", request.id)] + [
+            ("confirmation-reminder", request.id, a.address) for a in pending
+        ]
+    ))  # fmt: skip
+    for request, message, pending in found:
         assert request.due_at is not None
         people = [{"name": a.name, "address": a.address} for a in pending]
         extra = {"due": local_time(request.due_at, work.ctx.timezone)}
         if clock.remind:
             for person in people:
+                stage = ("confirmation-reminder", request.id, person["address"])
+                if not work.wants(request.due_at, stage, written):
+                    continue
                 row = work.mail(
-                    ("confirmation-reminder", request.id, person["address"]),
+                    stage,
                     "confirmation_reminder",
                     [person["address"]],
                     [],
@@ -192,8 +233,9 @@ def _confirmations(session: Session, work: ClockSweep) -> Iterator[Due]:
                 )
                 escalation = key_of("clock", "confirmation-escalation", request.id)
                 yield Due(request.due_at, row, (escalation,))
+        escalate_at = work.after(request.due_at, clock.escalate_after)
         managers = _managers_of(work, [a.address for a in pending], message.from_address)
-        if managers:
+        if managers and work.wants(escalate_at, ("confirmation-escalation", request.id), written):
             row = work.mail(
                 ("confirmation-escalation", request.id),
                 "confirmation_escalation",
@@ -202,7 +244,7 @@ def _confirmations(session: Session, work: ClockSweep) -> Iterator[Due]:
                 message,
                 {**extra, "pending": people},
             )
-            yield Due(work.after(request.due_at, clock.escalate_after), row)
+            yield Due(escalate_at, row)
 
 
 def _managers_of(work: ClockSweep, people: list[str], fallback: str | None) -> list[str]:
@@ -222,7 +264,14 @@ def _deadlines(session: Session, work: ClockSweep) -> Iterator[Due]:
     clock = work.rulebook.clocks.deadline
     at = time.fromisoformat(clock.remind_on_day_at)
     tz = work.ctx.timezone
-    for item, message in queries.open_items_due_by(session, work.now + LOOKAHEAD):
+    if work.windowed:
+        found = queries.items_with_due_stages(session, work.windows.deadlines)
+    else:
+        found = queries.open_items_due_by(session, work.now + LOOKAHEAD)
+    written = work.written(session, (
+        (stage, item.id) for item, _ in found for stage in DEADLINE_STAGES
+    ))  # fmt: skip
+    for item, message in found:
         assert item.due_at is not None
         # an outsider's mail sets clocks for staff only, and tells the outsider nothing
         outsider = not is_internal_address(message.from_address, work.rulebook.organization)
@@ -242,7 +291,11 @@ def _deadlines(session: Session, work: ClockSweep) -> Iterator[Due]:
         early = work.before(due, clock.remind_before, at)
         assigned = message.written_at
         # an item given with less notice than remind_before needs no "coming up" reminder
-        if work.now < day_start and early >= assigned:
+        if (
+            work.now < day_start
+            and early >= assigned
+            and work.wants(early, ("deadline-before", item.id), written)
+        ):
             yield Due(
                 early,
                 work.mail(
@@ -252,6 +305,8 @@ def _deadlines(session: Session, work: ClockSweep) -> Iterator[Due]:
             )
         today = datetime.combine(due.astimezone(tz).date(), at, tzinfo=tz)
         if work.now < due:
+            if not work.wants(today, ("deadline-today", item.id), written):
+                continue
             yield Due(
                 today,
                 work.mail(
@@ -267,17 +322,19 @@ def _deadlines(session: Session, work: ClockSweep) -> Iterator[Due]:
             continue
         late = {"item": data, "overdue_days": max((work.now - due).days, 0)}
         cc = [initiator] if initiator and initiator != owner and not outsider else []
-        yield Due(
-            due,
-            work.mail(
-                ("deadline-overdue", item.id), "deadline_overdue", [owner], cc, message, late
-            ),
-            _later_keys(DEADLINE_STAGES, "deadline-overdue", item.id),
-        )
-        managers = list(work.directory.managers(work.directory.department_of(owner)))
-        if managers:
+        escalate_at = work.after(due, clock.escalate_after)
+        if work.wants(due, ("deadline-overdue", item.id), written):
             yield Due(
-                work.after(due, clock.escalate_after),
+                due,
+                work.mail(
+                    ("deadline-overdue", item.id), "deadline_overdue", [owner], cc, message, late
+                ),
+                _later_keys(DEADLINE_STAGES, "deadline-overdue", item.id),
+            )
+        managers = list(work.directory.managers(work.directory.department_of(owner)))
+        if managers and work.wants(escalate_at, ("deadline-escalation", item.id), written):
+            yield Due(
+                escalate_at,
                 work.mail(
                     ("deadline-escalation", item.id),
                     "deadline_escalation",
@@ -323,7 +380,8 @@ def _calendar_file(item: ActionItemRecord, message: Message, work: ClockSweep) -
 
 
 def _objections(session: Session, work: ClockSweep) -> Iterator[Due]:
-    for answer, _request, message in queries.objections(session):
+    within = work.windows.objections if work.windowed else None
+    for answer, _request, message in queries.objections(session, within):
         if not message.from_address or answer.answered_at is None:
             continue
         objection = {
@@ -350,7 +408,14 @@ def _complaints(session: Session, work: ClockSweep) -> Iterator[Due]:
     clock = work.rulebook.clocks.complaint
     internal = set(work.rulebook.organization.organization.internal_domains)
     own = {a.lower() for a in work.ctx.own_addresses}
-    for complaint in queries.complaints(session, clock.reasons):
+    if work.windowed:
+        dated, active = work.windows.complaints_dated, work.windows.complaints_active
+        if dated is None and active is None:
+            return
+        found = queries.complaints(session, clock.reasons, dated, active)
+    else:
+        found = queries.complaints(session, clock.reasons)
+    for complaint in found:
         if complaint.date is None or _domain(complaint.from_address) in internal:
             continue
         staff = [
@@ -513,14 +578,16 @@ def sweep_clocks(
     A dry run computes the same and writes nothing (``scheduler --once --now … --dry-run``).
     """
     found: list[ClockMail] = []
-    work = ClockSweep(rulebook, ctx, now)
+    work = ClockSweep(rulebook, ctx, now, windowed=True)
     weekly = list(_weekly_records(sessions, work))  # read before the write transaction
     with sessions() as session:
         session.connection(execution_options={"sqlite_immediate": True})
-        for due in [*due_mail(session, work), *weekly]:
-            new_id = outbox.add_if_new(session, due.row)
+        dues = [*due_mail(session, work), *weekly]
+        added = outbox.add_new_by_key(session, [outbox.row_values(d.row) for d in dues])
+        for due in dues:
+            row = due.row
+            new_id = added.pop(row.key, None)  # a key asked for twice is written once
             if new_id is not None:
-                row = due.row
                 found.append(
                     ClockMail(
                         row.kind,

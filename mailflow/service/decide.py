@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
@@ -173,7 +173,7 @@ def due_after(start: datetime, within: Duration, calendar: BusinessCalendar) -> 
     if within.unit == "days":
         day = calendar.add_workdays(start.astimezone(calendar.timezone).date(), within.value)
         return calendar.at(day, start.astimezone(calendar.timezone).time())
-    return calendar.add_business_hours(start, within.timedelta())
+    return calendar.add_business_hours(start, timedelta(**{within.unit: within.value}))
 
 
 def _row(

@@ -68,7 +68,7 @@ def thread_view(
         if found is None or found.thread_id is None:
             return None
         thread_id = found.thread_id
-        members = threads.thread_messages(session, thread_id)
+        members = threads.thread_messages(session, thread_id, _LISTED)
         ids = {m.id: m.message_id for m in members}
         return {
             "thread_id": thread_id,
@@ -98,6 +98,18 @@ def thread_view(
                 for r in threads.requests_in_thread(session, thread_id)
             ],
         }
+
+
+# what a thread's listing shows of each message (not its body)
+_LISTED = (
+    Message.message_id,
+    Message.date,
+    Message.from_address,
+    Message.from_name,
+    Message.subject,
+    Message.parsed,
+    Message.automated,
+)
 
 
 def _message(m: Message, tz: tzinfo) -> dict[str, Any]:

@@ -16,6 +16,7 @@ import re
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
+from itertools import pairwise
 from typing import Any
 
 from imapclient import IMAPClient
@@ -45,9 +46,14 @@ log = logging.getLogger(__name__)
 NOOP_INTERVAL_S = 30.0
 MAX_BATCH_BYTES = 32 * 1024 * 1024  # a batch is cut earlier when its bodies would exceed this
 MARK_CHUNK = 500  # UIDs per STORE/MOVE command line
+# messages per SEARCH answer: at most 11 bytes a UID, so an answer stays far below imaplib's
+# line limit (imaplib._MAXLINE, 1,000,000 bytes: about 140,000 UIDs in one answer)
+SEARCH_PAGE = 50_000
 
 UIDVALIDITY = b"UIDVALIDITY"
 UIDNEXT = b"UIDNEXT"
+EXISTS = b"EXISTS"
+UID = b"UID"
 SIZE = b"RFC822.SIZE"
 BODY_PEEK = b"BODY.PEEK[]"
 BODY = b"BODY[]"  # the response key of BODY.PEEK[] drops ".PEEK"
@@ -87,6 +93,7 @@ class ImapSource:
         self._catch_up_due = True
         self._uidvalidity: int | None = None
         self._uidnext: int | None = None
+        self._exists = 0  # messages in the folder at SELECT
         self._resynced: set[int] = set()  # UIDs under _uidvalidity already matched by Message-ID
         self._target_ready = False
         self._waiting = 0  # UIDs the running pass's search found and it has not yielded yet
@@ -226,16 +233,42 @@ class ImapSource:
         if uidvalidity != self._uidvalidity:
             self._uidvalidity, self._resynced = uidvalidity, set()
         self._uidnext = int(info.get(UIDNEXT, 1))
+        self._exists = int(info.get(EXISTS, 0))
         self._selected = True
         return uidvalidity
 
     # ---- finding new mail ----
 
     def _search(self, criteria: list[Any]) -> list[int]:
-        uids = sorted(int(u) for u in self._connection().search(criteria))
+        """Return the UIDs matching ``criteria``, ascending, asked in UID ranges of at most
+        SEARCH_PAGE messages each (a big folder's answer would break imaplib's line limit)."""
+        client = self._connection()
+        uids = sorted(
+            int(u) for part in self._uid_ranges() for u in client.search([*part, *criteria])
+        )
         if uids:
             self._uidnext = max(self._uidnext or 1, uids[-1] + 1)
         return uids
+
+    def _uid_ranges(self) -> list[list[str]]:
+        """Return SEARCH criteria (``UID a:b``) that split the folder into ranges of at most
+        SEARCH_PAGE messages, from the UIDs of every SEARCH_PAGE-th message.
+
+        Mail arriving later gets higher UIDs (the last range is open), and mail expunged
+        meanwhile only makes a range smaller; so no range answers more than SEARCH_PAGE."""
+        if self._exists <= SEARCH_PAGE:
+            return [[]]
+        client = self._connection()
+        numbers = list(range(SEARCH_PAGE + 1, self._exists + 1, SEARCH_PAGE))
+        client.use_uid = False  # these are message sequence numbers
+        try:
+            found = client.fetch(numbers, [UID])
+        finally:
+            client.use_uid = True
+        starts = sorted({int(data[UID]) for data in found.values() if UID in data})
+        bounds = [1, *starts]
+        ranges = [["UID", f"{a}:{b - 1}"] for a, b in pairwise(bounds)]
+        return [*ranges, ["UID", f"{bounds[-1]}:*"]]
 
     def _uids_after(self, last_uid: int) -> list[int]:
         # "n:*" always includes the highest UID, even below n (RFC 3501 §6.4.8): filter here.

@@ -24,6 +24,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy import Date as SqlDate
 from sqlalchemy.engine import Dialect
@@ -95,7 +96,7 @@ class Message(Base):
     in_reply_to: Mapped[str | None] = mapped_column(String(MESSAGE_ID_LENGTH), index=True)
     automated: Mapped[bool] = mapped_column(default=False)
     automated_reason: Mapped[str | None] = mapped_column(String(200))
-    subject_reason: Mapped[str | None] = mapped_column(String(200))
+    subject_reason: Mapped[str | None] = mapped_column(String(200), index=True)
     department: Mapped[str | None] = mapped_column(String(200))
     topic: Mapped[str | None] = mapped_column(Text)
     conforms: Mapped[bool] = mapped_column(default=False)
@@ -263,7 +264,7 @@ class Thread(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     subject_key: Mapped[str] = mapped_column(String(500), index=True)
     started_at: Mapped[datetime]
-    last_message_at: Mapped[datetime]
+    last_message_at: Mapped[datetime] = mapped_column(index=True)
     closed_at: Mapped[datetime | None]
 
 
@@ -271,7 +272,16 @@ class ActionItemRecord(Base):
     """A task a message assigned: 责任人 + 完成时限 + 交付标准, planned and actual completion."""
 
     __tablename__ = "action_items"
-    __table_args__ = (UniqueConstraint("message_pk", "position"),)
+    __table_args__ = (
+        UniqueConstraint("message_pk", "position"),
+        # the sweep reads open items by deadline (migration 0012)
+        Index(
+            "ix_action_items_open_due_at",
+            "due_at",
+            postgresql_where=text("status = 'open'"),
+            sqlite_where=text("status = 'open'"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     message_pk: Mapped[int] = mapped_column(
@@ -303,7 +313,7 @@ class ConfirmationRequest(Base):
     )
     thread_id: Mapped[int | None] = mapped_column(ForeignKey("threads.id"), index=True)
     requested_at: Mapped[datetime]
-    due_at: Mapped[datetime | None]
+    due_at: Mapped[datetime | None] = mapped_column(index=True)
 
     answers: Mapped[list[ConfirmationAnswer]] = relationship(
         back_populates="request", cascade="all, delete-orphan", order_by="ConfirmationAnswer.id"
@@ -314,7 +324,10 @@ class ConfirmationAnswer(Base):
     """One recipient's line in the ledger: asked as To or Cc; pending, ack, objection or done."""
 
     __tablename__ = "confirmation_answers"
-    __table_args__ = (UniqueConstraint("request_id", "address"),)
+    __table_args__ = (
+        UniqueConstraint("request_id", "address"),
+        Index("ix_confirmation_answers_status_answered_at", "status", "answered_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     request_id: Mapped[int] = mapped_column(

@@ -51,6 +51,22 @@ def add_all_new(session: Session, rows: list[dict[str, Any]]) -> list[int]:
     return list(session.scalars(statement, rows))
 
 
+def add_new_by_key(session: Session, rows: list[dict[str, Any]]) -> dict[str, int]:
+    """Insert the rows (column values) whose key no row has yet, a few statements for them all;
+    return the new rows' ids by key (the first of rows sharing a key is written)."""
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    statement = insert(OutboxMail).on_conflict_do_nothing().returning(OutboxMail.key, OutboxMail.id)
+    first: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        first.setdefault(row["key"], row)
+    distinct = list(first.values())
+    return {
+        key: new_id
+        for start in range(0, len(distinct), 500)
+        for key, new_id in session.execute(statement, distinct[start : start + 500])
+    }
+
+
 def keys_present(session: Session, keys: Iterable[str]) -> set[str]:
     """Return which of these idempotency keys a row has."""
     return {

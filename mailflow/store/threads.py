@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import ColumnElement, Select, Table, bindparam, func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, load_only
 
 from mailflow.store.db import in_chunks
 from mailflow.store.models import (
@@ -199,15 +199,16 @@ def assign_threads(session: Session, assigned: Sequence[tuple[int, int, str]]) -
     )
 
 
-def thread_messages(session: Session, thread_id: int) -> list[Message]:
-    """Return a thread's messages, oldest first."""
-    return list(
-        session.scalars(
-            select(Message)
-            .where(Message.thread_id == thread_id)
-            .order_by(Message.date.asc(), Message.id.asc())
-        )
+def thread_messages(session: Session, thread_id: int, only: Sequence[Any] = ()) -> list[Message]:
+    """Return a thread's messages, oldest first (loading ``only`` these columns, when given)."""
+    query = (
+        select(Message)
+        .where(Message.thread_id == thread_id)
+        .order_by(Message.date.asc(), Message.id.asc())
     )
+    if only:
+        query = query.options(load_only(*only))
+    return list(session.scalars(query))
 
 
 def list_items(

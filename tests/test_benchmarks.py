@@ -1,0 +1,121 @@
+"""Every script in benchmarks/ still runs: each at a tiny size, as a subprocess, and prints its
+table. Timings are not checked (benchmarks stay benchmarks); the scripts run side by side so
+that the whole module costs about as long as the slowest of them.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCHMARKS = ROOT / "benchmarks"
+TIMEOUT_S = 600.0
+
+
+def _redis_db() -> str:
+    """The Redis database this checkout's tests may flush (MAILFLOW_TEST_REDIS_URL's)."""
+    url = os.environ.get("MAILFLOW_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+    return urlparse(url).path.strip("/") or "0"
+
+
+# script, tiny arguments, a line of the table it must print
+RUNS: dict[str, tuple[str, list[str], str]] = {
+    "ingest": (
+        "ingest.py",
+        ["--messages", "10", "--skip-postgres"],
+        r"│ mailflow poll --once → sqlite ",
+    ),
+    "ingest-parse-only": (
+        "ingest.py",
+        ["--parse-only", "--messages", "20", "--people", "40"],
+        r"│ parse_message, 40 people ",
+    ),
+    "delivery": (
+        "delivery.py",
+        ["--rows", "20", "--workers", "1", "--redis-db", _redis_db(), "--timeout", "300"],
+        r"mails/s",
+    ),
+    "latency": (
+        "latency.py",
+        ["--mails", "2", "--warmup", "1", "--baseline", "2", "--timeout", "60"],
+        r"\bp50\b",
+    ),
+    "items_eval": ("items_eval.py", [], r"checks hold"),
+    "parse_fuzz": ("parse_fuzz.py", ["--cases", "30"], r"^parse_message\s+[\d.]+"),
+    "sweep": (
+        "sweep.py",
+        ["--items", "300", "--ledgers", "30", "--thread", "30"],
+        r"^\+5 s\s+[\d.]+",
+    ),
+    "imap_folder": (
+        "imap_folder.py",
+        ["--messages", "300", "--batch", "50"],
+        r"^mailflow first start\s+[\d.]+",
+    ),
+}
+
+
+def test_every_benchmark_script_has_a_tiny_run() -> None:
+    """A script added to benchmarks/ gets its line in RUNS (mailgen.py is a library)."""
+    scripts = {p.name for p in BENCHMARKS.glob("*.py")} - {"mailgen.py"}
+    assert scripts == {script for script, _, _ in RUNS.values()}
+
+
+@dataclass
+class Finished:
+    command: list[str]
+    code: int
+    output: str
+    seconds: float
+
+
+@pytest.fixture(scope="module")
+def finished() -> Iterator[dict[str, Finished]]:
+    """Start every tiny run at once; wait for them all."""
+    env = {**os.environ, "MAILFLOW_BENCH_NO_WAIT": "1", "PYTHONUNBUFFERED": "1"}
+    started: dict[str, tuple[list[str], subprocess.Popen[str], float]] = {}
+    for name, (script, args, _) in RUNS.items():
+        command = [sys.executable, str(BENCHMARKS / script), *args]
+        process = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        started[name] = (command, process, time.monotonic())
+    done: dict[str, Finished] = {}
+    try:
+        for name, (command, process, at) in started.items():
+            try:
+                output, _ = process.communicate(timeout=max(1.0, at + TIMEOUT_S - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                process.kill()
+                output, _ = process.communicate()
+                output += f"\n(killed after {TIMEOUT_S:.0f} s)"
+            done[name] = Finished(command, process.returncode, output, time.monotonic() - at)
+        yield done
+    finally:
+        for _, process, _ in started.values():
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+
+
+@pytest.mark.parametrize("name", list(RUNS))
+def test_a_tiny_run_exits_0_and_prints_its_table(name: str, finished: dict[str, Finished]) -> None:
+    run = finished[name]
+    shown = f"{' '.join(run.command)} (exit {run.code}, {run.seconds:.0f} s):\n{run.output[-4000:]}"
+    assert run.code == 0, shown
+    assert re.search(RUNS[name][2], run.output, re.MULTILINE), shown
