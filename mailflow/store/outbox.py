@@ -185,11 +185,17 @@ def due_ids(
 
 
 def list_outbox(
-    session: Session, *, status: str | None = None, limit: int | None = None
+    session: Session,
+    *,
+    status: str | None = None,
+    limit: int | None = None,
+    thread_id: int | None = None,
 ) -> list[OutboxMail]:
-    """Return outbox rows, newest first; ``failed`` also finds the rows refused for some
-    recipient and sent to the others."""
+    """Return outbox rows, newest first, of one thread when ``thread_id`` is given; ``failed``
+    also finds the rows refused for some recipient and sent to the others."""
     query = select(OutboxMail).order_by(OutboxMail.id.desc())
+    if thread_id is not None:
+        query = query.where(OutboxMail.thread_id == thread_id)
     if status == OUTBOX_FAILED:
         query = query.where(
             (OutboxMail.status == status) | OutboxMail.id.in_(recipients.with_failures())
