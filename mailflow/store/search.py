@@ -85,12 +85,16 @@ def is_search_object(name: str | None) -> bool:
 def matching_messages(
     session: Session, terms: Sequence[str], *, limit: int, offset: int = 0
 ) -> list[Found]:
-    """Return messages in a thread whose subject or new text holds every term, newest first;
-    ``limit`` of them after skipping ``offset``. No terms, no messages."""
+    """Return messages in a thread whose subject or new text holds every term, the latest
+    stored first; ``limit`` of them after skipping ``offset``. No terms, no messages."""
     if not terms:
         return []
-    query = search_statement(session.get_bind().dialect.name, terms)
-    query = query.order_by(Message.written_at.desc(), Message.id.desc()).limit(limit).offset(offset)
+    dialect = session.get_bind().dialect.name
+    # newest stored first: by key, which the FTS5 table yields in order and PostgreSQL reads
+    # backwards from the primary key, so a term most mails hold stops at ``limit`` rows
+    # instead of sorting every match (ordering by the Date header would)
+    newest = _fts.c.rowid.desc() if dialect != "postgresql" else Message.id.desc()
+    query = search_statement(dialect, terms).order_by(newest).limit(limit).offset(offset)
     return [
         Found(row[0], row[1], row[2], row[3] or "", row[4] or "", row[5])
         for row in session.execute(query)

@@ -2,7 +2,7 @@
 
 A query is up to eight terms separated by spaces; a thread is found when one of its messages
 holds every term in its subject or new text (``store/search.py`` says how each database does
-it). One result per thread, its newest matching message, newest first, and only threads the
+it). One result per thread, its latest stored matching message, latest first, and only threads the
 viewer may see (``access.py``): a staff member finds nothing of a thread they are not on.
 """
 
