@@ -36,7 +36,7 @@ def search_for(
     sessions: sessionmaker[Session], org: Organization, viewer: Viewer, query: str, tz: tzinfo
 ) -> dict[str, Any]:
     """Return ``{"query", "terms", "results", "complete"}``: the threads ``viewer`` may see
-    that a message matching ``query`` is in, newest match first, at most ``MAX_RESULTS``.
+    that a message matching ``query`` is in, latest stored match first, at most ``MAX_RESULTS``.
     ``complete`` is False when more may match than were looked at (a narrower query helps)."""
     terms = search_terms(query)
     hits: list[Found] = []
