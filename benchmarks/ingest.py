@@ -136,13 +136,19 @@ def warm(server, user: str) -> float:
 # ---------------------------------------------------------------- child processes
 
 
+LAST_CPU_S: dict[str, float] = {}  # the CPU seconds of the last child run_child waited for
+
+
 def run_child(cmd: list[str], env: dict[str, str], log: Path) -> tuple[float, float, int]:
-    """Run ``cmd``; return (wall seconds, its own peak RSS in MiB, exit code)."""
+    """Run ``cmd``; return (wall seconds, its own peak RSS in MiB, exit code). Its CPU
+    seconds (user + system, its reaped children included) go to ``LAST_CPU_S["cpu_s"]``: on a
+    shared machine they vary much less than wall time."""
     with log.open("wb") as out:
         start = time.perf_counter()
         proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - start
+    LAST_CPU_S["cpu_s"] = usage.ru_utime + usage.ru_stime
     proc.returncode = os.waitstatus_to_exitcode(status)
     return wall, usage.ru_maxrss / 1024, proc.returncode  # ru_maxrss is in KiB on Linux
 
@@ -227,6 +233,8 @@ def measure_mailflow(server, user: str, database_url: str, n: int, label: str,
         raise SystemExit(
             f"mailflow db upgrade failed:\n{(work / f'{tag}-upgrade.log').read_text()}"
         )
+    if label.endswith(NO_SEARCH):
+        drop_search(database_url)
     cmd = [*MAILFLOW, "poll", "--once"]
     if profile is not None:
         cmd = [*PROFILED_MAILFLOW, str(profile), "poll", "--once"]
@@ -235,9 +243,30 @@ def measure_mailflow(server, user: str, database_url: str, n: int, label: str,
         raise SystemExit(
             f"mailflow poll --once failed ({rc}):\n{(work / f'{tag}-poll.log').read_text()}"
         )
+    cpu = LAST_CPU_S["cpu_s"]
     stored = count_rows(database_url)
-    note = "" if stored == n else f"stored {stored} of {n}!"
-    return Row(f"mailflow poll --once → {label}", n, wall, rss, note)
+    note = f"CPU {cpu:.1f} s" + ("" if stored == n else f"; stored {stored} of {n}!")
+    return Row(f"mailflow poll --once → {label}", n, wall, rss, note, {"cpu_s": cpu})
+
+
+NO_SEARCH = " without search index"
+
+
+def drop_search(database_url: str) -> None:
+    """Remove what revision 0011 adds for search (the revision number stays): what ingest
+    costs without it, to compare."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(database_url)
+    try:
+        with engine.begin() as conn:
+            if engine.dialect.name == "postgresql":
+                conn.execute(text("DROP INDEX ix_message_search_trgm"))
+                return
+            for name in ("insert", "update", "delete"):
+                conn.execute(text(f"DROP TRIGGER message_search_{name}"))
+    finally:
+        engine.dispose()
 
 
 def count_rows(database_url: str) -> int:
@@ -317,7 +346,7 @@ class Run:
 
     @property
     def user(self) -> str:
-        return f"{self.kind}-{self.size}-{self.rep}@example.test"
+        return f"{self.kind.replace(' ', '-')}-{self.size}-{self.rep}@example.test"
 
 
 def plan(args: argparse.Namespace) -> list[Run]:
@@ -329,6 +358,9 @@ def plan(args: argparse.Namespace) -> list[Run]:
         kinds += [("sqlite", 0), ("sqlite", half), ("sqlite", n)]
         if not args.skip_postgres:
             kinds += [("postgresql", half), ("postgresql", n)]
+        if args.compare_search:
+            kinds += [("sqlite" + NO_SEARCH, n)]
+            kinds += [] if args.skip_postgres else [("postgresql" + NO_SEARCH, n)]
     runs = [Run(kind, size, rep) for rep in range(args.repeat) for kind, size in kinds]
     if args.profile and not args.skip_mailflow:
         runs.append(Run("profile", n, 0))  # cProfile slows it: reported apart, not in the table
@@ -352,14 +384,15 @@ def measure(server, run: Run, work: Path, prof: Path) -> list[Row]:
     """Run one measurement; return its rows."""
     if run.kind == "raw":
         return measure_raw(server, run.user, work)
-    if run.kind == "postgresql":
+    if run.kind.startswith("postgresql"):
         from tests.servers.databases import fresh_postgres  # a fresh database, dropped after
 
         with fresh_postgres() as pg_url:
             return [measure_mailflow(server, run.user, pg_url, run.size, run.kind, work)]
     url = f"sqlite:///{work / f'{run.user}.db'}"
     profile = prof if run.kind == "profile" else None
-    return [measure_mailflow(server, run.user, url, run.size, "sqlite", work, profile)]
+    label = run.kind if run.kind.startswith("sqlite") else "sqlite"
+    return [measure_mailflow(server, run.user, url, run.size, label, work, profile)]
 
 
 def best_of(rows: list[Row], repeat: int) -> list[Row]:
@@ -466,6 +499,11 @@ def main() -> None:
     p.add_argument("--repeat", type=int, default=1, help="repetitions; the best is reported")
     p.add_argument("--skip-mailflow", action="store_true", help="only the raw baseline")
     p.add_argument("--skip-postgres", action="store_true", help="no PostgreSQL run")
+    p.add_argument(
+        "--compare-search",
+        action="store_true",
+        help="also ingest with the search index and triggers dropped (its cost)",
+    )
     p.add_argument("--profile", action="store_true", help="also profile one SQLite poll --once")
     p.add_argument("--keep", action="store_true", help="keep the work directory")
     p.add_argument(

@@ -13,6 +13,7 @@ from alembic.autogenerate.api import AutogenContext
 from sqlalchemy.engine import Connection
 
 from mailflow.store.models import Base, UtcDateTime
+from mailflow.store.schema_check import described_by_models
 
 config = context.config
 target_metadata = Base.metadata
@@ -32,6 +33,7 @@ def _run(connection: Connection) -> None:
         render_as_batch=True,
         compare_type=True,
         render_item=_render_item,
+        include_name=described_by_models,
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -61,6 +61,7 @@ RUNS: dict[str, tuple[str, list[str], str]] = {
         ["--items", "300", "--ledgers", "30", "--thread", "30"],
         r"^\+5 s\s+[\d.]+",
     ),
+    "search": ("search.py", ["--messages", "30", "--repeat", "1"], r"^\s*联调\s+\d+"),
     "imap_folder": (
         "imap_folder.py",
         ["--messages", "300", "--batch", "50"],

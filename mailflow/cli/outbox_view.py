@@ -63,6 +63,7 @@ def outbox_json(
         "next_attempt_at": local_iso(row.next_attempt_at, tz),
         "last_error": row.last_error,
         "recipients": recipient_rows(row, lines or []),
+        "thread_id": row.thread_id,
     }
 
 
@@ -72,10 +73,12 @@ def outbox_rows(
     status: str | None = None,
     limit: int | None = None,
     tz: tzinfo = UTC,
+    thread_id: int | None = None,
 ) -> list[dict[str, Any]]:
-    """Return outbox rows as ``outbox list --json`` objects, newest first."""
+    """Return outbox rows as ``outbox list --json`` objects, newest first (of one thread when
+    ``thread_id`` is given)."""
     with sessions() as session:
-        rows = list_outbox(session, status=status, limit=limit)
+        rows = list_outbox(session, status=status, limit=limit, thread_id=thread_id)
         lines = recipients.of_rows(session, [r.id for r in rows])
         return [outbox_json(r, lines.get(r.id), tz) for r in rows]
 

@@ -134,3 +134,15 @@ def stores_any(session: Session) -> bool:
 def message_with_id(session: Session, message_id: str) -> Message | None:
     """Return the stored message whose Message-ID is ``message_id``, or None."""
     return session.scalar(select(Message).where(Message.message_id == message_id))
+
+
+def texts_of(session: Session, message_ids: Iterable[str]) -> dict[str, tuple[str, str]]:
+    """Return each message's new text (as parsed) and whole body text, "" where missing."""
+    out: dict[str, tuple[str, str]] = {}
+    for chunk in in_chunks(message_ids):
+        query = select(Message.message_id, Message.parsed, Message.body_text).where(
+            Message.message_id.in_(chunk)
+        )
+        for mid, parsed, body in session.execute(query):
+            out[mid] = (str((parsed or {}).get("new_text") or ""), body or "")
+    return out

@@ -33,6 +33,10 @@ from mailflow.store.models import (
 AUTO_REPLIED = "auto-replied"  # the Auto-Submitted of answers to a mail (decided, not clocks)
 
 CLAIM = timedelta(minutes=5)
+# a one-time sign-in link is in a row's context only until the row is sent or given up: after
+# that nobody may read it from the database, `outbox list` or the web view's outbox page
+SECRET_CONTEXT = (("sign_in", "url"),)
+SCRUBBED = "(removed once sent: a one-time link is not kept)"
 
 
 def add_if_new(session: Session, row: OutboxMail) -> int | None:
@@ -163,6 +167,7 @@ def mark_sent(session: Session, outbox_id: int, subject: str, now: datetime) -> 
         recipients.settle_pending(session, outbox_id, RECIPIENT_SENT, now)
         row.status, row.subject, row.claimed_until = OUTBOX_SENT, subject, None
         row.sent_at = row.sent_at or now
+        forget_secrets(row)
         if not recipients.any_with_status(session, outbox_id, RECIPIENT_FAILED):
             row.last_error = None
 
@@ -187,7 +192,22 @@ def mark_failed(session: Session, outbox_id: int, error: str, now: datetime) -> 
     got_it = recipients.any_with_status(session, outbox_id, RECIPIENT_SENT)
     row.status = OUTBOX_SENT if got_it else OUTBOX_FAILED
     row.last_error, row.claimed_until = error, None
+    forget_secrets(row)
     return row
+
+
+def forget_secrets(row: OutboxMail) -> None:
+    """Replace the one-time secrets in ``row``'s context (``SECRET_CONTEXT``) by ``SCRUBBED``.
+    A failed sign-in mail sent again by hand then carries no link: its reader asks anew."""
+    context = dict(row.context or {})
+    changed = False
+    for outer, inner in SECRET_CONTEXT:
+        part = context.get(outer)
+        if isinstance(part, dict) and part.get(inner) not in (None, SCRUBBED):
+            context[outer] = {**part, inner: SCRUBBED}
+            changed = True
+    if changed:  # a new value: the JSON column does not see changes made inside the old one
+        row.context = context
 
 
 def reopen(session: Session, outbox_id: int, now: datetime) -> OutboxMail | None:
@@ -244,11 +264,17 @@ def due_ids(
 
 
 def list_outbox(
-    session: Session, *, status: str | None = None, limit: int | None = None
+    session: Session,
+    *,
+    status: str | None = None,
+    limit: int | None = None,
+    thread_id: int | None = None,
 ) -> list[OutboxMail]:
-    """Return outbox rows, newest first; ``failed`` also finds the rows refused for some
-    recipient and sent to the others."""
+    """Return outbox rows, newest first, of one thread when ``thread_id`` is given; ``failed``
+    also finds the rows refused for some recipient and sent to the others."""
     query = select(OutboxMail).order_by(OutboxMail.id.desc())
+    if thread_id is not None:
+        query = query.where(OutboxMail.thread_id == thread_id)
     if status == OUTBOX_FAILED:
         query = query.where(
             (OutboxMail.status == status) | OutboxMail.id.in_(recipients.with_failures())

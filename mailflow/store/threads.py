@@ -234,6 +234,26 @@ def list_items(
     return [(item, mid) for item, mid in session.execute(query)]
 
 
+def item_places(
+    session: Session, item_ids: Iterable[int]
+) -> dict[int, tuple[int | None, str | None, datetime | None]]:
+    """Return each item's thread, its message's subject department and its deadline."""
+    out: dict[int, tuple[int | None, str | None, datetime | None]] = {}
+    for chunk in in_chunks(item_ids):
+        query = (
+            select(
+                ActionItemRecord.id,
+                ActionItemRecord.thread_id,
+                Message.department,
+                ActionItemRecord.due_at,
+            )
+            .join(Message, Message.id == ActionItemRecord.message_pk)
+            .where(ActionItemRecord.id.in_(chunk))
+        )
+        out.update({i: (t, d, due) for i, t, d, due in session.execute(query)})
+    return out
+
+
 def requests_in_thread(session: Session, thread_id: int) -> list[ConfirmationRequest]:
     """Return the confirmation requests of a thread, oldest first, with their ledgers."""
     return list(

@@ -11,12 +11,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mailflow.rulebook.organization import Organization
-from mailflow.store.db import in_chunks
-from mailflow.store.models import Message, MessageAddress
+from mailflow.store import thread_members
 
 
 @dataclass(frozen=True)
@@ -83,29 +81,11 @@ def thread_facts(
     """Return the facts of each thread: subject departments and the departments of the people
     on it, and every address on its messages."""
     by_person = person_departments(org)
-    departments: dict[int, set[str]] = {}
-    addresses: dict[int, set[str]] = {}
-    for chunk in in_chunks(thread_ids):
-        for tid, dept in session.execute(
-            select(Message.thread_id, Message.department).where(Message.thread_id.in_(chunk))
-        ):
-            if tid is None:
-                continue
-            departments.setdefault(tid, set())
-            if dept:
-                departments[tid].add(dept)
-        query = (
-            select(Message.thread_id, MessageAddress.address)
-            .join(Message, Message.id == MessageAddress.message_pk)
-            .where(Message.thread_id.in_(chunk))
-            .distinct()
-        )
-        for tid, address in session.execute(query):
-            if tid is None:
-                continue
-            addresses.setdefault(tid, set()).add(address.lower())
-            if address.lower() in by_person:
-                departments.setdefault(tid, set()).add(by_person[address.lower()])
+    wanted = list(thread_ids)
+    departments = thread_members.subject_departments(session, wanted)
+    addresses = thread_members.thread_addresses(session, wanted)
+    for tid, on_thread in addresses.items():
+        departments.setdefault(tid, set()).update(by_person[a] for a in on_thread if a in by_person)
     return {
         tid: ThreadFacts(frozenset(departments.get(tid, ())), frozenset(addresses.get(tid, ())))
         for tid in set(departments) | set(addresses)

@@ -10,7 +10,6 @@ from __future__ import annotations
 from datetime import datetime, tzinfo
 from typing import Any
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from mailflow.rulebook.organization import Organization
@@ -18,7 +17,7 @@ from mailflow.service.outmail import key_of, local_time, outbox_row
 from mailflow.service.repair import Who, close_item, close_thread
 from mailflow.store import outbox
 from mailflow.store.db import writing
-from mailflow.store.models import SignInLink
+from mailflow.store.web_credentials import links_since
 from mailflow.web.access import Viewer, viewer_for
 from mailflow.web.auth import LINK_LIFETIME, new_link
 
@@ -42,13 +41,8 @@ def mail_sign_in_link(
     if viewer is None:
         return []
     with writing(sessions) as session:
-        recent = session.scalar(
-            select(func.count(SignInLink.id)).where(
-                SignInLink.address == viewer.address,
-                SignInLink.created_at > now - LINK_LIFETIME,
-            )
-        )
-        if (recent or 0) >= MAX_LINKS_PER_WINDOW:
+        recent = links_since(session, viewer.address, now - LINK_LIFETIME)
+        if recent >= MAX_LINKS_PER_WINDOW:
             return []
         secret = new_link(session, viewer.address, now)
         info = org.organization

@@ -51,7 +51,7 @@ class WebContext:
 
 def create_app(ctx: WebContext) -> FastAPI:
     """Return the application for ``ctx``."""
-    from mailflow.web import api, complaints, pages, record
+    from mailflow.web import api, complaints, pages, record, search
 
     app = FastAPI(
         title="mailflow",
@@ -66,6 +66,7 @@ def create_app(ctx: WebContext) -> FastAPI:
     app.include_router(pages.router)
     app.include_router(record.router)
     app.include_router(complaints.router)
+    app.include_router(search.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.middleware("http")

@@ -15,11 +15,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
-from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from mailflow.store import web_credentials as credentials
 from mailflow.store.db import writing
-from mailflow.store.models import ApiToken, SignInLink
 
 LINK_LIFETIME = timedelta(minutes=15)
 API_TOKEN_PREFIX = "mft_"
@@ -33,15 +32,7 @@ def digest(secret: str) -> str:
 def new_link(session: Session, address: str, now: datetime) -> str:
     """Store a sign-in link for ``address`` (hashed) and return its secret."""
     secret = secrets.token_urlsafe(32)
-    session.add(
-        SignInLink(
-            token_hash=digest(secret),
-            address=address.lower(),
-            created_at=now,
-            expires_at=now + LINK_LIFETIME,
-            used_at=None,
-        )
-    )
+    credentials.add_link(session, digest(secret), address.lower(), now, now + LINK_LIFETIME)
     return secret
 
 
@@ -49,21 +40,16 @@ def use_link(sessions: sessionmaker[Session], secret: str, now: datetime) -> str
     """Spend a link: return its address, or None when it is unknown, used or expired. Two
     browsers racing for one link: the update only one of them makes decides."""
     with writing(sessions) as session:
-        link = session.scalar(select(SignInLink).where(SignInLink.token_hash == digest(secret)))
+        link = credentials.link_with_hash(session, digest(secret))
         if link is None or link.used_at is not None or link.expires_at <= now:
             return None
-        spent = session.execute(
-            update(SignInLink)
-            .where(SignInLink.id == link.id, SignInLink.used_at.is_(None))
-            .values(used_at=now)
-        )
-        return link.address if getattr(spent, "rowcount", 0) == 1 else None
+        return link.address if credentials.spend_link(session, link.id, now) else None
 
 
 def link_is_usable(sessions: sessionmaker[Session], secret: str, now: datetime) -> bool:
     """Whether a link would still sign someone in (the page that asks to confirm shows it)."""
     with sessions() as session:
-        link = session.scalar(select(SignInLink).where(SignInLink.token_hash == digest(secret)))
+        link = credentials.link_with_hash(session, digest(secret))
         return link is not None and link.used_at is None and link.expires_at > now
 
 
@@ -73,22 +59,14 @@ def create_api_token(
     """Store a new API token for ``address`` (hashed) and return it, shown once."""
     token = API_TOKEN_PREFIX + secrets.token_urlsafe(32)
     with writing(sessions) as session:
-        session.add(
-            ApiToken(
-                token_hash=digest(token),
-                address=address.lower(),
-                label=label,
-                created_at=now,
-                revoked_at=None,
-            )
-        )
+        credentials.add_token(session, digest(token), address.lower(), label, now)
     return token
 
 
 def token_address(sessions: sessionmaker[Session], token: str) -> str | None:
     """Return the address an API token acts for, or None when unknown or revoked."""
     with sessions() as session:
-        row = session.scalar(select(ApiToken).where(ApiToken.token_hash == digest(token)))
+        row = credentials.token_with_hash(session, digest(token))
         return row.address if row is not None and row.revoked_at is None else None
 
 

@@ -11,14 +11,14 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from mailflow.cli.outbox_view import outbox_json, outbox_rows
+from mailflow.cli.outbox_view import outbox_rows
 from mailflow.rulebook.organization import Organization
 from mailflow.service.queries import OVERDUE, list_items, thread_view
-from mailflow.store import recipients
-from mailflow.store.models import ITEM_OPEN, ActionItemRecord, Message, OutboxMail
+from mailflow.store.messages import texts_of
+from mailflow.store.models import ITEM_OPEN
+from mailflow.store.threads import item_places
 from mailflow.web.access import Viewer, may_see_item, may_see_thread, thread_facts
 
 DUE_SOON = "due_soon"
@@ -52,7 +52,7 @@ def items_for(
     base = "open" if wanted.status == DUE_SOON else wanted.status
     rows = list_items(sessions, base, now=now, tz=tz)
     with sessions() as session:
-        extra = _item_extras(session, [r["id"] for r in rows])
+        extra = item_places(session, [r["id"] for r in rows])
         facts = thread_facts(session, {e[0] for e in extra.values() if e[0] is not None}, org)
     out = []
     for row in rows:
@@ -70,16 +70,6 @@ def items_for(
         if _passes(row, wanted, due_at, tz):
             out.append(row)
     return out
-
-
-def _item_extras(
-    session: Session, ids: list[int]
-) -> dict[int, tuple[int | None, str | None, datetime | None]]:
-    query = select(
-        ActionItemRecord.id, ActionItemRecord.thread_id, Message.department, ActionItemRecord.due_at
-    ).join(Message, Message.id == ActionItemRecord.message_pk)
-    wanted = set(ids)
-    return {i: (t, d, due) for i, t, d, due in session.execute(query) if i in wanted}
 
 
 def _passes(row: dict[str, Any], wanted: ItemFilter, due_at: datetime | None, tz: tzinfo) -> bool:
@@ -118,7 +108,7 @@ def thread_for(
         if not may_see_thread(viewer, facts.get(thread_id)):
             return None
         bodies = _bodies(session, [m["message_id"] for m in view["messages"]])
-        sent = _sent_in(session, thread_id, tz)
+    sent = outbox_rows(sessions, thread_id=thread_id, tz=tz)[::-1]  # oldest first
     for m in view["messages"]:
         m |= bodies.get(m["message_id"], {"new_text": "", "quoted": ""})
     view["silent"] = [
@@ -134,25 +124,10 @@ def thread_for(
 
 def _bodies(session: Session, message_ids: list[str]) -> dict[str, dict[str, str]]:
     out: dict[str, dict[str, str]] = {}
-    query = select(Message.message_id, Message.parsed, Message.body_text).where(
-        Message.message_id.in_(message_ids)
-    )
-    for mid, parsed, body in session.execute(query):
-        new = str((parsed or {}).get("new_text") or "")
-        full = body or ""
+    for mid, (new, full) in texts_of(session, message_ids).items():
         quoted = full[len(new) :].strip() if new and full.startswith(new) else full
         out[mid] = {"new_text": new or full, "quoted": quoted if quoted != new else ""}
     return out
-
-
-def _sent_in(session: Session, thread_id: int, tz: tzinfo) -> list[dict[str, Any]]:
-    rows = list(
-        session.scalars(
-            select(OutboxMail).where(OutboxMail.thread_id == thread_id).order_by(OutboxMail.id)
-        )
-    )
-    lines = recipients.of_rows(session, [r.id for r in rows])
-    return [outbox_json(r, lines.get(r.id), tz) for r in rows]
 
 
 def outbox_for(
@@ -169,15 +144,11 @@ def outbox_for(
     if viewer.admin:
         return rows
     with sessions() as session:
-        query = select(OutboxMail.id, OutboxMail.thread_id).where(
-            OutboxMail.id.in_([r["id"] for r in rows])
-        )
-        threads: dict[int, int | None] = {i: t for i, t in session.execute(query)}
-        facts = thread_facts(session, {t for t in threads.values() if t is not None}, org)
+        facts = thread_facts(session, {r["thread_id"] for r in rows if r["thread_id"]}, org)
     out = []
     for row in rows:
         mine = viewer.address in {a.lower() for a in [*row["to"], *row["cc"]]}
-        tid = threads.get(row["id"])
+        tid = row["thread_id"]
         if mine or (tid is not None and may_see_thread(viewer, facts.get(tid))):
             out.append(row)
     return out

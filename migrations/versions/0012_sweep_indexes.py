@@ -1,7 +1,7 @@
 """Indexes for the scheduler's sweep over many open items and ledgers
 
 Revision ID: 0012
-Revises: 0010
+Revises: 0011
 Create Date: 2026-12-07 01:00:00
 
 A sweep reads only the rows whose clocks can be due (``mailflow.service.clock_windows``): open
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0012"
-down_revision: str | None = "0010"
+down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,15 +1,20 @@
-"""The web view over the example inbox: a real SQLite database filled by `mailflow run --once`."""
+"""The web view over the example inbox: a real database filled by `mailflow run --once`, once
+on SQLite and once on PostgreSQL; each test gets a copy of its own."""
 
 from __future__ import annotations
 
 import os
 import shutil
+import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
+import psycopg
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy.engine import make_url
 from typer.testing import CliRunner
 
 from mailflow.cli import app as cli
@@ -18,21 +23,30 @@ from mailflow.service.runtime import Runtime, build_runtime
 from mailflow.settings import load_settings
 from mailflow.web.app import WebContext, create_app
 from mailflow.web.auth import CookieSigner
+from tests.servers.databases import BACKENDS, POSTGRES_ADMIN_URL, _libpq, fresh_database
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples" / "inbox"
 
 
-@pytest.fixture(scope="module")
-def example_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    """The example inbox processed once into a database; yields the MAILFLOW_* settings."""
+@pytest.fixture(scope="module", params=BACKENDS)
+def example_db(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, str]]:
+    """The example inbox processed once into a database of each backend; yields the
+    MAILFLOW_* settings."""
     tmp = tmp_path_factory.mktemp("web")
     shutil.copytree(EXAMPLES, tmp / "inbox")
+    with fresh_database(request.param) as url:
+        yield from _processed(tmp, url)
+
+
+def _processed(tmp: Path, url: str) -> Iterator[dict[str, str]]:
     env = {
         "MAILFLOW_RULES_DIR": str(REPO / "rules"),
         "MAILFLOW_TEMPLATES_DIR": str(REPO / "templates"),
         "MAILFLOW_SOURCE": f"maildir://{tmp / 'inbox'}",
-        "MAILFLOW_DATABASE_URL": f"sqlite:///{tmp / 'mf.db'}",
+        "MAILFLOW_DATABASE_URL": url,
         "MAILFLOW_TRANSPORT": f"file://{tmp / 'outbox'}",
     }
     saved = {k: v for k, v in os.environ.items() if k.startswith("MAILFLOW_")}
@@ -62,13 +76,39 @@ def runtime(
             monkeypatch.delenv(name)
     for name, value in example_db.items():
         monkeypatch.setenv(name, value)
-    copy = tmp_path / "mf.db"
-    shutil.copyfile(example_db["MAILFLOW_DATABASE_URL"].removeprefix("sqlite:///"), copy)
-    monkeypatch.setenv("MAILFLOW_DATABASE_URL", f"sqlite:///{copy}")
-    monkeypatch.setenv("MAILFLOW_TRANSPORT", f"file://{tmp_path / 'outbox'}")
-    built = build_runtime(load_settings())
-    yield built
-    built.close()
+    with copied_database(example_db["MAILFLOW_DATABASE_URL"], tmp_path) as copy:
+        monkeypatch.setenv("MAILFLOW_DATABASE_URL", copy)
+        monkeypatch.setenv("MAILFLOW_TRANSPORT", f"file://{tmp_path / 'outbox'}")
+        built = build_runtime(load_settings())
+        try:
+            yield built
+        finally:
+            built.close()
+
+
+@contextmanager
+def copied_database(url: str, tmp_path: Path) -> Iterator[str]:
+    """Yield the URL of a copy of the database at ``url``: a file copy of SQLite, a database
+    made from it as a template on PostgreSQL (dropped afterwards)."""
+    if url.startswith("sqlite:///"):
+        shutil.copyfile(url.removeprefix("sqlite:///"), tmp_path / "mf.db")
+        yield f"sqlite:///{tmp_path / 'mf.db'}"
+        return
+    original = make_url(url)
+    name = f"{original.database}_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(_libpq(POSTGRES_ADMIN_URL), autocommit=True) as admin:
+        # a template must have no other session: a pool the CLI left open is closed first
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = %s AND pid <> pg_backend_pid()",
+            (original.database,),
+        )
+        admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{original.database}"')
+    try:
+        yield original.set(database=name).render_as_string(False)
+    finally:
+        with psycopg.connect(_libpq(POSTGRES_ADMIN_URL), autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture

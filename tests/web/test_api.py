@@ -37,6 +37,7 @@ def test_openapi_describes_every_api_path(client: TestClient) -> None:
         "/api/outbox",
         "/api/items/{item_id}/close",
         "/api/thread/close",
+        "/api/search",
     }
 
 

@@ -144,3 +144,29 @@ def test_staff_see_their_own_items_and_not_a_thread_they_are_not_on(
     assert item_ids(browser) == set()
     browser.get(f"{site}/thread?id={MINUTES}")
     assert "Not found" in browser.find_element(By.TAG_NAME, "h1").text
+
+
+def test_a_search_in_chinese_finds_only_threads_one_may_see(
+    browser: WebDriver, site: str, smtp_server: SmtpServer
+) -> None:
+    """李四 types 联调 into the search form and finds the three threads of 技术部 that speak of
+    it, the term marked; one click opens the thread. 陈静 of 售后部 finds none of them, but
+    finds her complaint by 合同号."""
+    sign_in(browser, site, smtp_server, "li.si@example.com")
+    browser.find_element(By.PARTIAL_LINK_TEXT, "搜索").click()
+    browser.find_element(By.ID, "q").send_keys("联调")
+    browser.find_element(By.ID, "search-go").click()
+    WebDriverWait(browser, 30).until(lambda b: "q=" in b.current_url)
+    rows = browser.find_elements(By.CSS_SELECTOR, "#results tbody tr")
+    assert len(rows) == 3
+    assert {m.text for m in browser.find_elements(By.CSS_SELECTOR, "#results mark")} == {"联调"}
+    browser.find_element(By.PARTIAL_LINK_TEXT, "【会议纪要】技术部").click()
+    assert "Q4产品迭代进度同步" in browser.find_element(By.ID, "subject").text
+    browser.find_element(By.CSS_SELECTOR, "form.who button").click()  # sign out
+    WebDriverWait(browser, 30).until(lambda b: b.current_url.endswith("/sign-in"))
+    sign_in(browser, site, smtp_server, "chen.jing@example.com")
+    browser.get(f"{site}/search?q=联调")
+    assert not browser.find_elements(By.CSS_SELECTOR, "#results tbody tr")
+    browser.get(f"{site}/search?q=合同号")
+    [row] = browser.find_elements(By.CSS_SELECTOR, "#results tbody tr")
+    assert "X200智能终端批量死机" in row.text

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import UTC, timedelta
 from email import policy
 from email.parser import BytesParser
 from pathlib import Path
 
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from mailflow.service.runtime import Runtime
+from mailflow.store import outbox
+from mailflow.store.db import writing
 from mailflow.store.models import OutboxMail, SignInLink
+from mailflow.store.outbox import SCRUBBED
+from mailflow.web.actions import mail_sign_in_link
 from mailflow.web.auth import digest, use_link, utcnow
 
 MINUTES = "<000001d9f9c6$2b3c4d50$81b6e7f0$@example.com>"
@@ -154,3 +158,35 @@ def test_a_cross_site_form_is_refused(
     assert "default-src 'none'" in refused.headers["content-security-policy"]
     assert client.post(path, headers={"Origin": "http://testserver"}).status_code == 303
     assert client.post("/items/6/close", data={"csrf": "x"}, headers=evil).status_code == 403
+
+
+def test_a_sent_link_is_not_kept_readable(
+    client: TestClient, runtime: Runtime, sent_ids: list[int]
+) -> None:
+    """Once the sign-in mail is sent, its outbox row no longer holds the link: not in the
+    database, not in the outbox an administrator reads."""
+    client.post("/sign-in", data={"address": "zhao.liu@example.com"})
+    secret = mailed_link(runtime, sent_ids[0]).rsplit("/", 1)[1]
+    with runtime.sessions() as session:
+        row = session.get(OutboxMail, sent_ids[0])
+        assert row is not None and row.status == "sent"
+        assert row.context["sign_in"]["url"] == SCRUBBED
+        stored = session.execute(text("SELECT * FROM outbox")).all()
+    assert secret not in repr(stored)
+    client.cookies.set("mailflow_session", client.app.state.ctx.signer.issue("admin@example.com"))  # type: ignore[attr-defined]
+    page = client.get("/outbox")
+    assert page.status_code == 200 and "sign_in_link" in page.text and secret not in page.text
+    assert client.post(f"/sign-in/{secret}").status_code == 303  # the mailed copy still works
+
+
+def test_a_failed_sign_in_mail_forgets_its_link(runtime: Runtime) -> None:
+    """A sign-in mail given up for good does not keep its link either."""
+    [new_id] = mail_sign_in_link(
+        runtime.sessions, runtime.organization, "li.si@example.com", "http://x", UTC, utcnow()
+    )
+    with writing(runtime.sessions) as session:
+        outbox.mark_failed(session, new_id, "permanent: 550 no such user", utcnow())
+    with runtime.sessions() as session:
+        row = session.get(OutboxMail, new_id)
+        assert row is not None and row.status == "failed"
+        assert row.context["sign_in"]["url"] == SCRUBBED
