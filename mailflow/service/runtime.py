@@ -250,7 +250,7 @@ def open_source(settings: Settings) -> MailSource:
     """Return the mailbox MAILFLOW_SOURCE names; raise ConfigurationError for a bad URL."""
     url = parse_source_url(settings.source)
     if isinstance(url, MaildirUrl):
-        return MaildirSource(url.path)
+        return MaildirSource(url.path, batch_bytes=settings.batch_bytes)
     if isinstance(url, ImapUrl):
         return ImapSource.from_settings(settings)
     return EwsSource.from_settings(settings, url)
