@@ -158,10 +158,17 @@ def ingest(
         for batch in source.fetch(cursor):
             if not batch:
                 continue
+            pooled = parser.pools(len(batch))
             parsing = (batch, parser.submit([mail.raw for mail in batch]))
             if waiting is not None:
                 _store(source, session_factory, *waiting, mind, lease, report, on_batch)
             waiting = parsing
+            if not pooled:
+                # parsed here, so nothing overlaps with it: stored before the next batch is
+                # fetched, and two batches of big mail are never held at once
+                _store(source, session_factory, *waiting, mind, lease, report, on_batch)
+                waiting = None
+                del batch, parsing  # not held while the next batch is read
         if waiting is not None:
             _store(source, session_factory, *waiting, mind, lease, report, on_batch)
     return report

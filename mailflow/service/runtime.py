@@ -27,7 +27,6 @@ from mailflow.service import rulestore
 from mailflow.service.deliver import Courier, rules_error_notice
 from mailflow.settings import Settings
 from mailflow.sources.base import MailSource
-from mailflow.sources.ews import EwsSource
 from mailflow.sources.imap import ImapSource
 from mailflow.sources.maildir import MaildirSource
 from mailflow.sources.url import ImapUrl, MaildirUrl, parse_source_url
@@ -253,4 +252,7 @@ def open_source(settings: Settings) -> MailSource:
         return MaildirSource(url.path, batch_bytes=settings.batch_bytes)
     if isinstance(url, ImapUrl):
         return ImapSource.from_settings(settings)
+    # imported here: exchangelib costs ~40 MB of memory in every process that loads it
+    from mailflow.sources.ews import EwsSource
+
     return EwsSource.from_settings(settings, url)

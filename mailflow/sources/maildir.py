@@ -65,12 +65,11 @@ class MaildirSource:
                 # budget, or one mail bigger than it
                 yield batch
                 batch, total = [], 0
-            try:
-                raw = path.read_bytes()
+            try:  # no local name for the bytes: it would hold them into the next batch's read
+                batch.append(FetchedMail(folder=FOLDER, key=key, raw=path.read_bytes()))
             except FileNotFoundError:
                 continue
-            batch.append(FetchedMail(folder=FOLDER, key=key, raw=raw))
-            total += len(raw)
+            total += len(batch[-1].raw)
         if batch:
             yield batch
 
