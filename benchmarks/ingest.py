@@ -4,6 +4,7 @@ Run from the repository root (as root, or as a user that can run Dovecot)::
 
     .venv/bin/python benchmarks/ingest.py                 # 5,000 messages, all measurements
     .venv/bin/python benchmarks/ingest.py --messages 1000 --skip-mailflow
+    .venv/bin/python benchmarks/ingest.py --large 5          # memory: 1 and 5 mails of 25 MiB
 
 What it does:
 
