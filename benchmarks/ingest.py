@@ -4,6 +4,7 @@ Run from the repository root (as root, or as a user that can run Dovecot)::
 
     .venv/bin/python benchmarks/ingest.py                 # 5,000 messages, all measurements
     .venv/bin/python benchmarks/ingest.py --messages 1000 --skip-mailflow
+    .venv/bin/python benchmarks/ingest.py --large 5          # memory: 1 and 5 mails of 25 MiB
 
 What it does:
 
@@ -44,6 +45,7 @@ reference machine.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import email
 import email.policy
 import json
@@ -54,6 +56,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -488,6 +491,169 @@ def measure_parse(args: argparse.Namespace, work: Path) -> None:
     show(rows, f"{title}\n{machine()}")
 
 
+# ---------------------------------------------------------------- --large: memory per mail
+
+LARGE_ATTACHMENT_SHARE = 18 / 25  # the issue's mail: 25 MB, of which an 18 MB attachment
+# A child's ru_maxrss counts the memory it had before exec, which is a copy of the parent's,
+# and this parent has held big mails: each measured command is therefore started by a fresh,
+# small interpreter that forks it and writes its os.wait4 ru_maxrss (KiB) to the file argv[1].
+RSS_PROBE = (
+    "import os, sys\n"
+    "pid = os.fork()\n"
+    "if pid == 0:\n"
+    "    os.execv(sys.argv[2], sys.argv[2:])\n"
+    "_, status, usage = os.wait4(pid, 0)\n"
+    "open(sys.argv[1], 'w').write(str(usage.ru_maxrss))\n"
+    "sys.exit(os.waitstatus_to_exitcode(status))\n"
+)
+
+
+def run_probed(cmd: list[str], env: dict[str, str], log: Path) -> tuple[float, float, int]:
+    """Run ``cmd`` through ``RSS_PROBE``; return (wall seconds, its peak RSS in MiB, exit code)."""
+    peak = log.with_suffix(".rss")
+    wall, _, rc = run_child([sys.executable, "-c", RSS_PROBE, str(peak), *cmd], env, log)
+    return wall, int(peak.read_text()) / 1024, rc
+
+
+def large_mail(i: int, mib: float) -> bytes:
+    """Return a mail of about ``mib`` MiB: a Chinese text body, a small spreadsheet-like
+    attachment and one big binary attachment (``LARGE_ATTACHMENT_SHARE`` of it, base64)."""
+    import base64
+    import random
+    from email.utils import formatdate
+
+    rng = random.Random(i)
+    big = rng.randbytes(int(mib * 2**20 * LARGE_ATTACHMENT_SHARE))
+    small = rng.randbytes(min(200_000, len(big) // 10))
+    subject = base64.b64encode(f"【进度汇报】技术部-第{i}周项目资料".encode()).decode()
+    text = ("各位好：\n附件是本周的项目进度跟踪表和测试数据，请查收。\n"
+            "责任人：李四；完成时限：10月15日；交付标准：提交测试报告\n").encode()  # fmt: skip
+
+    def part(ctype: str, name: str, data: bytes) -> bytes:
+        return (f'--LARGE\r\nContent-Type: {ctype}; name="{name}"\r\nContent-Disposition: '
+                f'attachment; filename="{name}"\r\nContent-Transfer-Encoding: base64\r\n\r\n'
+                ).encode() + base64.encodebytes(data).replace(b"\n", b"\r\n")  # fmt: skip
+
+    head = (f"From: 张三 <zhang.san@example.com>\r\nTo: coord@example.com\r\n"
+            f"Subject: =?utf-8?b?{subject}?=\r\nDate: {formatdate(1696730000 + i * 60)}\r\n"
+            f"Message-ID: <large-{i}@example.com>\r\nMIME-Version: 1.0\r\n"
+            'Content-Type: multipart/mixed; boundary="LARGE"\r\n\r\n--LARGE\r\n'
+            "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+            ).encode() + base64.encodebytes(text).replace(b"\n", b"\r\n")  # fmt: skip
+    sheet = part("application/vnd.ms-excel", f"进度跟踪表_v1.{i}_20231008.xls", small)
+    data = part("application/octet-stream", f"测试数据_v2.{i}_20231008.bin", big)
+    return b"".join([head, sheet, data, b"--LARGE--\r\n"])
+
+
+def write_large_maildir(folder: Path, n: int, mib: float) -> None:
+    """Deliver ``n`` large mails into the Maildir ``folder``, in a child process: this one
+    stays small (see ``RSS_PROBE``)."""
+    if os.fork() == 0:  # pragma: no cover - the child
+        for sub in ("cur", "new", "tmp"):
+            (folder / sub).mkdir(parents=True, exist_ok=True)
+        for i in range(n):
+            raw = large_mail(i, mib)
+            (folder / "new" / f"{1696730000 + i}.M{i}P1.large,S={len(raw)}").write_bytes(raw)
+        os._exit(0)
+    _, status = os.wait()
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit("writing the large mails failed")
+
+
+def large_raw_child(folder: str) -> None:
+    """The raw baseline of --large, run in its own process: the stdlib parse of each mail,
+    one at a time, reading what an ingest must (headers, body text, attachment names and
+    sizes); prints its timings as JSON."""
+    policy = email.policy.default
+    count = size = 0
+    t0 = time.perf_counter()
+    for path in sorted((Path(folder) / "new").iterdir()):
+        raw = path.read_bytes()
+        msg = email.message_from_bytes(raw, policy=policy)
+        _read_like_an_ingest(msg)
+        size += sum(len(part.get_content()) for part in msg.iter_attachments())
+        count += 1
+        del raw, msg
+    print(json.dumps({"n": count, "attachment_bytes": size, "seconds": time.perf_counter() - t0}))
+
+
+def measure_large_mailflow(folder: Path, database_url: str, label: str, work: Path,
+                           messages: int) -> Row:  # fmt: skip
+    """``mailflow run --once`` over the Maildir ``folder`` into ``database_url``: its peak RSS."""
+    env = {
+        **os.environ,
+        "MAILFLOW_SOURCE": f"maildir://{folder}",
+        "MAILFLOW_DATABASE_URL": database_url,
+        "MAILFLOW_TRANSPORT": f"file://{work / 'outbox'}",
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+    }
+    tag = f"large-{label}-{messages}"
+    _, _, rc = run_child([*MAILFLOW, "db", "upgrade"], env, work / f"{tag}-upgrade.log")
+    if rc != 0:
+        raise SystemExit(f"db upgrade failed:\n{(work / f'{tag}-upgrade.log').read_text()}")
+    wall, rss, rc = run_probed([*MAILFLOW, "run", "--once"], env, work / f"{tag}-run.log")
+    if rc != 0:
+        raise SystemExit(f"run --once failed ({rc}):\n{(work / f'{tag}-run.log').read_text()}")
+    stored = count_rows(database_url)
+    note = "" if stored == messages else f"stored {stored} of {messages}!"
+    return Row(f"mailflow run --once → {label}", messages, wall, rss, note)
+
+
+def measure_large(args: argparse.Namespace) -> None:
+    """Print the peak RSS of ``mailflow run --once`` on one and on ``--large`` big mails, per
+    backend, next to the stdlib parse of the same bytes (the raw baseline) and an empty run."""
+    work = Path(tempfile.mkdtemp(prefix="mailflow-large-"))
+    loads = [load_average()]
+    rows: list[Row] = []
+    try:
+        boxes = {}
+        for n in sorted({0, 1, args.large}):
+            boxes[n] = work / f"box{n}"
+            write_large_maildir(boxes[n], n, args.large_mib)
+            total = sum(p.stat().st_size for p in (boxes[n] / "new").iterdir())
+            print(f"Maildir of {n} mails, {total / 2**20:.1f} MiB")
+        for n in (0, args.large):  # no mail: the interpreter and the email package alone
+            cmd = [sys.executable, __file__, "--large-raw-child", str(boxes[n])]
+            wall, rss, rc = run_probed(cmd, dict(os.environ), work / "large-raw.log")
+            output = (work / "large-raw.log").read_text()
+            if rc != 0:
+                raise SystemExit(f"raw baseline failed ({rc}):\n{output}")
+            rows.append(Row("raw: stdlib parse + read, one mail at a time", n, wall, rss,
+                            "email.policy.default, attachment contents decoded"))  # fmt: skip
+        backends = ["sqlite"] + ([] if args.skip_postgres else ["postgresql"])
+        for backend in backends:
+            for n in sorted(boxes):
+                with _large_database(backend, work, n) as url:
+                    rows.append(measure_large_mailflow(boxes[n], url, backend, work, n))
+    finally:
+        loads.append(load_average())
+        shutil.rmtree(work, ignore_errors=True)
+    raw = rows[1].peak_rss_mib or 1.0
+    for row in rows:
+        empty = next(r for r in rows if r.what == row.what and r.messages == 0)
+        if row is empty or row.peak_rss_mib is None or empty.peak_rss_mib is None:
+            continue
+        notes = [row.note, f"+{row.peak_rss_mib - empty.peak_rss_mib:.0f} MiB over no mail"]
+        if not row.what.startswith("raw"):
+            notes.append(f"{row.peak_rss_mib / raw:.2f}× the raw peak")
+        row.note = "; ".join(filter(None, notes))
+    header = (f"mailflow memory per mail: --large {args.large} mails of {args.large_mib:g} MiB "
+              f"(run --once, Maildir; peak RSS = ru_maxrss of the child via os.wait4)\n"
+              f"{machine()}\nload average before/after: {loads[0]} / {loads[1]}")  # fmt: skip
+    show(rows, header)
+
+
+@contextlib.contextmanager
+def _large_database(backend: str, work: Path, n: int) -> Iterator[str]:
+    if backend == "postgresql":
+        from tests.servers.databases import fresh_postgres  # a fresh database, dropped after
+
+        with fresh_postgres() as url:
+            yield url
+    else:
+        yield f"sqlite:///{work / f'large-{n}.db'}"
+
+
 def load_average() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
@@ -517,8 +683,27 @@ def main() -> None:
         action="store_true",
         help="only the in-process parse rate at 16 people and at --people",
     )
+    p.add_argument(
+        "--large",
+        type=int,
+        metavar="N",
+        help="memory per mail instead: peak RSS of run --once on 1 and N big mails (Maildir)",
+    )
+    p.add_argument(
+        "--large-mib",
+        type=float,
+        default=25.0,
+        help="size of each --large mail in MiB, 18/25 of it one attachment (default 25)",
+    )
     p.add_argument("--raw-child", nargs=3, metavar=("HOST", "PORT", "USER"), help=argparse.SUPPRESS)
+    p.add_argument("--large-raw-child", metavar="MAILDIR", help=argparse.SUPPRESS)
     args = p.parse_args()
+    if args.large_raw_child:
+        large_raw_child(args.large_raw_child)
+        return
+    if args.large:
+        measure_large(args)
+        return
     if args.raw_child:
         host, port, user = args.raw_child
         raw_child(host, int(port), user, os.environ["BENCH_PASSWORD"])

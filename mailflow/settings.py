@@ -34,6 +34,9 @@ DEFAULT_CONFIG_FILE = "mailflow.toml"
 FILE_SUFFIX = "_file"
 # settings whose value may be read from the file their ``*_FILE`` names when the process starts
 URL_FILES = ("database_url", "broker_url")
+# how many bytes of raw mail one ingest batch holds at most (one bigger mail is a batch alone):
+# many big mails never add up in memory, and ordinary batches of 200 mails stay far below it
+DEFAULT_BATCH_BYTES = 16 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -108,6 +111,7 @@ class Settings(BaseSettings):
     poll_interval_s: float = Field(default=60.0, gt=0)
     # processes that parse a backlog while the poller stores; None: one per CPU, 0: none
     parse_workers: int | None = Field(default=None, ge=0)
+    batch_bytes: int = Field(default=DEFAULT_BATCH_BYTES, gt=0)
     max_message_bytes: int = Field(default=Limits.max_message_bytes, gt=0)
     max_headers: int = Field(default=Limits.max_headers, gt=0)
     max_attachments: int = Field(default=Limits.max_attachments, ge=0)

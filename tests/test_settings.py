@@ -7,7 +7,9 @@ from pathlib import Path
 import pytest
 
 from mailflow.errors import ConfigurationError
+from mailflow.service.runtime import open_source
 from mailflow.settings import load_settings
+from tests.sources.test_maildir import DictCursor
 
 
 @pytest.fixture(autouse=True)
@@ -63,6 +65,7 @@ def test_secret_never_prints(monkeypatch: pytest.MonkeyPatch) -> None:
         ("MAILFLOW_MAX_HEADERS", "many", "MAILFLOW_MAX_HEADERS"),
         ("MAILFLOW_POLL_INTERVAL_S", "0", "MAILFLOW_POLL_INTERVAL_S"),
         ("MAILFLOW_PARSE_WORKERS", "-1", "MAILFLOW_PARSE_WORKERS"),
+        ("MAILFLOW_BATCH_BYTES", "0", "MAILFLOW_BATCH_BYTES"),
     ],
 )
 def test_bad_value_names_the_variable(
@@ -179,3 +182,17 @@ def test_url_passwords_never_print(
     shown = repr(load_settings())
     assert "hunter5" not in shown and ":***@" in shown
     assert url.rpartition("@")[2] in shown
+
+
+def test_batch_bytes_reaches_the_maildir_source(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """MAILFLOW_BATCH_BYTES is the byte budget of the source the service opens."""
+    for sub in ("new", "cur", "tmp"):
+        (tmp_path / sub).mkdir()
+    for n in range(3):
+        (tmp_path / "new" / f"{100 + n}.M{n}.host").write_bytes(b"Subject: x\n\n" + b"x" * 400)
+    monkeypatch.setenv("MAILFLOW_SOURCE", f"maildir://{tmp_path}")
+    monkeypatch.setenv("MAILFLOW_BATCH_BYTES", "1000")
+    source = open_source(load_settings())
+    assert [len(batch) for batch in source.fetch(DictCursor())] == [2, 1]

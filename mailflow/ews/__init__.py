@@ -5,8 +5,12 @@ switching EWS off (October 2026 to April 2027); for Microsoft 365 use IMAP and S
 Imports nothing of mailflow but ``errors``, ``urls`` and itself.
 """
 
-from mailflow.ews.account import describe, is_refused_login, is_transient, open_account
+from typing import TYPE_CHECKING, Any
+
 from mailflow.ews.url import EwsAuth, EwsMark, EwsUrl, parse_ews_url
+
+if TYPE_CHECKING:
+    from mailflow.ews.account import describe, is_refused_login, is_transient, open_account
 
 __all__ = [
     "EwsAuth",
@@ -18,3 +22,13 @@ __all__ = [
     "open_account",
     "parse_ews_url",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """Import the account helpers, and with them exchangelib (~40 MB of memory), only when
+    used: reading an ``ews://`` URL does not need them."""
+    if name in ("describe", "is_refused_login", "is_transient", "open_account"):
+        from mailflow.ews import account
+
+        return getattr(account, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -117,6 +117,8 @@ def to_attachment(part: Message, defects: list[str]) -> Attachment:
 
 
 def _size(part: Message) -> int:
+    if isinstance(part, SafeMessage) and part.elided_size is not None:
+        return part.elided_size  # a big body the parser was spared (mime.parse_tree)
     payload = part.get_payload(decode=True)
     if isinstance(payload, bytes):
         return len(payload)

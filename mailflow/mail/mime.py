@@ -17,6 +17,7 @@ from email.parser import BytesParser
 from email.policy import Policy, compat32
 
 from mailflow.errors import LimitExceeded
+from mailflow.mail.large_parts import restore, skeleton
 from mailflow.mail.params import SafeMessage
 from mailflow.settings import Limits
 
@@ -55,8 +56,20 @@ class Leaf:
 def parse_tree(data: bytes, limits: Limits, defects: list[str]) -> Message:
     """Return the repaired MIME tree of ``data``; raise ``LimitExceeded`` when too deep or wide.
 
-    Parser defects and repairs are appended to ``defects``.
+    Parser defects and repairs are appended to ``defects``. Big base64 attachment bodies are
+    not parsed, only measured (``large_parts``): their parts carry ``elided_size``.
     """
+    spared = skeleton(data)
+    if spared.sizes:
+        repairs: list[str] = []
+        root = _parse(spared.data, limits, repairs)
+        if restore(root, spared.sizes):
+            defects.extend(repairs)
+            return root
+    return _parse(data, limits, defects)
+
+
+def _parse(data: bytes, limits: Limits, defects: list[str]) -> Message:
     try:
         root = BytesParser(PartCounter(), policy=compat32).parsebytes(data)
         _repair(root, 0, limits, defects)

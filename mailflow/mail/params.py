@@ -33,6 +33,9 @@ _PARAM = re.compile(r"\s*([^=\s;]+)\s*=(.*)", re.DOTALL)
 class SafeMessage(Message):
     """A compat32 message whose parameter accessors never raise and stay linear in time."""
 
+    # the decoded size of a base64 body the parser was spared (``large_parts``), else None
+    elided_size: int | None = None
+
     def _get_params_preserve(self, failobj: Any, header: str) -> Any:
         # the one private hook behind get_param, get_params, get_filename, get_boundary and
         # get_content_charset; the stdlib's own version runs on a bounded, repaired copy

@@ -26,6 +26,8 @@ _MAIL_HEADERS = frozenset(
 )
 # how far to look for the header block behind leading garbage
 _MAX_GARBAGE_LINES = 50
+# one line as bytes.splitlines(keepends=True) cuts it: \r\n, \r or \n ends a line
+_LINE = re.compile(rb"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+")
 
 
 @dataclass(frozen=True)
@@ -47,20 +49,23 @@ def prepare(raw: bytes, limits: Limits) -> Prelude:
             f"message is {len(raw)} bytes, over the limit of {limits.max_message_bytes}"
         )
     _check_lines(raw, limits)
-    if not raw.strip():
+    if not raw or raw.isspace():
         raise MessageRejected("empty message: no bytes other than white space")
-    if b"\x00" in raw[:4096] and not _MAIL_HEADERS & set(_header_names(raw.split(b"\n")[:20])):
+    if b"\x00" in raw[:4096] and not _MAIL_HEADERS & set(_header_names(_first_lines(raw, 20))):
         raise MessageRejected("not mail: binary data where the header block should be")
     defects: list[str] = []
     data = _strip_start(raw, defects)
-    lines = data.splitlines(keepends=True)
+    # only the start is split into lines: the body may be 25 MB, and a list of its lines
+    # would cost several times that (the data itself is passed on uncopied when it is clean)
+    lines, rest = _head_lines(data)
     start = _header_start(lines)
     if start is None:
         raise MessageRejected("not mail: no header block (no 'Name: value' line) at the start")
     if start:
         defects.append(f"skipped {start} line(s) of text before the headers")
     lines = lines[start:]
-    if lines[0][:1] in (b" ", b"\t"):
+    indented = lines[0][:1] in (b" ", b"\t")
+    if indented:
         defects.append("first header line was indented; unindented it")
         lines[0] = lines[0].lstrip(b" \t")
     names = _header_names(_header_block(lines))
@@ -68,7 +73,42 @@ def prepare(raw: bytes, limits: Limits) -> Prelude:
         raise MessageRejected("not mail: none of From, To, Subject, Date, Content-Type... found")
     if len(names) > limits.max_headers:
         raise LimitExceeded(f"message has {len(names)} header fields, over {limits.max_headers}")
-    return Prelude(b"".join(lines), tuple(defects))
+    if not start and not indented:
+        return Prelude(data, tuple(defects))
+    return Prelude(b"".join(lines) + data[rest:], tuple(defects))
+
+
+def _first_lines(raw: bytes, n: int) -> list[bytes]:
+    """Return the first ``n`` pieces of ``raw.split(b"\\n")`` without splitting the rest."""
+    end = -1
+    for _ in range(n):
+        end = raw.find(b"\n", end + 1)
+        if end < 0:
+            return raw.split(b"\n")[:n]
+    return raw[:end].split(b"\n")
+
+
+def _head_lines(data: bytes) -> tuple[list[bytes], int]:
+    """Return the lines of the start of ``data`` (cut as ``splitlines(keepends=True)`` cuts
+    them) and where the rest starts: the first ``_MAX_GARBAGE_LINES`` lines and, when a
+    header block starts among them, on to its end (a blank line)."""
+    lines: list[bytes] = []
+    at = 0
+    found = _LINE.finditer(data)
+    for match in found:
+        lines.append(match.group())
+        at = match.end()
+        if len(lines) == _MAX_GARBAGE_LINES:
+            break
+    start = _header_start(lines)
+    if start is None or any(not line.strip() for line in lines[start:]):
+        return lines, at
+    for match in found:
+        lines.append(match.group())
+        at = match.end()
+        if not lines[-1].strip():
+            break
+    return lines, at
 
 
 def _check_lines(raw: bytes, limits: Limits) -> None:

@@ -172,10 +172,17 @@ def ingest(
         for batch in source.fetch(cursor):
             if not batch:
                 continue
+            pooled = parser.pools(len(batch))
             parsing = _Queued(batch, parser.submit([m.raw for m in batch]), source.waiting())
             if queued is not None:
                 _store(source, session_factory, queued, mind, lease, report, on_batch)
             queued = parsing
+            if not pooled:
+                # parsed here, so nothing overlaps with it: stored before the next batch is
+                # fetched, and two batches of big mail are never held at once
+                _store(source, session_factory, queued, mind, lease, report, on_batch)
+                queued = None
+                del batch, parsing  # not held while the next batch is read
         if queued is not None:
             _store(source, session_factory, queued, mind, lease, report, on_batch)
     report.mailbox_backlog = source.waiting()

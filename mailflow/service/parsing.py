@@ -126,9 +126,14 @@ class BatchParser:
     ) -> None:
         self.close()
 
+    def pools(self, count: int) -> bool:
+        """Return whether a batch of ``count`` mails is parsed in the worker processes (else
+        in this process, when its results are asked for)."""
+        return self._workers > 1 and count >= POOL_MIN
+
     def submit(self, raws: Sequence[bytes]) -> Callable[[], list[Parsed]]:
         """Start parsing ``raws``; the returned function waits for and returns the results."""
-        if self._workers <= 1 or len(raws) < POOL_MIN:
+        if not self.pools(len(raws)):
             return lambda: parse_all(raws, self._ctx)
         pool = self._start()
         self.pooled_batches += 1

@@ -28,7 +28,6 @@ from mailflow.service.admin_notices import rules_error_notice
 from mailflow.service.deliver import Courier
 from mailflow.settings import Settings
 from mailflow.sources.base import MailSource
-from mailflow.sources.ews import EwsSource
 from mailflow.sources.imap import ImapSource
 from mailflow.sources.maildir import MaildirSource
 from mailflow.sources.url import ImapUrl, MaildirUrl, parse_source_url
@@ -251,7 +250,10 @@ def open_source(settings: Settings) -> MailSource:
     """Return the mailbox MAILFLOW_SOURCE names; raise ConfigurationError for a bad URL."""
     url = parse_source_url(settings.source)
     if isinstance(url, MaildirUrl):
-        return MaildirSource(url.path)
+        return MaildirSource(url.path, batch_bytes=settings.batch_bytes)
     if isinstance(url, ImapUrl):
         return ImapSource.from_settings(settings)
+    # imported here: exchangelib costs ~40 MB of memory in every process that loads it
+    from mailflow.sources.ews import EwsSource
+
     return EwsSource.from_settings(settings, url)

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, TypeVar
+
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -90,3 +92,17 @@ class MailSource(Protocol):
     def close(self) -> None:
         """Release connections; the source may not be used afterwards."""
         ...
+
+
+def byte_groups(items: Sequence[_T], sizes: Sequence[int], budget: int) -> list[list[_T]]:
+    """Return ``items`` in order, cut into groups whose ``sizes`` add up to at most ``budget``
+    bytes; an item bigger than ``budget`` is a group by itself, never left out."""
+    groups: list[list[_T]] = []
+    total = 0
+    for item, size in zip(items, sizes, strict=True):
+        if not groups or total + size > budget:
+            groups.append([])
+            total = 0
+        groups[-1].append(item)
+        total += size
+    return groups

@@ -31,6 +31,7 @@ from exchangelib.errors import (
     ErrorItemNotFound,
     ErrorSubscriptionNotFound,
 )
+from exchangelib.fields import FieldPath
 from exchangelib.items import ID_ONLY
 from exchangelib.services import SyncFolderItems
 
@@ -43,8 +44,8 @@ from mailflow.errors import (
 )
 from mailflow.ews import EwsMark, EwsUrl, describe, is_refused_login, open_account
 from mailflow.ews.account import EWS_ERRORS
-from mailflow.settings import Settings
-from mailflow.sources.base import FetchedMail, SourceCursor
+from mailflow.settings import DEFAULT_BATCH_BYTES, Settings
+from mailflow.sources.base import FetchedMail, SourceCursor, byte_groups
 
 log = logging.getLogger(__name__)
 
@@ -55,16 +56,25 @@ SUBSCRIPTION_MINUTES = 10
 NEW_MAIL_EVENTS = ("NewMailEvent", "CreatedEvent", "MovedEvent")
 SUBSCRIPTION_GONE = (ErrorSubscriptionNotFound, ErrorExpiredSubscription, ErrorInvalidSubscription)
 _RESTART = ""  # a sync state that asks for everything again (the stored one was refused)
+SIZE_FIELD = "size"  # item:Size, asked for with each sync page to cut batches by bytes
 
 
 class EwsSource:
     """A ``MailSource`` over one Exchange Inbox; one Account, opened lazily, not thread-safe."""
 
-    def __init__(self, url: EwsUrl, password: str, *, poll_interval_s: float = 60.0) -> None:
+    def __init__(
+        self,
+        url: EwsUrl,
+        password: str,
+        *,
+        poll_interval_s: float = 60.0,
+        batch_bytes: int = DEFAULT_BATCH_BYTES,
+    ) -> None:
         """Keep the settings; connect on first use. ``password`` is never logged or shown."""
         self._url = url
         self._password = password
         self._poll_interval_s = poll_interval_s
+        self._batch_bytes = batch_bytes
         self._account: Account | None = None
         self._inbox: Any = None
         self._target: Any = None  # the folder of processed=move
@@ -85,7 +95,12 @@ class EwsSource:
             raise ConfigurationError(
                 "MAILFLOW_SOURCE_PASSWORD or MAILFLOW_SOURCE_PASSWORD_FILE is required for EWS"
             )
-        return cls(url, password, poll_interval_s=settings.poll_interval_s)
+        return cls(
+            url,
+            password,
+            poll_interval_s=settings.poll_interval_s,
+            batch_bytes=settings.batch_bytes,
+        )
 
     @property
     def name(self) -> str:
@@ -98,7 +113,13 @@ class EwsSource:
     # ---- MailSource ----
 
     def fetch(self, cursor: SourceCursor) -> Iterator[Sequence[FetchedMail]]:
-        """Yield a batch per SyncFolderItems page with new mail; raise SourceConnectionError."""
+        """Yield the new mail of each SyncFolderItems page, cut into batches of at most
+        ``batch_bytes`` (by the sizes the page gives); raise SourceConnectionError.
+
+        Only a page's last batch carries the page's new sync state; the batches before it
+        carry the state the page was asked with, so a crash between them makes the next sync
+        read the page again, and its mail already stored is known by Message-ID (invariant 2).
+        """
         state = self._state if self._state is not None else cursor.sync_state(FOLDER)
         if self._url.pull and self._subscription is None:
             with self._guard("subscribe"):  # before the sync: mail after it wakes the wait
@@ -109,11 +130,17 @@ class EwsSource:
         while True:
             with self._guard("sync"):
                 created, new_state, last = self._sync_page(state)
-                mails = self._fetch_mime(created, new_state)
             done = last or new_state == state  # the same state again would loop for ever
+            groups = byte_groups(created, [self._size(item) for item in created], self._batch_bytes)
+            for n, group in enumerate(groups):
+                carried = new_state if n == len(groups) - 1 else (state or _RESTART)
+                with self._guard("fetch"):
+                    mails = self._fetch_mime(group, carried)
+                # a number only on the sync's last page: before it Exchange says "more", no count
+                self._waiting = sum(len(g) for g in groups[n + 1 :]) if done else None
+                if mails:
+                    yield mails  # resumed only after the batch and its sync state are committed
             self._waiting = 0 if done else None
-            if mails:
-                yield mails  # resumed only after the batch and its sync state are committed
             self._state = state = new_state
             if done:
                 return
@@ -197,9 +224,10 @@ class EwsSource:
     def _sync_page(self, state: str | None) -> tuple[list[Any], str, bool]:
         """Return the page's created items, the new sync state and whether it was the last."""
         service = SyncFolderItems(account=self._connection())
+        sizes = {FieldPath(field=Message.get_field_by_fieldname(SIZE_FIELD))}
         try:
             changes = list(
-                service.call(folder=self._folder(), shape=ID_ONLY, additional_fields=set(),
+                service.call(folder=self._folder(), shape=ID_ONLY, additional_fields=sizes,
                              sync_state=state or None, ignore=None,
                              max_changes_returned=self._url.batch, sync_scope=None)
             )  # fmt: skip
@@ -210,6 +238,12 @@ class EwsSource:
             return self._sync_page(None) if state else ([], "", True)
         created = [item for change, item in changes if change == CREATE]
         return created, str(service.sync_state or ""), bool(service.includes_last_item_in_range)
+
+    def _size(self, item: Any) -> int:
+        """Return the size Exchange gives for ``item`` (close to its MIME size); unknown, the
+        whole budget, so that it is fetched by itself."""
+        size = getattr(item, SIZE_FIELD, None)
+        return size if isinstance(size, int) and size >= 0 else self._batch_bytes
 
     def _fetch_mime(self, created: list[Any], state: str) -> list[FetchedMail]:
         if not created:

@@ -23,8 +23,13 @@ from imapclient import IMAPClient
 
 from mailflow.errors import ConfigurationError, SourceError
 from mailflow.oauth import AccessTokens, open_tokens
-from mailflow.settings import Settings
-from mailflow.sources.base import Checkpoint, FetchedMail, SourceCursor
+from mailflow.settings import DEFAULT_BATCH_BYTES, Settings
+from mailflow.sources.base import (
+    Checkpoint,
+    FetchedMail,
+    SourceCursor,
+    byte_groups,
+)
 from mailflow.sources.imap_session import (
     connect,
     guarded,
@@ -44,7 +49,6 @@ from mailflow.sources.url import (
 log = logging.getLogger(__name__)
 
 NOOP_INTERVAL_S = 30.0
-MAX_BATCH_BYTES = 32 * 1024 * 1024  # a batch is cut earlier when its bodies would exceed this
 MARK_CHUNK = 500  # UIDs per STORE/MOVE command line
 # messages per SEARCH answer: at most 11 bytes a UID, so an answer stays far below imaplib's
 # line limit (imaplib._MAXLINE, 1,000,000 bytes: about 140,000 UIDs in one answer)
@@ -78,6 +82,7 @@ class ImapSource:
         *,
         tokens: AccessTokens | None = None,
         noop_interval_s: float = NOOP_INTERVAL_S,
+        batch_bytes: int = DEFAULT_BATCH_BYTES,
     ) -> None:
         """Keep the settings; connect on first use. ``password`` is never logged or shown;
         ``tokens`` give the access token of ``?auth=xoauth2|oauthbearer`` on every connect."""
@@ -87,6 +92,7 @@ class ImapSource:
         self._password = password
         self._tokens = tokens
         self._noop_interval_s = noop_interval_s
+        self._batch_bytes = batch_bytes  # a batch is cut earlier when its bodies would exceed it
         self._client: IMAPClient | None = None
         self._closed = False
         self._selected = False
@@ -111,12 +117,12 @@ class ImapSource:
                     f"MAILFLOW_SOURCE: auth={url.auth.value} logs in with an OAuth2 token;"
                     " unset MAILFLOW_SOURCE_PASSWORD(_FILE)"
                 )
-            return cls(url, None, tokens=open_tokens(settings))
+            return cls(url, None, tokens=open_tokens(settings), batch_bytes=settings.batch_bytes)
         if password is None:
             raise ConfigurationError(
                 "MAILFLOW_SOURCE_PASSWORD or MAILFLOW_SOURCE_PASSWORD_FILE is required for IMAP"
             )
-        return cls(url, password)
+        return cls(url, password, batch_bytes=settings.batch_bytes)
 
     @property
     def name(self) -> str:
@@ -324,18 +330,11 @@ class ImapSource:
     # ---- fetching and marking ----
 
     def _size_groups(self, chunk: list[int]) -> list[list[int]]:
-        """Split ``chunk`` so that no FETCH of bodies exceeds MAX_BATCH_BYTES (but one mail)."""
+        """Split ``chunk`` so that no FETCH of bodies exceeds the byte budget (but one mail)."""
         sizes = self._connection().fetch(chunk, [SIZE])
-        groups: list[list[int]] = [[]]
-        total = 0
-        for uid in chunk:
-            size = int(sizes.get(uid, {}).get(SIZE) or 0)
-            if groups[-1] and total + size > MAX_BATCH_BYTES:
-                groups.append([])
-                total = 0
-            groups[-1].append(uid)
-            total += size
-        return groups
+        return byte_groups(
+            chunk, [int(sizes.get(uid, {}).get(SIZE) or 0) for uid in chunk], self._batch_bytes
+        )
 
     def _fetch_bodies(self, uids: list[int], uidvalidity: int) -> list[FetchedMail]:
         response = self._connection().fetch(uids, [BODY_PEEK])

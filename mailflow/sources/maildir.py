@@ -1,5 +1,8 @@
 """A Maildir folder as a mail source: the embedded default and the bundled example inbox.
 
+Batches hold at most ``batch_size`` mails and ``batch_bytes`` bytes (``MAILFLOW_BATCH_BYTES``);
+a file is only read once the batch before it has been handed over.
+
 The folder is only read, never changed: which files are committed lives in the database
 (``seen_keys``), so the example inbox in the repository stays as shipped and invariant 1
 holds without flags on disk.
@@ -14,6 +17,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from mailflow.errors import SourceError
+from mailflow.settings import DEFAULT_BATCH_BYTES
 from mailflow.sources.base import FetchedMail, SourceCursor
 
 FOLDER = "INBOX"
@@ -27,13 +31,16 @@ _INFO_SEPARATOR = ":"
 class MaildirSource:
     """Reads ``new/`` and ``cur/`` of one Maildir, oldest delivery first (by the name's time)."""
 
-    def __init__(self, path: Path, batch_size: int = DEFAULT_BATCH) -> None:
+    def __init__(
+        self, path: Path, batch_size: int = DEFAULT_BATCH, batch_bytes: int = DEFAULT_BATCH_BYTES
+    ) -> None:
         self._path = path.resolve()
         if not (self._path / "new").is_dir() or not (self._path / "cur").is_dir():
             raise SourceError(
                 f"{path} is not a Maildir (it needs new/ and cur/ folders); check MAILFLOW_SOURCE"
             )
         self._batch_size = batch_size
+        self._batch_bytes = batch_bytes
         # the folders' state when last listed: a delivery after that ends the next wait at once
         self._listed: tuple[float, float, int] | None = None
         self._interrupted = threading.Event()
@@ -48,15 +55,26 @@ class MaildirSource:
         seen = cursor.seen_keys(FOLDER)
         entries = [(key, path) for key, path in self._entries() if key not in seen]
         self._waiting = len(entries)
-        for i in range(0, len(entries), self._batch_size):
-            self._waiting = max(0, len(entries) - i - self._batch_size)
-            batch = []
-            for key, path in entries[i : i + self._batch_size]:
-                try:
-                    raw = path.read_bytes()
-                except FileNotFoundError:
-                    continue  # another client moved it (new/ -> cur/): found again next pass
-                batch.append(FetchedMail(folder=FOLDER, key=key, raw=raw))
+        batch: list[FetchedMail] = []
+        total = 0
+        for i, (key, path) in enumerate(entries):
+            try:
+                size = path.stat().st_size
+            except FileNotFoundError:
+                continue  # another client moved it (new/ -> cur/): found again next pass
+            if batch and (len(batch) >= self._batch_size or total + size > self._batch_bytes):
+                # handed over before the next file is read: a batch holds at most the byte
+                # budget, or one mail bigger than it
+                self._waiting = len(entries) - i
+                yield batch
+                batch, total = [], 0
+            try:  # no local name for the bytes: it would hold them into the next batch's read
+                batch.append(FetchedMail(folder=FOLDER, key=key, raw=path.read_bytes()))
+            except FileNotFoundError:
+                continue
+            total += len(batch[-1].raw)
+        if batch:
+            self._waiting = 0
             yield batch
 
     def _entries(self) -> list[tuple[str, Path]]:

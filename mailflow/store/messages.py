@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import sqlite3
+import struct
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Table, func, select
+from sqlalchemy import Table, bindparam, func, insert, literal_column, select
 from sqlalchemy.orm import Session, make_transient_to_detached
 
 from mailflow.store.db import IdPool, in_chunks, insert_rows
@@ -17,6 +19,13 @@ from mailflow.store.models import (
     MessageAddress,
     RawMessage,
 )
+
+# raw mail from this size on is written into SQLite in pieces (``_insert_raws``)
+STREAMED_RAW_BYTES = 1024 * 1024
+BLOB_PIECE = 256 * 1024
+# PostgreSQL's binary COPY framing: signature, flags, header extension length; end of data
+_PGCOPY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00" + struct.pack("!ii", 0, 0)
+_PGCOPY_TRAILER = struct.pack("!h", -1)
 
 # what threading needs of a message; its JSON, body and the rest load only when read
 
@@ -91,10 +100,68 @@ def add_messages(session: Session, new: Sequence[NewMessage]) -> dict[str, Messa
         addresses.extend(
             {"message_pk": pk, "role": r, "name": n, "address": a} for r, n, a in entry.addresses
         )
-    for model, dependent in ((RawMessage, raws), (AttachmentRecord, attachments),
-                             (MessageAddress, addresses)):  # fmt: skip
+    _insert_raws(session, raws)
+    for model, dependent in ((AttachmentRecord, attachments), (MessageAddress, addresses)):
         insert_rows(session, _table(model), dependent)
     return stored
+
+
+def _insert_raws(session: Session, raws: list[dict[str, Any]]) -> None:
+    """Insert ``raw_messages`` rows; a big mail's bytes go to the database in pieces.
+
+    Passed whole, each driver copies a parameter at least once more: SQLite binds a copy and
+    builds the row from it, psycopg's COPY formats the row into a buffer and libpq copies that
+    into its output buffer (which it keeps). Mails from ``STREAMED_RAW_BYTES`` on go
+    ``BLOB_PIECE`` at a time instead, in the same transaction: on SQLite inserted as
+    ``zeroblob(size)`` and written through incremental blob I/O, on PostgreSQL as binary COPY
+    rows written piece by piece.
+    """
+    table = _table(RawMessage)
+    big = [row for row in raws if len(row["content"]) >= STREAMED_RAW_BYTES]
+    insert_rows(session, table, [row for row in raws if len(row["content"]) < STREAMED_RAW_BYTES])
+    if not big:
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        _copy_in_pieces(session, table, big)
+        return
+    empty = insert(table).values(content=func.zeroblob(bindparam("content_size")))
+    session.execute(empty, [{**{k: v for k, v in row.items() if k != "content"},
+                             "content_size": len(row["content"])} for row in big])  # fmt: skip
+    driver = session.connection().connection.driver_connection
+    assert isinstance(driver, sqlite3.Connection)
+    for row in big:
+        where = table.c.message_pk == row["message_pk"]
+        rowid: int = session.execute(
+            select(literal_column("rowid")).select_from(table).where(where)
+        ).scalar_one()
+        content = memoryview(row["content"])
+        with driver.blobopen(table.name, "content", rowid) as blob:
+            for start in range(0, len(content), BLOB_PIECE):
+                blob.write(content[start : start + BLOB_PIECE])
+
+
+def _copy_in_pieces(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
+    """COPY ``raw_messages`` rows in PostgreSQL's binary format, written by hand so that each
+    mail's bytes are sent ``BLOB_PIECE`` at a time (int4, varchar, int8, bytea: the schema
+    of migration 0001)."""
+    driver = session.connection().connection.driver_connection
+    assert driver is not None
+    target = session.get_bind().dialect.identifier_preparer.format_table(table)
+    statement = f"COPY {target} (message_pk, sha256, size, content) FROM STDIN (FORMAT BINARY)"
+    with driver.cursor() as cursor, cursor.copy(statement) as copy:
+        copy.write(_PGCOPY_SIGNATURE)
+        for row in rows:
+            sha256 = str(row["sha256"]).encode("ascii")
+            content = memoryview(row["content"])
+            copy.write(
+                struct.pack("!hii", 4, 4, row["message_pk"])
+                + struct.pack("!i", len(sha256))
+                + sha256
+                + struct.pack("!iqi", 8, row["size"], len(content))
+            )
+            for start in range(0, len(content), BLOB_PIECE):
+                copy.write(content[start : start + BLOB_PIECE])
+        copy.write(_PGCOPY_TRAILER)
 
 
 def _table(model: type[Base]) -> Table:

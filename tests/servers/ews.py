@@ -4,7 +4,8 @@
 NTLM's three-message handshake, checking the user name in the Authenticate message) and keeps a
 tiny mailbox: folders (root, msgfolderroot, inbox, sentitems and folders created over EWS) and
 items with their MIME content and categories. It answers GetFolder, FindFolder, CreateFolder,
-SyncFolderItems (sync states that page with MaxChangesReturned), GetItem (MimeContent), MoveItem,
+SyncFolderItems (sync states that page with MaxChangesReturned; item:Size when asked for: the
+MIME size, which a real server approximates), GetItem (MimeContent), MoveItem,
 UpdateItem (categories), CreateItem (MessageDisposition SendOnly/SaveOnly/SendAndSaveCopy),
 Subscribe (pull) and GetEvents. Every request is kept (operation and XML) so tests can check
 what exchangelib sent. This is protocol-level imitation, not Exchange: throttling, real sync
@@ -224,8 +225,11 @@ class EwsServer:
         )
         page, last = new[:limit], len(new) <= limit
         upto = page[-1].sequence if page else after
+        asked = {e.get("FieldURI") for e in request.findall("m:ItemShape/t:AdditionalProperties/*")}
         creates = "".join(
-            f'<t:Create><t:Message><t:ItemId Id="{i.id}" ChangeKey="ck{i.sequence}"/></t:Message></t:Create>'
+            f'<t:Create><t:Message><t:ItemId Id="{i.id}" ChangeKey="ck{i.sequence}"/>'
+            + (f"<t:Size>{len(i.mime)}</t:Size>" if "item:Size" in asked else "")
+            + "</t:Message></t:Create>"
             for i in page
         )
         inner = (

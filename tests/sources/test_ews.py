@@ -17,7 +17,7 @@ from mailflow.errors import SourceAuthenticationError, SourceConnectionError
 from mailflow.ews import EwsUrl
 from mailflow.mail.model import ParseContext
 from mailflow.service.ingest import IngestReport, ingest
-from mailflow.settings import load_settings
+from mailflow.settings import DEFAULT_BATCH_BYTES, load_settings
 from mailflow.sources.ews import EwsSource
 from mailflow.sources.url import parse_source_url
 from mailflow.store.db import make_engine, make_session_factory
@@ -94,8 +94,10 @@ def open_source(server: EwsServer) -> Iterator[object]:
     """A factory of EwsSources for the server; closes them all."""
     opened: list[EwsSource] = []
 
-    def factory(password: str = PASSWORD, **options: str) -> EwsSource:
-        source = EwsSource(source_url(server, **options), password)
+    def factory(
+        password: str = PASSWORD, batch_bytes: int = DEFAULT_BATCH_BYTES, **options: str
+    ) -> EwsSource:
+        source = EwsSource(source_url(server, **options), password, batch_bytes=batch_bytes)
         opened.append(source)
         return source
 
@@ -379,3 +381,74 @@ def test_an_expired_pull_subscription_is_renewed(
     assert drain(source, cursor) == [["<ews-6@corp.example.cn>"]]
     assert server.operations().count("Subscribe") == 2
     assert server.operations().count("GetFolder") == 2  # no reconnect: root and inbox once
+
+
+def sized(n: int, size: int) -> bytes:
+    """Return ``mail(n)`` padded with a header to ``size`` bytes."""
+    raw = mail(n)
+    pad = size - len(raw) - len("X-Pad: \n")
+    assert pad >= 0
+    return b"X-Pad: " + b"p" * pad + b"\n" + raw
+
+
+@pytest.mark.parametrize(
+    ("sizes", "expected"),
+    [
+        ([3000, 3000, 3000, 3000], [[0, 1], [2, 3]]),
+        ([3000, 9000, 3000], [[0], [1], [2]]),  # one mail over the budget comes alone
+        ([7000, 3000, 4000, 3000], [[0], [1, 2], [3]]),  # exactly the budget fits
+    ],
+)
+def test_a_page_is_cut_into_batches_by_bytes(
+    server: EwsServer,
+    open_source,  # type: ignore[no-untyped-def]
+    sizes: list[int],
+    expected: list[list[int]],
+) -> None:
+    """One sync page of mail bigger than the byte budget comes as several batches, each
+    fetched by its own GetItem; only the page's last batch carries the page's new state."""
+    for n, size in enumerate(sizes):
+        server.deliver(sized(n, size))
+    source, cursor = open_source(batch_bytes=7000, notify="poll"), Cursor()
+    states, batches = [], []
+    for batch in source.fetch(cursor):
+        states.append(batch[0].sync_state)
+        assert len(batch) == 1 or sum(len(m.raw) for m in batch) <= 7000
+        batches.append([int(m.raw.split(b"<ews-")[1].split(b"@")[0]) for m in batch])
+        cursor.states["Inbox"] = batch[0].sync_state or ""
+    assert batches == expected  # nothing lost, doubled or reordered
+    assert states == [""] * (len(expected) - 1) + [f"s{server.in_folder('Inbox')[-1].sequence}"]
+    asked = [len(g.findall("m:ItemIds/t:ItemId")) for g in server.of("GetItem")]
+    assert asked == [len(b) for b in expected]
+    sync = server.of("SyncFolderItems")[0]
+    assert "item:Size" in ET_text(sync.find("m:ItemShape/t:AdditionalProperties"))
+
+
+def test_a_crash_between_batches_of_a_page_loses_and_doubles_nothing(
+    server: EwsServer, sessions: sessionmaker[Session]
+) -> None:
+    """Through the ingest service: the first batch of a page is committed, the process dies
+    before the second; the next poll reads the page again and stores each mail once."""
+    for n, size in enumerate([5000, 5000, 5000]):
+        server.deliver(sized(n, size))
+    url = source_url(server, notify="poll")
+    crashed = EwsSource(url, PASSWORD, batch_bytes=7000)
+
+    def die(report: object) -> None:  # after the first batch's commit
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        ingest(crashed, sessions, ParseContext(), on_batch=die)
+    crashed.close()
+    with sessions() as s:
+        assert len(s.scalars(select(Message.message_id)).all()) == 1
+        assert list(s.scalars(select(MailboxSyncState.state))) == [""]  # the page's old state
+    restarted = EwsSource(url, PASSWORD, batch_bytes=7000)
+    report = ingest(restarted, sessions, ParseContext())
+    restarted.close()
+    with sessions() as s:
+        stored = sorted(s.scalars(select(Message.message_id)))
+        states = list(s.scalars(select(MailboxSyncState.state)))
+    assert stored == [f"<ews-{n}@corp.example.cn>" for n in range(3)]
+    assert (report.stored, report.duplicates) == (2, 1)
+    assert states == [f"s{server.in_folder('Inbox')[-1].sequence}"]

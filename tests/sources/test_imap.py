@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from mailflow.errors import SourceAuthenticationError, SourceConnectionError
-from mailflow.settings import load_settings
+from mailflow.settings import DEFAULT_BATCH_BYTES, load_settings
 from mailflow.sources.base import Checkpoint, FetchedMail
 from mailflow.sources.imap import ImapSource
 from mailflow.sources.url import PROCESSED_KEYWORD, ImapUrl, parse_source_url
@@ -104,12 +104,17 @@ def open_source() -> Iterator[Callable[..., ImapSource]]:
     """A factory of ImapSources for a URL (or an ImapUser plus query options); closes them all."""
     opened: list[ImapSource] = []
 
-    def factory(where: ImapUser | str, password: str | None = None, **options: str) -> ImapSource:
+    def factory(
+        where: ImapUser | str,
+        password: str | None = None,
+        batch_bytes: int = DEFAULT_BATCH_BYTES,
+        **options: str,
+    ) -> ImapSource:
         url = where if isinstance(where, str) else where.url(**options)
         parsed = parse_source_url(url)
         assert isinstance(parsed, ImapUrl)
         secret = password or (where.password if isinstance(where, ImapUser) else PASSWORD)
-        source = ImapSource(parsed, secret, noop_interval_s=0.2)
+        source = ImapSource(parsed, secret, noop_interval_s=0.2, batch_bytes=batch_bytes)
         opened.append(source)
         return source
 
@@ -187,13 +192,12 @@ def test_fetch_yields_batches_of_the_configured_size(
 
 
 def test_large_mail_cuts_batches_by_bytes(
-    imap_user: ImapUser, open_source: Callable[..., ImapSource], monkeypatch: pytest.MonkeyPatch
+    imap_user: ImapUser, open_source: Callable[..., ImapSource]
 ) -> None:
     """Batches are also cut by RFC822.SIZE so one FETCH never carries too many bytes."""
-    monkeypatch.setattr("mailflow.sources.imap.MAX_BATCH_BYTES", 5000)
     for n in (1, 2, 3, 4):
         imap_user.append(raw_mail(n, size=2000 if n < 4 else 6000))
-    batches = list(open_source(imap_user).fetch(DictCursor()))
+    batches = list(open_source(imap_user, batch_bytes=5000).fetch(DictCursor()))
     assert [[message_id(m) for m in b] for b in batches] == [
         ["<1@test>", "<2@test>"],
         ["<3@test>"],

@@ -113,3 +113,44 @@ def test_interrupt_ends_a_wait_from_another_thread(tmp_path: Path) -> None:
     source.interrupt()
     waiter.join(timeout=10)
     assert not waiter.is_alive()
+
+
+@pytest.mark.parametrize(
+    ("sizes", "budget", "expected"),
+    [
+        ([300, 300, 300, 300], 700, [[0, 1], [2, 3]]),
+        ([300, 900, 300], 700, [[0], [1], [2]]),  # one mail over the budget is a batch alone
+        ([700, 20, 680, 20], 700, [[0], [1, 2], [3]]),  # exactly the budget fits
+        ([100] * 5, 10_000, [[0, 1], [2, 3], [4]]),  # the count limit still applies
+    ],
+)
+def test_batches_are_cut_by_bytes(
+    tmp_path: Path, sizes: list[int], budget: int, expected: list[list[int]]
+) -> None:
+    """No batch holds more than the byte budget but a single bigger mail; nothing is lost,
+    doubled or reordered across batches."""
+    box = _maildir(tmp_path)
+    for n, size in enumerate(sizes):
+        head = f"Subject: {n}\n\n".encode()
+        _deliver(box, "new", f"{100 + n}.M{n}.host", head + b"x" * (size - len(head)), 100 + n)
+    source = MaildirSource(box, batch_size=2 if budget == 10_000 else 200, batch_bytes=budget)
+    batches = [
+        [int(m.key.split(".M")[1].split(".")[0]) for m in b] for b in source.fetch(DictCursor())
+    ]
+    assert batches == expected
+    for batch in batches:
+        assert len(batch) == 1 or sum(sizes[n] for n in batch) <= budget
+
+
+def test_a_file_is_read_only_after_the_batch_before_it_is_handed_over(tmp_path: Path) -> None:
+    """The source never holds the next batch's mail while the consumer works on one."""
+    box = _maildir(tmp_path)
+    for n in range(3):
+        _deliver(box, "new", f"{100 + n}.M{n}.host", b"Subject: x\n\n" + b"x" * 500, 100 + n)
+    fetching = MaildirSource(box, batch_bytes=600).fetch(DictCursor())
+    first = next(fetching)
+    # while the first batch is in hand, the second file can still vanish: it was not read yet
+    (box / "new" / "101.M1.host").unlink()
+    rest = list(fetching)
+    assert [m.key for m in first] == ["100.M0.host"]
+    assert [[m.key for m in b] for b in rest] == [["102.M2.host"]]

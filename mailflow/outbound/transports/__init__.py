@@ -8,6 +8,8 @@ never decide, render or store; this package imports nothing of mailflow but ``se
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from mailflow.errors import ConfigurationError
 from mailflow.ews import EwsUrl
 from mailflow.oauth import open_tokens
@@ -16,7 +18,6 @@ from mailflow.outbound.transports.base import (
     SendConfigurationError,
     Transport,
 )
-from mailflow.outbound.transports.ews import EwsTransport
 from mailflow.outbound.transports.file import FileTransport
 from mailflow.outbound.transports.smtp import SmtpTransport
 from mailflow.outbound.transports.url import (
@@ -26,6 +27,9 @@ from mailflow.outbound.transports.url import (
     parse_transport_url,
 )
 from mailflow.settings import Settings
+
+if TYPE_CHECKING:
+    from mailflow.outbound.transports.ews import EwsTransport
 
 __all__ = [
     "EwsTransport",
@@ -53,6 +57,8 @@ def open_transport(settings: Settings) -> Transport:
             raise ConfigurationError(
                 f"{url.name} needs MAILFLOW_TRANSPORT_PASSWORD or MAILFLOW_TRANSPORT_PASSWORD_FILE"
             )
+        from mailflow.outbound.transports.ews import EwsTransport
+
         return EwsTransport(url, password)
     if url.auth.uses_token:
         if password:
@@ -71,3 +77,12 @@ def open_transport(settings: Settings) -> Transport:
             f"{url.name} needs MAILFLOW_TRANSPORT_PASSWORD or MAILFLOW_TRANSPORT_PASSWORD_FILE"
         )
     return SmtpTransport(url, password)
+
+
+def __getattr__(name: str) -> Any:
+    """Import the EWS transport, and with it exchangelib (~40 MB of memory), only when used."""
+    if name == "EwsTransport":
+        from mailflow.outbound.transports.ews import EwsTransport
+
+        return EwsTransport
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
