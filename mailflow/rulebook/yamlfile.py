@@ -16,6 +16,10 @@ import yaml
 
 from mailflow.errors import RuleFileError
 
+# libyaml's parser when PyYAML was built with it: the pure-Python one takes about 2.5 s for a
+# 2,000-person organization.yaml, at every start of every command (docs/benchmarks.md, Ingest)
+_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 
 @dataclass(frozen=True)
 class Locator:
@@ -58,11 +62,14 @@ def load_yaml(path: Path) -> tuple[Any, Locator]:
         raise RuleFileError([f"{path}:1: file not found"]) from None
     except UnicodeDecodeError as e:
         raise RuleFileError([f"{path}:1: not UTF-8 text ({e.reason}); save it as UTF-8"]) from e
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+    loader = _LOADER(text)
+    try:  # one parse: the document is constructed from the node tree the locator keeps
+        root = loader.get_single_node()
+        data = loader.construct_document(root) if root is not None else None
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         line = mark.line + 1 if mark else 1
         raise RuleFileError([f"{path}:{line}: YAML syntax error: {e.problem or e}"]) from e
+    finally:
+        loader.dispose()
     return data, Locator(path, root)
