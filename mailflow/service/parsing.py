@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 # below this many mails a batch is parsed in the poller: a worker round trip costs more
 POOL_MIN = 16
 # how much lower than the poller's the parse workers' scheduling priority is
-WORKER_NICENESS = 10
+WORKER_NICENESS = 3
 
 
 @dataclass(frozen=True)
