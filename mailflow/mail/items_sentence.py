@@ -232,9 +232,25 @@ def _task_and_deliverable(rest: str, at: int | None) -> tuple[str, str | None]:
     return clean_text(mine), (clean_text(deliverable) or None) if deliverable else None
 
 
-def analyse(sentence: str, reading: Reading) -> Parts:
-    """Return the task, owner, deadline and deliverable one unit names."""
+_NOT_AN_ITEM = Parts(
+    task="",
+    owner=None,
+    deadline=None,
+    deadline_written=False,
+    deadline_marked=False,
+    deliverable=None,
+    verb=False,
+)
+
+
+def analyse(sentence: str, reading: Reading, *, listed: bool = True) -> Parts:
+    """Return the task, owner, deadline and deliverable one unit names.
+
+    Prose outside a list (``listed`` false) is an item only with a deadline (``_wanted``):
+    without one, nothing more is read of it."""
     found = find_deadline(sentence, reading.sent_at, reading.calendar)
+    if found is None and not listed:
+        return _NOT_AN_ITEM
     rest = sentence if found is None else sentence[: found.span[0]] + sentence[found.span[1] :]
     owner, at = None, None
     if found_owner := _owner(rest, reading):
@@ -314,7 +330,7 @@ def read_sentences(lines: Sequence[str], skip: set[int], reading: Reading) -> li
             if _REFERENCE.match(sentence.strip()) or _DONE.search(sentence):
                 continue
             for unit in units(sentence, reading):
-                p = english(unit, reading) or analyse(unit, reading)
+                p = english(unit, reading) or analyse(unit, reading, listed=listed)
                 if _wanted(p, listed) and not (p.owner is None and _PROMISE.search(unit)):
                     drafts.append(Draft(p.task, p.owner, p.deadline, p.deliverable, i))
     return drafts

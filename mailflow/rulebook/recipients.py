@@ -27,15 +27,11 @@ class Directory:
 
     def department_of(self, address: str | None) -> str | None:
         """Return the canonical department of the person with ``address``, if known."""
-        names = self.org.department_names()
-        for person in self.org.people:
-            if address and person.email.lower() == address.lower() and person.department:
-                return names.get(person.department, person.department)
-        return None
+        return self.org.index.departments.get(address.lower()) if address else None
 
     def name_of(self, address: str) -> str | None:
-        """Return the directory name of ``address``, if any."""
-        return next((p.name for p in self.org.people if p.email.lower() == address), None)
+        """Return the directory name of ``address`` (lower-cased), if any."""
+        return self.org.index.names.get(address)
 
     def managers(self, department: str | None) -> tuple[str, ...]:
         """Return the managers of ``department`` (a canonical name or alias)."""
@@ -46,9 +42,7 @@ class Directory:
 
     def addresses(self) -> frozenset[str]:
         """Return everyone the directory names: people and managers."""
-        people = {p.email.lower() for p in self.org.people}
-        managers = {m.lower() for d in self.org.departments.values() for m in d.managers}
-        return frozenset(people | managers)
+        return self.org.index.addresses
 
 
 class DropReason(StrEnum):
@@ -109,10 +103,12 @@ def is_internal_address(address: str | None, org: Organization) -> bool:
 class Gate:
     """Who invariant 8 lets mail about one message reach, and the addresses never allowed.
 
-    ``allowed`` holds the addresses the rules may use (sender, participants, directory, rule
-    addresses). For an outsider's mail (``outsider`` set to its sender), an address the mail
-    put forward (its To, Cc, owners, people to confirm) passes only when it is the sender or
-    of the sender's domain and on the mail; one the rules name passes when it is internal.
+    ``allowed`` holds the addresses the rules may use (sender, participants, rule addresses)
+    and ``directory`` everyone the directory names, kept apart so that no set the size of
+    the directory is built per mail. For an outsider's mail (``outsider`` set to its sender),
+    an address the mail put forward (its To, Cc, owners, people to confirm) passes only when
+    it is the sender or of the sender's domain and on the mail; one the rules name passes when
+    it is internal.
     """
 
     allowed: frozenset[str]
@@ -120,18 +116,13 @@ class Gate:
     outsider: str | None = None
     on_mail: frozenset[str] = frozenset()
     internal: frozenset[str] = frozenset()  # internal domains
+    directory: frozenset[str] = frozenset()
 
     @classmethod
     def of(cls, facts: MessageFacts, org: Organization, written: Iterable[str]) -> Gate:
         """Return the gate for replies about ``facts``."""
         sender = {facts.sender} if facts.sender else set()
-        allowed = (
-            sender
-            | facts.copied
-            | facts.thread_participants
-            | Directory(org).addresses()
-            | {a.lower() for a in written}
-        )
+        allowed = sender | facts.copied | facts.thread_participants | {a.lower() for a in written}
         info = org.organization
         return cls(
             frozenset(allowed),
@@ -139,6 +130,7 @@ class Gate:
             outsider=None if facts.sender_internal else (facts.sender or ""),
             on_mail=facts.copied | frozenset(sender),
             internal=frozenset(d.lower().lstrip("@") for d in info.internal_domains),
+            directory=Directory(org).addresses(),
         )
 
     def is_internal(self, address: str) -> bool:
@@ -149,7 +141,7 @@ class Gate:
         """Return why ``address`` (lower-cased) may not be written to, or None when it may.
 
         ``by_rule``: the rules named it themselves (a manager, a department, an address)."""
-        if address not in self.allowed:
+        if address not in self.allowed and address not in self.directory:
             return DropReason.NOT_ALLOWED
         if self.outsider is None or address == self.outsider:
             return None

@@ -54,19 +54,21 @@ class _BadValue(yaml.constructor.ConstructorError):
     """Raised when a scalar has the form of a value but is none (2027-02-30)."""
 
 
-class _Loader(yaml.SafeLoader):
-    """The safe loader, with an impossible date an error at its line instead of a ValueError."""
-
-    def construct_yaml_timestamp(self, node: yaml.ScalarNode) -> Any:
-        try:
-            return super().construct_yaml_timestamp(node)
-        except ValueError as e:
-            raise _BadValue(
-                None, None, f"{node.value!r} is not a date ({e})", node.start_mark
-            ) from e
+def _timestamp(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Any:
+    """A timestamp, with an impossible date an error at its line instead of a ValueError."""
+    try:
+        return yaml.constructor.SafeConstructor.construct_yaml_timestamp(loader, node)
+    except ValueError as e:
+        raise _BadValue(None, None, f"{node.value!r} is not a date ({e})", node.start_mark) from e
 
 
-_Loader.add_constructor("tag:yaml.org,2002:timestamp", _Loader.construct_yaml_timestamp)
+# libyaml's parser when PyYAML was built with it: the pure-Python one takes about 2.5 s for a
+# 2,000-person organization.yaml, at every start of every command (docs/benchmarks.md, Ingest).
+# Either way a safe loader: no arbitrary objects.
+_LOADER: type[yaml.SafeLoader] = type(
+    "_Loader", (getattr(yaml, "CSafeLoader", yaml.SafeLoader),), {}
+)
+_LOADER.add_constructor("tag:yaml.org,2002:timestamp", _timestamp)
 
 
 def load_yaml(path: Path) -> tuple[Any, Locator]:
@@ -77,9 +79,10 @@ def load_yaml(path: Path) -> tuple[Any, Locator]:
         raise RuleFileError([f"{path}:1: file not found"]) from None
     except UnicodeDecodeError as e:
         raise RuleFileError([f"{path}:1: not UTF-8 text ({e.reason}); save it as UTF-8"]) from e
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.load(text, Loader=_Loader)  # a SafeLoader: no arbitrary objects
+    loader = _LOADER(text)
+    try:  # one parse: the document is constructed from the node tree the locator keeps
+        root = loader.get_single_node()
+        data = loader.construct_document(root) if root is not None else None
     except _BadValue as e:
         line = e.problem_mark.line + 1 if e.problem_mark else 1
         raise RuleFileError([f"{path}:{line}: {e.problem}"]) from e
@@ -87,4 +90,6 @@ def load_yaml(path: Path) -> tuple[Any, Locator]:
         mark = e.problem_mark or e.context_mark
         line = mark.line + 1 if mark else 1
         raise RuleFileError([f"{path}:{line}: YAML syntax error: {e.problem or e}"]) from e
+    finally:
+        loader.dispose()
     return data, Locator(path, root)

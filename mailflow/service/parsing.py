@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 # below this many mails a batch is parsed in the poller: a worker round trip costs more
 POOL_MIN = 16
 # how much lower than the poller's the parse workers' scheduling priority is
-WORKER_NICENESS = 10
+WORKER_NICENESS = 3
 
 
 @dataclass(frozen=True)
@@ -65,16 +65,37 @@ def parse_one(raw: bytes, ctx: ParseContext) -> Parsed:
 
 
 def parse_all(raws: Sequence[bytes], ctx: ParseContext) -> list[Parsed]:
-    """Parse each of ``raws`` in order (what a worker runs on its share of a batch)."""
+    """Parse each of ``raws`` in order."""
     return [parse_one(raw, ctx) for raw in raws]
 
 
-def follow(poller: int) -> None:
-    """Worker start-up: exit as soon as the poller process ``poller`` is gone.
+class _Worker:
+    """What a parse worker process was started with: the context it parses every batch in.
+
+    Sent once, when the worker starts, rather than pickled with every share of every batch:
+    with a 2,000-person directory that was 0.3 MB, and the worker built its name index again
+    for each share (docs/benchmarks.md, Ingest).
+    """
+
+    ctx: ParseContext | None = None
+
+
+def parse_share(raws: Sequence[bytes]) -> list[Parsed]:
+    """Parse a worker's share of a batch, in the context the worker started with."""
+    assert _Worker.ctx is not None, "parse_share runs in a worker started by BatchParser"
+    return parse_all(raws, _Worker.ctx)
+
+
+def follow(poller: int, ctx: ParseContext | None = None) -> None:
+    """Worker start-up: keep ``ctx`` for the batches to come, build its name index, and exit
+    as soon as the poller process ``poller`` is gone.
 
     A poller killed outright (SIGKILL, the OOM killer) cannot stop its pool, and its workers
     would otherwise wait for work forever, keeping the forkserver alive with them.
     """
+    if ctx is not None:
+        _Worker.ctx = ctx
+        ctx.name_index  # noqa: B018  built once per worker, before its first share
     threading.Thread(target=_exit_with, args=(poller,), name="mailflow-follow", daemon=True).start()
     # the poller and the database are the pipeline's critical path (they store a batch while
     # this parses the next); on a busy machine they come first, and parsing takes what is left
@@ -139,8 +160,7 @@ class BatchParser:
         self.pooled_batches += 1
         size = -(-len(raws) // self._workers)  # ceiling: one share per worker
         futures: list[Future[list[Parsed]]] = [
-            pool.submit(parse_all, list(raws[i : i + size]), self._ctx)
-            for i in range(0, len(raws), size)
+            pool.submit(parse_share, list(raws[i : i + size])) for i in range(0, len(raws), size)
         ]
         return lambda: self._results(futures, raws)
 
@@ -171,7 +191,10 @@ class BatchParser:
             if forkserver:
                 context.set_forkserver_preload([__name__])
             self._pool = ProcessPoolExecutor(
-                self._workers, mp_context=context, initializer=follow, initargs=(os.getpid(),)
+                self._workers,
+                mp_context=context,
+                initializer=follow,
+                initargs=(os.getpid(), self._ctx),
             )
             method = context.get_start_method()
             log.debug("parsing in %d worker processes (%s)", self._workers, method)
