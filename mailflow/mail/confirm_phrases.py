@@ -187,9 +187,11 @@ _DEVICE = (
     r"iphone|ipad|android|huawei|华为|mate|荣耀|honor|小米|xiaomi|redmi|oppo|vivo|一加|oneplus"
     r"|outlook|企业微信|wecom|钉钉|dingtalk|网易|qq|foxmail|mail|手机|移动|mobile|phone|客户端|邮箱"
 )
-# A whole short line such as 发自我的iPhone, ——来自企业微信, Sent from my Huawei phone.
+# A whole short line such as 发自我的iPhone, ——来自企业微信, Sent from my Huawei phone. The
+# leading run of spaces and dashes is possessive: given back, it only tries the same words again,
+# and a line of 20,000 spaces cost minutes of backtracking (benchmarks/parse_fuzz.py found it).
 CLIENT_FOOTER = re.compile(
-    rf"^\s*[-—–_~]*\s*(?=.{{0,60}}$)(?=.*(?:{_DEVICE}))"
+    rf"^\s*+[-—–_~]*+\s*+(?=.{{0,60}}$)(?=.*(?:{_DEVICE}))"
     r"(?:发自|来自|從|从|寄自|sent\s+(?:from|via|with|using)|get\b|获取|envoy[ée]\s+de)"
     r"[\w .\-()（）']*$",
     re.IGNORECASE,

@@ -83,6 +83,7 @@ def parse_message(raw: bytes, ctx: ParseContext) -> ParsedMessage:
     )
     budget.check("reading action items")
     confirmation = read_confirmation(written, automated=reason is not None)
+    budget.check("reading confirmations")
     attachments = _attachments(parts, defects, budget)
     return ParsedMessage(
         message_id=message_id,

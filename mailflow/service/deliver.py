@@ -224,7 +224,9 @@ class _QuickRecord:
         self.entered = True
         try:
             with self.held.begin():
-                outbox.mark_sent_alone(self.held, self.job.id, self.subject, datetime.now(UTC))
+                outbox.mark_sent_alone(
+                    self.held, self.job.id, self.subject, datetime.now(UTC), self.job.context
+                )
             self.done = True
         except Exception as e:
             log.warning("outbox %s was sent; recording it at once failed: %s", self.job.id, e)

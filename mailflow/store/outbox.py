@@ -140,19 +140,28 @@ def release(session: Session, outbox_ids: Iterable[int]) -> None:
         )
 
 
-def mark_sent_alone(session: Session, outbox_id: int, subject: str, now: datetime) -> None:
+def mark_sent_alone(
+    session: Session,
+    outbox_id: int,
+    subject: str,
+    now: datetime,
+    context: dict[str, Any] | None = None,
+) -> None:
     """Record that the transport accepted a mail whose row has no recipient lines (no
-    recipient was ever answered for alone): one UPDATE, the same outcome as ``mark_sent``."""
+    recipient was ever answered for alone): one UPDATE, the same outcome as ``mark_sent``,
+    one-time secrets of ``context`` (the row's, as claimed) forgotten in the same statement."""
+    values: dict[str, Any] = {
+        "status": OUTBOX_SENT,
+        "subject": subject,
+        "claimed_until": None,
+        "sent_at": func.coalesce(OutboxMail.sent_at, literal(now, UtcDateTime())),
+        "last_error": None,
+    }
+    scrubbed = without_secrets(context)
+    if scrubbed is not None:
+        values["context"] = scrubbed
     session.execute(
-        update(OutboxMail)
-        .where(OutboxMail.id == outbox_id)
-        .values(
-            status=OUTBOX_SENT,
-            subject=subject,
-            claimed_until=None,
-            sent_at=func.coalesce(OutboxMail.sent_at, literal(now, UtcDateTime())),
-            last_error=None,
-        ),
+        update(OutboxMail).where(OutboxMail.id == outbox_id).values(**values),
         execution_options={"synchronize_session": False},
     )
 
@@ -196,18 +205,25 @@ def mark_failed(session: Session, outbox_id: int, error: str, now: datetime) -> 
     return row
 
 
+def without_secrets(context: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Return ``context`` with its one-time secrets (``SECRET_CONTEXT``) replaced by
+    ``SCRUBBED``, or None when it holds none (nothing to write)."""
+    scrubbed = dict(context or {})
+    changed = False
+    for outer, inner in SECRET_CONTEXT:
+        part = scrubbed.get(outer)
+        if isinstance(part, dict) and part.get(inner) not in (None, SCRUBBED):
+            scrubbed[outer] = {**part, inner: SCRUBBED}
+            changed = True
+    return scrubbed if changed else None
+
+
 def forget_secrets(row: OutboxMail) -> None:
     """Replace the one-time secrets in ``row``'s context (``SECRET_CONTEXT``) by ``SCRUBBED``.
     A failed sign-in mail sent again by hand then carries no link: its reader asks anew."""
-    context = dict(row.context or {})
-    changed = False
-    for outer, inner in SECRET_CONTEXT:
-        part = context.get(outer)
-        if isinstance(part, dict) and part.get(inner) not in (None, SCRUBBED):
-            context[outer] = {**part, inner: SCRUBBED}
-            changed = True
-    if changed:  # a new value: the JSON column does not see changes made inside the old one
-        row.context = context
+    scrubbed = without_secrets(row.context)
+    if scrubbed is not None:  # a new value: the JSON column does not see changes inside the old
+        row.context = scrubbed
 
 
 def reopen(session: Session, outbox_id: int, now: datetime) -> OutboxMail | None:

@@ -98,6 +98,9 @@ COSTLY = {
     ),
     "holiday_words_repeated": mail("请十一后交，春节前交，节后第一个工作日交。" * 3_000),
     "a_megabyte_of_task_sentences": mail("请张三于10月15日前提交测试报告。\n" * 60_000),
+    # the client-footer pattern backtracked over a run of spaces: minutes (parse_fuzz, spam.eml)
+    "a_line_of_twenty_thousand_spaces": mail("已阅\n" + " " * 20_000 + "\n谢谢"),
+    "spaces_and_dashes_alternating": mail("收到\n" + " -" * 10_000 + "\n"),
 }
 
 
