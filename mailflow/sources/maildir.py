@@ -18,7 +18,7 @@ from pathlib import Path
 
 from mailflow.errors import SourceError
 from mailflow.settings import DEFAULT_BATCH_BYTES
-from mailflow.sources.base import FetchedMail, SourceCursor
+from mailflow.sources.base import FetchedMail, SourceCursor, byte_groups
 
 FOLDER = "INBOX"
 DEFAULT_BATCH = 200
@@ -55,27 +55,17 @@ class MaildirSource:
         seen = cursor.seen_keys(FOLDER)
         entries = [(key, path) for key, path in self._entries() if key not in seen]
         self._waiting = len(entries)
-        batch: list[FetchedMail] = []
-        total = 0
-        for i, (key, path) in enumerate(entries):
-            try:
-                size = path.stat().st_size
-            except FileNotFoundError:
-                continue  # another client moved it (new/ -> cur/): found again next pass
-            if batch and (len(batch) >= self._batch_size or total + size > self._batch_bytes):
-                # handed over before the next file is read: a batch holds at most the byte
-                # budget, or one mail bigger than it
-                self._waiting = len(entries) - i
-                yield batch
-                batch, total = [], 0
-            try:  # no local name for the bytes: it would hold them into the next batch's read
-                batch.append(FetchedMail(folder=FOLDER, key=key, raw=path.read_bytes()))
-            except FileNotFoundError:
-                continue
-            total += len(batch[-1].raw)
-        if batch:
-            self._waiting = 0
-            yield batch
+        taken = 0
+        for i in range(0, len(entries), self._batch_size):
+            chunk = entries[i : i + self._batch_size]
+            for group in byte_groups(chunk, [_size(path) for _, path in chunk], self._batch_bytes):
+                taken += len(group)
+                self._waiting = len(entries) - taken
+                # each file is read only once the batch before it was handed over and let go
+                batch = _read_all(group)
+                if batch:
+                    yield batch
+                del batch
 
     def _entries(self) -> list[tuple[str, Path]]:
         """Return (unique name, file) pairs, oldest first; flags after ':' are not the key."""
@@ -125,3 +115,23 @@ def _delivered_at(key: str, entry: os.DirEntry[str]) -> float:
     """Return the delivery time: Maildir names start with it; a copied file keeps it, mtime not."""
     head = key.split(".", 1)[0]
     return float(head) if head.isdigit() else entry.stat().st_mtime
+
+
+def _size(path: Path) -> int:
+    """Return the file's size in bytes; 0 for a file another client moved away meanwhile."""
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:
+        return 0
+
+
+def _read_all(group: Sequence[tuple[str, Path]]) -> list[FetchedMail]:
+    """Return the mails of ``group``'s files, without those another client moved away meanwhile
+    (new/ -> cur/): they are found again next pass."""
+    mails = []
+    for key, path in group:
+        try:
+            mails.append(FetchedMail(folder=FOLDER, key=key, raw=path.read_bytes()))
+        except FileNotFoundError:
+            continue
+    return mails
