@@ -15,7 +15,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from mailflow.mail.calendar import BusinessCalendar
 from mailflow.rulebook.duration import parse_duration
 from mailflow.rulebook.parse_settings import parse_context
-from mailflow.service.clock_mail import ClockSweep, Due, due_mail, sweep_clocks
+from mailflow.service.clock_mail import due_mail, sweep_clocks
+from mailflow.service.clock_sweep import ClockSweep, Due
 from mailflow.service.clock_windows import before, instants_due, reach
 from mailflow.service.decide import due_after
 from mailflow.service.outmail import key_of
