@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import case, func, literal, select, update
+from sqlalchemy import Table, bindparam, case, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -149,21 +149,33 @@ def mark_sent_alone(
 ) -> None:
     """Record that the transport accepted a mail whose row has no recipient lines (no
     recipient was ever answered for alone): one UPDATE, the same outcome as ``mark_sent``,
-    one-time secrets of ``context`` (the row's, as claimed) forgotten in the same statement."""
-    values: dict[str, Any] = {
-        "status": OUTBOX_SENT,
-        "subject": subject,
-        "claimed_until": None,
-        "sent_at": func.coalesce(OutboxMail.sent_at, literal(now, UtcDateTime())),
-        "last_error": None,
-    }
+    one-time secrets of ``context`` (the row's, as claimed) forgotten in the same statement.
+
+    A Core statement on the table, not an ORM update: it runs once per mail sent, and the ORM's
+    bulk-update machinery costs about half a millisecond of CPU more each time."""
     scrubbed = without_secrets(context)
-    if scrubbed is not None:
-        values["context"] = scrubbed
-    session.execute(
-        update(OutboxMail).where(OutboxMail.id == outbox_id).values(**values),
-        execution_options={"synchronize_session": False},
+    params: dict[str, Any] = {"row_id": outbox_id, "subject": subject, "now": now}
+    if scrubbed is None:
+        session.execute(_SENT_ALONE, params)
+    else:
+        session.execute(
+            _SENT_ALONE.values(context=bindparam("context", type_=_OUTBOX.c.context.type)),
+            params | {"context": scrubbed},
+        )
+
+
+_OUTBOX = cast(Table, OutboxMail.__table__)
+_SENT_ALONE = (
+    update(_OUTBOX)
+    .where(_OUTBOX.c.id == bindparam("row_id"))
+    .values(
+        status=OUTBOX_SENT,
+        subject=bindparam("subject"),
+        claimed_until=None,
+        sent_at=func.coalesce(_OUTBOX.c.sent_at, bindparam("now", type_=UtcDateTime())),
+        last_error=None,
     )
+)
 
 
 def mark_sent(session: Session, outbox_id: int, subject: str, now: datetime) -> None:
