@@ -48,6 +48,8 @@ class Received:
     data: bytes
     # time.monotonic() when the server accepted the DATA (benchmarks measure latency with it)
     accepted_monotonic_s: float = field(default_factory=time.monotonic, compare=False)
+    # time.time() of the same moment, to compare with times other processes wrote down
+    accepted_wall_s: float = field(default_factory=time.time, compare=False)
 
     @property
     def message(self) -> EmailMessage:
