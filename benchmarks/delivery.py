@@ -207,7 +207,7 @@ class Workers:
         if self.py_spy:
             self.spy = subprocess.Popen(
                 [self.py_spy, "record", "--pid", str(self.procs[0].pid), "--nonblocking",
-                 "--rate", "200", "--format", "raw", "-o", str(self.profile)],
+                 "--rate", "200", "--format", "raw", "--gil", "-o", str(self.profile)],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             )  # fmt: skip
 
@@ -271,15 +271,17 @@ def measure_mailflow(sink, env: dict[str, str], args, work: Path, database_url: 
     workers.start(args.redis_db)
     sink.reset()
     startup_cpu = sum(_proc_cpu_s(p.pid) for p in workers.procs)
+    enqueuer = dispatcher(env["MAILFLOW_BROKER_URL"])  # its imports are not the server's CPU
     server_cpu = _cpu_self()
     try:
-        with dispatcher(env["MAILFLOW_BROKER_URL"]) as d:
+        with enqueuer as d:
             start = time.monotonic()
             d.enqueue(ids)
             enqueued_s = time.monotonic() - start
             complete = sink.wait_for_count(len(ids), args.timeout)
         last = max((m.accepted_monotonic_s for m in sink.received), default=start)
         server_cpu = _cpu_self() - server_cpu
+        postgres_cpu = backends_cpu_s(database_url)
     finally:
         exits = workers.stop()
     status = outbox_status(database_url)
@@ -290,8 +292,31 @@ def measure_mailflow(sink, env: dict[str, str], args, work: Path, database_url: 
               len(sink.received), last - start, note)  # fmt: skip
     row.extra = {"enqueue_s": enqueued_s, "sessions": len(sink.sessions),
                  "worker_cpu_s": workers.cpu_s - startup_cpu, "server_cpu_s": server_cpu,
-                 "worker_startup_cpu_s": startup_cpu}  # fmt: skip
+                 "worker_startup_cpu_s": startup_cpu,
+                 "postgres_cpu_s": postgres_cpu}  # fmt: skip
     return row, exits, workers
+
+
+def backends_cpu_s(database_url: str) -> float:
+    """Return the CPU seconds the PostgreSQL backends serving the benchmark database used so
+    far (the workers' connections, start-up included; read from /proc, same machine)."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            pids = list(conn.scalars(text(
+                "SELECT pid FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()")))  # fmt: skip
+    finally:
+        engine.dispose()
+    total = 0.0
+    for pid in pids:
+        try:
+            total += _proc_cpu_s(int(pid))
+        except OSError:  # the backend ended meanwhile
+            continue
+    return total
 
 
 def _cpu_self() -> float:
@@ -342,8 +367,9 @@ async def _raw_send(mails, host: str, port: int, cafile: str, reuse: bool) -> fl
 def raw_child(path: str, host: str, port: str, cafile: str, mode: str) -> None:
     """The baseline, run in its own process; prints its wall time as JSON."""
     mails = pickle.loads(Path(path).read_bytes())
+    before = _cpu_self()
     seconds = asyncio.run(_raw_send(mails, host, int(port), cafile, mode == "reuse"))
-    print(json.dumps({"mails": len(mails), "seconds": seconds}))
+    print(json.dumps({"mails": len(mails), "seconds": seconds, "cpu_s": _cpu_self() - before}))
 
 
 def measure_raw(sink, smtp, mails, work: Path, reuse: bool) -> Row:
@@ -355,14 +381,18 @@ def measure_raw(sink, smtp, mails, work: Path, reuse: bool) -> Row:
     sink.reset()
     cmd = [sys.executable, __file__, "--raw-child", str(path), smtp.host, str(smtp.port),
            str(smtp.cafile), mode]  # fmt: skip
+    server_cpu = _cpu_self()
     done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    server_cpu = _cpu_self() - server_cpu
     if done.returncode != 0:
         raise SystemExit(f"raw baseline failed:\n{done.stderr}")
     result = json.loads(done.stdout.strip().splitlines()[-1])
     note = f"{len(sink.sessions)} SMTP sessions; server received {len(sink.received)}"
     what = ("raw aiosmtplib: 8 connections kept open" if reuse
             else "raw aiosmtplib: 8 concurrent, a new connection per mail")  # fmt: skip
-    return Row(what, result["mails"], result["seconds"], note)
+    row = Row(what, result["mails"], result["seconds"], note)
+    row.extra = {"client_cpu_s": result["cpu_s"], "server_cpu_s": server_cpu}
+    return row
 
 
 # ---------------------------------------------------------------- profile
@@ -383,7 +413,7 @@ def summarise_profile(path: Path, top: int = 25) -> list[str]:
         for name in set(frames):
             inclusive[name] += int(count)
     share = max(total, 1)
-    lines = [f"{total} CPU samples at 200 Hz of worker 1 (all threads); inclusive:"]
+    lines = [f"{total} samples at 200 Hz of worker 1, of the thread holding the GIL; inclusive:"]
     lines += [f"{n / share:6.1%}  {name}" for name, n in inclusive.most_common(top)]
     lines.append("own samples (the function itself was running):")
     lines += [f"{n / share:6.1%}  {name}" for name, n in own.most_common(top)]
@@ -464,6 +494,8 @@ def main() -> None:
             row, exits, workers = measure_mailflow(smtp.sink, env, args, work, pg_url)
             print(f"{row.what}: {row.mails} mails in {row.seconds:.2f} s, {row.rate:.0f}/s")
             problems = delivery_problems(smtp.sink, pg_url, args.rows)
+            row.extra |= record_gaps(smtp.sink, pg_url)
+            print(gap_line(row))
             mails = [(m.mail_from, m.rcpt_tos, m.data) for m in smtp.sink.received]
             rows = [row]
             for reuse in () if args.skip_raw else (True, False):
@@ -481,6 +513,44 @@ def main() -> None:
     finally:
         flush_redis(args.redis_db)
         shutil.rmtree(work, ignore_errors=True)
+
+
+def record_gaps(sink, database_url: str) -> dict[str, float]:
+    """Return percentiles of the ms from the server's acceptance of a mail to the moment the
+    worker began recording it (the row's ``sent_at``, taken just before its UPDATE): the part
+    of the kill -9 resend window spent in the worker. The UPDATE, once written to PostgreSQL's
+    socket, commits even if the worker dies then (PostgreSQL finishes a statement it received)."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            sent = dict(conn.execute(text(
+                "SELECT message_id, extract(epoch FROM sent_at) FROM outbox"
+                " WHERE sent_at IS NOT NULL")).all())  # fmt: skip
+    finally:
+        engine.dispose()
+    gaps = sorted(
+        (float(sent[mid]) - mail.accepted_wall_s) * 1000
+        for mid, mail in zip(message_ids(sink), list(sink.received), strict=True)
+        if mid in sent
+    )
+    if not gaps:
+        return {}
+    at = lambda q: gaps[min(len(gaps) - 1, int(q * len(gaps)))]  # noqa: E731
+    return {"record_gap_mean_ms": sum(gaps) / len(gaps), "record_gap_p50_ms": at(0.5),
+            "record_gap_p90_ms": at(0.9), "record_gap_p99_ms": at(0.99),
+            "record_gap_max_ms": gaps[-1]}  # fmt: skip
+
+
+def gap_line(row: Row) -> str:
+    x = row.extra
+    if "record_gap_p50_ms" not in x:
+        return "acceptance → record: no sent_at found"
+    return (f"server's acceptance → the worker starts recording (sent_at): mean"
+            f" {x['record_gap_mean_ms']:.2f} ms, p50"
+            f" {x['record_gap_p50_ms']:.2f} ms, p90 {x['record_gap_p90_ms']:.2f} ms, p99"
+            f" {x['record_gap_p99_ms']:.2f} ms, max {x['record_gap_max_ms']:.1f} ms")  # fmt: skip
 
 
 def delivery_problems(sink, database_url: str, rows: int) -> list[str]:
@@ -539,6 +609,23 @@ def run_kills(sink, env: dict[str, str], args, work: Path, database_url: str) ->
     return found
 
 
+def cpu_lines(mf: Row, raw: Row) -> str:
+    """What the CPU alone allows on this machine's cores: ms of CPU per mail on each side."""
+    n, m = max(mf.mails, 1), max(raw.mails, 1)
+    worker = mf.extra["worker_cpu_s"] / n * 1000
+    pg = mf.extra.get("postgres_cpu_s", 0.0) / n * 1000
+    server = mf.extra["server_cpu_s"] / n * 1000
+    client = raw.extra["client_cpu_s"] / m * 1000
+    raw_server = raw.extra["server_cpu_s"] / m * 1000
+    ms = 1000 * (os.cpu_count() or 1)
+    ours, theirs = worker + pg + server, client + raw_server
+    return (f"CPU per mail: mailflow {ours:.2f} ms (workers {worker:.2f}, PostgreSQL backends"
+            f" {pg:.2f}, SMTP server {server:.2f}); raw {theirs:.2f} ms (client {client:.2f},"
+            f" SMTP server {raw_server:.2f}). On {os.cpu_count()} cores the CPU alone allows"
+            f" {ms / ours:.0f}/s and {ms / theirs:.0f}/s: a ratio of"
+            f" {theirs / ours:.0%}")  # fmt: skip
+
+
 def report(
     args, rows: list[Row], mails, exits, profile: list[str], loads, killed: KillReport | None
 ) -> None:
@@ -568,6 +655,7 @@ def report(
         print(f"worker {n}: SIGTERM → {state}")
     if len(rows) > 1 and rows[1].rate:
         print(f"mailflow reaches {mf.rate / rows[1].rate:.0%} of raw aiosmtplib with reuse")
+        print(cpu_lines(mf, rows[1]))
     if killed is not None:
         print("\n".join(kill_lines(killed, args.kill_window)))
     if profile:

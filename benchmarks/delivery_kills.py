@@ -45,6 +45,10 @@ class KillReport:
     # for each resend: ms from the server accepting the first copy to the kill that followed
     # (short: the client was still waiting for the server's 250; long: it had not recorded)
     resend_gaps_ms: list[float] = field(default_factory=list)
+    # for each resend: ms from the kill before the first copy's acceptance to it (None: no kill
+    # before). A mail accepted just after a kill is the dead worker's last mail, whose final
+    # bytes were on their way: no client can record it
+    resend_after_kill_ms: list[float | None] = field(default_factory=list)
     lost: list[str] = field(default_factory=list)
     not_sent: dict[str, int] = field(default_factory=dict)  # rows left in another status
     seconds: float = 0.0
@@ -130,25 +134,33 @@ def measure_kills(
     report.received = len(received)
     report.resent_ids = sorted(mid for mid, c in counts.items() if c > 1)
     report.resends = sum(c - 1 for c in counts.values())
-    report.resend_gaps_ms = _gaps(sink, received, set(report.resent_ids), kill_times)
+    report.resend_gaps_ms, report.resend_after_kill_ms = _gaps(
+        sink, received, set(report.resent_ids), kill_times
+    )
     report.lost = sorted(expected - set(counts))
     rows = sql("SELECT status, count(*) FROM outbox WHERE status <> 'sent' GROUP BY status", None)
     report.not_sent = {str(status): int(c) for status, c in rows}
     return report
 
 
-def _gaps(sink: Any, ids: list[str], resent: set[str], kill_times: list[float]) -> list[float]:
-    """Return, per resend, the ms from the first copy's acceptance to the next kill."""
+def _gaps(
+    sink: Any, ids: list[str], resent: set[str], kill_times: list[float]
+) -> tuple[list[float], list[float | None]]:
+    """Return, per resend, the ms from the first copy's acceptance to the next kill, and the
+    ms from the kill before that acceptance to it (None when no kill came before)."""
     first: dict[str, float] = {}
     for mid, mail in zip(ids, list(sink.received), strict=True):
         if mid in resent and mid not in first:
             first[mid] = mail.accepted_monotonic_s
-    gaps = []
+    gaps: list[float] = []
+    after: list[float | None] = []
     for at in sorted(first.values()):
-        after = [k for k in kill_times if k >= at]
-        if after:
-            gaps.append(round((after[0] - at) * 1000, 1))
-    return gaps
+        later = [k for k in kill_times if k >= at]
+        earlier = [k for k in kill_times if k < at]
+        if later:
+            gaps.append(round((later[0] - at) * 1000, 1))
+            after.append(round((at - earlier[-1]) * 1000, 1) if earlier else None)
+    return gaps, after
 
 
 def _fresh_generation(
@@ -179,6 +191,17 @@ def kill_lines(report: KillReport, window_s: float) -> list[str]:
         ),
         f"lost (a Message-ID the server never received): {len(report.lost)}",
     ]
+    if report.resent_ids:
+        # a kill comes at most window_s after the worker's first mail, and a worker starts
+        # seconds after the kill before it: an acceptance within a second after a kill is the
+        # dead worker's own last mail, which the server got to after the kill
+        dead = [a for a in report.resend_after_kill_ms if a is not None and a < 1000.0]
+        alive = len(report.resend_gaps_ms) - len(dead)
+        lines.append(
+            f"of the resends, {len(dead)} were accepted by the server after the kill (within"
+            f" {max(dead, default=0.0):.0f} ms of it: the dead worker's final bytes), and"
+            f" {alive} before it (accepted, not yet recorded when the worker died)"
+        )
     if report.not_sent:
         lines.append(f"rows not sent at the end: {report.not_sent}")
     return lines

@@ -285,7 +285,7 @@ class _Job:
     has_lines: bool  # some recipient was answered for alone (a partial refusal) before
 
     @classmethod
-    def of(cls, row: OutboxMail, envelope: list[str], has_lines: bool = False) -> _Job:
+    def of(cls, row: outbox.Claimed, envelope: list[str], has_lines: bool = False) -> _Job:
         return cls(
             row.id,
             row.kind,

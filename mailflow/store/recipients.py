@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Select, select, update
 from sqlalchemy.orm import Session
@@ -122,7 +122,17 @@ def of_rows(session: Session, outbox_ids: Iterable[int]) -> dict[int, list[Outbo
     return found
 
 
-def _fields(row: OutboxMail) -> list[tuple[str, str]]:
+class Addressed(Protocol):
+    """A row's To and Cc: an outbox row, or what delivery claimed of one."""
+
+    @property
+    def to_addrs(self) -> list[str]: ...
+
+    @property
+    def cc_addrs(self) -> list[str]: ...
+
+
+def _fields(row: Addressed) -> list[tuple[str, str]]:
     """Return each distinct recipient with To or Cc, To first."""
     seen: set[str] = set()
     out = []
@@ -134,6 +144,6 @@ def _fields(row: OutboxMail) -> list[tuple[str, str]]:
     return out
 
 
-def envelope(row: OutboxMail, done: set[str]) -> list[str]:
+def envelope(row: Addressed, done: set[str]) -> list[str]:
     """Return the distinct recipients of ``row`` not in ``done`` (lower case), To first."""
     return [address for address, _field in _fields(row) if address.lower() not in done]

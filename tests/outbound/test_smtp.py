@@ -89,6 +89,30 @@ def test_sends_outside_a_batch_keep_the_session_alive(smtp_server: SmtpServer) -
     assert len(smtp_server.sink.sessions) == 1
 
 
+def test_a_session_dropped_unseen_is_replaced_for_the_same_mail(smtp_server: SmtpServer) -> None:
+    """Mail after mail, the session is reused without a NOOP; when the server has dropped it
+    (it closes at the next MAIL), the mail goes out at once on a fresh session, once."""
+    t = transport(smtp_server)
+    t.send(mail(1), SENDER, [TO])
+    smtp_server.sink.drop_next(1)
+    t.send(mail(2), SENDER, [TO])
+    t.close()
+    assert [m.data for m in smtp_server.sink.received] == [mail(1), mail(2)]
+    assert t.connections_opened == 2
+
+
+def test_a_second_drop_is_a_transient_error(smtp_server: SmtpServer) -> None:
+    """The fresh session is tried once: dropped again, the send fails for a later retry."""
+    t = transport(smtp_server)
+    t.send(mail(1), SENDER, [TO])
+    smtp_server.sink.drop_next(2)
+    with pytest.raises(TransientSendError):
+        t.send(mail(2), SENDER, [TO])
+    t.send(mail(3), SENDER, [TO])
+    t.close()
+    assert [m.data for m in smtp_server.sink.received] == [mail(1), mail(3)]
+
+
 def test_sends_from_many_threads_share_the_transport(smtp_server: SmtpServer) -> None:
     """Worker threads may share one transport; each mail arrives once."""
     t = transport(smtp_server)

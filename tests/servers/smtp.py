@@ -48,6 +48,8 @@ class Received:
     data: bytes
     # time.monotonic() when the server accepted the DATA (benchmarks measure latency with it)
     accepted_monotonic_s: float = field(default_factory=time.monotonic, compare=False)
+    # time.time() of the same moment, to compare with times other processes wrote down
+    accepted_wall_s: float = field(default_factory=time.time, compare=False)
 
     @property
     def message(self) -> EmailMessage:
@@ -65,6 +67,7 @@ class Sink:
     sessions: list[tuple[str, int]] = field(default_factory=list)
     refusals: dict[str, str] = field(default_factory=dict)
     _failures: list[str] = field(default_factory=list)
+    _drops: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _arrival: threading.Condition = field(default_factory=threading.Condition)
 
@@ -78,6 +81,12 @@ class Sink:
         with self._lock:
             self._failures.extend([reply] * times)
 
+    def drop_next(self, times: int) -> None:
+        """Close the connection, unanswered, on the next ``times`` MAIL commands (a session
+        that died between two mails without the client seeing it)."""
+        with self._lock:
+            self._drops += times
+
     def refuse(self, address: str, reply: str = "550 5.1.1 No such user") -> None:
         """Answer RCPT TO for ``address`` with ``reply`` from now on."""
         self.refusals[address.lower()] = reply
@@ -89,11 +98,16 @@ class Sink:
             self.sessions.clear()
             self.refusals.clear()
             self._failures.clear()
+            self._drops = 0
 
     async def handle_MAIL(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
     ) -> str:
         with self._lock:
+            if self._drops:
+                self._drops -= 1
+                server.transport.close()
+                return OK  # never written: the connection is closed
             if self._failures:
                 return self._failures.pop(0)
             if session.peer not in self.sessions:

@@ -5,10 +5,11 @@ first use (after any fork: the Dramatiq CLI forks workers) and restarted if the 
 changes. Callers in any thread, including one that already runs an event loop, submit coroutines
 to it and wait with a deadline, so one SMTP connection can outlive a single call: inside
 ``batch()`` every send reuses it; outside, the session stays open ``keepalive_s`` for the next
-send (checked with NOOP first), then QUIT. Sends on one instance are
-serialised (SMTP carries one transaction at a time); for parallel delivery use one instance per
-worker thread. TLS is never left to chance: STARTTLS is required (``start_tls=True``) unless the
-URL says ``security=none``, and ``smtps://`` is implicit TLS.
+send (checked with NOOP first unless the last mail went out less than ``FRESH_S`` ago), then
+QUIT. Sends on one instance are serialised (SMTP carries one transaction at a time); for
+parallel delivery use one instance per worker thread. TLS is never left to chance: STARTTLS
+is required (``start_tls=True``) unless the URL says ``security=none``, and ``smtps://`` is
+implicit TLS.
 
 Library exceptions stop here, translated by ``translate_error``. The password lives in one
 private attribute and appears in no message or repr; so do OAuth2 access tokens
@@ -87,6 +88,10 @@ def _serve(loop: asyncio.AbstractEventLoop) -> None:
 
 # a session left open between sends outside a batch (worker threads send one mail at a time)
 KEEPALIVE_S = 30.0
+# a session used this recently is reused without a NOOP first (a worker thread sending mail
+# after mail): a server that closed it in between is seen as closed; one that drops it at the
+# next command is replaced at once, and the mail sent on a fresh session
+FRESH_S = 2.0
 
 
 class SmtpTransport:
@@ -113,6 +118,7 @@ class SmtpTransport:
         self._loop = _LoopThread(f"smtp {url.name}")
         self._keepalive_s = keepalive_s
         self._idle: asyncio.TimerHandle | None = None
+        self._last_sent = float("-inf")  # the event loop's time of the last mail sent
         self._tls = _tls_context(url) if url.security is not Security.NONE else None
         self.connections_opened = 0  # how many SMTP sessions this instance started
 
@@ -186,11 +192,20 @@ class SmtpTransport:
         on_accepted: Callable[[], None] | None = None,
     ) -> dict[str, tuple[int, str]]:
         self._cancel_idle()
-        client = await self._usable_client()
+        client, unchecked = await self._usable_client()
         try:
             if client is None:
                 client = self._client = await self._connect()
-            errors, _reply = await client.sendmail(sender, recipients, raw)
+            try:
+                errors, _reply = await client.sendmail(sender, recipients, raw)
+            except (aiosmtplib.SMTPServerDisconnected, ConnectionError):
+                if not unchecked:
+                    raise
+                # the reused session had died unseen: the same mail on a fresh one, once
+                client.close()
+                client = self._client = None
+                client = self._client = await self._connect()
+                errors, _reply = await client.sendmail(sender, recipients, raw)
         except BaseException:  # also a cancellation after the caller's deadline
             self._client = None
             if client is not None:
@@ -198,28 +213,30 @@ class SmtpTransport:
             raise
         if on_accepted is not None and not errors:
             on_accepted()  # before anything else: the mail is out, the caller records it now
+        loop = asyncio.get_running_loop()
+        self._last_sent = loop.time()
         if self._depth == 0:
             if self._keepalive_s > 0:
-                loop = asyncio.get_running_loop()
                 self._idle = loop.call_later(self._keepalive_s, self._quit_later)
             else:
                 await self._quit()
         return {address: (r.code, r.message) for address, r in errors.items()}
 
-    async def _usable_client(self) -> aiosmtplib.SMTP | None:
-        """Return the open session if the server still answers NOOP on it, else None."""
+    async def _usable_client(self) -> tuple[aiosmtplib.SMTP | None, bool]:
+        """Return the open session, or None when there is none or it no longer answers NOOP;
+        and whether it is reused unchecked (inside a batch, or sent on a moment ago)."""
         client = self._client
         if client is None or not client.is_connected:
-            return None
-        if self._depth > 0:
-            return client  # inside a batch the session was just used
+            return None, False
+        if self._depth > 0 or asyncio.get_running_loop().time() - self._last_sent < FRESH_S:
+            return client, True
         try:
             await client.noop()
         except (aiosmtplib.SMTPException, OSError):
             self._client = None
             client.close()
-            return None
-        return client
+            return None, False
+        return client, False
 
     def _cancel_idle(self) -> None:
         if self._idle is not None:
