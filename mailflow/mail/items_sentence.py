@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from itertools import pairwise
 
-from mailflow.mail.dates import find_deadline
+from mailflow.mail.dates import find_deadline, may_hold_deadline
 from mailflow.mail.items_base import (
     LIST_MARKER,
     Draft,
@@ -329,6 +329,8 @@ def read_sentences(lines: Sequence[str], skip: set[int], reading: Reading) -> li
         for sentence in _SENTENCE.findall(LIST_MARKER.sub("", line, count=1)):
             if _REFERENCE.match(sentence.strip()) or _DONE.search(sentence):
                 continue
+            if not (listed or _LATIN.search(sentence) or may_hold_deadline(sentence)):
+                continue  # prose needs a deadline (``_wanted``), and none can be in it
             for unit in units(sentence, reading):
                 p = english(unit, reading) or analyse(unit, reading, listed=listed)
                 if _wanted(p, listed) and not (p.owner is None and _PROMISE.search(unit)):
