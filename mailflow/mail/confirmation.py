@@ -44,6 +44,7 @@ from mailflow.mail.confirm_phrases import (
     TRADITIONAL,
 )
 from mailflow.mail.model import ACK, Confirmation
+from mailflow.mail.triggers import may_match, required
 
 MAX_TEXT_CHARS = 200
 # A confirmation is said near the top of a reply; reading further only costs time on huge mail.
@@ -57,6 +58,11 @@ _EMOJI = re.compile(
     "[\U0001f000-\U0001faff\u2600-\u27bf\u2b00-\u2bff\ufe0f\u200d\u20e3\u3030\u303d]"
     r"|\[[\u4e00-\u9fffA-Za-z]{1,4}\]"
 )
+# the characters each pattern cannot match without (``triggers``): most clauses lack them, and
+# testing that is far cheaper than running the pattern
+_EMOJI_NEEDS, _NEUTRAL_NEEDS, _NEGATED_NEEDS = map(required, (_EMOJI, NEUTRAL, NEGATED_OBJECTION))
+_QUESTION_END_NEEDS, _QUESTION_START_NEEDS = required(QUESTION_END), required(QUESTION_START)
+_KINDS = tuple((kind, pattern, required(pattern)) for kind, pattern in KINDS)
 
 
 def read_confirmation(new_text: str, *, automated: bool = False) -> Confirmation | None:
@@ -97,7 +103,7 @@ def sentences(text: str) -> list[str]:
 def sentence_kind(sentence: str) -> str | None:
     """Return the strongest confirmation kind one sentence carries, or None."""
     plain = _plain(sentence)
-    if QUESTION_END.search(plain) or QUESTION_START.search(plain):
+    if _question(plain, set(plain)):
         return None
     best: str | None = None
     for clause in _CLAUSE_BREAK.split(plain):
@@ -110,21 +116,35 @@ def sentence_kind(sentence: str) -> str | None:
 def clause_kind(clause: str) -> str | None:
     """Return the strongest kind one clause states, minding negation and conditions."""
     clause = _plain(clause).strip(_TRAILING)
-    if not clause or QUESTION_END.search(clause) or QUESTION_START.search(clause):
+    chars = {*clause, _MASK}  # what the clause holds now and after masking
+    if not clause or _question(clause, chars):
         return None
-    clause = _mask(NEUTRAL, clause)
-    acked = _states(NEGATED_OBJECTION, clause)
-    clause = _mask(NEGATED_OBJECTION, clause)
-    for kind, pattern in KINDS:
-        if _states(pattern, clause):
+    if may_match(_NEUTRAL_NEEDS, chars):
+        clause = _mask(NEUTRAL, clause)
+    acked = False
+    if may_match(_NEGATED_NEEDS, chars):
+        acked = _states(NEGATED_OBJECTION, clause)
+        clause = _mask(NEGATED_OBJECTION, clause)
+    for kind, pattern, needs in _KINDS:
+        if may_match(needs, chars) and _states(pattern, clause):
             return kind
     return ACK if acked else None
+
+
+def _question(text: str, chars: set[str]) -> bool:
+    """Return whether ``text`` (made of ``chars``) is a question."""
+    if may_match(_QUESTION_END_NEEDS, chars) and QUESTION_END.search(text):
+        return True
+    return may_match(_QUESTION_START_NEEDS, chars) and QUESTION_START.search(text) is not None
 
 
 def _plain(text: str) -> str:
     """Return ``text`` in simplified script without emoji and emoticons, spaces collapsed,
     trailing noise trimmed."""
-    return " ".join(_EMOJI.sub(" ", text.translate(TRADITIONAL)).split()).rstrip(_TRAILING)
+    text = text.translate(TRADITIONAL)
+    if may_match(_EMOJI_NEEDS, set(text)):
+        text = _EMOJI.sub(" ", text)
+    return " ".join(text.split()).rstrip(_TRAILING)
 
 
 def _states(pattern: re.Pattern[str], clause: str) -> bool:
