@@ -49,6 +49,9 @@ from mailflow.mail.triggers import may_match, required
 MAX_TEXT_CHARS = 200
 # A confirmation is said near the top of a reply; reading further only costs time on huge mail.
 MAX_READ_CHARS = 20_000
+# A sign-off, a client footer or a quoted mail's header is a short line: the line patterns read
+# this much of a line, so no pattern's work grows with a longer one (as in items.py)
+MAX_LINE_CHARS = 2_000
 _SENTENCE_END = re.compile(r"(?<=[。！？!?；;])|\n|(?<=\.)\s+")
 _CLAUSE_BREAK = re.compile(r"[，,：:、（）()]")
 _TRAILING = "。.!！；;~～… \t"
@@ -88,9 +91,10 @@ def written_part(text: str) -> str:
     client footers and ``>`` quoted lines (a safety net for what quote stripping left in)."""
     kept: list[str] = []
     for line in text.splitlines():
-        if SIGN_OFF.match(line) or REPLY_HEADER.match(line):
+        head = line[:MAX_LINE_CHARS]
+        if SIGN_OFF.match(head) or REPLY_HEADER.match(head):
             break
-        if not (CLIENT_FOOTER.match(line) or line.lstrip().startswith(">")):
+        if not (CLIENT_FOOTER.match(head) or line.lstrip().startswith(">")):
             kept.append(line)
     return "\n".join(kept).strip()
 
@@ -107,7 +111,8 @@ def sentence_kind(sentence: str) -> str | None:
         return None
     best: str | None = None
     for clause in _CLAUSE_BREAK.split(plain):
-        kind = clause_kind(clause.strip())
+        # a piece of plain text is plain already: _plain would only trim its end again
+        kind = _plain_clause_kind(clause.strip().strip(_TRAILING))
         if kind and (best is None or RANK[kind] > RANK[best]):
             best = kind
     return best
@@ -115,7 +120,11 @@ def sentence_kind(sentence: str) -> str | None:
 
 def clause_kind(clause: str) -> str | None:
     """Return the strongest kind one clause states, minding negation and conditions."""
-    clause = _plain(clause).strip(_TRAILING)
+    return _plain_clause_kind(_plain(clause).strip(_TRAILING))
+
+
+def _plain_clause_kind(clause: str) -> str | None:
+    """``clause_kind`` of a clause already plain (``_plain``) and trimmed."""
     chars = {*clause, _MASK}  # what the clause holds now and after masking
     if not clause or _question(clause, chars):
         return None
