@@ -274,6 +274,12 @@ _FORMS = (
         needs_marker=True,
     ),
 )
+# a text with none of these holds no deadline: each form needs one of them (``triggers``)
+_ANY_FORM = (
+    frozenset().union(*(min(form.needs, key=len) for form in _FORMS))
+    if all(form.needs for form in _FORMS)
+    else None
+)
 _TIME = re.compile(
     r"\s*(?:[（(](?:周|星期|礼拜)[一二三四五六日天][)）]\s*)?"
     r"(?:(?P<ap>上午|早上|中午|下午|晚上|傍晚|凌晨)?\s*(?P<h>[0-2]?\d|[一二两三四五六七八九十]{1,3})\s*"
@@ -333,8 +339,10 @@ def find_deadlines(
     """
     text = text.translate(_FULLWIDTH)
     local = sent_at.astimezone(calendar.timezone) if sent_at else None
-    now = _Now(local.date() if local else None, local, calendar)
     chars = set(text)
+    if _ANY_FORM is not None and _ANY_FORM.isdisjoint(chars):
+        return ()
+    now = _Now(local.date() if local else None, local, calendar)
     found = [
         d
         for form in _FORMS
@@ -354,6 +362,8 @@ def may_hold_deadline(text: str) -> bool:
     """Return False only when ``text`` cannot hold a deadline: it has no character that any
     form of ``find_deadlines`` needs. Cheaper than looking, and never wrong when False."""
     chars = set(text.translate(_FULLWIDTH))
+    if _ANY_FORM is not None and _ANY_FORM.isdisjoint(chars):
+        return False
     return any(may_match(form.needs, chars) for form in _FORMS)
 
 
