@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mailflow.mail import confirmation, dates, items_labels, names
+from mailflow.mail import confirmation, dates, items_labels, items_sentence, names
 from mailflow.mail.triggers import may_match, required
 
 PATTERNS = [
@@ -27,6 +27,7 @@ PATTERNS = [
     confirmation.QUESTION_START,
     confirmation._EMOJI,
     items_labels._ANY_LABEL,
+    items_sentence._DONE,
 ]
 
 
