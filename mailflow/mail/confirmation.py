@@ -66,6 +66,13 @@ _EMOJI = re.compile(
 _EMOJI_NEEDS, _NEUTRAL_NEEDS, _NEGATED_NEEDS = map(required, (_EMOJI, NEUTRAL, NEGATED_OBJECTION))
 _QUESTION_END_NEEDS, _QUESTION_START_NEEDS = required(QUESTION_END), required(QUESTION_START)
 _KINDS = tuple((kind, pattern, required(pattern)) for kind, pattern in KINDS)
+# a clause with none of these can match no pattern of the grammar: each pattern needs one of them
+_CLAUSE_NEEDS = (_QUESTION_END_NEEDS, _QUESTION_START_NEEDS, _NEUTRAL_NEEDS, _NEGATED_NEEDS)
+_ANY_CLAUSE = (
+    frozenset().union(*(min(n, key=len) for n in (*_CLAUSE_NEEDS, *(k[2] for k in _KINDS))))
+    if all(_CLAUSE_NEEDS) and all(needs for _, _, needs in _KINDS)
+    else None
+)
 
 
 def read_confirmation(new_text: str, *, automated: bool = False) -> Confirmation | None:
@@ -126,6 +133,8 @@ def clause_kind(clause: str) -> str | None:
 def _plain_clause_kind(clause: str) -> str | None:
     """``clause_kind`` of a clause already plain (``_plain``) and trimmed."""
     chars = {*clause, _MASK}  # what the clause holds now and after masking
+    if _ANY_CLAUSE is not None and _ANY_CLAUSE.isdisjoint(chars):
+        return None  # most clauses: no pattern below could match
     if not clause or _question(clause, chars):
         return None
     if may_match(_NEUTRAL_NEEDS, chars):
