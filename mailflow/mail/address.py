@@ -95,14 +95,18 @@ def _entry(chunk: str) -> tuple[tuple[str, str], ...] | None:
         return None
 
 
+_SPECIAL = re.compile(r'[\\"(<)>,]')
+
+
 def _split_top_level(raw: str) -> list[str]:
     """Return ``raw`` split at commas outside quotes, comments and angle brackets."""
-    chunks, start, depth, quoted, escaped = [], 0, 0, False, False
-    for index, char in enumerate(raw):
-        if escaped:
-            escaped = False
-        elif char == "\\":
-            escaped = True
+    chunks, start, depth, quoted, escaped = [], 0, 0, False, -1
+    for found in _SPECIAL.finditer(raw):  # only these characters change anything
+        index, char = found.start(), found.group()
+        if index == escaped:  # the character after a backslash
+            continue
+        if char == "\\":
+            escaped = index + 1
         elif char == '"':
             quoted = not quoted
         elif not quoted and char in "(<":

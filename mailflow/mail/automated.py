@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable
 from email.message import Message
 
-from mailflow.mail.header import first_raw
+from mailflow.mail.header import unfold
 from mailflow.mail.mime import leaves
 from mailflow.mail.model import Address
 
@@ -75,29 +75,32 @@ def automated_reason(
     msg: Message, sender: Address | None, subject: str, own: Iterable[str]
 ) -> str | None:
     """Return why ``msg`` is automatic mail (a short code-like phrase), or None for a person's."""
+    first: dict[str, str] = {}  # each header's first raw value, by lower-case name
+    for name, value in msg.raw_items():
+        first.setdefault(name.lower(), value)
     return (
-        _header_reason(msg)
+        _header_reason(first)
         or _report_reason(msg)
-        or _sender_reason(msg, sender, own)
+        or _sender_reason(first, sender, own)
         or _subject_reason(subject)
-        or _marker_reason(msg, _EXCHANGE_MARKERS)
+        or _marker_reason(first, _EXCHANGE_MARKERS)
     )
 
 
-def _header_reason(msg: Message) -> str | None:
-    auto = _value(msg, "Auto-Submitted")
+def _header_reason(first: dict[str, str]) -> str | None:
+    auto = _value(first, "Auto-Submitted")
     if auto is not None and auto.split(";")[0].strip().lower() not in ("", "no"):
         return f"Auto-Submitted: {auto.split(';')[0].strip().lower()}"
-    marker = _marker_reason(msg, _VENDOR_MARKERS)
+    marker = _marker_reason(first, _VENDOR_MARKERS)
     if marker is not None:
         return marker
-    precedence = (_value(msg, "Precedence") or "").strip().lower()
+    precedence = (_value(first, "Precedence") or "").strip().lower()
     return f"Precedence: {precedence}" if precedence in _BULK else None
 
 
-def _marker_reason(msg: Message, markers: tuple[tuple[str, str], ...]) -> str | None:
+def _marker_reason(first: dict[str, str], markers: tuple[tuple[str, str], ...]) -> str | None:
     for header, reason in markers:
-        value = _value(msg, header)
+        value = _value(first, header)
         if value is not None and value.strip().lower() not in _FALSE_VALUES:
             return reason
     return None
@@ -114,8 +117,8 @@ def _report_reason(msg: Message) -> str | None:
     return _REPORT_PARTS.get(msg.get_content_type())
 
 
-def _sender_reason(msg: Message, sender: Address | None, own: Iterable[str]) -> str | None:
-    return_path = _value(msg, "Return-Path")
+def _sender_reason(first: dict[str, str], sender: Address | None, own: Iterable[str]) -> str | None:
+    return_path = _value(first, "Return-Path")
     if return_path is not None and re.fullmatch(r"\s*<\s*>\s*", return_path):
         return "empty Return-Path"
     if sender is None:
@@ -142,6 +145,7 @@ def _subject_reason(subject: str) -> str | None:
     return None
 
 
-def _value(msg: Message, name: str) -> str | None:
-    value = first_raw(msg, name)
-    return None if value is None else value.strip()
+def _value(first: dict[str, str], name: str) -> str | None:
+    """Return the first value of header ``name`` as ``first_raw`` reads it, stripped."""
+    value = first.get(name.lower())
+    return None if value is None else unfold(str(value)).strip()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import Message
 
@@ -46,18 +47,23 @@ class BodySources:
 
 
 def body_sources(
-    root: Message, defects: list[str], budget: WorkBudget | None = None
+    root: Message,
+    defects: list[str],
+    budget: WorkBudget | None = None,
+    attached: Callable[[Message], bool] = is_attachment,
 ) -> BodySources:
     """Return the decoded inline plain and HTML parts of ``root``.
 
-    Raises ``WorkBudgetExceeded`` when ``budget`` is spent (checked after each part).
+    ``attached`` tells an attachment (``is_attachment``; a caller who has asked it already
+    passes the answers). Raises ``WorkBudgetExceeded`` when ``budget`` is spent (checked
+    after each part).
     """
     plain: list[str] = []
     rich: list[str] = []
     for leaf in leaves(root):
         if budget is not None:
             budget.check("decoding the body")
-        kind = _body_kind(leaf)
+        kind = _body_kind(leaf, attached)
         if kind is not None and len(plain) + len(rich) >= MAX_BODY_PARTS:
             defects.append(f"more than {MAX_BODY_PARTS} body parts: the rest is not read")
             break
@@ -88,11 +94,11 @@ def html_texts(
     return texts
 
 
-def _body_kind(leaf: Leaf) -> str | None:
+def _body_kind(leaf: Leaf, attached: Callable[[Message], bool]) -> str | None:
     """Return "plain", "html" or None for a leaf that is not body text."""
     part = leaf.part
     ctype = part.get_content_type()
-    if ctype in REPORT_PARTS or is_attachment(part):
+    if ctype in REPORT_PARTS or attached(part):
         return None
     if ctype == "text/html":
         return "html"

@@ -44,10 +44,14 @@ from mailflow.mail.confirm_phrases import (
     TRADITIONAL,
 )
 from mailflow.mail.model import ACK, Confirmation
+from mailflow.mail.triggers import may_match, required
 
 MAX_TEXT_CHARS = 200
 # A confirmation is said near the top of a reply; reading further only costs time on huge mail.
 MAX_READ_CHARS = 20_000
+# A sign-off, a client footer or a quoted mail's header is a short line: the line patterns read
+# this much of a line, so no pattern's work grows with a longer one (as in items.py)
+MAX_LINE_CHARS = 2_000
 _SENTENCE_END = re.compile(r"(?<=[。！？!?；;])|\n|(?<=\.)\s+")
 _CLAUSE_BREAK = re.compile(r"[，,：:、（）()]")
 _TRAILING = "。.!！；;~～… \t"
@@ -56,6 +60,18 @@ _MASK = "□"
 _EMOJI = re.compile(
     "[\U0001f000-\U0001faff\u2600-\u27bf\u2b00-\u2bff\ufe0f\u200d\u20e3\u3030\u303d]"
     r"|\[[\u4e00-\u9fffA-Za-z]{1,4}\]"
+)
+# the characters each pattern cannot match without (``triggers``): most clauses lack them, and
+# testing that is far cheaper than running the pattern
+_EMOJI_NEEDS, _NEUTRAL_NEEDS, _NEGATED_NEEDS = map(required, (_EMOJI, NEUTRAL, NEGATED_OBJECTION))
+_QUESTION_END_NEEDS, _QUESTION_START_NEEDS = required(QUESTION_END), required(QUESTION_START)
+_KINDS = tuple((kind, pattern, required(pattern)) for kind, pattern in KINDS)
+# a clause with none of these can match no pattern of the grammar: each pattern needs one of them
+_CLAUSE_NEEDS = (_QUESTION_END_NEEDS, _QUESTION_START_NEEDS, _NEUTRAL_NEEDS, _NEGATED_NEEDS)
+_ANY_CLAUSE = (
+    frozenset().union(*(min(n, key=len) for n in (*_CLAUSE_NEEDS, *(k[2] for k in _KINDS))))
+    if all(_CLAUSE_NEEDS) and all(needs for _, _, needs in _KINDS)
+    else None
 )
 
 
@@ -82,9 +98,10 @@ def written_part(text: str) -> str:
     client footers and ``>`` quoted lines (a safety net for what quote stripping left in)."""
     kept: list[str] = []
     for line in text.splitlines():
-        if SIGN_OFF.match(line) or REPLY_HEADER.match(line):
+        head = line[:MAX_LINE_CHARS]
+        if SIGN_OFF.match(head) or REPLY_HEADER.match(head):
             break
-        if not (CLIENT_FOOTER.match(line) or line.lstrip().startswith(">")):
+        if not (CLIENT_FOOTER.match(head) or line.lstrip().startswith(">")):
             kept.append(line)
     return "\n".join(kept).strip()
 
@@ -97,11 +114,12 @@ def sentences(text: str) -> list[str]:
 def sentence_kind(sentence: str) -> str | None:
     """Return the strongest confirmation kind one sentence carries, or None."""
     plain = _plain(sentence)
-    if QUESTION_END.search(plain) or QUESTION_START.search(plain):
+    if _question(plain, set(plain)):
         return None
     best: str | None = None
     for clause in _CLAUSE_BREAK.split(plain):
-        kind = clause_kind(clause.strip())
+        # a piece of plain text is plain already: _plain would only trim its end again
+        kind = _plain_clause_kind(clause.strip().strip(_TRAILING))
         if kind and (best is None or RANK[kind] > RANK[best]):
             best = kind
     return best
@@ -109,22 +127,42 @@ def sentence_kind(sentence: str) -> str | None:
 
 def clause_kind(clause: str) -> str | None:
     """Return the strongest kind one clause states, minding negation and conditions."""
-    clause = _plain(clause).strip(_TRAILING)
-    if not clause or QUESTION_END.search(clause) or QUESTION_START.search(clause):
+    return _plain_clause_kind(_plain(clause).strip(_TRAILING))
+
+
+def _plain_clause_kind(clause: str) -> str | None:
+    """``clause_kind`` of a clause already plain (``_plain``) and trimmed."""
+    chars = {*clause, _MASK}  # what the clause holds now and after masking
+    if _ANY_CLAUSE is not None and _ANY_CLAUSE.isdisjoint(chars):
+        return None  # most clauses: no pattern below could match
+    if not clause or _question(clause, chars):
         return None
-    clause = _mask(NEUTRAL, clause)
-    acked = _states(NEGATED_OBJECTION, clause)
-    clause = _mask(NEGATED_OBJECTION, clause)
-    for kind, pattern in KINDS:
-        if _states(pattern, clause):
+    if may_match(_NEUTRAL_NEEDS, chars):
+        clause = _mask(NEUTRAL, clause)
+    acked = False
+    if may_match(_NEGATED_NEEDS, chars):
+        acked = _states(NEGATED_OBJECTION, clause)
+        clause = _mask(NEGATED_OBJECTION, clause)
+    for kind, pattern, needs in _KINDS:
+        if may_match(needs, chars) and _states(pattern, clause):
             return kind
     return ACK if acked else None
+
+
+def _question(text: str, chars: set[str]) -> bool:
+    """Return whether ``text`` (made of ``chars``) is a question."""
+    if may_match(_QUESTION_END_NEEDS, chars) and QUESTION_END.search(text):
+        return True
+    return may_match(_QUESTION_START_NEEDS, chars) and QUESTION_START.search(text) is not None
 
 
 def _plain(text: str) -> str:
     """Return ``text`` in simplified script without emoji and emoticons, spaces collapsed,
     trailing noise trimmed."""
-    return " ".join(_EMOJI.sub(" ", text.translate(TRADITIONAL)).split()).rstrip(_TRAILING)
+    text = text.translate(TRADITIONAL)
+    if may_match(_EMOJI_NEEDS, set(text)):
+        text = _EMOJI.sub(" ", text)
+    return " ".join(text.split()).rstrip(_TRAILING)
 
 
 def _states(pattern: re.Pattern[str], clause: str) -> bool:

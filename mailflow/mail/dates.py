@@ -33,8 +33,9 @@ from datetime import date, datetime, time, timedelta
 
 from mailflow.mail.calendar import BusinessCalendar
 from mailflow.mail.holidays import HOLIDAY_PATTERN, holiday_deadline
+from mailflow.mail.triggers import Required, may_match, required
 
-__all__ = ["PAST_GRACE", "Deadline", "find_deadline", "find_deadlines"]
+__all__ = ["PAST_GRACE", "Deadline", "find_deadline", "find_deadlines", "may_hold_deadline"]
 
 PAST_GRACE = timedelta(days=61)  # ~2 months: an earlier year-less date is next year's
 
@@ -75,6 +76,8 @@ class _Form:
     resolve: _Resolver
     needs_marker: bool = False  # only next to 前/截止/于/... in prose
     timed: bool = True  # may carry a time of day after it
+    # characters the pattern cannot match without (``triggers``): most text lacks them
+    needs: Required = ()
 
 
 def _number(s: str) -> int | None:
@@ -219,7 +222,8 @@ def _today(m: re.Match[str], now: _Now) -> Value:
 def _form(
     pattern: str, resolve: _Resolver, needs_marker: bool = False, timed: bool = True
 ) -> _Form:
-    return _Form(re.compile(pattern), resolve, needs_marker, timed)
+    compiled = re.compile(pattern)
+    return _Form(compiled, resolve, needs_marker, timed, required(compiled))
 
 
 _NOT_COUNT = r"(?<![0-9一二两三四五六七八九十每])"
@@ -269,6 +273,12 @@ _FORMS = (
         _today,
         needs_marker=True,
     ),
+)
+# a text with none of these holds no deadline: each form needs one of them (``triggers``)
+_ANY_FORM = (
+    frozenset().union(*(min(form.needs, key=len) for form in _FORMS))
+    if all(form.needs for form in _FORMS)
+    else None
 )
 _TIME = re.compile(
     r"\s*(?:[（(](?:周|星期|礼拜)[一二三四五六日天][)）]\s*)?"
@@ -329,10 +339,14 @@ def find_deadlines(
     """
     text = text.translate(_FULLWIDTH)
     local = sent_at.astimezone(calendar.timezone) if sent_at else None
+    chars = set(text)
+    if _ANY_FORM is not None and _ANY_FORM.isdisjoint(chars):
+        return ()
     now = _Now(local.date() if local else None, local, calendar)
     found = [
         d
         for form in _FORMS
+        if may_match(form.needs, chars)
         for m in form.pattern.finditer(text)
         if (d := _candidate(text, form, m, now, field)) is not None
     ]
@@ -342,6 +356,15 @@ def find_deadlines(
         if not chosen or d.span[0] >= chosen[-1].span[1]:
             chosen.append(d)
     return tuple(chosen)
+
+
+def may_hold_deadline(text: str) -> bool:
+    """Return False only when ``text`` cannot hold a deadline: it has no character that any
+    form of ``find_deadlines`` needs. Cheaper than looking, and never wrong when False."""
+    chars = set(text.translate(_FULLWIDTH))
+    if _ANY_FORM is not None and _ANY_FORM.isdisjoint(chars):
+        return False
+    return any(may_match(form.needs, chars) for form in _FORMS)
 
 
 def find_deadline(

@@ -85,6 +85,8 @@ LABELS: dict[str, tuple[str, ...]] = {
 _OTHER = ("实际完成时间", "备注", "状态", "进度", "说明", "Status", "Remark", "Notes")
 KIND = {label.lower(): kind for kind, labels in LABELS.items() for label in labels}
 _ALL = "|".join(re.escape(x) for x in sorted([*KIND, *_OTHER], key=len, reverse=True))
+# every pattern below needs one of these labels: a line without any holds no field
+_ANY_LABEL = re.compile(_ALL, re.IGNORECASE)
 _LABEL = re.compile(
     r"(?:^|(?<=[\s；;，,、|｜(（）)\]】.．]))(?P<label>" + _ALL + r")\s*(?P<colon>[:：])?\s*",
     re.IGNORECASE,
@@ -125,6 +127,8 @@ def fields_of(line: str) -> tuple[str, list[tuple[str, str]]]:
     A label counts when a colon follows it, or when the line holds two or more labels (the
     space-separated form). Labels that are not ours end the value before them and are dropped.
     """
+    if _ANY_LABEL.search(line) is None:
+        return line, []  # most lines: one search instead of four
     line = _GLUE.sub("；", _BRACKETED.sub(r"；\1：", _unjoin(line)))
     found = [m for m in _LABEL.finditer(line) if m["colon"] or m["label"] not in _COLON_ONLY]
     if not any(m["colon"] for m in found) and len(found) < 2:

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from itertools import pairwise
 
-from mailflow.mail.dates import find_deadline
+from mailflow.mail.dates import find_deadline, may_hold_deadline
 from mailflow.mail.items_base import (
     LIST_MARKER,
     Draft,
@@ -42,6 +42,7 @@ from mailflow.mail.items_base import (
 )
 from mailflow.mail.items_english import deliverable_of, english_deadline, modal, split_when
 from mailflow.mail.names import ADDRESSEE, SELF, SURNAME, TITLES, Name
+from mailflow.mail.triggers import may_match, required
 
 _VERBS = (
     r"负责|牵头|完成(?!时间|时限|情况|率|度|标准)|提交|交付|输出|提供|准备|整理|编写|撰写|制定|确认"
@@ -74,6 +75,7 @@ _DONE = re.compile(
     r"|已[^，,]{0,6}完毕"
     r"|回复\W{0,2}(?:已阅|收到)|确认收到|视为无异议|视为同意|视同无异议"
 )
+_DONE_NEEDS = required(_DONE)  # the characters it cannot match without (``triggers``)
 # the writer's own side promising (我司在48小时内更换): a commitment, not work handed out
 _PROMISE = re.compile(r"(?:^|[，,：:])\s*(?:我司|我们|我方|本公司|本单位|本部门)")
 _SENTENCE = re.compile(r"[^。！!？?；;]+")
@@ -264,7 +266,7 @@ def analyse(sentence: str, reading: Reading, *, listed: bool = True) -> Parts:
         deadline_written=found is not None,
         deadline_marked=found is not None and found.marked and found.value is not None,
         deliverable=deliverable,
-        verb=bool(TASK_VERB.search(sentence)) and not _DONE.search(sentence),
+        verb=bool(TASK_VERB.search(sentence)) and not _done(sentence),
     )
 
 
@@ -308,6 +310,11 @@ def english(unit: str, reading: Reading) -> Parts | None:
     )
 
 
+def _done(text: str) -> bool:
+    """Return whether ``text`` reports work done or asks to confirm reading (``_DONE``)."""
+    return may_match(_DONE_NEEDS, set(text)) and _DONE.search(text) is not None
+
+
 def _wanted(p: Parts, listed: bool) -> bool:
     """Return whether a unit is an item: an owner and a deadline or a task verb.
 
@@ -327,8 +334,10 @@ def read_sentences(lines: Sequence[str], skip: set[int], reading: Reading) -> li
     drafts: list[Draft] = []
     for i, line, listed in logical_lines(lines, skip):
         for sentence in _SENTENCE.findall(LIST_MARKER.sub("", line, count=1)):
-            if _REFERENCE.match(sentence.strip()) or _DONE.search(sentence):
+            if _REFERENCE.match(sentence.strip()) or _done(sentence):
                 continue
+            if not (listed or _LATIN.search(sentence) or may_hold_deadline(sentence)):
+                continue  # prose needs a deadline (``_wanted``), and none can be in it
             for unit in units(sentence, reading):
                 p = english(unit, reading) or analyse(unit, reading, listed=listed)
                 if _wanted(p, listed) and not (p.owner is None and _PROMISE.search(unit)):

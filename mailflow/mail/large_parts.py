@@ -45,6 +45,8 @@ class Skeleton:
 
 def skeleton(data: bytes, min_bytes: int = MIN_ELIDED_BYTES) -> Skeleton:
     """Return ``data`` with each big base64 attachment body replaced by a placeholder line."""
+    if len(data) < min_bytes:
+        return Skeleton(data)  # no run of ``min_bytes`` fits: nothing to scan for
     token = secrets.token_hex(8)
     pieces: list[bytes] = []
     sizes: dict[str, int] = {}

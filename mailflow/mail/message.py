@@ -15,7 +15,7 @@ import hashlib
 from datetime import UTC, datetime
 from email.message import Message
 from email.utils import parsedate_to_datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from mailflow.errors import LimitExceeded
 from mailflow.mail.address import parse_addresses
@@ -24,7 +24,7 @@ from mailflow.mail.automated import automated_reason
 from mailflow.mail.body import body_sources, body_text
 from mailflow.mail.budget import WorkBudget
 from mailflow.mail.confirmation import read_confirmation
-from mailflow.mail.header import decode_text, first_raw, message_ids, raw_values
+from mailflow.mail.header import decode_text, message_ids, unfold
 from mailflow.mail.items import extract_items
 from mailflow.mail.mime import leaves, parse_tree
 from mailflow.mail.model import Address, Attachment, ParseContext, ParsedMessage, to_contract
@@ -59,18 +59,20 @@ def parse_message(raw: bytes, ctx: ParseContext) -> ParsedMessage:
             f"message has {len(parts)} attachments, over the limit of {ctx.limits.max_attachments}"
         )
     budget.check("reading the MIME structure")
-    message_id, generated = _message_id(root, raw, defects)
-    sender = _first(parse_addresses(first_raw(root, "From"), "From", defects))
-    subject_text = _subject(root, defects)
+    headers = _Headers(root)
+    message_id, generated = _message_id(headers, raw, defects)
+    sender = _first(parse_addresses(headers.first("From"), "From", defects))
+    subject_text = _subject(headers, defects)
     reason = automated_reason(root, sender, subject_text, ctx.own_addresses)
-    to, cc = _addresses(root, "To", defects), _addresses(root, "Cc", defects)
-    reply_to = _addresses(root, "Reply-To", defects)
+    to, cc = _addresses(headers, "To", defects), _addresses(headers, "Cc", defects)
+    reply_to = _addresses(headers, "Reply-To", defects)
     budget.check("reading the headers")
-    sources = body_sources(root, defects, budget)
+    known = {id(part) for part in parts}  # the tree is not changed from here on
+    sources = body_sources(root, defects, budget, attached=lambda part: id(part) in known)
     text = body_text(sources, defects, budget)
     written = new_text(sources, text, defects, budget)
     budget.check("removing quoted history")
-    date = _date(first_raw(root, "Date"), ctx, defects)
+    date = _date(headers.first("Date"), ctx, defects)
     participants = (*((sender,) if sender else ()), *to, *cc)
     items = extract_items(
         _item_text(written, defects),
@@ -93,8 +95,8 @@ def parse_message(raw: bytes, ctx: ParseContext) -> ParsedMessage:
         to=to,
         cc=cc,
         reply_to=reply_to,
-        in_reply_to=_first(tuple(message_ids(first_raw(root, "In-Reply-To")))),
-        references=tuple(message_ids(" ".join(raw_values(root, "References")))),
+        in_reply_to=_first(tuple(message_ids(headers.first("In-Reply-To")))),
+        references=tuple(message_ids(" ".join(headers.all("References")))),
         automated=reason is not None,
         automated_reason=reason,
         subject=parse_subject(subject_text, ctx.departments),
@@ -104,7 +106,7 @@ def parse_message(raw: bytes, ctx: ParseContext) -> ParsedMessage:
         new_text=written,
         action_items=items,
         confirmation=confirmation,
-        authentication_results=tuple(raw_values(root, "Authentication-Results")),
+        authentication_results=tuple(headers.all("Authentication-Results")),
     )
 
 
@@ -138,8 +140,27 @@ def generated_message_id(raw: bytes) -> str:
     return f"<sha256-{hashlib.sha256(raw).hexdigest()[:32]}@{GENERATED_ID_DOMAIN}>"
 
 
-def _message_id(root: Message, raw: bytes, defects: list[str]) -> tuple[str, bool]:
-    value = first_raw(root, "Message-ID")
+class _Headers:
+    """The top-level header fields of a mail, read once: ``raw_values`` and ``first_raw`` of
+    any name without scanning the fields again (the tree is not changed after parsing)."""
+
+    def __init__(self, root: Message) -> None:
+        self._by_name: dict[str, list[Any]] = {}
+        for name, value in root.raw_items():
+            self._by_name.setdefault(name.lower(), []).append(value)
+
+    def all(self, name: str) -> list[str]:
+        """Return ``raw_values(root, name)``."""
+        return [unfold(str(v)) for v in self._by_name.get(name.lower(), ())]
+
+    def first(self, name: str) -> str | None:
+        """Return ``first_raw(root, name)``."""
+        values = self._by_name.get(name.lower())
+        return unfold(str(values[0])) if values else None
+
+
+def _message_id(headers: _Headers, raw: bytes, defects: list[str]) -> tuple[str, bool]:
+    value = headers.first("Message-ID")
     ids = message_ids(value)
     if ids:
         return ids[0], False
@@ -152,8 +173,8 @@ def _message_id(root: Message, raw: bytes, defects: list[str]) -> tuple[str, boo
     return generated_message_id(raw), True
 
 
-def _subject(root: Message, defects: list[str]) -> str:
-    value = first_raw(root, "Subject")
+def _subject(headers: _Headers, defects: list[str]) -> str:
+    value = headers.first("Subject")
     if value is None:
         return ""
     return decode_text(value, defects).replace("\t", " ").strip()
@@ -176,9 +197,9 @@ def _date(value: str | None, ctx: ParseContext, defects: list[str]) -> datetime 
         return None
 
 
-def _addresses(root: Message, name: str, defects: list[str]) -> tuple[Address, ...]:
+def _addresses(headers: _Headers, name: str, defects: list[str]) -> tuple[Address, ...]:
     found: list[Address] = []
-    for value in raw_values(root, name):
+    for value in headers.all(name):
         found.extend(parse_addresses(value, name, defects))
     return tuple(found)
 

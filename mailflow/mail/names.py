@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import ahocorasick
 
 from mailflow.mail.model import Address, Person
+from mailflow.mail.triggers import may_match, required
 
 PERSON, DEPARTMENT, GROUP, ADDRESSEE, SELF = "person", "department", "group", "addressee", "self"
 DEPARTMENT_SUFFIX = r"(?:事业部|部门|部|中心|处|科|室|组|团队|办公室|委员会|小组|车间|班组)"
@@ -75,6 +76,8 @@ _COMMON_WORDS = (
     " If When By Before After For And Or But Also Kindly Could Can Would Will Let Each Every"
 )
 _NOT_NAMES = frozenset(_COMMON_WORDS.split())
+# what each generic form cannot match without (``triggers``): most texts lack it for most forms
+_GENERIC_CHARS = tuple(required(pattern) for _, pattern in _GENERIC)
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 _ANNOTATION = re.compile(r"\s*[（(][^（）()]*[)）]\s*")  # 李四（技术部） → 李四
 _EDGE = "\t \u3000,，;；。.、:：|｜\"'“”"
@@ -249,9 +252,11 @@ class MailNames:
                 known.append(Name(start, start + len(name), name, PERSON))
                 start = text.find(name, start + len(name))
         kept = _without_overlaps(known, [])
+        chars = set(text)
         generic = [
             Name(m.start(), m.end(), m.group(), kind)
-            for kind, pattern in _GENERIC
+            for (kind, pattern), needed in zip(_GENERIC, _GENERIC_CHARS, strict=True)
+            if may_match(needed, chars)
             for m in pattern.finditer(text)
             if m.group() not in _NOT_NAMES
         ]

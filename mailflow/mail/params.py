@@ -43,9 +43,9 @@ class SafeMessage(Message):
         if value is None:
             return failobj
         text = str(value)[:MAX_PARAMS_CHARS]
-        for attempt in (text, simplified(text)):
+        for simplify in (False, True):  # the simplified copy only when the stdlib failed
             holder = Message()
-            holder[header] = attempt
+            holder[header] = simplified(text) if simplify else text
             try:
                 return holder.get_params(failobj, header, unquote=False)
             except _STDLIB_FAILURES:

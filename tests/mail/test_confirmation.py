@@ -6,7 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from mailflow.mail.confirmation import MAX_TEXT_CHARS, read_confirmation, sentences
+from mailflow.mail.confirm_phrases import TRADITIONAL
+from mailflow.mail.confirmation import (
+    _TRAILING,
+    MAX_LINE_CHARS,
+    MAX_TEXT_CHARS,
+    _plain,
+    read_confirmation,
+    sentences,
+)
 from mailflow.mail.message import parse_message
 from mailflow.mail.model import ACK, DONE, OBJECTION, ParseContext
 from mailflow.mail.quote import strip_quotes
@@ -139,6 +147,28 @@ def test_text_is_at_most_200_characters() -> None:
     found = read_confirmation("已阅，" + "内容" * 200)
     assert found is not None and found.kind == ACK
     assert len(found.text) == MAX_TEXT_CHARS
+
+
+def test_line_patterns_read_a_long_line_only_so_far() -> None:
+    """A sign-off, footer or quote header is a short line: the patterns that find them read
+    the first MAX_LINE_CHARS of a line, so a sign-off pushed past them by blanks is text."""
+    assert read_confirmation("此致\n已阅") is None
+    found = read_confirmation(" " * MAX_LINE_CHARS + "此致\n已阅")
+    assert found is not None and found.kind == ACK
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["已閱，無異議 [抱拳]👍", "  收到\u3000，謝謝！！ ", "[强][ok]好的~", "OK [a[强]b] 已阅。"],
+)
+def test_plain_text_stays_plain(text: str) -> None:
+    """A sentence's clauses are read without making them plain again: that is only right
+    while ``_plain`` of a piece of plain text changes nothing but its trimmed end."""
+    plain = _plain(text)
+    assert _plain(plain) == plain
+    for piece in plain.split("，"):
+        assert _plain(piece.strip()) == piece.strip().rstrip(_TRAILING)
+    assert not set(TRADITIONAL.values()) & set(TRADITIONAL)  # simplified maps to itself
 
 
 def test_sentences_split_on_ends_and_lines() -> None:

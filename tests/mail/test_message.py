@@ -137,6 +137,10 @@ def test_mislabelled_charset_is_recorded() -> None:
         ("alice@example.com <bob@example.com>", [Address("alice@example.com", "bob@example.com")]),
         ("Last, First <lf@example.com>", [Address("Last, First", "lf@example.com")]),
         (
+            r'"Wang, \"Wu\"" <ww@example.com>, li@example.com',  # escaped quotes keep the comma
+            [Address('Wang, "Wu"', "ww@example.com"), Address("", "li@example.com")],
+        ),
+        (
             "a@example.com, not an address, <b@example.com>",
             [Address("", "a@example.com"), Address("", "b@example.com")],
         ),
