@@ -18,9 +18,13 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
-from re import _constants as _c  # type: ignore[attr-defined]
-from re import _parser as _p  # type: ignore[attr-defined]
 from typing import Any
+
+try:  # the parser's layout is private: a Python that moves it only loses the skipping
+    from re import _constants as _c  # type: ignore[attr-defined]
+    from re import _parser as _p  # type: ignore[attr-defined]
+except ImportError:  # pragma: no cover - Python 3.11 to 3.13 have both
+    _c = _p = None
 
 __all__ = ["Required", "may_match", "required"]
 
@@ -37,11 +41,14 @@ def required(pattern: re.Pattern[str]) -> Required:
     Positive lookarounds count (what they look at is in the text, if not in the match). An
     empty tuple means nothing is known: the pattern must always be searched.
     """
-    if not isinstance(pattern.pattern, str):
+    if not isinstance(pattern.pattern, str) or _p is None:
         return ()
-    tree = _p.parse(pattern.pattern, pattern.flags)
-    fold = bool((pattern.flags | tree.state.flags) & re.IGNORECASE)
-    return tuple(frozenset(s) for s in _all(tree, fold))
+    try:
+        tree = _p.parse(pattern.pattern, pattern.flags)
+        fold = bool((pattern.flags | tree.state.flags) & re.IGNORECASE)
+        return tuple(frozenset(s) for s in _all(tree, fold))
+    except (AttributeError, TypeError, ValueError):  # a parser tree of another shape
+        return ()  # nothing known: the pattern is always searched, as before this module
 
 
 def may_match(sets: Required, chars: Iterable[str]) -> bool:
