@@ -25,7 +25,7 @@ What it does:
    mailflow runs at half the messages (or ``--small``) and at all of them: a flat peak RSS
    shows that ingestion streams instead of holding the mailbox in memory. ``mailflow db
    upgrade`` runs first and is not timed; the ``poll --once`` time includes interpreter
-   start-up and the IMAP login.
+   start-up and the IMAP login. The code is byte-compiled first, as an installation is.
 
 **How the mailbox is filled.** Messages are delivered straight into the user's Maildir
 (write into ``tmp/``, rename into ``new/``, with Dovecot's ``,S=<size>,W=<vsize>`` name suffix),
@@ -655,6 +655,16 @@ def _large_database(backend: str, work: Path, n: int) -> Iterator[str]:
         yield f"sqlite:///{work / f'large-{n}.db'}"
 
 
+def compile_checkout() -> None:
+    """Byte-compile the measured code first, as installing a package does: with
+    PYTHONDONTWRITEBYTECODE set and no ``__pycache__`` in the checkout, every ``mailflow``
+    child would compile all of it again at start (about 0.5 s of CPU)."""
+    import compileall
+
+    for folder in ("mailflow", "migrations"):
+        compileall.compile_dir(ROOT / folder, quiet=1)
+
+
 def load_average() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
@@ -726,6 +736,7 @@ def main() -> None:
 
     from tests.servers.dovecot import running_dovecot
 
+    compile_checkout()
     runs = plan(args)
     RESULTS.mkdir(exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S")
