@@ -7,12 +7,12 @@ import io
 import json
 import logging
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from mailflow.cli.logs import configure_logging
+from mailflow.cli.logs import configure_logging, use_timezone
 
 
 @pytest.fixture
@@ -58,3 +58,33 @@ def test_dramatiq_reconnect_noise_is_left_out(restore_logging: None) -> None:
     consumer.info("Restarting consumer in %0.2f seconds.", 1.0)
     consumer.warning("something else")
     assert stream.getvalue().count("\n") == 1 and "something else" in stream.getvalue()
+
+
+def test_the_zone_is_read_at_the_first_line_unless_handed_over(restore_logging: None) -> None:
+    """A zone given as a function is asked once, at the first line; a command that read the
+    rules itself hands its zone over and the function is never asked."""
+    asked: list[str] = []
+
+    def berlin() -> ZoneInfo:
+        asked.append("asked")
+        return ZoneInfo("Europe/Berlin")
+
+    stream = io.StringIO()
+    configure_logging(logging.INFO, "text", berlin, stream)
+    assert asked == []
+    log = logging.getLogger("mailflow.events")
+    log.info("one")
+    log.info("two")
+    assert asked == ["asked"]
+    for line in stream.getvalue().splitlines():
+        moment = datetime.fromisoformat(line.split(" ", 1)[0])
+        assert moment.utcoffset() == datetime.now(ZoneInfo("Europe/Berlin")).utcoffset()
+
+    asked.clear()
+    stream = io.StringIO()
+    configure_logging(logging.INFO, "json", berlin, stream)
+    use_timezone(ZoneInfo("Asia/Shanghai"))
+    log.info("three")
+    assert asked == []
+    stamp = json.loads(stream.getvalue())["time"]
+    assert datetime.fromisoformat(stamp).utcoffset() == timedelta(hours=8)

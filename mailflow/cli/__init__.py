@@ -54,13 +54,16 @@ def _main(
     configure_logging(
         logging.INFO if verbose else logging.WARNING,
         settings.log_format if settings else "text",
-        _log_timezone(settings),
+        lambda: _log_timezone(settings),  # read at the first line, unless a command hands it over
         sys.stderr,
     )
 
 
 def _log_timezone(settings: Settings | None) -> tzinfo:
-    """The organisation's timezone for log times: MAILFLOW_TIMEZONE, else the rules', else UTC."""
+    """The organisation's timezone for log times: MAILFLOW_TIMEZONE, else the rules', else UTC.
+
+    Reading the rules costs a 2,000-person directory 0.3 s: it is done only when a line is
+    logged before the command has read them itself (``common.open_runtime`` hands it over)."""
     from zoneinfo import ZoneInfo
 
     from mailflow.rulebook.organization import load_organization

@@ -86,6 +86,10 @@ def open_runtime(
         fail(f"rules are invalid, see `mailflow rules check`:\n{e}")
     except MailflowError as e:
         fail(str(e))
+    if runtime.unpacked is None:  # the rules files' zone, which log times are shown in
+        from mailflow.cli.logs import use_timezone
+
+        use_timezone(runtime.context.timezone)
     try:
         yield runtime
     finally:

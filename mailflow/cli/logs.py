@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from datetime import datetime, tzinfo
 from typing import Any, TextIO
 
@@ -25,11 +26,23 @@ def _extras(record: logging.LogRecord) -> dict[str, Any]:
 
 
 class _Formatter(logging.Formatter):
-    """Times as ISO 8601 in ``tz``, with the offset."""
+    """Times as ISO 8601 in ``tz``, with the offset. ``tz`` may be a function returning the
+    zone: it is called at the first line logged, so a command that logs nothing (or is told
+    the zone first, ``use_timezone``) never reads the rules for it."""
 
-    def __init__(self, tz: tzinfo) -> None:
+    def __init__(self, tz: tzinfo | Callable[[], tzinfo]) -> None:
         super().__init__()
-        self.tz = tz
+        self._tz = tz
+
+    @property
+    def tz(self) -> tzinfo:
+        if not isinstance(self._tz, tzinfo):
+            self._tz = self._tz()
+        return self._tz
+
+    @tz.setter
+    def tz(self, zone: tzinfo) -> None:
+        self._tz = zone
 
     def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
         moment = datetime.fromtimestamp(record.created, self.tz)
@@ -83,14 +96,25 @@ def _not_reconnect_noise(record: logging.LogRecord) -> bool:
     )
 
 
-def configure_logging(level: int, log_format: str, tz: tzinfo, stream: TextIO) -> None:
-    """Send mailflow's log lines to ``stream`` at ``level`` in ``log_format`` (text or json)."""
+def configure_logging(
+    level: int, log_format: str, tz: tzinfo | Callable[[], tzinfo], stream: TextIO
+) -> None:
+    """Send mailflow's log lines to ``stream`` at ``level`` in ``log_format`` (text or json),
+    their times in ``tz`` (or the zone it returns when the first line is logged)."""
     handler = logging.StreamHandler(stream)
     handler.addFilter(_not_reconnect_noise)
     handler.setFormatter(JsonFormatter(tz) if log_format == "json" else TextFormatter(tz))
     logging.basicConfig(level=level, handlers=[handler], force=True)
     for name, quiet in _QUIET.items():
         logging.getLogger(name).setLevel(max(level, quiet))
+
+
+def use_timezone(tz: tzinfo) -> None:
+    """Show the times of mailflow's log lines in ``tz`` from now on (a command that has read
+    the organisation's zone hands it over instead of having it read a second time)."""
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler.formatter, _Formatter):
+            handler.formatter.tz = tz
 
 
 def at_least(level: int) -> None:

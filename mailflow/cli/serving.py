@@ -39,15 +39,14 @@ def poll(once: OnceFlag = False) -> None:
     `mailflow scheduler`.
     """
     from mailflow.cli import views
-    from mailflow.jobs.broker import build_broker
-    from mailflow.jobs.dispatch import Dispatcher
-    from mailflow.jobs.runner import run_forever
     from mailflow.service.poll import poll_once
 
     stop = None if once else _serve()
     with open_runtime(last_good=True, wait=stop) as runtime, guard():
         source = _source(runtime)
         if stop is not None:
+            from mailflow.jobs.runner import run_forever
+
             with _metrics(runtime, "poll"):
                 run_forever(runtime, source, stop, serve=False)
             return
@@ -61,6 +60,9 @@ def poll(once: OnceFlag = False) -> None:
                 parse_workers=runtime.settings.parse_workers,
             )
         if runtime.settings.broker_url:
+            from mailflow.jobs.broker import build_broker
+            from mailflow.jobs.dispatch import Dispatcher
+
             with Dispatcher(build_broker(runtime.settings.broker_url), runtime.courier) as d:
                 d.enqueue(report.outbox_ids)
         views.print_report(err, report)

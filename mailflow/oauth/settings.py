@@ -21,14 +21,17 @@ passwords. Imports nothing of mailflow but ``settings``, ``errors`` and its own 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from pydantic import SecretStr
 
 from mailflow.errors import ConfigurationError
-from mailflow.oauth.flows import EndpointFlow, GrantType, MsalFlow
 from mailflow.oauth.token import AccessTokens, TokenFlow
 from mailflow.settings import Settings
+
+if TYPE_CHECKING:
+    from mailflow.oauth.flows import GrantType, MsalFlow
 
 MICROSOFT, GOOGLE, GENERIC = "microsoft", "google", "generic"
 PROVIDERS = (MICROSOFT, GOOGLE, GENERIC)
@@ -51,6 +54,10 @@ def open_tokens(settings: Settings) -> AccessTokens:
 
 def token_flow(settings: Settings) -> TokenFlow:
     """Return the flow ``MAILFLOW_OAUTH_PROVIDER`` and ``_GRANT`` name; raise ConfigurationError."""
+    # imported here: msal and requests cost every process that loads them, and only a
+    # mailbox or transport that logs in by OAuth2 needs them
+    from mailflow.oauth.flows import EndpointFlow, GrantType
+
     provider = (settings.oauth_provider or "").lower()
     if provider not in PROVIDERS:
         raise ConfigurationError(
@@ -94,6 +101,8 @@ def token_flow(settings: Settings) -> TokenFlow:
 def _microsoft(
     settings: Settings, grant: GrantType, client_id: str, secret: str | None, refresh: str | None
 ) -> MsalFlow:
+    from mailflow.oauth.flows import GrantType, MsalFlow
+
     if settings.oauth_authority:
         authority = _https(settings.oauth_authority, "AUTHORITY").rstrip("/")
     else:
@@ -111,6 +120,8 @@ def _microsoft(
 
 
 def _grant(value: str) -> GrantType:
+    from mailflow.oauth.flows import GrantType
+
     try:
         return GrantType(value.lower())
     except ValueError:

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from mailflow.errors import TemplateError
-from mailflow.outbound.ics import deadline_from_spec, deadline_ics, ics_filename
 from mailflow.outbound.record_format import COLUMNS
 
 ICS_CONTENT_TYPE = "text/calendar; method=PUBLISH; charset=utf-8"
@@ -66,6 +65,9 @@ def _build(spec: Mapping[str, Any], index: int) -> Attachment:
 
 def ics_attachment(spec: Mapping[str, Any]) -> Attachment:
     """Return the .ics file for an ``{"type": "ics", …}`` spec (an item's deadline)."""
+    # imported here: icalendar is needed only when a mail carries a deadline's .ics
+    from mailflow.outbound.ics import deadline_from_spec, deadline_ics, ics_filename
+
     deadline = deadline_from_spec(spec)
     filename = spec.get("filename") or ics_filename(deadline)
     return Attachment(str(filename), ICS_CONTENT_TYPE, deadline_ics(deadline))

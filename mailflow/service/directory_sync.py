@@ -22,8 +22,6 @@ from zoneinfo import ZoneInfo
 import yaml
 from sqlalchemy.orm import Session, sessionmaker
 
-from mailflow.directories.ldap import read_ldap
-from mailflow.directories.sheet import read_sheet
 from mailflow.errors import ConfigurationError, MailflowError
 from mailflow.rulebook.directory_config import DirectorySync
 from mailflow.rulebook.organization import (
@@ -113,9 +111,15 @@ def sync_directory(
 
 def read_directory(config: DirectorySync, rules_dir: Path, settings: Settings) -> DirectoryRead:
     """Return one whole read of the configured source; raise DirectorySourceError."""
+    # imported here: ldap3 and openpyxl cost every process that loads them (the poller and
+    # the scheduler import this module for its clock, and most never sync)
     if config.source == "ldap":
+        from mailflow.directories.ldap import read_ldap
+
         assert config.ldap is not None  # validated: from: ldap needs an ldap section
         return read_ldap(config.ldap, settings.directory_secret())
+    from mailflow.directories.sheet import read_sheet
+
     assert config.sheet is not None
     return read_sheet(config.sheet, rules_dir)
 

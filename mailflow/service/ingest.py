@@ -275,10 +275,10 @@ def _write(
             if new:
                 known.add(item.message_id)
                 fresh.append(item)
-        rows = messages.add_messages(session, [item.new for item in fresh])
-        readable = [(rows[i.message_id], i.parsed) for i in fresh if i.parsed is not None]
+        rows = messages.MessageBatch(session, [item.new for item in fresh])
+        readable = [(rows.stored[i.message_id], i.parsed) for i in fresh if i.parsed is not None]
         outbox_ids = understand.understand(
-            session, readable, mind.ctx, mind.rulebook, mind.when(now)
+            session, readable, mind.ctx, mind.rulebook, mind.when(now), rows.insert
         )
         _advance(session, source, queued.batch, now)
         service_state.record_mailbox_backlog(session, source, queued.waiting, now)

@@ -9,7 +9,7 @@ together. docs/benchmarks.md has the numbers.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from sqlalchemy.orm import Session
@@ -31,13 +31,18 @@ def understand(
     ctx: ParseContext,
     rulebook: Rulebook | None,
     now: datetime,
+    insert_messages: Callable[[Sequence[tuple[int, int, str]]], None] | None = None,
 ) -> list[int]:
     """Understand stored, unthreaded mails, in order, and return the ids of the outbox rows
     their decisions added (for the caller to enqueue after the commit).
 
     Without a ``rulebook``, a mail's own words decide who must confirm it. Mails later in the
     batch are stored and threaded already, but none counts as read (its answers, its
-    confirmations) until its turn, as if it had not arrived."""
+    confirmations) until its turn, as if it had not arrived.
+
+    With ``insert_messages`` (ingest's ``MessageBatch.insert``) the mails are keyed but not yet
+    inserted: it inserts them with their threads (``tracking.write``). None of the queries
+    here reads the batch's own mails, so the result is the same either way."""
     arrivals = [Arrival(m.id, m.message_id, m.received_at, p) for m, p in mails]
     tracker = Tracker(
         tracking.snapshot(session, arrivals), arrivals, tracking.Keys(session, arrivals)
@@ -56,6 +61,6 @@ def understand(
             else:
                 decide.apply(message, parsed, rulebook, ctx, now, limit, tracker)
             tracker.mark_read(arrival)
-    outbox_ids = tracking.write(session, tracker.changes())
+    outbox_ids = tracking.write(session, tracker.changes(), insert_messages)
     limit.report()
     return outbox_ids

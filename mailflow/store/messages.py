@@ -70,40 +70,65 @@ class NewMessage:
 
 def add_messages(session: Session, new: Sequence[NewMessage]) -> dict[str, Message]:
     """Insert ``new`` (Message-IDs not stored yet) with a few multi-row statements; return the
-    stored rows by Message-ID, in ``session``.
+    stored rows by Message-ID, in ``session``. Call it inside a write transaction (``writing``).
+
+    Ingest uses ``MessageBatch`` instead, to write the rows once their threads are known.
+    """
+    batch = MessageBatch(session, new)
+    batch.insert()
+    return batch.stored
+
+
+class MessageBatch:
+    """Messages to store (Message-IDs not stored yet), keyed now and inserted later.
 
     The keys come from ``IdPool``, so the rows go in as multi-row INSERTs and nothing is read
     back: the unit of work would insert them one row per statement here (SQLite cannot return
-    ids in row order), and reading them back would decode every message's JSON again.
-    Call it inside a write transaction (``writing``).
+    ids in row order), and reading them back would decode every message's JSON again. Until
+    ``insert``, ``stored`` holds the rows as the session will know them, keys set: ingest threads
+    them first and inserts each row with its thread, where an UPDATE afterwards would write
+    every row, and each of its indexes (search's trigram index too), a second time on
+    PostgreSQL. Use it inside a write transaction (``writing``).
     """
-    if not new:
-        return {}
-    columns = [c.key for c in Message.__table__.columns if c.key != "id"]
-    keys = IdPool(session, _table(Message), len(new))
-    rows = [{"id": keys.take(), **{c: entry.row.get(c) for c in columns}} for entry in new]
-    insert_rows(session, _table(Message), rows)
-    stored: dict[str, Message] = {}
-    for row in rows:
-        message = Message(**row)
-        make_transient_to_detached(message)  # as if loaded: these are the stored values
-        session.add(message)
-        stored[message.message_id] = message
-    raws: list[dict[str, Any]] = []
-    attachments: list[dict[str, Any]] = []
-    addresses: list[dict[str, Any]] = []
-    for entry, row in zip(new, rows, strict=True):
-        pk = row["id"]
-        raws.append({"message_pk": pk, "sha256": entry.sha256, "size": len(entry.raw),
-                     "content": entry.raw})  # fmt: skip
-        attachments.extend({"message_pk": pk, **a} for a in entry.attachments)
-        addresses.extend(
-            {"message_pk": pk, "role": r, "name": n, "address": a} for r, n, a in entry.addresses
-        )
-    _insert_raws(session, raws)
-    for model, dependent in ((AttachmentRecord, attachments), (MessageAddress, addresses)):
-        insert_rows(session, _table(model), dependent)
-    return stored
+
+    def __init__(self, session: Session, new: Sequence[NewMessage]) -> None:
+        self._session, self._new = session, new
+        columns = [c.key for c in Message.__table__.columns if c.key != "id"]
+        keys = IdPool(session, _table(Message), len(new))  # asks nothing until a key is taken
+        self._rows = [
+            {"id": keys.take(), **{c: entry.row.get(c) for c in columns}} for entry in new
+        ]
+        self.stored: dict[str, Message] = {}
+        for row in self._rows:
+            message = Message(**row)
+            make_transient_to_detached(message)  # as if loaded: these are the stored values
+            session.add(message)
+            self.stored[message.message_id] = message
+
+    def insert(self, threads: Sequence[tuple[int, int, str]] = ()) -> None:
+        """Insert the rows and what depends on them; ``threads`` gives (key, thread id,
+        subject key) of the messages threaded meanwhile (``understand``)."""
+        by_key = {row["id"]: row for row in self._rows}
+        for key, thread, subject_key in threads:
+            by_key[key].update(thread_id=thread, subject_key=subject_key)
+        if not self._rows:
+            return
+        insert_rows(self._session, _table(Message), self._rows)
+        raws: list[dict[str, Any]] = []
+        attachments: list[dict[str, Any]] = []
+        addresses: list[dict[str, Any]] = []
+        for entry, row in zip(self._new, self._rows, strict=True):
+            pk = row["id"]
+            raws.append({"message_pk": pk, "sha256": entry.sha256, "size": len(entry.raw),
+                         "content": entry.raw})  # fmt: skip
+            attachments.extend({"message_pk": pk, **a} for a in entry.attachments)
+            addresses.extend(
+                {"message_pk": pk, "role": r, "name": n, "address": a}
+                for r, n, a in entry.addresses
+            )
+        _insert_raws(self._session, raws)
+        for model, dependent in ((AttachmentRecord, attachments), (MessageAddress, addresses)):
+            insert_rows(self._session, _table(model), dependent)
 
 
 def _insert_raws(session: Session, raws: list[dict[str, Any]]) -> None:

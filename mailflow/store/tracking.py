@@ -7,7 +7,7 @@ rows, each kind in one statement. Never commits.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -140,9 +140,17 @@ def history(session: Session, wanted: Wanted) -> History:
     return History(said, lines, items)
 
 
-def write(session: Session, changes: Changes) -> list[int]:
+def write(
+    session: Session,
+    changes: Changes,
+    insert_messages: Callable[[Sequence[tuple[int, int, str]]], None] | None = None,
+) -> list[int]:
     """Write ``changes`` in an order the foreign keys accept; return the new outbox rows' ids
-    (a row whose idempotency key exists is not written again)."""
+    (a row whose idempotency key exists is not written again).
+
+    The batch's messages are stored already, and get their threads by an UPDATE; or, with
+    ``insert_messages``, they are inserted here by it, given (key, thread, subject key) of each
+    threaded one, once their threads exist and before the rows that refer to them."""
     session.flush()  # the batch's messages
     insert_rows(session, _table(Thread), [
         {"id": t.id, "subject_key": t.subject_key, "started_at": t.started_at,
@@ -153,7 +161,10 @@ def write(session: Session, changes: Changes) -> list[int]:
         {"k": tid, "started_at": start, "last_message_at": last}
         for tid, (start, last) in changes.thread_times.items()
     ])  # fmt: skip
-    threads.assign_threads(session, changes.assigned)
+    if insert_messages is None:
+        threads.assign_threads(session, changes.assigned)
+    else:
+        insert_messages(changes.assigned)
     insert_rows(session, _table(ConfirmationRequest), [vars(r).copy() for r in changes.requests])
     insert_rows(session, _table(ConfirmationAnswer), [
         {"id": x.id, "request_id": x.request_id, "address": x.address, "name": x.name,

@@ -10,12 +10,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
+from mailflow.service.ingest import ingest
 from mailflow.sources.maildir import MaildirSource
 from mailflow.store.db import IdPool, make_engine, make_session_factory, writing
-from mailflow.store.models import Thread
-from tests.service.test_parsing import _thread_of_mail, ingest_into
+from mailflow.store.models import Message, Thread
+from tests.service.test_parsing import CTX, RULEBOOK, _thread_of_mail, ingest_into
 
 
 @pytest.mark.parametrize("rules", [True, False], ids=["rules", "no-rules"])
@@ -62,3 +63,24 @@ def test_keys_handed_out_are_unused_and_distinct(database_url: str) -> None:
     assert len(set(ids)) == 5
     assert all(stored[i] == f"k{i}" for i in ids)
     engine.dispose()
+
+
+def test_each_message_row_is_written_once(database_url: str, tmp_path: Path) -> None:
+    """Ingest threads a batch before it inserts it: every message goes in with its thread and
+    subject key, and no UPDATE writes the rows (with each of their indexes) a second time."""
+    box = _thread_of_mail(tmp_path / "box")
+    engine = make_engine(database_url)
+    statements: list[str] = []
+    event.listen(engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+    try:
+        sessions = make_session_factory(engine)
+        report = ingest(MaildirSource(box, batch_size=25), sessions, CTX, rulebook=RULEBOOK)
+        assert (report.stored, report.batches) == (60, 3)
+        with sessions() as s:
+            rows = s.execute(select(Message.thread_id, Message.subject_key)).all()
+        assert len(rows) == 60 and all(t is not None and k for t, k in rows)
+    finally:
+        engine.dispose()
+    written = [" ".join(s.split()[:2]).upper() for s in statements]
+    assert "UPDATE MESSAGES" not in written
+    assert any(w.startswith("UPDATE") for w in written)  # the listener saw the batch's writes

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
 from sqlalchemy import text
 
+from mailflow.errors import ConfigurationError
 from mailflow.store import migrate
 from mailflow.store.db import make_engine
 from mailflow.store.schema_check import schema_drift
@@ -98,5 +102,47 @@ def test_outbox_rows_written_before_0005_keep_their_state(empty_database_url: st
         migrate.downgrade(empty_database_url, "0004")
         with engine.connect() as c:
             assert c.scalar(text("SELECT status FROM outbox")) == "sent"
+    finally:
+        engine.dispose()
+
+
+def test_head_read_from_the_scripts_is_alembics() -> None:
+    """Start-up reads the head from the scripts' text; Alembic, running them, agrees."""
+    assert migrate.head_revision() == migrate.alembic_head_revision() is not None
+
+
+def _script(folder: Path, revision: str, down: str, extra: str = "") -> None:
+    (folder / f"{revision}_x.py").write_text(
+        f'revision: str = "{revision}"\ndown_revision: str | None = {down}\n'
+        f"depends_on: str | None = None\n{extra}"
+    )
+
+
+def test_head_of_scripts_not_in_the_plain_form_is_left_to_alembic(tmp_path: Path) -> None:
+    """A branch, a merge or a dependency is Alembic's to read: the text gives no head."""
+    _script(tmp_path, "0001", "None")
+    _script(tmp_path, "0002", '"0001"')
+    (tmp_path / "__init__.py").write_text("")
+    (tmp_path / ".#0003_x.py").write_text("an editor's lock file")
+    assert migrate._plain_head(tmp_path) == "0002"
+    _script(tmp_path, "0003", '"0001"')  # a second branch from 0001: two heads
+    assert migrate._plain_head(tmp_path) is None
+    _script(tmp_path, "0004", '("0002", "0003")')  # their merge
+    assert migrate._plain_head(tmp_path) is None
+    (tmp_path / "0004_x.py").unlink()
+    (tmp_path / "0003_x.py").write_text(
+        'revision = "0003"\ndown_revision = "0002"\ndepends_on = "0001"\n'
+    )
+    assert migrate._plain_head(tmp_path) is None
+
+
+def test_a_version_table_with_two_revisions_is_refused(database_url: str) -> None:
+    """Two rows in the version table (two heads applied) name both, not a traceback."""
+    engine = make_engine(database_url)
+    try:
+        with engine.begin() as c:
+            c.execute(text("INSERT INTO alembic_version (version_num) VALUES ('0099')"))
+        with pytest.raises(ConfigurationError, match="more than one revision"):
+            migrate.current_revision(engine)
     finally:
         engine.dispose()

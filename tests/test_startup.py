@@ -1,0 +1,77 @@
+"""Start-up: a command loads only the libraries its work needs.
+
+The poller and the all-in-one process start often (``--once`` from cron, every restart), and
+each library they import costs every start time and memory: LDAP, spreadsheets, calendars,
+MSAL, Exchange and Alembic are for the commands and settings that use them. Each case runs
+the real command in a fresh interpreter, on the example inbox and a migrated SQLite file.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from mailflow.store.migrate import upgrade
+
+REPO = Path(__file__).resolve().parents[1]
+# what a mailbox on IMAP or Maildir, a file or SMTP transport and no directory sync never need
+NEVER = ["alembic", "ldap3", "openpyxl", "icalendar", "msal", "requests", "exchangelib"]
+PROBE = (
+    "import sys\n"
+    "from mailflow.cli import main\n"
+    "try:\n"
+    "    main()\n"
+    "finally:\n"
+    "    print('LOADED', *sorted({m.split('.')[0] for m in sys.modules}), file=sys.stderr)\n"
+)
+
+
+def _loaded(tmp_path: Path, command: list[str], *, example: bool = True) -> set[str]:
+    """Run ``mailflow COMMAND`` on the example inbox (or an empty one) and return the
+    top-level modules it had loaded at its end."""
+    inbox = tmp_path / "inbox"
+    if example:
+        shutil.copytree(REPO / "examples" / "inbox", inbox)
+    for sub in ("cur", "new", "tmp"):
+        (inbox / sub).mkdir(parents=True, exist_ok=True)
+    database = f"sqlite:///{tmp_path / 'mf.db'}"
+    upgrade(database)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MAILFLOW_")}
+    env |= {
+        "MAILFLOW_DATABASE_URL": database,
+        "MAILFLOW_RULES_DIR": str(REPO / "rules"),
+        "MAILFLOW_TEMPLATES_DIR": str(REPO / "templates"),
+        "MAILFLOW_SOURCE": f"maildir://{inbox}",
+        "MAILFLOW_TRANSPORT": f"file://{tmp_path / 'outbox'}",
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, *command],
+        env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    [line] = [x for x in done.stderr.splitlines() if x.startswith("LOADED ")]
+    return set(line.split()[1:])
+
+
+def test_the_poller_loads_no_library_it_does_not_use(tmp_path: Path) -> None:
+    """Storing the example inbox and deciding about it loads none of them, nor does the
+    check of the schema revision."""
+    loaded = _loaded(tmp_path, ["poll", "--once"])
+    assert "sqlalchemy" in loaded  # the probe saw the command's work
+    assert sorted(loaded.intersection(NEVER)) == []
+
+
+def test_the_calendar_is_loaded_for_the_mail_that_carries_one(tmp_path: Path) -> None:
+    """``run --once`` on an empty mailbox loads none of them; answering the example inbox
+    sends a deadline's .ics, and only then is the calendar library loaded."""
+    assert sorted(_loaded(tmp_path / "empty", ["run", "--once"], example=False) & set(NEVER)) == []
+    assert sorted(_loaded(tmp_path / "full", ["run", "--once"]) & set(NEVER)) == ["icalendar"]
+
+
+def test_the_poller_without_a_shared_broker_loads_no_queue(tmp_path: Path) -> None:
+    """``poll --once`` hands mail to a shared broker only when there is one: without
+    MAILFLOW_BROKER_URL, Dramatiq stays unloaded."""
+    assert "dramatiq" not in _loaded(tmp_path, ["poll", "--once"])
