@@ -250,7 +250,8 @@ def test_a_resync_interrupted_mid_range_goes_on_where_it_stopped(
 ) -> None:
     """A resync whose connection drops after its second batch (uncommitted) goes on, in the
     same source, with exactly the unknown mail not committed; stored mail is not fetched.
-    So does a new source (a restarted process), from the checkpoint and the marks."""
+    A new source (a restarted process) does the same where the stored mail carries the keyword,
+    and otherwise fetches it again; nothing is lost."""
     cursor = _AskingCursor()
     _stored_but(cursor, UNKNOWN)
     server, user = big_folder.server, big_folder.name
@@ -269,17 +270,54 @@ def test_a_resync_interrupted_mid_range_goes_on_where_it_stopped(
     marked = flags(server, user)
     assert all(KEYWORD in f for f in marked.values())
 
-    # the same in a new process: what it knows is the checkpoint and the marks the resync set
+    # the same in a new process, which knows only the checkpoint and the keywords: here the
+    # server kept the keywords mailflow set before the UIDVALIDITY change, as Dovecot does
+    assert _crash_then_restart(big_folder, open_source) == ids(UNKNOWN[3:])
+
+    # the keywords lost with the change: the restart skips what the crashed resync marked (up
+    # to UID 200), fetches the stored mail after it again, and nothing is lost
+    with server.client(user) as c:
+        c.select_folder("INBOX")
+        c.remove_flags(c.search(["ALL"]), [KEYWORD])
+    rest = _crash_then_restart(big_folder, open_source)
+    assert rest == ids(UNKNOWN[3:5]) + ids(range(201, MESSAGES + 1))
+
+
+def _crash_then_restart(
+    user: ImapUser,
+    open_source: Callable[..., ImapSource],  # noqa: F811
+    **options: str,
+) -> list[str]:
+    """Change UIDVALIDITY; resync with a cursor that knows all but UNKNOWN, commit the first
+    batch, fetch the second and stop; return what a new source then reads. Everything ends
+    marked."""
     cursor = _AskingCursor()
     _stored_but(cursor, UNKNOWN)
-    server.change_uidvalidity(user)
-    crashed = open_source(big_folder, batch="50")
+    user.server.change_uidvalidity(user.name)
+    crashed = open_source(user, batch="50", **options)
     batches = crashed.fetch(cursor)
     first = next(batches)
     cursor.commit(first)
     crashed.acknowledge(first)
+    assert [message_id(m) for m in first] == ids(UNKNOWN[:3])
     assert [message_id(m) for m in next(batches)] == ids(UNKNOWN[3:5])  # never committed
     crashed.close()
-    assert ingest(open_source(big_folder, batch="50"), cursor) == ids(UNKNOWN[3:])
-    marked = flags(server, user)
-    assert len(marked) == MESSAGES and all(KEYWORD in f for f in marked.values())
+    rest = ingest(open_source(user, batch="50", **options), cursor)
+    assert set(ids(UNKNOWN)) <= cursor.message_ids
+    if options.get("processed", "flag") == "flag":
+        marked = flags(user.server, user.name)
+        assert len(marked) == MESSAGES and all(KEYWORD in f for f in marked.values())
+    return rest
+
+
+def test_a_resync_crash_with_processed_move_loses_nothing(
+    big_folder: ImapUser,
+    open_source: Callable[..., ImapSource],  # noqa: F811
+) -> None:
+    """With processed=move the stored mail the crashed resync found has left the folder; a
+    restarted process fetches the rest above the checkpoint, and everything ends moved.
+    (Mail mailflow moved before the change is not in the folder at all.)"""
+    rest = _crash_then_restart(big_folder, open_source, processed="move:Done")
+    assert rest == ids(UNKNOWN[3:5]) + ids(range(201, MESSAGES + 1))
+    assert flags(big_folder.server, big_folder.name) == {}
+    assert len(flags(big_folder.server, big_folder.name, "Done")) == MESSAGES
