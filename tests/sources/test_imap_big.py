@@ -105,6 +105,7 @@ class _Reading:
     def __init__(self, monkeypatch: pytest.MonkeyPatch, cursor: _AskingCursor) -> None:
         self.cursor = cursor
         self.listed = self.yielded = 0
+        self.looked_up_and_yielded = 0  # a resync asks about unknown mail, then yields it
         self.answers: list[int] = []
         self.unsettled_at_search: list[int] = []
         self.waiting: list[int | None] = []
@@ -122,8 +123,6 @@ class _Reading:
     def settled(self) -> int:
         """UIDs the pass dealt with: yielded, or (in a resync) asked about."""
         return self.yielded + sum(self.cursor.asked) - self.looked_up_and_yielded
-
-    looked_up_and_yielded = 0  # set by a resync test: unknown mail is asked about, then yielded
 
     def read(self, source: ImapSource, commit_batches: int | None = None) -> list[str]:
         """Fetch, commit and acknowledge; after ``commit_batches`` batches, fetch one more and
@@ -221,7 +220,6 @@ def test_a_resync_looks_up_one_range_at_a_time(
     server, user = big_folder.server, big_folder.name
     server.change_uidvalidity(user)
     reading = _Reading(monkeypatch, cursor)
-    reading.looked_up_and_yielded = 0
     source = open_source(big_folder, batch="50")
     got: list[str] = []
     for batch in source.fetch(cursor):
