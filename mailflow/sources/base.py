@@ -77,8 +77,8 @@ class MailSource(Protocol):
     def waiting(self) -> int | None:
         """Return how many mails the running ``fetch`` pass found that it has not yielded yet
         (0 once a pass is through); None when the mailbox only says that more is waiting
-        without a count (Exchange's sync pages). Mail delivered during the pass is not counted:
-        the next pass finds it."""
+        without a count (Exchange's sync pages; IMAP ranges still to be looked up by
+        Message-ID). Mail delivered during the pass is not counted: the next pass finds it."""
         ...
 
     def wait_for_mail(self, timeout_s: float) -> None:

@@ -14,8 +14,9 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Sequence, Set
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any
 
@@ -25,7 +26,6 @@ from mailflow.errors import ConfigurationError, SourceError
 from mailflow.oauth import AccessTokens, open_tokens
 from mailflow.settings import DEFAULT_BATCH_BYTES, Settings
 from mailflow.sources.base import (
-    Checkpoint,
     FetchedMail,
     SourceCursor,
     byte_groups,
@@ -72,6 +72,19 @@ _MESSAGE_ID_VALUE = re.compile(rb"<[^<>\s]+>")
 _FOLDING = re.compile(rb"\r?\n[ \t]+")
 
 
+_UNDECIDED = -1  # ImapSource._lookup_until before the first pass under a UIDVALIDITY
+
+
+@dataclass(frozen=True)
+class _Range:
+    """UIDs ``low`` to ``high`` (None: open, up to whatever arrives) and how many messages
+    they held at SELECT."""
+
+    low: int
+    high: int | None
+    count: int
+
+
 class ImapSource:
     """A ``MailSource`` over one IMAP folder; one connection, opened lazily, not thread-safe."""
 
@@ -100,9 +113,16 @@ class ImapSource:
         self._uidvalidity: int | None = None
         self._uidnext: int | None = None
         self._exists = 0  # messages in the folder at SELECT
-        self._resynced: set[int] = set()  # UIDs under _uidvalidity already matched by Message-ID
+        # under _uidvalidity, a UIDVALIDITY resync looks up the Message-IDs of the UIDs up to
+        # _lookup_until (None: to the end of the folder; 0: none; _UNDECIDED: not known yet);
+        # every message it listed after UID _run[0] up to _run[1] was stored (and is marked),
+        # so once the checkpoint reaches _run[0] nothing up to _run[1] is left to do
+        self._lookup_until: int | None = _UNDECIDED
+        self._look_flagged = False  # also look up mail above the checkpoint marked already
+        self._run = (0, 0)
         self._target_ready = False
-        self._waiting = 0  # UIDs the running pass's search found and it has not yielded yet
+        self._listed = 0  # UIDs of the range in hand the running pass has not yielded yet
+        self._later: int | None = 0  # messages in the ranges not listed yet (None: uncounted)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ImapSource:
@@ -135,25 +155,54 @@ class ImapSource:
     # ---- MailSource ----
 
     def fetch(self, cursor: SourceCursor) -> Iterator[Sequence[FetchedMail]]:
-        """Yield batches of uncommitted mail, oldest first; raise SourceConnectionError."""
+        """Yield batches of uncommitted mail, oldest first; raise SourceConnectionError.
+
+        The folder is worked through one UID range (``_uid_ranges``) at a time: list the
+        range, look up its Message-IDs a batch at a time when resynchronising, fetch its bodies,
+        then the next range. No more than one range's UIDs are held at once."""
         checkpoint = cursor.checkpoint(self._url.folder)
         with self._guard("select"):
             uidvalidity = self._select()
-            if checkpoint is not None and checkpoint.uidvalidity == uidvalidity:
-                self._catch_up(cursor, checkpoint)
-                uids = self._uids_after(checkpoint.last_uid)
-            else:
-                uids = self._resync(cursor)
-        self._waiting = len(uids)
-        for chunk in _chunks(uids, self._url.batch):
+            resuming = checkpoint is not None and checkpoint.uidvalidity == uidvalidity
+            if self._lookup_until == _UNDECIDED:  # the first pass under this UIDVALIDITY
+                # a fresh database knows no Message-ID: reading them all (the first start on
+                # a big mailbox) would find nothing; a duplicate is still caught when stored
+                self._lookup_until = None if not resuming and cursor.stores_any() else 0
+                # a process that resumes cannot know whether a resync was under way when the
+                # last one stopped; mail it left marked above the checkpoint is looked up
+                self._look_flagged = resuming and self._url.processed is Processed.FLAG
+            ranges = self._uid_ranges()
+            if resuming:
+                assert checkpoint is not None
+                self._catch_up(cursor, checkpoint.last_uid, ranges)
+        done = checkpoint.last_uid if resuming and checkpoint else 0
+        if self._run[0] <= done:
+            done = max(done, self._run[1])
+        ranges = [r for r in ranges if r.high is None or r.high > done]
+        self._listed, self._later = 0, self._count(ranges)
+        top = done
+        for n, uid_range in enumerate(ranges):
             with self._guard("fetch"):
-                groups = self._size_groups(chunk)
-            for group in groups:
+                uids = self._list(uid_range, done)
+                listed_before, top = top, max([top, *uids[-1:]])
+                flagged = self._flagged(uid_range, done) if self._look_flagged else set()
+                uids = self._sift(cursor, uids, listed_before, flagged)
+                del flagged
+            self._listed, self._later = len(uids), self._count(ranges[n + 1 :])
+            for chunk in _chunks(uids, self._url.batch):
                 with self._guard("fetch"):
-                    mails = self._fetch_bodies(group, uidvalidity)
-                self._waiting -= len(group)
-                if mails:
-                    yield mails
+                    groups = self._size_groups(chunk)
+                for group in groups:
+                    with self._guard("fetch"):
+                        mails = self._fetch_bodies(group, uidvalidity)
+                    self._listed -= len(group)
+                    if mails:
+                        yield mails
+            del uids
+        if self._lookup_until is None:  # the resync has looked at every message it listed
+            self._lookup_until = top
+        self._look_flagged = False
+        self._listed = self._later = 0
 
     def acknowledge(self, mails: Sequence[FetchedMail]) -> None:
         """Mark committed ``mails`` processed (keyword or move); raise SourceConnectionError."""
@@ -169,9 +218,12 @@ class ImapSource:
                             len(mails) - len(uids))  # fmt: skip
             self._mark(uids)
 
-    def waiting(self) -> int:
-        """Return the UIDs the running pass's search found beyond the batches yielded so far."""
-        return self._waiting
+    def waiting(self) -> int | None:
+        """Return the mail the running pass has not yielded yet: the rest of the range in hand
+        and the messages of the ranges after it (counted from sequence numbers at SELECT);
+        None while a range still to be listed will first be looked up by Message-ID, since
+        how much of it is stored already is not known until then."""
+        return None if self._later is None else self._listed + self._later
 
     def wait_for_mail(self, timeout_s: float) -> None:
         """Return when new mail may have arrived (IDLE, else NOOP) or ``timeout_s`` passed."""
@@ -237,7 +289,7 @@ class ImapSource:
             _check_keywords(self.name, info.get(PERMANENTFLAGS))
         uidvalidity = int(info[UIDVALIDITY])
         if uidvalidity != self._uidvalidity:
-            self._uidvalidity, self._resynced = uidvalidity, set()
+            self._uidvalidity, self._lookup_until, self._run = uidvalidity, _UNDECIDED, (0, 0)
         self._uidnext = int(info.get(UIDNEXT, 1))
         self._exists = int(info.get(EXISTS, 0))
         self._selected = True
@@ -245,67 +297,97 @@ class ImapSource:
 
     # ---- finding new mail ----
 
-    def _search(self, criteria: list[Any]) -> list[int]:
-        """Return the UIDs matching ``criteria``, ascending, asked in UID ranges of at most
-        SEARCH_PAGE messages each (a big folder's answer would break imaplib's line limit)."""
-        client = self._connection()
-        uids = sorted(
-            int(u) for part in self._uid_ranges() for u in client.search([*part, *criteria])
-        )
+    def _uid_ranges(self) -> list[_Range]:
+        """Split the folder into UID ranges of at most SEARCH_PAGE messages each, from the UIDs
+        of every SEARCH_PAGE-th message (one FETCH), oldest first.
+
+        Mail arriving later gets higher UIDs (the last range is open), and mail expunged
+        meanwhile only makes a range smaller; so no SEARCH of a range answers more than
+        SEARCH_PAGE UIDs (about 550 KB), far below imaplib's line limit (imaplib._MAXLINE,
+        1,000,000 bytes: about 140,000 UIDs in one answer)."""
+        starts: list[tuple[int, int]] = []  # (sequence number, UID) of each range's first
+        if self._exists > SEARCH_PAGE:
+            client = self._connection()
+            numbers = list(range(SEARCH_PAGE + 1, self._exists + 1, SEARCH_PAGE))
+            client.use_uid = False  # these are message sequence numbers
+            try:
+                found = client.fetch(numbers, [UID])
+            finally:
+                client.use_uid = True
+            starts = sorted((int(n), int(data[UID])) for n, data in found.items() if UID in data)
+        firsts = [(1, 1), *starts]
+        ranges = [_Range(a, b - 1, m - n) for (n, a), (m, b) in pairwise(firsts)]
+        seq, uid = firsts[-1]
+        return [*ranges, _Range(uid, None, max(0, self._exists + 1 - seq))]
+
+    def _list(self, uid_range: _Range, done: int, criteria: Sequence[Any] = ()) -> list[int]:
+        """Return the UIDs in ``uid_range`` above ``done`` matching ``criteria``, ascending."""
+        low, high = max(uid_range.low, done + 1), uid_range.high
+        if high is not None and high < low:
+            return []
+        found = self._connection().search(["UID", f"{low}:{high or '*'}", *criteria])
+        # "n:*" always includes the highest UID, even below n (RFC 3501 §6.4.8): filter here
+        uids = sorted(u for u in map(int, found) if u >= low and (high is None or u <= high))
         if uids:
             self._uidnext = max(self._uidnext or 1, uids[-1] + 1)
         return uids
 
-    def _uid_ranges(self) -> list[list[str]]:
-        """Return SEARCH criteria (``UID a:b``) that split the folder into ranges of at most
-        SEARCH_PAGE messages, from the UIDs of every SEARCH_PAGE-th message.
+    def _sift(
+        self, cursor: SourceCursor, uids: list[int], prev: int, flagged: Set[int] = frozenset()
+    ) -> list[int]:
+        """Return those of ``uids`` (ascending; ``prev``: the UID this pass listed before them,
+        or where it started) to fetch. The ones up to ``_lookup_until`` (a resync) and the
+        ``flagged`` ones whose Message-ID is stored already are marked instead, a batch at a
+        time, and ``_run`` follows the latest run of them."""
+        until = self._lookup_until
+        looked = [u for u in uids if until is None or u <= until or u in flagged]
+        if not looked:
+            return uids
+        known: set[int] = set()
+        for chunk in _chunks(looked, self._url.batch):
+            stored = self._stored(cursor, chunk)
+            self._mark(stored)  # their rows are committed already, so marking keeps invariant 1
+            known.update(stored)
+        fetch: list[int] = []
+        for uid in uids:
+            if uid in known:
+                self._run = (self._run[0] if prev == self._run[1] else prev, uid)
+            else:
+                fetch.append(uid)
+            prev = uid
+        log.info("%s: %d messages looked up by Message-ID under UIDVALIDITY %s, %d stored"
+                 " already", self.name, len(looked), self._uidvalidity, len(known))  # fmt: skip
+        return fetch
 
-        Mail arriving later gets higher UIDs (the last range is open), and mail expunged
-        meanwhile only makes a range smaller; so no range answers more than SEARCH_PAGE."""
-        if self._exists <= SEARCH_PAGE:
-            return [[]]
-        client = self._connection()
-        numbers = list(range(SEARCH_PAGE + 1, self._exists + 1, SEARCH_PAGE))
-        client.use_uid = False  # these are message sequence numbers
-        try:
-            found = client.fetch(numbers, [UID])
-        finally:
-            client.use_uid = True
-        starts = sorted({int(data[UID]) for data in found.values() if UID in data})
-        bounds = [1, *starts]
-        ranges = [["UID", f"{a}:{b - 1}"] for a, b in pairwise(bounds)]
-        return [*ranges, ["UID", f"{bounds[-1]}:*"]]
+    def _flagged(self, uid_range: _Range, done: int) -> set[int]:
+        """Return the UIDs of ``uid_range`` above ``done`` that carry the keyword already."""
+        return set(self._list(uid_range, done, ["KEYWORD", KEYWORD]))
 
-    def _uids_after(self, last_uid: int) -> list[int]:
-        # "n:*" always includes the highest UID, even below n (RFC 3501 §6.4.8): filter here.
-        return [u for u in self._search(["UID", f"{last_uid + 1}:*"]) if u > last_uid]
+    def _count(self, ranges: Sequence[_Range]) -> int | None:
+        """Return the messages ``ranges`` held at SELECT, or None when some of them will be
+        looked up by Message-ID first (how many are fetched is not known before)."""
+        until = self._lookup_until
+        if until is None or self._look_flagged or any(r.low <= until for r in ranges):
+            return None if ranges else 0
+        return sum(r.count for r in ranges)
 
-    def _resync(self, cursor: SourceCursor) -> list[int]:
-        """Return the UIDs to fetch after a UIDVALIDITY change; mark those already stored."""
-        candidates = [u for u in self._search(["ALL"]) if u not in self._resynced]
-        # a fresh database knows no Message-ID: reading them all (the first start on a big
-        # mailbox) would find nothing; a duplicate is still caught by the key when stored
-        stored = self._stored(cursor, candidates) if cursor.stores_any() else []
-        self._mark(stored)  # their rows are committed already, so marking keeps invariant 1
-        self._resynced.update(stored)
-        log.info("%s: resync under UIDVALIDITY %s: %d listed, %d stored already", self.name,
-                 self._uidvalidity, len(candidates), len(stored))  # fmt: skip
-        known = set(stored)
-        return [u for u in candidates if u not in known]
-
-    def _catch_up(self, cursor: SourceCursor, checkpoint: Checkpoint) -> None:
-        """Mark stored messages at or below the checkpoint that a crash left unmarked."""
+    def _catch_up(self, cursor: SourceCursor, last_uid: int, ranges: Sequence[_Range]) -> None:
+        """Mark stored messages at or below the checkpoint that a crash left unmarked, one UID
+        range at a time."""
         if not self._catch_up_due or self._url.processed is Processed.NONE:
             return
-        if checkpoint.last_uid >= 1:
-            criteria: list[Any] = ["UID", f"1:{checkpoint.last_uid}"]
-            if self._url.processed is Processed.FLAG:
-                criteria += ["UNKEYWORD", KEYWORD]
-            behind = [u for u in self._search(criteria) if u <= checkpoint.last_uid]
+        criteria = ["UNKEYWORD", KEYWORD] if self._url.processed is Processed.FLAG else []
+        caught = 0
+        for uid_range in ranges:
+            if uid_range.low > last_uid:
+                break
+            high = last_uid if uid_range.high is None else min(uid_range.high, last_uid)
+            behind = self._list(_Range(uid_range.low, high, 0), 0, criteria)
             stored = self._stored(cursor, behind)
-            if stored:
-                log.info("%s: catching up marks of %d messages", self.name, len(stored))
             self._mark(stored)
+            caught += len(stored)
+        if caught:
+            log.info("%s: caught up marks of %d messages", self.name, caught)
         self._catch_up_due = False
 
     def _stored(self, cursor: SourceCursor, uids: list[int]) -> list[int]:
