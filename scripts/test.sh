@@ -47,5 +47,5 @@ echo "==> mypy"
 .venv/bin/mypy
 echo "==> import-linter (layers point one way)"
 .venv/bin/lint-imports
-echo "==> pytest"
-.venv/bin/pytest "$@"
+echo "==> pytest (one process per core: pytest-xdist; pass -n 0 to run in this process alone)"
+.venv/bin/pytest -n auto --dist loadgroup "$@"

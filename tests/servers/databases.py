@@ -76,42 +76,96 @@ def fresh_database(backend: str) -> Iterator[str]:
         yield url
 
 
+class PostgresCopies:
+    """Copies of PostgreSQL databases for tests, each test a copy of its own: a thread makes
+    the next copy of a template while a test runs, another drops the copies of finished tests
+    (each takes the server about half a second, mostly waiting). ``close`` waits for both."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._copier = ThreadPoolExecutor(1, thread_name_prefix="test-database-copy")
+        self._dropper = ThreadPoolExecutor(1, thread_name_prefix="test-database-drop")
+        self._spares: dict[str, Future[str]] = {}
+        self._drops: list[Future[None]] = []
+
+    def take(self, template: str) -> str:
+        """Return the name of a new copy of the database ``template``, which no session may
+        use from now until ``forget(template)``."""
+        with self._lock:
+            spare = self._spares.pop(template, None)
+            self._spares[template] = self._copier.submit(_copy, template)
+        if spare is not None and spare.exception() is None:
+            return spare.result()
+        return _copy(template)  # none made ahead, or made while a session used the template
+
+    def forget(self, template: str) -> None:
+        """Make no more copies of ``template``; the copy made ahead is dropped later."""
+        with self._lock:
+            spare = self._spares.pop(template, None)
+            if spare is not None:
+                self._drops.append(self._dropper.submit(_drop_copy, spare))
+
+    def drop_later(self, name: str) -> None:
+        """Drop the copy ``name`` in the background."""
+        with self._lock:
+            self._drops.append(self._dropper.submit(_drop, name))
+
+    def close(self) -> None:
+        """Wait until every copy is dropped; raise the first error a drop met."""
+        for template in list(self._spares):
+            self.forget(template)
+        self._copier.shutdown(wait=True)
+        self._dropper.shutdown(wait=True)
+        for drop in self._drops:
+            drop.result()
+
+
+def _copy(template: str) -> str:
+    name = f"mailflow_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(_libpq(POSTGRES_ADMIN_URL), autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+    return name
+
+
+def _drop(name: str) -> None:
+    with psycopg.connect(_libpq(POSTGRES_ADMIN_URL), autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _drop_copy(copy: Future[str]) -> None:
+    if copy.exception() is None:  # a copy that failed left nothing to drop
+        _drop(copy.result())
+
+
 class _Migrated:
     """The databases migrated to head once in this process, one per backend, that every
-    migrated test database is copied from; removed when the test session ends.
-
-    On PostgreSQL a thread makes the next copy while a test runs and another drops the copies
-    of finished tests (each takes the server about half a second, mostly waiting): a test gets
-    a copy made for it alone, and the session ends only when every copy is gone."""
+    migrated test database is copied from; removed when the test session ends."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._postgres: str | None = None  # a database name on the machine's server
         self._sqlite: Path | None = None  # a file
-        self._copier: ThreadPoolExecutor | None = None
-        self._dropper: ThreadPoolExecutor | None = None
-        self._spare: Future[str] | None = None
-        self._drops: list[Future[None]] = []
+        self.copies: PostgresCopies | None = None
 
-    def postgres_copy(self) -> str:
-        """Return the name of a new copy of the migrated PostgreSQL database."""
+    def postgres(self) -> str:
+        """Return the name of the migrated PostgreSQL database (migrate it the first time)."""
+        from mailflow.store.migrate import upgrade
+
         with self._lock:
             if self._postgres is None:
-                self._postgres = self._migrate_postgres()
-                self._copier = ThreadPoolExecutor(1, thread_name_prefix="test-database-copy")
-                self._dropper = ThreadPoolExecutor(1, thread_name_prefix="test-database-drop")
-            assert self._copier is not None
-            spare = self._spare or self._copier.submit(self._copy, self._postgres)
-            self._spare = self._copier.submit(self._copy, self._postgres)
-        return spare.result()
-
-    def drop_later(self, name: str) -> None:
-        """Drop the copy ``name`` in the background (before the session ends)."""
-        with self._lock:
-            assert self._dropper is not None
-            self._drops.append(self._dropper.submit(self._drop, name))
+                name = f"mailflow_template_{uuid.uuid4().hex[:12]}"
+                with _admin() as admin:
+                    admin.execute(f'CREATE DATABASE "{name}"')
+                try:
+                    upgrade(_url_of(name))  # disposes its engine: no session is left on it
+                except BaseException:
+                    _drop(name)
+                    raise
+                self._postgres = name
+            return self._postgres
 
     def sqlite(self) -> Path:
+        """Return the migrated SQLite file (migrate it the first time)."""
         from mailflow.store.migrate import upgrade
 
         with self._lock:
@@ -122,62 +176,27 @@ class _Migrated:
             return self._sqlite
 
     def remove(self) -> None:
-        """Drop every copy and the migrated databases; raise the first error a drop met."""
         with self._lock:
-            copier, self._copier = self._copier, None
-            dropper, self._dropper = self._dropper, None
-            spare, self._spare = self._spare, None
-            drops, self._drops = self._drops, []
             template, self._postgres = self._postgres, None
             sqlite, self._sqlite = self._sqlite, None
         if sqlite is not None:
             shutil.rmtree(sqlite.parent, ignore_errors=True)
-        if copier is None or dropper is None:
-            return
-        copier.shutdown(wait=True)
-        if spare is not None and spare.exception() is None:
-            drops.append(dropper.submit(self._drop, spare.result()))
-        dropper.shutdown(wait=True)
         if template is not None:
-            self._drop(template)
-        for drop in drops:
-            drop.result()
-
-    @staticmethod
-    def _migrate_postgres() -> str:
-        from mailflow.store.migrate import upgrade
-
-        name = f"mailflow_template_{uuid.uuid4().hex[:12]}"
-        with _admin() as admin:
-            admin.execute(f'CREATE DATABASE "{name}"')
-        try:
-            upgrade(_url_of(name))  # disposes its engine: no session is left on the template
-        except BaseException:
-            _Migrated._drop(name)
-            raise
-        return name
-
-    @staticmethod
-    def _copy(template: str) -> str:
-        name = f"mailflow_test_{uuid.uuid4().hex[:12]}"
-        with psycopg.connect(_libpq(POSTGRES_ADMIN_URL), autocommit=True) as admin:
-            admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
-        return name
-
-    @staticmethod
-    def _drop(name: str) -> None:
-        with psycopg.connect(_libpq(POSTGRES_ADMIN_URL), autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            _drop(template)
 
 
 MIGRATED = _Migrated()
+COPIES = PostgresCopies()
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _migrated_templates() -> Iterator[None]:
-    """Remove this process's migrated databases and their copies when its tests are done."""
+def _test_databases() -> Iterator[None]:
+    """Drop this process's copies and migrated databases when its tests are done."""
     yield
-    MIGRATED.remove()
+    try:
+        COPIES.close()
+    finally:
+        MIGRATED.remove()
 
 
 @contextmanager
@@ -185,11 +204,11 @@ def migrated_database(backend: str) -> Iterator[str]:
     """Yield the URL of a database of ``backend`` at the head revision, a copy of its own of the
     database this process migrated once (dropped or removed afterwards)."""
     if backend == "postgresql":
-        name = MIGRATED.postgres_copy()
+        name = COPIES.take(MIGRATED.postgres())
         try:
             yield _url_of(name)
         finally:
-            MIGRATED.drop_later(name)
+            COPIES.drop_later(name)
         return
     template = MIGRATED.sqlite()
     with fresh_sqlite() as url:

@@ -109,7 +109,8 @@ def _status(name: str) -> tuple[dict[str, Any], str]:
     result = runner.invoke(app, ["status", "--json"])
     assert result.exit_code in (0, 1), result.output
     [poller] = [p for p in json.loads(result.stdout)["pollers"] if p["source"] == name]
-    return poller, runner.invoke(app, ["status"]).stdout
+    # a wide console: a long mailbox path (pytest-xdist's tmp paths) is not wrapped in the table
+    return poller, runner.invoke(app, ["status"], env={"COLUMNS": "400"}).stdout
 
 
 def _metric(rt: Runtime, name: str, source: str) -> float | None:
