@@ -20,6 +20,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 BENCHMARKS = ROOT / "benchmarks"
 TIMEOUT_S = 600.0
+# delivery.py flushes the machine's Redis database, as tests/jobs/test_end_to_end.py does: the
+# two run in one process (pytest-xdist), never at the same time
+pytestmark = pytest.mark.xdist_group("machine-brokers")
 
 
 def _redis_db() -> str:

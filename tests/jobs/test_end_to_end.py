@@ -24,7 +24,7 @@ from mailflow.service.runtime import Runtime, build_runtime, open_source
 from mailflow.settings import load_settings
 from mailflow.store.models import OUTBOX_PENDING, OutboxMail
 from tests.jobs.scenario import ALL, TASK_ID, TASK_SUBJECT, TRICKY_TOPIC
-from tests.servers.databases import fresh_database
+from tests.servers.databases import migrated_database
 from tests.servers.dovecot import ImapUser
 from tests.servers.smtp import PASSWORD, SmtpServer
 
@@ -41,6 +41,8 @@ BROKERS = {
         "postgresql",
     ),
 }
+# each test flushes those queues: the tests that use them run in one process (pytest-xdist)
+pytestmark = pytest.mark.xdist_group("machine-brokers")
 
 
 @pytest.fixture(params=sorted(BROKERS))
@@ -48,11 +50,8 @@ def runtime(
     request: pytest.FixtureRequest, imap_user: ImapUser, smtp_server: SmtpServer
 ) -> Iterator[Runtime]:
     """A migrated database, the IMAP mailbox as source, the SMTP server as transport."""
-    from mailflow.store.migrate import upgrade
-
     broker_url, backend = BROKERS[request.param]
-    with fresh_database(backend) as url:
-        upgrade(url)
+    with migrated_database(backend) as url:
         settings = load_settings(
             database_url=url,
             broker_url=broker_url,

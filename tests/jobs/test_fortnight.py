@@ -13,7 +13,7 @@ from mailflow.jobs.runner import run_once
 from mailflow.service.runtime import Runtime, build_runtime, open_source
 from mailflow.settings import load_settings
 from tests.scenario_mail import at, scenario_mail
-from tests.servers.databases import fresh_database
+from tests.servers.databases import migrated_database
 from tests.servers.dovecot import ImapUser
 from tests.servers.smtp import PASSWORD, SmtpServer
 
@@ -144,10 +144,7 @@ EXPECTED: dict[str, list[tuple[str, tuple[str, ...]]]] = {
 def runtime(
     request: pytest.FixtureRequest, imap_user: ImapUser, smtp_server: SmtpServer
 ) -> Iterator[Runtime]:
-    from mailflow.store.migrate import upgrade
-
-    with fresh_database(request.param) as url:
-        upgrade(url)
+    with migrated_database(request.param) as url:
         rt = build_runtime(
             load_settings(
                 database_url=url,

@@ -20,10 +20,9 @@ from mailflow.settings import load_settings
 from mailflow.sources.maildir import MaildirSource
 from mailflow.store import outbox
 from mailflow.store.db import make_engine, make_session_factory
-from mailflow.store.migrate import upgrade
 from mailflow.store.models import OutboxMail
 from tests.scenario_mail import scenario_mail
-from tests.servers.databases import fresh_database
+from tests.servers.databases import migrated_database
 
 REPO = Path(__file__).resolve().parents[2]
 SETTINGS = load_settings(rules_dir=REPO / "rules", templates_dir=REPO / "templates")
@@ -112,8 +111,7 @@ def _wait_for_waiting_lock(sessions: sessionmaker[Session]) -> None:
 def test_two_processes_never_both_pass_the_limit(tmp_path: Path) -> None:
     """On PostgreSQL, a second poller deciding while the first has not committed waits for it,
     then counts its rows: 8 + 8 mails copying one director become CAP, not 16."""
-    with fresh_database("postgresql") as url:
-        upgrade(url)
+    with migrated_database("postgresql") as url:
         first_engine, second_engine = make_engine(url), make_engine(url)
         try:
             first = make_session_factory(first_engine)

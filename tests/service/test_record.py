@@ -29,8 +29,7 @@ from mailflow.service.runtime import load_rules
 from mailflow.settings import load_settings
 from mailflow.sources.maildir import MaildirSource
 from mailflow.store.db import make_engine, make_session_factory
-from mailflow.store.migrate import upgrade
-from tests.servers.databases import BACKENDS, fresh_database
+from tests.servers.databases import BACKENDS, migrated_database
 
 REPO = Path(__file__).resolve().parents[2]
 TZ = ZoneInfo("Asia/Shanghai")
@@ -64,8 +63,7 @@ class Ingested:
 def ingested(request: pytest.FixtureRequest) -> Iterator[Ingested]:
     """The example inbox ingested and decided about through the real service, once per backend
     for this module: every test here only reads."""
-    with fresh_database(request.param) as url:
-        upgrade(url)
+    with migrated_database(request.param) as url:
         settings = load_settings(
             database_url=url, rules_dir=REPO / "rules", templates_dir=REPO / "templates"
         )

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -23,7 +22,13 @@ from mailflow.service.runtime import Runtime, build_runtime
 from mailflow.settings import load_settings
 from mailflow.web.app import WebContext, create_app
 from mailflow.web.auth import CookieSigner
-from tests.servers.databases import BACKENDS, POSTGRES_ADMIN_URL, _libpq, fresh_database
+from tests.servers.databases import (
+    BACKENDS,
+    COPIES,
+    POSTGRES_ADMIN_URL,
+    _libpq,
+    fresh_database,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples" / "inbox"
@@ -38,7 +43,11 @@ def example_db(
     tmp = tmp_path_factory.mktemp("web")
     shutil.copytree(EXAMPLES, tmp / "inbox")
     with fresh_database(request.param) as url:
-        yield from _processed(tmp, url)
+        try:
+            yield from _processed(tmp, url)
+        finally:
+            if request.param == "postgresql":
+                COPIES.forget(make_url(url).database or "")
 
 
 def _processed(tmp: Path, url: str) -> Iterator[dict[str, str]]:
@@ -89,13 +98,12 @@ def runtime(
 @contextmanager
 def copied_database(url: str, tmp_path: Path) -> Iterator[str]:
     """Yield the URL of a copy of the database at ``url``: a file copy of SQLite, a database
-    made from it as a template on PostgreSQL (dropped afterwards)."""
+    made from it as a template on PostgreSQL (made ahead, dropped afterwards: COPIES)."""
     if url.startswith("sqlite:///"):
         shutil.copyfile(url.removeprefix("sqlite:///"), tmp_path / "mf.db")
         yield f"sqlite:///{tmp_path / 'mf.db'}"
         return
     original = make_url(url)
-    name = f"{original.database}_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(_libpq(POSTGRES_ADMIN_URL), autocommit=True) as admin:
         # a template must have no other session: a pool the CLI left open is closed first
         admin.execute(
@@ -103,12 +111,11 @@ def copied_database(url: str, tmp_path: Path) -> Iterator[str]:
             " WHERE datname = %s AND pid <> pg_backend_pid()",
             (original.database,),
         )
-        admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{original.database}"')
+    name = COPIES.take(original.database or "")
     try:
         yield original.set(database=name).render_as_string(False)
     finally:
-        with psycopg.connect(_libpq(POSTGRES_ADMIN_URL), autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        COPIES.drop_later(name)
 
 
 @pytest.fixture
