@@ -151,12 +151,18 @@ class DovecotServer:
         return int(match.group(2))
 
     def kick(self, user: str) -> None:
-        """Disconnect every IMAP session of ``user`` (doveadm kick)."""
-        subprocess.run(
-            ["doveadm", "-c", str(self.base_dir / "dovecot.conf"), "kick", user],
-            check=False,
-            capture_output=True,
-        )
+        """Disconnect every IMAP session of ``user`` (doveadm kick) and wait until they are gone:
+        a session still exiting writes its view of the folder's index files back."""
+        conf = str(self.base_dir / "dovecot.conf")
+        subprocess.run(["doveadm", "-c", conf, "kick", user], check=False, capture_output=True)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            who = subprocess.run(
+                ["doveadm", "-c", conf, "who", "-1", user], check=False, capture_output=True
+            )
+            if user.encode() not in who.stdout:
+                return
+            time.sleep(0.05)  # polling the sessions' end, not timing anything
 
     def reset_mailbox(self, user: str) -> None:
         """Disconnect ``user`` and delete their Maildir; Dovecot recreates an empty INBOX."""
@@ -180,6 +186,12 @@ class DovecotServer:
         folder_dir = root if folder.upper() == "INBOX" else root / ("." + folder.replace("/", "."))
         for name in _INDEX_FILES:
             (folder_dir / name).unlink(missing_ok=True)
+        # Dovecot's fresh UIDVALIDITY is the clock's second, the same as before when the folder
+        # was made in this second: an empty uid list naming the next value makes it certain
+        uidlist = folder_dir / "dovecot-uidlist"
+        uidlist.write_text(f"3 V{before + 1} N1\n")
+        if os.geteuid() == 0:  # as root, Dovecot reads and writes the mail as nobody
+            shutil.chown(uidlist, "nobody", "nogroup")
         after = self.uidvalidity(user, folder)
         if after == before:
             raise RuntimeError(f"UIDVALIDITY of {folder} stayed {before}")
