@@ -19,9 +19,8 @@ import logging
 import random
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta, tzinfo
-from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -155,8 +154,8 @@ class Courier:
             rendered,
             from_addr=self.sender,
             from_name=self.sender_name,
-            to=job.to,
-            cc=job.cc,
+            to=job.to_addrs,
+            cc=job.cc_addrs,
             message_id=job.message_id,
             in_reply_to=job.in_reply_to,
             references=job.references,
@@ -268,40 +267,16 @@ def _kind(e: Exception) -> str:
 
 
 @dataclass(frozen=True)
-class _Job:
-    id: int
-    kind: str
-    lang: str
-    context: dict[str, Any]
-    to: list[str]
-    cc: list[str]
-    message_id: str
-    in_reply_to: str | None
-    references: list[str]
-    auto_submitted: str
-    attempts: int
-    last_error: str | None
-    envelope: list[str]  # the recipients still to reach: all, or those a 4xx deferred
-    has_lines: bool  # some recipient was answered for alone (a partial refusal) before
+class _Job(outbox.Claimed):
+    """A claimed row and what delivery still has to do for it."""
+
+    envelope: list[str] = field(default_factory=list)  # the recipients still to reach
+    has_lines: bool = False  # some recipient was answered for alone (a partial refusal) before
 
     @classmethod
     def of(cls, row: outbox.Claimed, envelope: list[str], has_lines: bool = False) -> _Job:
-        return cls(
-            row.id,
-            row.kind,
-            row.lang,
-            dict(row.context),
-            list(row.to_addrs),
-            list(row.cc_addrs),
-            row.message_id,
-            row.in_reply_to,
-            list(row.references),
-            row.auto_submitted,
-            row.attempts,
-            row.last_error,
-            envelope,
-            has_lines,
-        )
+        return cls(**{f.name: getattr(row, f.name) for f in fields(row)},
+                   envelope=envelope, has_lines=has_lines)  # fmt: skip
 
 
 def _claim(session: Session, outbox_ids: list[int], now: datetime) -> list[_Job]:
