@@ -7,8 +7,9 @@ from collections.abc import Iterable
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from mailflow.store import threads
 from mailflow.store.db import in_chunks
-from mailflow.store.models import Message, MessageAddress
+from mailflow.store.models import Message
 
 
 def subject_departments(session: Session, thread_ids: Iterable[int]) -> dict[int, set[str]]:
@@ -26,14 +27,6 @@ def subject_departments(session: Session, thread_ids: Iterable[int]) -> dict[int
 def thread_addresses(session: Session, thread_ids: Iterable[int]) -> dict[int, set[str]]:
     """Return every address (lower case) on each thread's messages: From, To and Cc."""
     out: dict[int, set[str]] = {}
-    for chunk in in_chunks(thread_ids):
-        query = (
-            select(Message.thread_id, MessageAddress.address)
-            .join(Message, Message.id == MessageAddress.message_pk)
-            .where(Message.thread_id.in_(chunk))
-            .distinct()
-        )
-        for tid, address in session.execute(query):
-            if tid is not None:
-                out.setdefault(tid, set()).add(address.lower())
+    for tid, address in threads.addresses_in(session, thread_ids):
+        out.setdefault(tid, set()).add(address.lower())
     return out
