@@ -72,14 +72,18 @@ def run_once(
 def tick(
     runtime: Runtime, now: datetime | None = None, *, dry_run: bool = False
 ) -> list[ClockMail]:
-    """Let every clock write what has come due as of ``now``; return those mails."""
-    return sweep_clocks(
+    """Let every clock write what has come due as of ``now``; return those mails. Then keep
+    PostgreSQL's statistics up with what the clocks and deliveries changed (``store.planner``)."""
+    written = sweep_clocks(
         runtime.sessions,
         runtime.rulebook,
         runtime.context,
         now or datetime.now(UTC),
         dry_run=dry_run,
     )
+    if not dry_run:
+        runtime.planner.refresh()
+    return written
 
 
 def sweep_once(runtime: Runtime, now: datetime | None = None) -> list[int]:

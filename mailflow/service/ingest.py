@@ -35,6 +35,7 @@ from mailflow.store import cursors, messages, service_state
 from mailflow.store.db import writing
 from mailflow.store.messages import NewMessage
 from mailflow.store.models import STATUS_QUARANTINED, STATUS_STORED
+from mailflow.store.planner import PlannerStatistics
 
 log = logging.getLogger(__name__)
 
@@ -167,6 +168,7 @@ def ingest(
     report = IngestReport()
     cursor = DatabaseCursor(session_factory, source.name)
     mind = _DecisionSetup(ctx, rulebook, decided_at)
+    statistics = PlannerStatistics(session_factory)
     with BatchParser(ctx, parse_workers) as parser:
         queued: _Queued | None = None
         for batch in source.fetch(cursor):
@@ -175,16 +177,16 @@ def ingest(
             pooled = parser.pools(len(batch))
             parsing = _Queued(batch, parser.submit([m.raw for m in batch]), source.waiting())
             if queued is not None:
-                _store(source, session_factory, queued, mind, lease, report, on_batch)
+                _store(source, session_factory, queued, mind, lease, report, on_batch, statistics)
             queued = parsing
             if not pooled:
                 # parsed here, so nothing overlaps with it: stored before the next batch is
                 # fetched, and two batches of big mail are never held at once
-                _store(source, session_factory, queued, mind, lease, report, on_batch)
+                _store(source, session_factory, queued, mind, lease, report, on_batch, statistics)
                 queued = None
                 del batch, parsing  # not held while the next batch is read
         if queued is not None:
-            _store(source, session_factory, queued, mind, lease, report, on_batch)
+            _store(source, session_factory, queued, mind, lease, report, on_batch, statistics)
     report.mailbox_backlog = source.waiting()
     return report
 
@@ -197,10 +199,13 @@ def _store(
     lease: Lease | None,
     report: IngestReport,
     on_batch: Callable[[IngestReport], None] | None,
+    statistics: PlannerStatistics,
 ) -> None:
-    """Commit one parsed batch, then have the source mark it processed (invariant 1)."""
+    """Commit one parsed batch, then have the source mark it processed (invariant 1); keep
+    the planner's statistics up with the growing tables (``store.planner``)."""
     _commit_batch(session_factory, source.name, queued, mind, lease, report)
     source.acknowledge(queued.batch)
+    statistics.refresh()
     report.batches += 1
     report.mailbox_backlog = queued.waiting
     if on_batch:

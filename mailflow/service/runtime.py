@@ -34,6 +34,7 @@ from mailflow.sources.url import ImapUrl, MaildirUrl, parse_source_url
 from mailflow.store import migrate, outbox
 from mailflow.store.connection_errors import unusable_database
 from mailflow.store.db import database_outage, make_engine, make_session_factory, writing
+from mailflow.store.planner import PlannerStatistics
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,11 @@ class Runtime:
     rules_version: int | None = None
     rule_problems: list[str] = field(default_factory=list)
     unpacked: rulestore.Unpacked | None = None
+    # keeps PostgreSQL's statistics up with the tables the clocks and deliveries change
+    planner: PlannerStatistics = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.planner = PlannerStatistics(self.sessions)
 
     @property
     def organization(self) -> Organization:
