@@ -99,19 +99,22 @@ def test_a_plan_made_on_an_empty_table_is_replaced_once_the_table_has_grown(
 
 
 @pytest.mark.parametrize("sessions", ["postgresql"], indirect=True)
-def test_only_tables_changed_by_a_tenth_since_their_last_analyze_are_analysed(
+def test_a_table_is_analysed_once_it_changed_by_its_own_size(
     sessions: sessionmaker[Session],
 ) -> None:
     clock = Clock()
     planner = PlannerStatistics(sessions, interval_s=5.0, clock=clock)
-    _store(sessions, 1, 1000)
+    _store(sessions, 1, 400)  # under the 500 rows even an empty table waits for
+    assert planner.refresh() == []
+    _store(sessions, 401, 600)
+    clock.now += 5
     assert planner.refresh() == ["messages"]
 
-    _store(sessions, 1001, 60)  # 60 changes: under 50 + a tenth of 1,000
-    clock.now += 10
+    _store(sessions, 1001, 1200)  # 1,200 changes: under 500 + the 1,000 rows analysed
+    clock.now += 5
     assert planner.refresh() == []
 
-    _store(sessions, 1061, 100)  # 160 changes since the ANALYZE: over 150
+    _store(sessions, 2201, 400)  # 1,600 since the ANALYZE
     assert planner.refresh() == []  # the interval has not passed since the last check
     clock.now += 5
     assert planner.refresh() == ["messages"]
