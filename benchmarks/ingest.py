@@ -39,8 +39,10 @@ would exercise Dovecot's save path, which is not what is being measured.
 Results are printed as a table and written to ``benchmarks/results/ingest-<time>.json``
 (git-ignored). ``--repeat R`` runs everything R times, interleaved, and keeps the fastest (the
 machine may be shared). ``--profile`` also runs one ``poll --once`` under cProfile, apart from
-the table, and prints the top functions. ``docs/benchmarks.md`` has the numbers measured on the
-reference machine.
+the table, and prints the top functions. ``--statements`` also runs one ``poll --once`` per
+database with every SQL statement and IMAP call timed (``benchmarks/statement_times.py``),
+apart from the table, and prints milliseconds per batch from the first batches to the last.
+``docs/benchmarks.md`` has the numbers measured on the reference machine.
 """
 
 from __future__ import annotations
@@ -221,7 +223,8 @@ def measure_raw(server, user: str, work: Path) -> list[Row]:
 
 
 def measure_mailflow(server, user: str, database_url: str, n: int, label: str,
-                     work: Path, profile: Path | None = None) -> Row:  # fmt: skip
+                     work: Path, profile: Path | None = None,
+                     statements: Path | None = None) -> Row:  # fmt: skip
     env = {
         **os.environ,
         "MAILFLOW_SOURCE": server.source_url(user),
@@ -242,6 +245,9 @@ def measure_mailflow(server, user: str, database_url: str, n: int, label: str,
     cmd = [*MAILFLOW, "poll", "--once"]
     if profile is not None:
         cmd = [*PROFILED_MAILFLOW, str(profile), "poll", "--once"]
+    if statements is not None:
+        cmd = [sys.executable, str(ROOT / "benchmarks" / "statement_times.py"), str(statements),
+               "poll", "--once"]  # fmt: skip
     wall, rss, rc = run_child(cmd, env, work / f"{tag}-poll.log")
     if rc != 0:
         raise SystemExit(
@@ -368,6 +374,10 @@ def plan(args: argparse.Namespace) -> list[Run]:
     runs = [Run(kind, size, rep) for rep in range(args.repeat) for kind, size in kinds]
     if args.profile and not args.skip_mailflow:
         runs.append(Run("profile", n, 0))  # cProfile slows it: reported apart, not in the table
+    if args.statements and not args.skip_mailflow:  # timed statements: apart, like the profile
+        runs.append(Run("statements sqlite", n, 0))
+        if not args.skip_postgres:
+            runs.append(Run("statements postgresql", n, 0))
     return runs
 
 
@@ -384,19 +394,25 @@ def prepare(server, runs: list[Run], n: int, seed: int, people: int) -> None:
             print(f"delivered {run.size} to {run.user}; Dovecot indexed them in {took:.1f} s")
 
 
-def measure(server, run: Run, work: Path, prof: Path) -> list[Row]:
+def statements_file(run: Run, stamp: str) -> Path:
+    return RESULTS / f"statements-{run.kind.split()[-1]}-{run.size}-{stamp}.json"
+
+
+def measure(server, run: Run, work: Path, prof: Path, stamp: str = "") -> list[Row]:
     """Run one measurement; return its rows."""
     if run.kind == "raw":
         return measure_raw(server, run.user, work)
-    if run.kind.startswith("postgresql"):
+    timed = statements_file(run, stamp) if run.kind.startswith("statements") else None
+    if run.kind.endswith("postgresql"):
         from tests.servers.databases import fresh_postgres  # a fresh database, dropped after
 
         with fresh_postgres() as pg_url:
-            return [measure_mailflow(server, run.user, pg_url, run.size, run.kind, work)]
+            return [measure_mailflow(server, run.user, pg_url, run.size, run.kind, work,
+                                     statements=timed)]  # fmt: skip
     url = f"sqlite:///{work / f'{run.user}.db'}"
     profile = prof if run.kind == "profile" else None
     label = run.kind if run.kind.startswith("sqlite") else "sqlite"
-    return [measure_mailflow(server, run.user, url, run.size, label, work, profile)]
+    return [measure_mailflow(server, run.user, url, run.size, label, work, profile, timed)]
 
 
 def best_of(rows: list[Row], repeat: int) -> list[Row]:
@@ -688,6 +704,12 @@ def main() -> None:
         help="also ingest with the search index and triggers dropped (its cost)",
     )
     p.add_argument("--profile", action="store_true", help="also profile one SQLite poll --once")
+    p.add_argument(
+        "--statements",
+        action="store_true",
+        help="also time every SQL statement and IMAP call of one poll --once per database, by"
+        " batch, to see which grow with what is stored (benchmarks/statement_times.py)",
+    )
     p.add_argument("--keep", action="store_true", help="keep the work directory")
     p.add_argument(
         "--people",
@@ -751,10 +773,10 @@ def main() -> None:
         with running_dovecot({run.user: PASSWORD for run in runs}) as server:
             prepare(server, runs, args.messages, args.seed, args.people)
             for run in runs:
-                for row in measure(server, run, work, prof):
+                for row in measure(server, run, work, prof, stamp):
                     row.run = run.user
                     print(f"{run.user}: {row.what}: {row.seconds:.2f} s, {row.rate:.0f} msg/s")
-                    if run.kind != "profile":
+                    if run.kind != "profile" and not run.kind.startswith("statements"):
                         rows.append(row)
     finally:
         loads.append(load_average())
@@ -775,6 +797,11 @@ def main() -> None:
     print(f"results: {out.relative_to(ROOT)}")
     if args.profile and prof.exists():
         print_profile(prof)
+    for run in runs:
+        if run.kind.startswith("statements") and statements_file(run, stamp).exists():
+            from statement_times import show as show_statements
+
+            show_statements(statements_file(run, stamp))
 
 
 if __name__ == "__main__":
