@@ -26,6 +26,7 @@ from mailflow.cli.common import (
     read_settings,
 )
 from mailflow.errors import MailflowError
+from mailflow.service.heap import fix_mmap_threshold
 
 if TYPE_CHECKING:
     from mailflow.service.runtime import Runtime
@@ -41,6 +42,7 @@ def poll(once: OnceFlag = False) -> None:
     from mailflow.cli import views
     from mailflow.service.poll import poll_once
 
+    fix_mmap_threshold()
     stop = None if once else _serve()
     with open_runtime(last_good=True, wait=stop) as runtime, guard():
         source = _source(runtime)
@@ -73,6 +75,7 @@ def run(once: OnceFlag = False) -> None:
     from mailflow.cli import outbox_view, views
     from mailflow.jobs.runner import run_forever, run_once
 
+    fix_mmap_threshold()
     stop = None if once else _serve()
     with open_runtime(last_good=True, wait=stop) as runtime, guard():
         source = _source(runtime)
@@ -98,6 +101,7 @@ def worker() -> None:
             "MAILFLOW_BROKER_URL is not set: with the in-process broker `mailflow run`"
             " delivers mail itself; set redis://… or amqp://… to run separate workers"
         )
+    fix_mmap_threshold()
     stop = _serve()
     with open_runtime(last_good=True, wait=stop) as runtime, guard():
         err.print("worker started; Ctrl-C stops")

@@ -31,6 +31,7 @@ from types import TracebackType
 from mailflow.errors import MessageRejected
 from mailflow.mail.message import parse_message
 from mailflow.mail.model import ParseContext, ParsedMessage
+from mailflow.service.heap import fix_mmap_threshold
 from mailflow.service.processes import process_exists
 
 log = logging.getLogger(__name__)
@@ -93,6 +94,7 @@ def follow(poller: int, ctx: ParseContext | None = None) -> None:
     A poller killed outright (SIGKILL, the OOM killer) cannot stop its pool, and its workers
     would otherwise wait for work forever, keeping the forkserver alive with them.
     """
+    fix_mmap_threshold()  # a worker holds each raw mail of its share, as the poller does
     if ctx is not None:
         _Worker.ctx = ctx
         ctx.name_index  # noqa: B018  built once per worker, before its first share
