@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Select, Table, bindparam, func, select, update
-from sqlalchemy.orm import Session, load_only
+from sqlalchemy import (
+    Integer,
+    Row,
+    Select,
+    String,
+    Table,
+    bindparam,
+    column,
+    select,
+    true,
+    update,
+    values,
+)
+from sqlalchemy.orm import Session, aliased, load_only
 
 from mailflow.store.db import in_chunks
 from mailflow.store.models import (
@@ -125,48 +137,78 @@ def confirmations_replying(
 _LedgerLine = tuple[ConfirmationAnswer, int, int, datetime]
 
 
-def _ledger_lines(session: Session, *where: ColumnElement[bool]) -> list[_LedgerLine]:
-    """Return the ledger lines matching ``where``, each with its request's thread, message and
-    time."""
-    query = (
-        select(
-            ConfirmationAnswer,
-            ConfirmationRequest.thread_id,
-            ConfirmationRequest.message_pk,
-            ConfirmationRequest.requested_at,
-        )
-        .join(ConfirmationRequest)
-        .where(*where)
-    )
-    return [(line, tid, pk, at) for line, tid, pk, at in session.execute(query) if tid is not None]
+def _ledger_lines() -> Select[ConfirmationAnswer, int | None, int, datetime]:
+    """Select ledger lines, each with its request's thread, message and time."""
+    return select(
+        ConfirmationAnswer,
+        ConfirmationRequest.thread_id,
+        ConfirmationRequest.message_pk,
+        ConfirmationRequest.requested_at,
+    ).join(ConfirmationRequest)
 
 
 def answerable_lines(
-    session: Session, thread_ids: Sequence[int], addresses: Sequence[str], replied: Sequence[int]
+    session: Session, pairs: Sequence[tuple[int, str]], replied: Sequence[int]
 ) -> list[_LedgerLine]:
-    """Return, for each of these threads and addresses, the ledger line of the newest request
-    that asked the address, and the lines of the requests of the ``replied`` messages; each
-    with its request's thread, message and time."""
-    rows: list[_LedgerLine] = []
-    for chunk in in_chunks(thread_ids):
-        newest_first = func.row_number().over(
-            partition_by=(ConfirmationRequest.thread_id, ConfirmationAnswer.address),
-            order_by=(ConfirmationRequest.requested_at.desc(), ConfirmationRequest.id.desc()),
+    """Return, for each (thread, address) of ``pairs``, the ledger line of the thread's newest
+    request that asked the address, and the lines of the requests of the ``replied`` messages
+    in these threads for these addresses; each with its request's thread, message and time, in
+    the order of the lines' ids.
+
+    A pair reads its thread's requests newest first until one asked the address
+    (``ix_confirmation_requests_thread_id_requested_at``), not every request and line of the
+    thread; a replied message reads its own request's lines."""
+    found: dict[int, _LedgerLine] = {}
+    for chunk in in_chunks(pairs):
+        wanted = (
+            values(column("thread_id", Integer), column("address", String), name="wanted")
+            .data(chunk)
+            .cte()
         )
-        ranked = (
-            select(ConfirmationAnswer.id, ConfirmationRequest.message_pk, newest_first.label("n"))
-            .join(ConfirmationRequest)
+        newest = (
+            _ledger_lines()
             .where(
-                ConfirmationRequest.thread_id.in_(chunk),
-                ConfirmationAnswer.address.in_(addresses),
+                ConfirmationRequest.thread_id == wanted.c.thread_id,
+                ConfirmationAnswer.address == wanted.c.address,
             )
-            .subquery()
+            .order_by(ConfirmationRequest.requested_at.desc(), ConfirmationRequest.id.desc())
+            .limit(1)
         )
-        wanted = select(ranked.c.id).where(
-            (ranked.c.n == 1) | ranked.c.message_pk.in_(replied or [-1])
-        )
-        rows += _ledger_lines(session, ConfirmationAnswer.id.in_(wanted))
-    return rows
+        rows: Iterable[Row[ConfirmationAnswer, int | None, int, datetime]]
+        if session.get_bind().dialect.name == "postgresql":
+            # each pair's line as its probe read it: joining the probes' ids to the lines
+            # instead, PostgreSQL may scan every line and request to hash them
+            probe = newest.lateral()
+            rows = session.execute(
+                select(
+                    aliased(ConfirmationAnswer, probe),
+                    probe.c.thread_id,
+                    probe.c.message_pk,
+                    probe.c.requested_at,
+                )
+                .select_from(wanted)
+                .join(probe, true())
+            )
+        else:  # SQLite has no LATERAL: a correlated subquery finds each pair's line
+            ids = select(newest.with_only_columns(ConfirmationAnswer.id).scalar_subquery())
+            rows = session.execute(
+                _ledger_lines().where(ConfirmationAnswer.id.in_(ids.select_from(wanted)))
+            )
+        found.update((row[0].id, row) for row in _threaded(rows))
+        if replied:
+            of_replied = _ledger_lines().where(
+                ConfirmationRequest.message_pk.in_(replied),
+                ConfirmationRequest.thread_id.in_(sorted({t for t, _ in chunk})),
+                ConfirmationAnswer.address.in_(sorted({a for _, a in chunk})),
+            )
+            found.update((row[0].id, row) for row in _threaded(session.execute(of_replied)))
+    return [found[i] for i in sorted(found)]
+
+
+def _threaded(
+    rows: Iterable[Row[ConfirmationAnswer, int | None, int, datetime]],
+) -> Iterator[_LedgerLine]:
+    return ((line, tid, pk, at) for line, tid, pk, at in rows if tid is not None)
 
 
 def open_items_in(
