@@ -2,23 +2,25 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import (
+    FromClause,
     Integer,
     Row,
     Select,
     String,
     Table,
     bindparam,
-    column,
+    func,
     select,
     true,
     update,
-    values,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session, aliased, load_only
 
 from mailflow.store.db import in_chunks
@@ -160,41 +162,7 @@ def answerable_lines(
     thread; a replied message reads its own request's lines."""
     found: dict[int, _LedgerLine] = {}
     for chunk in in_chunks(pairs):
-        wanted = (
-            values(column("thread_id", Integer), column("address", String), name="wanted")
-            .data(chunk)
-            .cte()
-        )
-        newest = (
-            _ledger_lines()
-            .where(
-                ConfirmationRequest.thread_id == wanted.c.thread_id,
-                ConfirmationAnswer.address == wanted.c.address,
-            )
-            .order_by(ConfirmationRequest.requested_at.desc(), ConfirmationRequest.id.desc())
-            .limit(1)
-        )
-        rows: Iterable[Row[ConfirmationAnswer, int | None, int, datetime]]
-        if session.get_bind().dialect.name == "postgresql":
-            # each pair's line as its probe read it: joining the probes' ids to the lines
-            # instead, PostgreSQL may scan every line and request to hash them
-            probe = newest.lateral()
-            rows = session.execute(
-                select(
-                    aliased(ConfirmationAnswer, probe),
-                    probe.c.thread_id,
-                    probe.c.message_pk,
-                    probe.c.requested_at,
-                )
-                .select_from(wanted)
-                .join(probe, true())
-            )
-        else:  # SQLite has no LATERAL: a correlated subquery finds each pair's line
-            ids = select(newest.with_only_columns(ConfirmationAnswer.id).scalar_subquery())
-            rows = session.execute(
-                _ledger_lines().where(ConfirmationAnswer.id.in_(ids.select_from(wanted)))
-            )
-        found.update((row[0].id, row) for row in _threaded(rows))
+        found.update((row[0].id, row) for row in _threaded(_newest_lines(session, chunk)))
         if replied:
             of_replied = _ledger_lines().where(
                 ConfirmationRequest.message_pk.in_(replied),
@@ -205,9 +173,55 @@ def answerable_lines(
     return [found[i] for i in sorted(found)]
 
 
-def _threaded(
-    rows: Iterable[Row[ConfirmationAnswer, int | None, int, datetime]],
-) -> Iterator[_LedgerLine]:
+_LineRows = Iterable[Row[ConfirmationAnswer, int | None, int, datetime]]
+
+
+def _newest_lines(session: Session, pairs: Sequence[tuple[int, str]]) -> _LineRows:
+    """Return the line of the newest request of each (thread, address) that asked it."""
+    postgresql = session.get_bind().dialect.name == "postgresql"
+    wanted = _pairs_table(pairs, postgresql)
+    newest = (
+        _ledger_lines()
+        .where(
+            ConfirmationRequest.thread_id == wanted.c.thread_id,
+            ConfirmationAnswer.address == wanted.c.address,
+        )
+        .order_by(ConfirmationRequest.requested_at.desc(), ConfirmationRequest.id.desc())
+        .limit(1)
+    )
+    if postgresql:
+        # each pair's line as its probe read it: joining the probes' ids to the lines
+        # instead, PostgreSQL may scan every line and request to hash them
+        probe = newest.lateral()
+        columns = (probe.c.thread_id, probe.c.message_pk, probe.c.requested_at)
+        line = aliased(ConfirmationAnswer, probe)
+        return session.execute(select(line, *columns).select_from(wanted).join(probe, true()))
+    # SQLite has no LATERAL: a correlated subquery finds each pair's line
+    ids = select(newest.with_only_columns(ConfirmationAnswer.id).scalar_subquery())
+    return session.execute(
+        _ledger_lines().where(ConfirmationAnswer.id.in_(ids.select_from(wanted)))
+    )
+
+
+def _pairs_table(pairs: Sequence[tuple[int, str]], postgresql: bool) -> FromClause:
+    """Return (thread_id, address) rows made of ``pairs`` in bound parameters (as ``VALUES``
+    they would make every batch's statement a new one to compile)."""
+    if postgresql:
+        threads = bindparam("threads", [t for t, _ in pairs], type_=ARRAY(Integer))
+        addresses = bindparam("addresses", [a for _, a in pairs], type_=ARRAY(String))
+        return (
+            func.unnest(threads, addresses)
+            .table_valued("thread_id", "address")
+            .render_derived(name="wanted")
+        )
+    each = func.json_each(bindparam("pairs", json.dumps(pairs), type_=String)).table_valued("value")
+    return select(
+        func.json_extract(each.c.value, "$[0]").label("thread_id"),
+        func.json_extract(each.c.value, "$[1]").label("address"),
+    ).subquery("wanted")
+
+
+def _threaded(rows: _LineRows) -> Iterator[_LedgerLine]:
     return ((line, tid, pk, at) for line, tid, pk, at in rows if tid is not None)
 
 

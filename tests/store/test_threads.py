@@ -157,3 +157,21 @@ def test_history_reads_threads_by_their_indexes(sqlite_url: str) -> None:
     for plan in (said, lines, replied, items):
         for table in ("messages", "confirmation_requests", "confirmation_answers", "action_items"):
             assert f"SCAN {table}" not in plan
+
+
+def test_the_ledger_lookup_is_compiled_once_whatever_the_pairs(database_url: str) -> None:
+    """The pairs are bound parameters: a batch with other pairs, more of them, runs the
+    statement compiled for the first (as ``VALUES`` rows, each batch compiled its own)."""
+    engine = make_engine(database_url)
+    cached: list[bool] = []
+
+    @event.listens_for(engine, "after_cursor_execute")
+    def note(conn: Any, cursor: Any, sql: str, params: Any, context: Any, many: bool) -> None:
+        if "confirmation_answers" in sql:
+            cached.append(context.cache_hit == context.dialect.CACHE_HIT)
+
+    with make_session_factory(engine)() as s:
+        threads.answerable_lines(s, [(1, PEOPLE[0])], [])
+        threads.answerable_lines(s, [(2, PEOPLE[1]), (3, PEOPLE[2]), (1, PEOPLE[3])], [])
+    engine.dispose()
+    assert cached == [False, True]
