@@ -272,9 +272,13 @@ class Thread(Base):
     """A conversation: messages linked by In-Reply-To/References or, failing that, by subject."""
 
     __tablename__ = "threads"
+    __table_args__ = (
+        # ingest reads a subject's threads active lately, not all it ever had (migration 0013)
+        Index("ix_threads_subject_key_last_message_at", "subject_key", "last_message_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    subject_key: Mapped[str] = mapped_column(String(500), index=True)
+    subject_key: Mapped[str] = mapped_column(String(500))
     started_at: Mapped[datetime]
     last_message_at: Mapped[datetime] = mapped_column(index=True)
     closed_at: Mapped[datetime | None]

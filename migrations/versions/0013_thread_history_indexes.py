@@ -11,8 +11,9 @@ thread and goes on with what the lookup keeps, so that it reads what it keeps: m
 In-Reply-To written since the batch's oldest (the ``coalesce`` is ``Message.written_at`` as
 SQLAlchemy writes it; with ``in_reply_to`` in the index SQLite prefers it to the index on
 ``in_reply_to`` alone, which reads every such mail stored), a thread's requests newest first,
-a thread's open items of some owners. Each replaces the index on ``thread_id`` alone, which it
-serves as well. See docs/benchmarks.md.
+a thread's open items of some owners. Threading by subject likewise reads a subject's threads
+active lately, not every thread a weekly subject ever had. Each replaces the index on its
+first column alone, which it serves as well. See docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -27,36 +28,42 @@ down_revision: str | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-# (table, the index on thread_id alone, its replacement, the replacement's columns)
+# (table, the index on one column replaced, the replacement, the replacement's columns)
 INDEXES = (
     (
         "messages",
-        "ix_messages_thread_id",
+        "thread_id",
         "ix_messages_thread_id_in_reply_to_written_at",
         ["thread_id", "in_reply_to", sa.text("coalesce(date, received_at)")],
     ),
     (
         "confirmation_requests",
-        "ix_confirmation_requests_thread_id",
+        "thread_id",
         "ix_confirmation_requests_thread_id_requested_at",
         ["thread_id", "requested_at", "id"],
     ),
     (
         "action_items",
-        "ix_action_items_thread_id",
+        "thread_id",
         "ix_action_items_thread_id_status_owner_email",
         ["thread_id", "status", "owner_email"],
+    ),
+    (
+        "threads",
+        "subject_key",
+        "ix_threads_subject_key_last_message_at",
+        ["subject_key", "last_message_at"],
     ),
 )
 
 
 def upgrade() -> None:
-    for table, old, new, columns in INDEXES:
+    for table, column, new, columns in INDEXES:
         op.create_index(new, table, columns)
-        op.drop_index(old, table_name=table)
+        op.drop_index(f"ix_{table}_{column}", table_name=table)
 
 
 def downgrade() -> None:
-    for table, old, new, _ in reversed(INDEXES):
-        op.create_index(old, table, ["thread_id"])
+    for table, column, new, _ in reversed(INDEXES):
+        op.create_index(f"ix_{table}_{column}", table, [column])
         op.drop_index(new, table_name=table)

@@ -175,3 +175,22 @@ def test_the_ledger_lookup_is_compiled_once_whatever_the_pairs(database_url: str
         threads.answerable_lines(s, [(2, PEOPLE[1]), (3, PEOPLE[2]), (1, PEOPLE[3])], [])
     engine.dispose()
     assert cached == [False, True]
+
+
+def test_threads_by_subject_are_read_from_the_window_on(sqlite_url: str) -> None:
+    """Threading by subject seeks a subject's threads active since the window's start, not
+    every thread a recurring subject ever had."""
+    engine = make_engine(sqlite_url)
+    statements: list[tuple[str, Any]] = []
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def catch(conn: Any, cursor: Any, sql: str, params: Any, context: Any, many: bool) -> None:
+        statements.append((sql, params))
+
+    with make_session_factory(engine)() as s:
+        threads.thread_states(s, [], ["周报"], T0)
+        event.remove(engine, "before_cursor_execute", catch)
+        queries = [(sql, p) for sql, p in statements if sql.startswith("SELECT")]
+        [plan] = _plans(s.connection(), queries)
+    engine.dispose()
+    assert "ix_threads_subject_key_last_message_at (subject_key=? AND last_message_at>?)" in plan
