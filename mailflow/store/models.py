@@ -103,7 +103,7 @@ class Message(Base):
     body_text: Mapped[str | None] = mapped_column(Text)
     # the whole `mailflow parse --json` document, so later features need no re-parse
     parsed: Mapped[dict[str, Any] | None]
-    thread_id: Mapped[int | None] = mapped_column(ForeignKey("threads.id"), index=True)
+    thread_id: Mapped[int | None] = mapped_column(ForeignKey("threads.id"))
     subject_key: Mapped[str | None] = mapped_column(String(500))
 
     raw: Mapped[RawMessage] = relationship(
@@ -125,6 +125,18 @@ class Message(Base):
     @classmethod
     def _written_at(cls) -> ColumnElement[datetime]:
         return func.coalesce(cls.date, cls.received_at)
+
+
+# A thread's mail without In-Reply-To by when it was written: ingest reads only what was
+# written since the batch's oldest mail, not the whole thread (migration 0013, which replaces
+# the index on thread_id alone). With in_reply_to second, SQLite prefers it to the index on
+# in_reply_to alone, which would read every headerless mail stored.
+Index(
+    "ix_messages_thread_id_in_reply_to_written_at",
+    Message.thread_id,
+    Message.in_reply_to,
+    Message.written_at,
+)
 
 
 class RawMessage(Base):
@@ -260,9 +272,13 @@ class Thread(Base):
     """A conversation: messages linked by In-Reply-To/References or, failing that, by subject."""
 
     __tablename__ = "threads"
+    __table_args__ = (
+        # ingest reads a subject's threads active lately, not all it ever had (migration 0013)
+        Index("ix_threads_subject_key_last_message_at", "subject_key", "last_message_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    subject_key: Mapped[str] = mapped_column(String(500), index=True)
+    subject_key: Mapped[str] = mapped_column(String(500))
     started_at: Mapped[datetime]
     last_message_at: Mapped[datetime] = mapped_column(index=True)
     closed_at: Mapped[datetime | None]
@@ -274,6 +290,8 @@ class ActionItemRecord(Base):
     __tablename__ = "action_items"
     __table_args__ = (
         UniqueConstraint("message_pk", "position"),
+        # ingest reads a thread's open items of a few owners, not all its items (migration 0013)
+        Index("ix_action_items_thread_id_status_owner_email", "thread_id", "status", "owner_email"),
         # the sweep reads open items by deadline (migration 0012)
         Index(
             "ix_action_items_open_due_at",
@@ -287,7 +305,7 @@ class ActionItemRecord(Base):
     message_pk: Mapped[int] = mapped_column(
         ForeignKey("messages.id", ondelete="CASCADE"), index=True
     )
-    thread_id: Mapped[int | None] = mapped_column(ForeignKey("threads.id"), index=True)
+    thread_id: Mapped[int | None] = mapped_column(ForeignKey("threads.id"))
     position: Mapped[int]  # 1-based order in the message, as people refer to it (第2项)
     task: Mapped[str] = mapped_column(Text)
     owner: Mapped[str | None] = mapped_column(String(200))
@@ -306,12 +324,17 @@ class ConfirmationRequest(Base):
     """A message (minutes, say) that every recipient must confirm with 已阅 or an objection."""
 
     __tablename__ = "confirmation_requests"
+    __table_args__ = (
+        # a thread's requests newest first: ingest finds the newest that asked someone by
+        # reading back only until it (migration 0013)
+        Index("ix_confirmation_requests_thread_id_requested_at", "thread_id", "requested_at", "id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     message_pk: Mapped[int] = mapped_column(
         ForeignKey("messages.id", ondelete="CASCADE"), unique=True
     )
-    thread_id: Mapped[int | None] = mapped_column(ForeignKey("threads.id"), index=True)
+    thread_id: Mapped[int | None] = mapped_column(ForeignKey("threads.id"))
     requested_at: Mapped[datetime]
     due_at: Mapped[datetime | None] = mapped_column(index=True)
 

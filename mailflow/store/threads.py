@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import json
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Select, Table, bindparam, func, select, update
-from sqlalchemy.orm import Session, load_only
+from sqlalchemy import (
+    FromClause,
+    Integer,
+    Row,
+    Select,
+    String,
+    Table,
+    bindparam,
+    func,
+    select,
+    true,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.orm import Session, aliased, load_only
 
 from mailflow.store.db import in_chunks
 from mailflow.store.models import (
@@ -125,48 +139,90 @@ def confirmations_replying(
 _LedgerLine = tuple[ConfirmationAnswer, int, int, datetime]
 
 
-def _ledger_lines(session: Session, *where: ColumnElement[bool]) -> list[_LedgerLine]:
-    """Return the ledger lines matching ``where``, each with its request's thread, message and
-    time."""
-    query = (
-        select(
-            ConfirmationAnswer,
-            ConfirmationRequest.thread_id,
-            ConfirmationRequest.message_pk,
-            ConfirmationRequest.requested_at,
-        )
-        .join(ConfirmationRequest)
-        .where(*where)
-    )
-    return [(line, tid, pk, at) for line, tid, pk, at in session.execute(query) if tid is not None]
+def _ledger_lines() -> Select[ConfirmationAnswer, int | None, int, datetime]:
+    """Select ledger lines, each with its request's thread, message and time."""
+    return select(
+        ConfirmationAnswer,
+        ConfirmationRequest.thread_id,
+        ConfirmationRequest.message_pk,
+        ConfirmationRequest.requested_at,
+    ).join(ConfirmationRequest)
 
 
 def answerable_lines(
-    session: Session, thread_ids: Sequence[int], addresses: Sequence[str], replied: Sequence[int]
+    session: Session, pairs: Sequence[tuple[int, str]], replied: Sequence[int]
 ) -> list[_LedgerLine]:
-    """Return, for each of these threads and addresses, the ledger line of the newest request
-    that asked the address, and the lines of the requests of the ``replied`` messages; each
-    with its request's thread, message and time."""
-    rows: list[_LedgerLine] = []
-    for chunk in in_chunks(thread_ids):
-        newest_first = func.row_number().over(
-            partition_by=(ConfirmationRequest.thread_id, ConfirmationAnswer.address),
-            order_by=(ConfirmationRequest.requested_at.desc(), ConfirmationRequest.id.desc()),
-        )
-        ranked = (
-            select(ConfirmationAnswer.id, ConfirmationRequest.message_pk, newest_first.label("n"))
-            .join(ConfirmationRequest)
-            .where(
-                ConfirmationRequest.thread_id.in_(chunk),
-                ConfirmationAnswer.address.in_(addresses),
+    """Return, for each (thread, address) of ``pairs``, the ledger line of the thread's newest
+    request that asked the address, and the lines of the requests of the ``replied`` messages
+    in these threads for these addresses; each with its request's thread, message and time, in
+    the order of the lines' ids.
+
+    A pair reads its thread's requests newest first until one asked the address
+    (``ix_confirmation_requests_thread_id_requested_at``), not every request and line of the
+    thread; a replied message reads its own request's lines."""
+    found: dict[int, _LedgerLine] = {}
+    for chunk in in_chunks(pairs):
+        found.update((row[0].id, row) for row in _threaded(_newest_lines(session, chunk)))
+        if replied:
+            of_replied = _ledger_lines().where(
+                ConfirmationRequest.message_pk.in_(replied),
+                ConfirmationRequest.thread_id.in_(sorted({t for t, _ in chunk})),
+                ConfirmationAnswer.address.in_(sorted({a for _, a in chunk})),
             )
-            .subquery()
+            found.update((row[0].id, row) for row in _threaded(session.execute(of_replied)))
+    return [found[i] for i in sorted(found)]
+
+
+_LineRows = Iterable[Row[ConfirmationAnswer, int | None, int, datetime]]
+
+
+def _newest_lines(session: Session, pairs: Sequence[tuple[int, str]]) -> _LineRows:
+    """Return the line of the newest request of each (thread, address) that asked it."""
+    postgresql = session.get_bind().dialect.name == "postgresql"
+    wanted = _pairs_table(pairs, postgresql)
+    newest = (
+        _ledger_lines()
+        .where(
+            ConfirmationRequest.thread_id == wanted.c.thread_id,
+            ConfirmationAnswer.address == wanted.c.address,
         )
-        wanted = select(ranked.c.id).where(
-            (ranked.c.n == 1) | ranked.c.message_pk.in_(replied or [-1])
+        .order_by(ConfirmationRequest.requested_at.desc(), ConfirmationRequest.id.desc())
+        .limit(1)
+    )
+    if postgresql:
+        # each pair's line as its probe read it: joining the probes' ids to the lines
+        # instead, PostgreSQL may scan every line and request to hash them
+        probe = newest.lateral()
+        columns = (probe.c.thread_id, probe.c.message_pk, probe.c.requested_at)
+        line = aliased(ConfirmationAnswer, probe)
+        return session.execute(select(line, *columns).select_from(wanted).join(probe, true()))
+    # SQLite has no LATERAL: a correlated subquery finds each pair's line
+    ids = select(newest.with_only_columns(ConfirmationAnswer.id).scalar_subquery())
+    return session.execute(
+        _ledger_lines().where(ConfirmationAnswer.id.in_(ids.select_from(wanted)))
+    )
+
+
+def _pairs_table(pairs: Sequence[tuple[int, str]], postgresql: bool) -> FromClause:
+    """Return (thread_id, address) rows made of ``pairs`` in bound parameters (as ``VALUES``
+    they would make every batch's statement a new one to compile)."""
+    if postgresql:
+        threads = bindparam("threads", [t for t, _ in pairs], type_=ARRAY(Integer))
+        addresses = bindparam("addresses", [a for _, a in pairs], type_=ARRAY(String))
+        return (
+            func.unnest(threads, addresses)
+            .table_valued("thread_id", "address")
+            .render_derived(name="wanted")
         )
-        rows += _ledger_lines(session, ConfirmationAnswer.id.in_(wanted))
-    return rows
+    each = func.json_each(bindparam("pairs", json.dumps(pairs), type_=String)).table_valued("value")
+    return select(
+        func.json_extract(each.c.value, "$[0]").label("thread_id"),
+        func.json_extract(each.c.value, "$[1]").label("address"),
+    ).subquery("wanted")
+
+
+def _threaded(rows: _LineRows) -> Iterator[_LedgerLine]:
+    return ((line, tid, pk, at) for line, tid, pk, at in rows if tid is not None)
 
 
 def open_items_in(

@@ -124,10 +124,8 @@ def history(session: Session, wanted: Wanted) -> History:
         )
     )
     lines: tuple[LedgerLine, ...] = ()
-    if wanted.line_threads and wanted.line_people:
-        rows = threads.answerable_lines(
-            session, wanted.line_threads, wanted.line_people, wanted.replied
-        )
+    if wanted.line_pairs:
+        rows = threads.answerable_lines(session, wanted.line_pairs, wanted.replied)
         lines = tuple(
             LedgerLine(line.id, tid, line.address, line.status, pk, at)
             for line, tid, pk, at in rows

@@ -117,16 +117,15 @@ class Snapshot:
 @dataclass(frozen=True)
 class Wanted:
     """The history a threaded batch needs: headerless confirmations written since ``since`` in
-    ``said_threads``; open items of ``item_owners`` in ``item_threads``; the ledger lines
-    ``line_people`` may answer in ``line_threads`` (the newest request's, and those of the
-    ``replied`` messages' requests)."""
+    ``said_threads``; open items of ``item_owners`` in ``item_threads``; for each (thread,
+    address) of ``line_pairs``, the ledger lines the address may answer in the thread (the
+    newest request's, and those of the ``replied`` messages' requests)."""
 
     since: datetime
     said_threads: tuple[int, ...] = ()
     item_threads: tuple[int, ...] = ()
     item_owners: tuple[str, ...] = ()
-    line_threads: tuple[int, ...] = ()
-    line_people: tuple[str, ...] = ()
+    line_pairs: tuple[tuple[int, str], ...] = ()
     replied: tuple[int, ...] = ()
 
 

@@ -208,8 +208,10 @@ class Tracker:
             said_threads=_spread(stored, self._joined),
             item_threads=_spread(stored, {t for t, _ in done}),
             item_owners=tuple(sorted({who for _, who in done})),
-            line_threads=_spread(stored, {t for t, _, _ in answers if t is not None}),
-            line_people=tuple(sorted({who for _, who, _ in answers})),
+            # an answer reads only its sender's lines in its thread (``_answer``)
+            line_pairs=tuple(
+                sorted({(s, who) for t, who, _ in answers for s in _spread(stored, {t})})
+            ),
             replied=tuple(sorted(replied)),
         )
 

@@ -140,7 +140,7 @@ def test_an_answer_fills_the_line_of_the_request_it_replies_to() -> None:
     tracker = Tracker(snap, [answer], keys())
     tracker.assign_thread(answer, CTX.own_addresses)
     wanted = tracker.wanted()
-    assert (wanted.line_threads, wanted.line_people, wanted.replied) == ((7,), (ZHAO,), (30,))
+    assert (wanted.line_pairs, wanted.replied) == (((7, ZHAO),), (30,))
     tracker.learn(History(lines=lines))
     tracker.record(answer, CTX, ledger=True, items=True)
     changes = tracker.changes()
