@@ -284,6 +284,19 @@ class Thread(Base):
     closed_at: Mapped[datetime | None]
 
 
+class ThreadParticipant(Base):
+    """An address on one of a thread's messages (From, To, Cc, Reply-To), once per thread:
+    what threading by subject and the web view's rights ask, without reading every message
+    of the thread (``mailflow.store.participants``, migration 0014)."""
+
+    __tablename__ = "thread_participants"
+
+    thread_id: Mapped[int] = mapped_column(
+        ForeignKey("threads.id", ondelete="CASCADE"), primary_key=True
+    )
+    address: Mapped[str] = mapped_column(String(500), primary_key=True)
+
+
 class ActionItemRecord(Base):
     """A task a message assigned: 责任人 + 完成时限 + 交付标准, planned and actual completion."""
 

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from mailflow.store import threads
+from mailflow.store import participants
 from mailflow.store.db import in_chunks
 from mailflow.store.models import Message
 
@@ -27,6 +27,6 @@ def subject_departments(session: Session, thread_ids: Iterable[int]) -> dict[int
 def thread_addresses(session: Session, thread_ids: Iterable[int]) -> dict[int, set[str]]:
     """Return every address (lower case) on each thread's messages: From, To and Cc."""
     out: dict[int, set[str]] = {}
-    for tid, address in threads.addresses_in(session, thread_ids):
+    for tid, address in participants.addresses_in(session, thread_ids):
         out.setdefault(tid, set()).add(address.lower())
     return out

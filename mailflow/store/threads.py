@@ -30,7 +30,6 @@ from mailflow.store.models import (
     ConfirmationAnswer,
     ConfirmationRequest,
     Message,
-    MessageAddress,
     Thread,
 )
 from mailflow.tracking.model import ThreadState
@@ -50,25 +49,6 @@ def thread_states(
         query = columns.where(Thread.subject_key.in_(keys), Thread.last_message_at >= since)
         found.update((r[0], ThreadState(*r)) for r in session.execute(query))
     return list(found.values())
-
-
-def addresses_in(
-    session: Session, thread_ids: Iterable[int], but: Sequence[int] = ()
-) -> list[tuple[int, str]]:
-    """Return (thread id, address) for every address on the threads' messages, leaving the
-    messages ``but`` out."""
-    rows: list[tuple[int, str]] = []
-    for chunk in in_chunks(thread_ids):
-        query = (
-            select(Message.thread_id, MessageAddress.address)
-            .join(Message, Message.id == MessageAddress.message_pk)
-            .where(Message.thread_id.in_(chunk))
-            .distinct()
-        )
-        if but:
-            query = query.where(Message.id.not_in(but))
-        rows.extend((tid, address) for tid, address in session.execute(query) if tid is not None)
-    return rows
 
 
 _Confirmation = tuple[int, int, str, datetime, dict[str, Any]]

@@ -15,7 +15,7 @@ from sqlalchemy import Table, bindparam, delete, select, update
 from sqlalchemy.orm import Session
 
 from mailflow.mail.subject import thread_key
-from mailflow.store import outbox, threads
+from mailflow.store import outbox, participants, threads
 from mailflow.store.db import IdPool, in_chunks, insert_rows
 from mailflow.store.models import (
     ActionItemRecord,
@@ -89,7 +89,7 @@ def snapshot(session: Session, arrivals: Sequence[Arrival]) -> Snapshot:
     keys = {thread_key(p.subject) for _, p in mails} - {""}
     found = threads.thread_states(session, {t for t in linked if t}, keys, oldest - SUBJECT_WINDOW)
     people: dict[int, set[str]] = {t.id: set() for t in found}
-    for tid, address in threads.addresses_in(session, [t.id for t in found]):
+    for tid, address in participants.addresses_in(session, [t.id for t in found]):
         people[tid].add(address)
     return Snapshot(
         known=known,
@@ -182,7 +182,9 @@ def write(
                 update(model).where(model.thread_id == gone).values(thread_id=keep),
                 execution_options={"synchronize_session": False},
             )
+        participants.merge(session, keep, gone)
         session.execute(delete(Thread).where(Thread.id == gone))
+    participants.add_messages(session, [pk for pk, _, _ in changes.assigned])
     return outbox.add_all_new(session, changes.outbox)
 
 
