@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from mailflow.mail.model import ParseContext
 from mailflow.service.ingest import ingest
+from mailflow.service.parsing import POOL_MIN
 from mailflow.service.poll import poll_forever
 from mailflow.settings import load_settings
 from mailflow.sources.imap import ImapSource
@@ -159,3 +160,26 @@ def _wait_until(condition, what: str, timeout_s: float = 20.0) -> None:  # type:
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.05)
+
+
+def test_batches_the_parse_workers_take_are_stored_and_marked_once(
+    imap_user: ImapUser, sessions: sessionmaker[Session]
+) -> None:
+    """Batches big enough for the parse workers (the next one is fetched before the one before
+    it is marked, on the same connection): every mail is stored and marked on the server, once."""
+    count, batch = 3 * POOL_MIN + 5, POOL_MIN
+    for n in range(count):
+        imap_user.append(mail(n))
+    settings = load_settings(
+        source=imap_user.url(batch=str(batch)),
+        source_password=imap_user.password,
+        rules_dir=REPO / "rules",
+    )
+    source = ImapSource.from_settings(settings)
+    try:
+        report = ingest(source, sessions, ParseContext(), parse_workers=2)
+    finally:
+        source.close()
+    assert (report.stored, report.duplicates, report.batches) == (count, 0, 4)
+    assert _stored(sessions) == sorted(f"<crash-{n}@example.com>" for n in range(count))
+    assert _flagged(imap_user) == count
