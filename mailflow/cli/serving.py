@@ -26,7 +26,7 @@ from mailflow.cli.common import (
     read_settings,
 )
 from mailflow.errors import MailflowError
-from mailflow.service.heap import fix_mmap_threshold
+from mailflow.service.heap import fix_mmap_threshold, freeze_start_up
 
 if TYPE_CHECKING:
     from mailflow.service.runtime import Runtime
@@ -46,6 +46,7 @@ def poll(once: OnceFlag = False) -> None:
     stop = None if once else _serve()
     with open_runtime(last_good=True, wait=stop) as runtime, guard():
         source = _source(runtime)
+        freeze_start_up()  # the rules and the directory live as long as the command
         if stop is not None:
             from mailflow.jobs.runner import run_forever
 
@@ -79,6 +80,7 @@ def run(once: OnceFlag = False) -> None:
     stop = None if once else _serve()
     with open_runtime(last_good=True, wait=stop) as runtime, guard():
         source = _source(runtime)
+        freeze_start_up()  # the rules and the directory live as long as the command
         if stop is not None:
             err.print(f"mailflow runs on {source.name}; Ctrl-C stops")
             with _metrics(runtime, "run"):
@@ -105,6 +107,7 @@ def worker() -> None:
     stop = _serve()
     with open_runtime(last_good=True, wait=stop) as runtime, guard():
         err.print("worker started; Ctrl-C stops")
+        freeze_start_up()
         with _metrics(runtime, "worker"):
             serve_forever(runtime, stop)
 

@@ -31,7 +31,7 @@ from types import TracebackType
 from mailflow.errors import MessageRejected
 from mailflow.mail.message import parse_message
 from mailflow.mail.model import ParseContext, ParsedMessage
-from mailflow.service.heap import fix_mmap_threshold
+from mailflow.service.heap import fix_mmap_threshold, freeze_start_up
 from mailflow.service.processes import process_exists
 
 log = logging.getLogger(__name__)
@@ -98,6 +98,7 @@ def follow(poller: int, ctx: ParseContext | None = None) -> None:
     if ctx is not None:
         _Worker.ctx = ctx
         ctx.name_index  # noqa: B018  built once per worker, before its first share
+    freeze_start_up()  # the rules and the name index live as long as the worker
     threading.Thread(target=_exit_with, args=(poller,), name="mailflow-follow", daemon=True).start()
     # the poller and the database are the pipeline's critical path (they store a batch while
     # this parses the next); on a busy machine they come first, and parsing takes what is left
