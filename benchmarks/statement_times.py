@@ -4,8 +4,9 @@
 
     python benchmarks/statement_times.py OUT.json poll --once
 
-It times every SQL statement (SQLAlchemy's cursor events) and every call of imapclient's that
-ingest makes, groups them by the committed batch they belong to, and writes the sums to
+It times every SQL statement (SQLAlchemy's cursor events, PostgreSQL's ``COPY`` and the
+COMMIT), every call of imapclient's that ingest makes and the poller's wait for each batch's
+parse, groups them by the committed batch they belong to, and writes the sums to
 ``OUT.json``; ``show(OUT.json)`` prints milliseconds per batch for each statement, the batches
 cut into groups from the first to the last. A statement whose cost grows from group to group
 costs more the more is stored: that is how the stale generic plans on PostgreSQL and the
@@ -21,6 +22,7 @@ import re
 import sys
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +67,7 @@ class Timer:
             self.commits.append((time.perf_counter(), time.process_time()))
             self.batch += 1
 
+        self._install_waits()
         for name in IMAP_CALLS:
             original = getattr(imapclient.IMAPClient, name)
 
@@ -76,6 +79,54 @@ class Timer:
                     self.add(f"imap {_n}", time.perf_counter() - start)
 
             setattr(imapclient.IMAPClient, name, timed)
+
+    def _install_waits(self) -> None:
+        """Time what the cursor events do not see: PostgreSQL's ``COPY`` (``insert_rows``),
+        the database's COMMIT, and the poller waiting for a batch's parse. Patched before
+        mailflow's modules import them by name."""
+        from sqlalchemy.engine.default import DefaultDialect
+
+        import mailflow.service.parsing as parsing
+        import mailflow.store.db as db
+
+        insert_rows = db.insert_rows
+
+        def copy(session: Any, table: Any, rows: Any) -> None:
+            if not rows or session.get_bind().dialect.name != "postgresql":
+                return insert_rows(session, table, rows)  # SQLite's: seen by the events
+            start = time.perf_counter()
+            try:
+                return insert_rows(session, table, rows)
+            finally:
+                self.add(f"sql COPY {table.name}", time.perf_counter() - start)
+
+        db.insert_rows = copy
+        do_commit: Callable[[Any, Any], None] = DefaultDialect.do_commit
+
+        def commit(dialect: Any, connection: Any) -> None:
+            start = time.perf_counter()
+            try:
+                do_commit(dialect, connection)
+            finally:
+                self.add("sql COMMIT", time.perf_counter() - start)
+
+        setattr(DefaultDialect, "do_commit", commit)  # noqa: B010  patched as a whole
+        submit = parsing.BatchParser.submit
+
+        def timed_submit(parser: Any, raws: Any) -> Any:
+            wait: Callable[[], Any] = submit(parser, raws)
+
+            def waited() -> Any:
+                start = time.perf_counter()
+                try:
+                    return wait()
+                finally:
+                    self.add("wait for the parse (in the poller when not pooled)",
+                             time.perf_counter() - start)  # fmt: skip
+
+            return waited
+
+        setattr(parsing.BatchParser, "submit", timed_submit)  # noqa: B010
 
     def write(self, out: Path) -> None:
         sums = [[b, what, n, s] for (b, what), (n, s) in self.sums.items()]
