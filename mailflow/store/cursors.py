@@ -6,10 +6,9 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from mailflow.store.db import skipping_insert
 from mailflow.store.models import MailboxCheckpoint, MailboxLease, MailboxSyncState, SeenKey
 
 
@@ -86,8 +85,7 @@ def add_seen_keys(session: Session, source: str, folder: str, keys: Iterable[str
     rows = [{"source": source, "folder": folder, "key": k} for k in dict.fromkeys(keys)]
     if not rows:
         return
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    session.execute(insert(SeenKey).values(rows).on_conflict_do_nothing())
+    session.execute(skipping_insert(session, SeenKey).values(rows).on_conflict_do_nothing())
 
 
 def acquire_lease(
@@ -109,9 +107,8 @@ def acquire_lease(
     if lease is None:
         # two pollers starting together both find no row: one insert wins, the other's does
         # nothing, and both go on with the row that is there (a plain INSERT would fail one)
-        insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
         row = {"source": source, "owner": owner, "epoch": 1, "expires_at": now + ttl}
-        session.execute(insert(MailboxLease).values(row).on_conflict_do_nothing())
+        session.execute(skipping_insert(session, MailboxLease).values(row).on_conflict_do_nothing())
         lease = session.scalar(query.execution_options(populate_existing=True))
         assert lease is not None
         if lease.owner == owner:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import Engine, Table, create_engine, event, func, insert, inspect, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import (
     ArgumentError,
@@ -32,6 +33,14 @@ _T = TypeVar("_T")
 
 # PostgreSQL accepts at most 65535 bound parameters; IN (...) lists stay well below that
 IN_CHUNK = 1000
+
+
+def skipping_insert(session: Session, target: Any) -> postgresql.Insert | sqlite.Insert:
+    """Return an INSERT into ``target`` in the session's dialect, for ``ON CONFLICT DO NOTHING``
+    (core SQLAlchemy's ``insert`` has no conflict clause)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(target)
+    return sqlite.insert(target)
 
 
 def in_chunks(values: Iterable[_T]) -> Iterator[list[_T]]:

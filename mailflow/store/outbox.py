@@ -12,12 +12,10 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, case, func, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from mailflow.store import recipients
-from mailflow.store.db import in_chunks
+from mailflow.store.db import in_chunks, skipping_insert
 from mailflow.store.models import (
     OUTBOX_CANCELLED,
     OUTBOX_FAILED,
@@ -52,16 +50,20 @@ def add_all_new(session: Session, rows: list[dict[str, Any]]) -> list[int]:
     return the new rows' ids."""
     if not rows:
         return []
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    statement = insert(OutboxMail).on_conflict_do_nothing().returning(OutboxMail.id)
+    statement = (
+        skipping_insert(session, OutboxMail).on_conflict_do_nothing().returning(OutboxMail.id)
+    )
     return list(session.scalars(statement, rows))
 
 
 def add_new_by_key(session: Session, rows: list[dict[str, Any]]) -> dict[str, int]:
     """Insert the rows (column values) whose key no row has yet, a few statements for them all;
     return the new rows' ids by key (the first of rows sharing a key is written)."""
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    statement = insert(OutboxMail).on_conflict_do_nothing().returning(OutboxMail.key, OutboxMail.id)
+    statement = (
+        skipping_insert(session, OutboxMail)
+        .on_conflict_do_nothing()
+        .returning(OutboxMail.key, OutboxMail.id)
+    )
     first: dict[str, dict[str, Any]] = {}
     for row in rows:
         first.setdefault(row["key"], row)

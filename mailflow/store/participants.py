@@ -13,11 +13,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from sqlalchemy import delete, literal, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from mailflow.store.db import in_chunks
+from mailflow.store.db import in_chunks, skipping_insert
 from mailflow.store.models import Message, MessageAddress, ThreadParticipant
 
 
@@ -34,7 +32,6 @@ def addresses_in(session: Session, thread_ids: Iterable[int]) -> list[tuple[int,
 
 def add_messages(session: Session, message_pks: Iterable[int]) -> None:
     """Add the addresses of these stored messages to the threads they are in now."""
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     for chunk in in_chunks(message_pks):
         pairs = (
             select(Message.thread_id, MessageAddress.address)
@@ -42,16 +39,19 @@ def add_messages(session: Session, message_pks: Iterable[int]) -> None:
             .where(Message.id.in_(chunk), Message.thread_id.is_not(None))
             .distinct()
         )
-        statement = insert(ThreadParticipant).from_select(["thread_id", "address"], pairs)
+        statement = skipping_insert(session, ThreadParticipant).from_select(
+            ["thread_id", "address"], pairs
+        )
         session.execute(statement.on_conflict_do_nothing())
 
 
 def merge(session: Session, keep: int, gone: int) -> None:
     """Move the people of thread ``gone`` to thread ``keep`` (before ``gone`` is deleted)."""
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     moved = select(literal(keep), ThreadParticipant.address).where(
         ThreadParticipant.thread_id == gone
     )
-    statement = insert(ThreadParticipant).from_select(["thread_id", "address"], moved)
+    statement = skipping_insert(session, ThreadParticipant).from_select(
+        ["thread_id", "address"], moved
+    )
     session.execute(statement.on_conflict_do_nothing())
     session.execute(delete(ThreadParticipant).where(ThreadParticipant.thread_id == gone))
