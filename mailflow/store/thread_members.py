@@ -25,7 +25,8 @@ def subject_departments(session: Session, thread_ids: Iterable[int]) -> dict[int
 
 
 def thread_addresses(session: Session, thread_ids: Iterable[int]) -> dict[int, set[str]]:
-    """Return every address (lower case) on each thread's messages: From, To and Cc."""
+    """Return every address (lower case) on each thread's messages: From, To, Cc and
+    Reply-To (``thread_participants``)."""
     out: dict[int, set[str]] = {}
     for tid, address in participants.addresses_in(session, thread_ids):
         out.setdefault(tid, set()).add(address.lower())

@@ -1,8 +1,8 @@
 """Who may see what in the web view and its API.
 
 Administrators (organization.yaml) see everything; a department's managers see the threads and
-items of their departments; everyone else sees the threads they take part in (From, To or Cc of
-one of its messages) and the items they own. Pages and API ask the same ``Viewer``.
+items of their departments; everyone else sees the threads they take part in (From, To, Cc or
+Reply-To of one of its messages) and the items they own. Pages and API ask the same ``Viewer``.
 """
 
 from __future__ import annotations
