@@ -16,6 +16,7 @@ from mailflow.errors import SourceAuthenticationError, SourceConnectionError
 from mailflow.settings import DEFAULT_BATCH_BYTES, load_settings
 from mailflow.sources.base import Checkpoint, FetchedMail
 from mailflow.sources.imap import ImapSource
+from mailflow.sources.imap_session import IMAPLIB_LOGGER, connect, shutdown
 from mailflow.sources.url import PROCESSED_KEYWORD, ImapUrl, parse_source_url
 from tests.servers.dovecot import DovecotServer, ImapUser, running_dovecot
 
@@ -175,6 +176,29 @@ def test_fetch_peeks_without_setting_seen(
     ]
     assert batches[0][0].uidvalidity == imap_user.server.uidvalidity(imap_user.name)
     assert SEEN not in flags(imap_user.server, imap_user.name)["<1@test>"]
+
+
+@pytest.mark.parametrize("debugging", [False, True], ids=["quiet", "debug-log"])
+def test_imaplib_formats_what_it_reads_only_for_a_debug_log(
+    imap_user: ImapUser, caplog: pytest.LogCaptureFixture, debugging: bool
+) -> None:
+    """imapclient has imaplib format every response it reads (each mail's bytes) for the
+    ``imapclient.imaplib`` logger, which drops it below DEBUG: mailflow turns that formatting off
+    unless the logger shows DEBUG records, and then the records still carry what was read."""
+    imap_user.append(raw_mail(1))
+    url = parse_source_url(imap_user.url())
+    assert isinstance(url, ImapUrl)
+    with caplog.at_level(logging.DEBUG if debugging else logging.INFO, logger=IMAPLIB_LOGGER):
+        client = connect(url, imap_user.password)
+        try:
+            client.select_folder("INBOX", readonly=True)
+            assert client.fetch(client.search("ALL"), ["BODY.PEEK[]"])
+            formatting = client._imap.debug > 0
+        finally:
+            shutdown(client)
+    assert formatting is debugging
+    read = [r for r in caplog.records if r.name == IMAPLIB_LOGGER and "<1@test>" in r.getMessage()]
+    assert bool(read) is debugging
 
 
 def test_fetch_yields_batches_of_the_configured_size(
