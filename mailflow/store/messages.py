@@ -11,6 +11,7 @@ from typing import Any, cast
 from sqlalchemy import Table, bindparam, func, insert, literal_column, select
 from sqlalchemy.orm import Session, make_transient_to_detached
 
+from mailflow.store import search
 from mailflow.store.db import IdPool, in_chunks, insert_rows
 from mailflow.store.models import (
     AttachmentRecord,
@@ -113,6 +114,7 @@ class MessageBatch:
             by_key[key].update(thread_id=thread, subject_key=subject_key)
         if not self._rows:
             return
+        search.index_new(self._session, self._rows)  # first: the insert trigger then skips them
         insert_rows(self._session, _table(Message), self._rows)
         raws: list[dict[str, Any]] = []
         attachments: list[dict[str, Any]] = []

@@ -4,9 +4,10 @@ A query is a few terms; a message matches when every term occurs in its subject 
 as a substring, letter case aside: Chinese has no spaces between words, so substrings are what
 people mean (合同审批 finds 关于合同审批流程).
 
-- SQLite: the FTS5 table ``message_search`` (``trigram`` tokenizer), filled by triggers on
-  ``messages``. A term of three characters or more is an FTS5 phrase, answered by the index.
-  The trigram index cannot answer a shorter term (合同, 张三): such a term is looked for with
+- SQLite: the FTS5 table ``message_search`` (``trigram`` tokenizer), kept in step by triggers
+  on ``messages``; ingest writes the rows of the mail it stores itself (``index_new``). A term
+  of three characters or more is an FTS5 phrase, answered by the index. The trigram index
+  cannot answer a shorter term (合同, 张三): such a term is looked for with
   ``instr`` over the FTS table's own copy of subject and new text, a scan of that table only,
   never of the messages with their bodies and JSON. (``LIKE`` on the FTS table is not used:
   SQLite 3.40 counts a two-character Chinese pattern's bytes, hands it to the trigram index,
@@ -18,7 +19,7 @@ people mean (合同审批 finds 关于合同审批流程).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -40,6 +41,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from mailflow.store.db import insert_rows
 from mailflow.store.models import Message
 
 MAX_TERMS = 8
@@ -70,6 +72,30 @@ class Found:
     subject: str
     new_text: str
     written_at: datetime
+
+
+def index_new(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Write the search rows of messages about to be inserted (``messages`` column values, keys
+    set, ``parsed`` as the contract's dict), on SQLite; call it before inserting them.
+
+    The insert trigger then leaves these messages alone (revision 0015): it would read the new
+    text back out of the JSON, which costs SQLite more than the rest of the row. PostgreSQL
+    indexes its expression itself, so there is nothing to write.
+    """
+    if not rows or session.get_bind().dialect.name == "postgresql":
+        return
+    insert_rows(
+        session,
+        _fts,
+        [{"rowid": r["id"], "subject": r["subject"] or "", "new_text": _new_text(r)} for r in rows],
+    )
+
+
+def _new_text(row: Mapping[str, Any]) -> str:
+    """The new text as the trigger reads it: ``parsed``'s ``new_text``, else empty."""
+    parsed = row["parsed"]
+    text = parsed.get("new_text") if isinstance(parsed, Mapping) else None
+    return text if isinstance(text, str) else ""
 
 
 def search_terms(query: str) -> list[str]:

@@ -11,13 +11,14 @@ from typing import Any, cast
 
 import psycopg
 import pytest
-from sqlalchemy import Table, delete, text, update
+from sqlalchemy import Table, delete, select, text, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from mailflow.errors import ConfigurationError
 from mailflow.store import migrate
 from mailflow.store.db import insert_rows, make_engine, make_session_factory, writing
+from mailflow.store.messages import MessageBatch, NewMessage
 from mailflow.store.models import Message, Thread
 from mailflow.store.search import (
     first_subjects,
@@ -136,6 +137,55 @@ def test_the_index_follows_changes_and_deletions(sessions: sessionmaker[Session]
     with writing(sessions) as s:
         s.execute(delete(Message).where(Message.id == 1))
     assert found(sessions, "采购") == []
+
+
+def test_mail_stored_by_ingest_is_indexed_once_from_its_parsed_text(database_url: str) -> None:
+    """Ingest's ``MessageBatch`` writes the search rows itself on SQLite (revision 0015): one
+    per message, quarantined mail included, so the insert trigger adds none; a message
+    inserted another way afterwards is still indexed, by the trigger."""
+    engine = make_engine(database_url)
+    try:
+        sessions = make_session_factory(engine)
+        at = datetime(2023, 10, 8, tzinfo=CST)
+        with writing(sessions) as s:
+            insert_rows(s, cast(Table, Thread.__table__), [
+                {"id": 1, "subject_key": "k", "started_at": at, "last_message_at": at,
+                 "closed_at": None},
+            ])  # fmt: skip
+        batch = [_row(pk, "【通知】采购部-订单", f"第{pk}批采购订单已下", "", 1) for pk in (5, 6)]
+        quarantined = {**_row(7, "", "", "", None), "status": "quarantined", "subject": None,
+                       "parsed": None, "reason": "unreadable"}  # fmt: skip
+        with writing(sessions) as s:
+            stored = MessageBatch(s, [NewMessage(_unkeyed(r), b"raw", "0" * 64)
+                                      for r in (*batch, quarantined)])  # fmt: skip
+            stored.insert([(stored.stored[r["message_id"]].id, 1, "k") for r in batch])
+        with writing(sessions) as s:
+            insert_rows(s, cast(Table, Message.__table__), [_row(80, "采购订单追加", "", "", 1)])
+            if s.get_bind().dialect.name == "sqlite":
+                indexed = s.execute(text("SELECT rowid, subject, new_text FROM message_search"))
+                rows = {r[0]: (r[1], r[2]) for r in indexed}
+                keys = set(s.scalars(select(Message.id)))
+                assert sorted(rows) == sorted(keys)  # one each: no message twice, none left out
+                by_id = {s.scalar(select(Message.message_id).where(Message.id == k)): k
+                         for k in keys}  # fmt: skip
+                assert rows[by_id["<7@example.com>"]] == ("", "")
+                assert rows[by_id["<5@example.com>"]] == ("【通知】采购部-订单", "第5批采购订单已下")
+        keys = _keys(sessions)
+        assert found(sessions, "采购订单") == sorted([keys[80], keys[6], keys[5]], reverse=True)
+    finally:
+        engine.dispose()
+
+
+def _unkeyed(row: dict[str, Any]) -> dict[str, Any]:
+    """``row`` as ingest hands it to ``MessageBatch``: no key, no thread yet."""
+    return {k: v for k, v in row.items() if k not in ("id", "thread_id")}
+
+
+def _keys(sessions: sessionmaker[Session]) -> dict[int, int]:
+    """The stored keys by the number in each Message-ID."""
+    with sessions() as s:
+        return {int(mid[1:].split("@")[0]): pk for pk, mid in s.execute(
+            select(Message.id, Message.message_id))}  # fmt: skip
 
 
 def test_messages_stored_before_0011_are_indexed_by_the_upgrade(empty_database_url: str) -> None:
