@@ -161,16 +161,14 @@ def test_mail_stored_by_ingest_is_indexed_once_from_its_parsed_text(database_url
             stored.insert([(stored.stored[r["message_id"]].id, 1, "k") for r in batch])
         with writing(sessions) as s:
             insert_rows(s, cast(Table, Message.__table__), [_row(80, "采购订单追加", "", "", 1)])
+            keys = _keys(s)
             if s.get_bind().dialect.name == "sqlite":
                 indexed = s.execute(text("SELECT rowid, subject, new_text FROM message_search"))
-                rows = {r[0]: (r[1], r[2]) for r in indexed}
-                keys = set(s.scalars(select(Message.id)))
-                assert sorted(rows) == sorted(keys)  # one each: no message twice, none left out
-                by_id = {s.scalar(select(Message.message_id).where(Message.id == k)): k
-                         for k in keys}  # fmt: skip
-                assert rows[by_id["<7@example.com>"]] == ("", "")
-                assert rows[by_id["<5@example.com>"]] == ("【通知】采购部-订单", "第5批采购订单已下")
-        keys = _keys(sessions)
+                rows = {pk: (subject, new_text) for pk, subject, new_text in indexed}
+                # one row each: no message indexed twice, none left out
+                assert sorted(rows) == sorted(keys.values())
+                assert rows[keys[7]] == ("", "")
+                assert rows[keys[5]] == ("【通知】采购部-订单", "第5批采购订单已下")
         assert found(sessions, "采购订单") == sorted([keys[80], keys[6], keys[5]], reverse=True)
     finally:
         engine.dispose()
@@ -181,11 +179,10 @@ def _unkeyed(row: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in row.items() if k not in ("id", "thread_id")}
 
 
-def _keys(sessions: sessionmaker[Session]) -> dict[int, int]:
+def _keys(session: Session) -> dict[int, int]:
     """The stored keys by the number in each Message-ID."""
-    with sessions() as s:
-        return {int(mid[1:].split("@")[0]): pk for pk, mid in s.execute(
-            select(Message.id, Message.message_id))}  # fmt: skip
+    stored = session.execute(select(Message.id, Message.message_id))
+    return {int(message_id[1:].split("@")[0]): pk for pk, message_id in stored}
 
 
 def test_messages_stored_before_0011_are_indexed_by_the_upgrade(empty_database_url: str) -> None:
