@@ -56,6 +56,7 @@ _fts = Table(
     Column("subject", Text),
     Column("new_text", Text),
 )
+_SEARCH_TABLE = text("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'message_search'")
 # as revision 0011 indexes it; the planner uses the index only for the very same expression
 _PG_EXPRESSION = (
     "(coalesce(messages.subject, '') || ' ' || coalesce(messages.parsed ->> 'new_text', ''))"
@@ -80,9 +81,12 @@ def index_new(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
 
     The insert trigger then leaves these messages alone (revision 0015): it would read the new
     text back out of the JSON, which costs SQLite more than the rest of the row. PostgreSQL
-    indexes its expression itself, so there is nothing to write.
+    indexes its expression itself, and a database made from the models alone (the rules' dry
+    run) has no search table: there is nothing to write then.
     """
     if not rows or session.get_bind().dialect.name == "postgresql":
+        return
+    if session.scalar(_SEARCH_TABLE) is None:
         return
     insert_rows(
         session,
