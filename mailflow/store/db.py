@@ -8,6 +8,7 @@ collide ask for ``BEGIN IMMEDIATE`` with the ``sqlite_immediate`` execution opti
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -169,6 +170,7 @@ def make_engine(url: str, *, sqlite_foreign_keys: bool = True, **kwargs: Any) ->
     tables, which foreign-key enforcement would refuse or cascade.
     """
     parsed = parse_database_url(url)
+    kwargs.setdefault("json_serializer", json_text)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
@@ -176,6 +178,16 @@ def make_engine(url: str, *, sqlite_foreign_keys: bool = True, **kwargs: Any) ->
         _configure_sqlite(engine, foreign_keys=sqlite_foreign_keys)
         return engine
     return create_engine(parsed, pool_pre_ping=True, **kwargs)
+
+
+def json_text(value: Any) -> str:
+    """Return ``value`` as the text of a JSON column: Chinese as UTF-8, not ``\\u`` escapes.
+
+    SQLAlchemy's default (``json.dumps``) escapes every character outside ASCII: six bytes for
+    each Chinese one where UTF-8 takes three. A stored mail's parse in the ingest benchmark's
+    mailbox came to 3.5 KB on average instead of 2.2 KB, written, logged and read again by the
+    database at that size (PostgreSQL's search index parses it). Both forms read back the same."""
+    return json.dumps(value, ensure_ascii=False)
 
 
 def _configure_sqlite(engine: Engine, *, foreign_keys: bool) -> None:

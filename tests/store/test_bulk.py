@@ -3,10 +3,12 @@ ORM would have written them, whatever the text, bytes, JSON and times hold."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, cast
 
-from sqlalchemy import Table, select
+from sqlalchemy import Table, select, text
+from sqlalchemy.orm import Session
 
 from mailflow.store.db import (
     insert_objects,
@@ -82,3 +84,37 @@ def test_objects_inserted_in_bulk_are_in_the_session(database_url: str) -> None:
         assert stored is not None and stored.subject_key == TRICKY
         assert stored.last_message_at == now + timedelta(hours=1)
     engine.dispose()
+
+
+def test_json_keeps_chinese_as_utf8_and_reads_older_escapes(database_url: str) -> None:
+    """JSON columns hold Chinese as UTF-8 text, not ``\\u`` escapes (half the bytes), whether
+    written in bulk or by the ORM; a value written with escapes before reads back the same."""
+    engine = make_engine(database_url)
+    sessions = make_session_factory(engine)
+    parsed = {"new_text": "请张三于10月15日前提交方案", "subject": {"raw": TRICKY}}
+    with writing(sessions) as s:
+        insert_rows(s, cast(Table, Message.__table__), [_message(1, parsed=parsed)])
+        s.add(Message(**_message(2, parsed=parsed)))
+    with writing(sessions) as s:  # as SQLAlchemy's default serializer wrote it before
+        escaped = json.dumps(parsed)
+        s.execute(text(f"UPDATE messages SET parsed = {_json_literal(s)} WHERE id = 2"),
+                  {"value": escaped})  # fmt: skip
+    with sessions() as s:
+        rows = s.execute(text(f"SELECT id, {_as_text(s)} FROM messages"))
+        stored = {pk: str(value) for pk, value in rows}
+        assert "张三" in stored[1] and "\\u" not in stored[1]
+        assert "\\u5f20" in stored[2]  # the older row keeps its escapes
+        assert [m.parsed for m in s.scalars(select(Message).order_by(Message.id))] == [parsed] * 2
+        assert (
+            s.scalar(select(Message.parsed["new_text"].as_string()).where(Message.id == 1))
+            == (parsed["new_text"])
+        )
+    engine.dispose()
+
+
+def _json_literal(session: Session) -> str:
+    return "CAST(:value AS JSON)" if session.get_bind().dialect.name == "postgresql" else ":value"
+
+
+def _as_text(session: Session) -> str:
+    return "parsed::text" if session.get_bind().dialect.name == "postgresql" else "parsed"
