@@ -89,8 +89,8 @@ def quiet_imaplib(client: IMAPClient) -> None:
     imapclient sets imaplib's debug level to 5 so that imaplib's own messages reach the
     ``imapclient.imaplib`` logger, and imaplib builds each message before that logger can drop
     it: the ``repr`` of every mail of a FETCH answer, and of the whole answer once more. That was
-    1.1 of the poller's 1.3 s of CPU for fetching 5,000 mails (docs/benchmarks.md). The level
-    stays at 5 when that logger shows DEBUG records, so ``-v``-style debugging still sees them.
+    1.1 of the 1.3 s of CPU that fetching 5,000 mails took (docs/benchmarks.md). The level stays
+    at 5 when that logger shows DEBUG records, so ``-v``-style debugging still sees them.
     """
     if not logging.getLogger(IMAPLIB_LOGGER).isEnabledFor(logging.DEBUG):
         client._imap.debug = 0
