@@ -53,14 +53,18 @@ def _row(pk: int, subject: str, new_text: str, quoted: str, thread: int | None) 
     return row
 
 
+def add_thread(session: Session) -> None:
+    """Store thread 1, which the mails of these tests are in."""
+    at = datetime(2023, 10, 8, tzinfo=CST)
+    insert_rows(session, cast(Table, Thread.__table__), [
+        {"id": 1, "subject_key": "k", "started_at": at, "last_message_at": at, "closed_at": None},
+    ])  # fmt: skip
+
+
 def fill(sessions: sessionmaker[Session], thread: int | None = 1) -> None:
     """Store the four mails in bulk, as ingest does, the first three in one thread."""
-    at = datetime(2023, 10, 8, tzinfo=CST)
     with writing(sessions) as s:
-        insert_rows(s, cast(Table, Thread.__table__), [
-            {"id": 1, "subject_key": "k", "started_at": at, "last_message_at": at,
-             "closed_at": None},
-        ])  # fmt: skip
+        add_thread(s)
         rows = [_row(pk, *mail, thread if pk < 4 else None) for pk, mail in MAILS.items()]
         insert_rows(s, cast(Table, Message.__table__), rows)
 
@@ -146,12 +150,8 @@ def test_mail_stored_by_ingest_is_indexed_once_from_its_parsed_text(database_url
     engine = make_engine(database_url)
     try:
         sessions = make_session_factory(engine)
-        at = datetime(2023, 10, 8, tzinfo=CST)
         with writing(sessions) as s:
-            insert_rows(s, cast(Table, Thread.__table__), [
-                {"id": 1, "subject_key": "k", "started_at": at, "last_message_at": at,
-                 "closed_at": None},
-            ])  # fmt: skip
+            add_thread(s)
         batch = [_row(pk, "【通知】采购部-订单", f"第{pk}批采购订单已下", "", 1) for pk in (5, 6)]
         quarantined = {**_row(7, "", "", "", None), "status": "quarantined", "subject": None,
                        "parsed": None, "reason": "unreadable"}  # fmt: skip
