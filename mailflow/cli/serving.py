@@ -43,6 +43,8 @@ def poll(once: OnceFlag = False) -> None:
     from mailflow.service.poll import poll_once
 
     fix_mmap_threshold()
+    if once:
+        _parse_ahead()
     stop = None if once else _serve()
     with open_runtime(last_good=True, wait=stop) as runtime, guard():
         source = _source(runtime)
@@ -77,6 +79,8 @@ def run(once: OnceFlag = False) -> None:
     from mailflow.jobs.runner import run_forever, run_once
 
     fix_mmap_threshold()
+    if once:
+        _parse_ahead()
     stop = None if once else _serve()
     with open_runtime(last_good=True, wait=stop) as runtime, guard():
         source = _source(runtime)
@@ -159,6 +163,16 @@ def _source(runtime: Runtime) -> MailSource:
         return open_source(runtime.settings)
     except MailflowError as e:
         fail(str(e))
+
+
+def _parse_ahead() -> None:
+    """Start the parse workers' forkserver as a one-off pass starts (``--once``): it imports
+    the parser on the other core while this process reads its rules and templates, so a
+    backlog's first batch does not wait for it. Long-running commands start it at their first
+    big batch instead, so a service that only ever sees a mail or two keeps no extra process."""
+    from mailflow.service.parsing import start_forkserver
+
+    start_forkserver(read_settings().parse_workers)
 
 
 def _serve() -> threading.Event:

@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 POOL_MIN = 16
 # how much lower than the poller's the parse workers' scheduling priority is
 WORKER_NICENESS = 3
+_HAS_FORKSERVER = "forkserver" in multiprocessing.get_all_start_methods()
 
 
 @dataclass(frozen=True)
@@ -186,13 +187,7 @@ class BatchParser:
 
     def _start(self) -> ProcessPoolExecutor:
         if self._pool is None:
-            # forkserver: a clean process to fork workers from, never a copy of this one with
-            # its threads, sockets and database connections
-            # with the parser imported once, there, rather than in every worker
-            forkserver = "forkserver" in multiprocessing.get_all_start_methods()
-            context = multiprocessing.get_context("forkserver" if forkserver else "spawn")
-            if forkserver:
-                context.set_forkserver_preload([__name__])
+            context = _worker_context()
             self._pool = ProcessPoolExecutor(
                 self._workers,
                 mp_context=context,
@@ -202,3 +197,34 @@ class BatchParser:
             method = context.get_start_method()
             log.debug("parsing in %d worker processes (%s)", self._workers, method)
         return self._pool
+
+
+def _worker_context() -> multiprocessing.context.BaseContext:
+    """Return how parse workers are started: forked from a forkserver, a clean process that
+    has imported the parser once (never a copy of the poller with its threads, sockets and
+    database connections); spawned where the system has no forkserver."""
+    if not _HAS_FORKSERVER:
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([__name__])
+    return context
+
+
+def start_forkserver(workers: int | None) -> bool:
+    """Start the forkserver now, for a pass that is about to read a backlog; return whether
+    it was started (not when ``workers``, as for ``BatchParser``, means no worker processes,
+    nor where the system has no forkserver).
+
+    The forkserver is a new interpreter that imports the parser: about 0.4 s of CPU. Left to
+    the first big batch, the whole pipeline waits for it. Started before the rules and
+    templates are read, it runs on the other core while they are, and the first batch is
+    parsed as soon as it is fetched. It stays until this process ends, as it does once a
+    pool has used it (docs/benchmarks.md, Ingest)."""
+    count = default_workers() if workers is None else workers
+    if count <= 1 or not _HAS_FORKSERVER:
+        return False
+    from multiprocessing import forkserver
+
+    _worker_context()
+    forkserver.ensure_running()
+    return True

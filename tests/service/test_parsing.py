@@ -3,6 +3,7 @@ stores from it is the same either way."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -12,6 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -221,6 +223,63 @@ if __name__ == "__main__":
     print("ready", flush=True)
     sys.stdin.read()  # until the test kills this process
 """
+
+
+_EARLY_FORKSERVER = """
+import json
+import os
+import sys
+from pathlib import Path
+from tests.corpus import varied_mail
+from tests.service.test_parsing import CTX, _descendants
+from mailflow.service.parsing import POOL_MIN, BatchParser, parse_all, start_forkserver
+
+def forkservers():
+    found = set()
+    for pid in _descendants(os.getpid()):
+        try:
+            args = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"multiprocessing.forkserver" in args:
+            found.add((pid, b"mailflow.service.parsing" in args))
+    return found
+
+if __name__ == "__main__":
+    workers = int(sys.argv[1])
+    started = start_forkserver(workers)
+    before = forkservers()
+    mails = varied_mail(POOL_MIN)
+    with BatchParser(CTX, workers=workers) as parser:
+        same = parser.submit(mails)() == parse_all(mails, CTX)
+    print(json.dumps([started, sorted(before), sorted(forkservers()), same]))
+"""
+
+
+@pytest.mark.parametrize("workers", [2, 1, 0])
+def test_a_pass_can_start_the_parse_workers_forkserver_before_its_first_batch(
+    workers: int,
+) -> None:
+    """``start_forkserver`` starts the forkserver with the parser imported before any batch,
+    and the workers of the first big batch are forked from it; with one worker or none,
+    parsing stays in the poller and nothing is started."""
+    result = subprocess.run(
+        [sys.executable, "-c", _EARLY_FORKSERVER, str(workers)],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        timeout=120,
+        check=True,
+    )
+    started, before, after, same = json.loads(result.stdout.strip().splitlines()[-1])
+    assert same
+    if workers > 1:
+        assert started
+        assert len(before) == 1 and before[0][1]  # one forkserver, the parser imported
+        assert after == before  # the batch's workers came from it: no second one
+    else:
+        assert (started, before, after) == (False, [], [])
 
 
 def _descendants(pid: int) -> set[int]:
