@@ -18,13 +18,16 @@ and its own package.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Protocol
 
+import jinja2
 from jinja2 import TemplateNotFound, TemplateSyntaxError
 
 from mailflow.errors import TemplateError
@@ -115,6 +118,29 @@ class TemplateSet:
         if self.root.is_dir() and self.languages():
             problems.extend(self._trial(problems))
         return list(dict.fromkeys(problems))
+
+    @cached_property
+    def verdict_key(self) -> str | None:
+        """Return a digest of everything ``check``'s verdict depends on: the files read (names
+        and text), what was refused while reading them, the render budget, and the code that
+        checks and renders (this package's modules and Jinja2's version). A set whose key
+        passed before passes again, so a process that starts on unchanged templates need not
+        check them again (``runtime.load_rules``). None when that code cannot be read: the
+        check then always runs."""
+        digest = hashlib.sha256()
+        try:
+            for module in sorted(Path(__file__).parent.glob("*.py")):
+                digest.update(module.name.encode() + b"\0" + module.read_bytes() + b"\0")
+        except OSError:
+            return None
+        snapshot = self._snapshot
+        head = [jinja2.__version__, str(self.root), self.default_lang, repr(self.render_time_s)]
+        for part in [*head, *snapshot.languages, "", *snapshot.problems, ""]:
+            digest.update(part.encode("utf-8", "surrogateescape") + b"\0")
+        for key in sorted(snapshot.sources):
+            text = snapshot.sources[key]
+            digest.update(f"{key}\0{len(text)}\0{text}\0".encode("utf-8", "surrogateescape"))
+        return digest.hexdigest()
 
     def _trial(self, known: list[str]) -> list[str]:
         """Render each template whose own files passed the static checks; return failures."""

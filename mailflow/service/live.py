@@ -105,7 +105,9 @@ class LiveRules:
             rulestore.record_error(sessions, e.problems)
             return self.tell_administrators(sessions, e.problems)
         settings = self._settings
-        version = rulestore.remember(sessions, settings.rules_dir, settings.templates_dir, "files")
+        version = rulestore.remember(
+            sessions, settings.rules_dir, settings.templates_dir, "files", templates.verdict_key
+        )
         self._rules = Rules(rulebook, templates, parse_context(rulebook.organization, settings))
         log.info("rules and templates reloaded (version %d)", version)
         return []

@@ -27,6 +27,8 @@ log = logging.getLogger(__name__)
 
 RULES_STATE = "rules"
 RULES_FOLDER, TEMPLATES_FOLDER = "rules", "templates"
+# in the ``rules`` state: the verdict key of the templates that last passed their check
+TEMPLATES_PASSED = "templates_passed"
 
 
 @dataclass(frozen=True)
@@ -65,17 +67,34 @@ def archive(rules_dir: Path, templates_dir: Path) -> bytes:
 
 
 def remember(
-    sessions: sessionmaker[Session], rules_dir: Path, templates_dir: Path, source: str
+    sessions: sessionmaker[Session],
+    rules_dir: Path,
+    templates_dir: Path,
+    source: str,
+    templates_key: str | None = None,
 ) -> int:
     """Keep the folders, which just validated, as the last good set and record that they are
-    in force; return the set's version. ``source`` names the folder they were read from."""
+    in force; return the set's version. ``source`` names the folder they were read from;
+    ``templates_key`` is the ``verdict_key`` of the templates that passed their check, kept
+    for ``templates_passed``."""
     blob = archive(rules_dir, templates_dir)
     now = datetime.now(UTC)
     with writing(sessions) as session:
         version = service_state.save_rule_set(session, hashlib.sha256(blob).hexdigest(), blob, now)
         changes = {"version": version, "loaded_at": now.isoformat(), "source": source}
+        if templates_key is not None:
+            changes[TEMPLATES_PASSED] = templates_key
         service_state.update_state(session, RULES_STATE, changes | {"broken": False}, now)
     return version
+
+
+def templates_passed(sessions: sessionmaker[Session]) -> str | None:
+    """Return the ``verdict_key`` of the templates that last passed their check here (None
+    when none is recorded): templates with the same key need not be checked again."""
+    with sessions() as session:
+        found = service_state.state(session, RULES_STATE) or {}
+    key = found.get(TEMPLATES_PASSED)
+    return key if isinstance(key, str) else None
 
 
 def record_error(

@@ -9,9 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from mailflow.errors import RuleFileError
+from mailflow.outbound.render import TemplateSet
 from mailflow.service import rulestore
 from mailflow.service.live import LiveRules, Rules
-from mailflow.service.runtime import build_runtime
+from mailflow.service.runtime import build_runtime, load_rules
 from mailflow.settings import load_settings
 from mailflow.store import service_state
 from mailflow.store.db import make_engine, make_session_factory
@@ -93,3 +95,53 @@ def test_reload_is_info_and_recorded(
         assert "rules.yaml:" in bad["last_error"] and "recipt" in bad["last_error"]
     finally:
         runtime.close()
+
+
+def test_templates_that_passed_are_not_checked_again_until_a_byte_changes(
+    sqlite_url: str, folders: tuple[Path, Path]
+) -> None:
+    """A start records the verdict key of the templates that passed their check; the next
+    start on the same files finds it and does not check them again. The key is a digest of
+    the files, so any edit, a broken one too, is checked again and caught."""
+    rules, templates = folders
+    settings = load_settings(database_url=sqlite_url, rules_dir=rules, templates_dir=templates)
+    runtime = build_runtime(settings, last_good=True)
+    try:
+        passed = rulestore.templates_passed(runtime.sessions)
+        assert passed is not None and passed == runtime.templates.verdict_key
+        assert TemplateSet(templates).verdict_key == passed  # the same files, the same key
+        receipt = templates / "zh-CN" / "receipt.txt"
+        receipt.write_text(receipt.read_text("utf-8") + "{% if %}\n", "utf-8")
+        broken = TemplateSet(templates).verdict_key
+        assert broken is not None and broken != passed
+        with pytest.raises(RuleFileError, match=r"receipt\.txt"):
+            load_rules(settings, passed)
+        load_rules(settings, broken)  # what the key stands for is not checked again
+        again = build_runtime(settings, last_good=True)  # checked, and the last good set runs
+        try:
+            assert any("receipt.txt" in p for p in again.rule_problems)
+            assert rulestore.templates_passed(again.sessions) == passed
+        finally:
+            again.close()
+    finally:
+        runtime.close()
+
+
+def test_the_verdict_key_covers_every_file_and_what_was_refused(tmp_path: Path) -> None:
+    """A new file, a renamed one, a changed byte and a file refused while reading each give
+    another key; reading the same folder again gives the same one."""
+    folder = tmp_path / "templates"
+    shutil.copytree(REPO / "templates", folder)
+    keys = {TemplateSet(folder).verdict_key}
+    assert TemplateSet(folder).verdict_key in keys
+    (folder / "en" / "_extra.txt").write_text("x\n", "utf-8")
+    keys.add(TemplateSet(folder).verdict_key)
+    (folder / "en" / "_extra.txt").rename(folder / "en" / "_other.txt")
+    keys.add(TemplateSet(folder).verdict_key)
+    (folder / "en" / "_other.txt").write_text("y\n", "utf-8")
+    keys.add(TemplateSet(folder).verdict_key)
+    (folder / "en" / "_other.txt").write_bytes(b"\xff\xfe not UTF-8\n")
+    refused = TemplateSet(folder)
+    keys.add(refused.verdict_key)
+    assert refused.check()  # refused while reading: a problem the key must cover
+    assert len(keys) == 5 and None not in keys
