@@ -95,8 +95,8 @@ def load_rules(settings: Settings, passed: str | None = None) -> tuple[Rulebook,
     starting process about 0.35 s of CPU (docs/benchmarks.md). The rules are always read and
     validated."""
     templates = TemplateSet(settings.templates_dir)
-    key = templates.verdict_key
-    problems = [] if passed is not None and key == passed else templates.check()
+    known = passed is not None and templates.verdict_key == passed
+    problems = [] if known else templates.check()
     try:
         rulebook = load_rulebook(settings.rules_dir, templates.names())
     except RuleFileError as e:
