@@ -226,5 +226,9 @@ def start_forkserver(workers: int | None) -> bool:
     from multiprocessing import forkserver
 
     _worker_context()
-    forkserver.ensure_running()
+    try:
+        forkserver.ensure_running()
+    except OSError as e:  # out of processes or pipes: only a head start is lost
+        log.warning("could not start the parse workers' forkserver yet (%s)", e)
+        return False
     return True

@@ -282,6 +282,36 @@ def test_a_pass_can_start_the_parse_workers_forkserver_before_its_first_batch(
         assert (started, before, after) == (False, [], [])
 
 
+_FORKSERVER_WITHOUT_FILES = """
+import logging
+import os
+import resource
+from mailflow.service.parsing import start_forkserver
+
+logging.basicConfig(format="%(levelname)s %(message)s")
+highest = max(int(fd) for fd in os.listdir("/proc/self/fd"))
+resource.setrlimit(resource.RLIMIT_NOFILE, (highest + 1, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+print(start_forkserver(2))
+"""
+
+
+def test_a_forkserver_that_cannot_start_early_is_left_for_later() -> None:
+    """Without a free file descriptor for its pipes, ``start_forkserver`` says so in a
+    warning and returns False; the pass goes on (its first big batch will try again)."""
+    result = subprocess.run(
+        [sys.executable, "-c", _FORKSERVER_WITHOUT_FILES],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False"
+    assert "WARNING could not start the parse workers' forkserver yet" in result.stderr
+
+
 def _descendants(pid: int) -> set[int]:
     """Return the processes below ``pid``, from /proc."""
     parent_of: dict[int, int] = {}
