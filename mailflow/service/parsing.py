@@ -118,6 +118,11 @@ def _exit_with(pid: int) -> None:
     os._exit(0)
 
 
+def _worker_count(workers: int | None) -> int:
+    """Return how many parse workers ``workers`` asks for (None: one per CPU)."""
+    return default_workers() if workers is None else max(0, workers)
+
+
 def default_workers() -> int:
     """Return the number of CPUs this process may run on."""
     try:
@@ -136,7 +141,7 @@ class BatchParser:
 
     def __init__(self, ctx: ParseContext, workers: int | None = None) -> None:
         self._ctx = ctx
-        self._workers = default_workers() if workers is None else max(0, workers)
+        self._workers = _worker_count(workers)
         self._pool: ProcessPoolExecutor | None = None
         self.pooled_batches = 0  # how many batches went to the workers
 
@@ -220,8 +225,7 @@ def start_forkserver(workers: int | None) -> bool:
     templates are read, it runs on the other core while they are, and the first batch is
     parsed as soon as it is fetched. It stays until this process ends, as it does once a
     pool has used it (docs/benchmarks.md, Ingest)."""
-    count = default_workers() if workers is None else workers
-    if count <= 1 or not _HAS_FORKSERVER:
+    if _worker_count(workers) <= 1 or not _HAS_FORKSERVER:
         return False
     from multiprocessing import forkserver
 

@@ -263,15 +263,8 @@ def test_a_pass_can_start_the_parse_workers_forkserver_before_its_first_batch(
     """``start_forkserver`` starts the forkserver with the parser imported before any batch,
     and the workers of the first big batch are forked from it; with one worker or none,
     parsing stays in the poller and nothing is started."""
-    result = subprocess.run(
-        [sys.executable, "-c", _EARLY_FORKSERVER, str(workers)],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-        timeout=120,
-        check=True,
-    )
+    result = _run_python(_EARLY_FORKSERVER, str(workers))
+    assert result.returncode == 0, result.stderr
     started, before, after, same = json.loads(result.stdout.strip().splitlines()[-1])
     assert same
     if workers > 1:
@@ -298,8 +291,16 @@ print(start_forkserver(2))
 def test_a_forkserver_that_cannot_start_early_is_left_for_later() -> None:
     """Without a free file descriptor for its pipes, ``start_forkserver`` says so in a
     warning and returns False; the pass goes on (its first big batch will try again)."""
-    result = subprocess.run(
-        [sys.executable, "-c", _FORKSERVER_WITHOUT_FILES],
+    result = _run_python(_FORKSERVER_WITHOUT_FILES)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False"
+    assert "WARNING could not start the parse workers' forkserver yet" in result.stderr
+
+
+def _run_python(script: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run ``script`` in a fresh interpreter with the checkout importable; return its outcome."""
+    return subprocess.run(
+        [sys.executable, "-c", script, *args],
         capture_output=True,
         text=True,
         cwd=REPO,
@@ -307,9 +308,6 @@ def test_a_forkserver_that_cannot_start_early_is_left_for_later() -> None:
         timeout=120,
         check=False,
     )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "False"
-    assert "WARNING could not start the parse workers' forkserver yet" in result.stderr
 
 
 def _descendants(pid: int) -> set[int]:
