@@ -369,5 +369,7 @@ def test_workers_yield_the_processor_to_the_poller() -> None:
     with BatchParser(CTX, workers=2) as parser:
         parser.submit(varied_mail(POOL_MIN)[:POOL_MIN])()
         niceness = {os.getpriority(os.PRIO_PROCESS, pid) for pid in _descendants(os.getpid())}
-    assert own + WORKER_NICENESS in niceness  # the workers
+    # the workers; a poller already at the lowest priority (niceness 19, e.g. a suite run
+    # under `nice -n 19`) has workers at that same lowest priority
+    assert min(own + WORKER_NICENESS, 19) in niceness
     assert os.getpriority(os.PRIO_PROCESS, 0) == own  # the poller keeps its own
