@@ -44,6 +44,9 @@ machine may be shared). ``--profile`` also runs one ``poll --once`` under cProfi
 the table, and prints the top functions. ``--statements`` also runs one ``poll --once`` per
 database with every SQL statement and IMAP call timed (``benchmarks/statement_times.py``),
 apart from the table, and prints milliseconds per batch from the first batches to the last.
+``--cpu`` reads ``/proc`` during every mailflow run and prints, for each, the CPU seconds of the
+poller, its parse workers and forkserver, the database server and Dovecot, and the share of the
+cores left idle (``benchmarks/process_cpu.py``).
 ``docs/benchmarks.md`` has the numbers measured on the reference machine.
 """
 
@@ -69,6 +72,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 
 from mailgen import directory, generate  # noqa: E402
+from process_cpu import Sampler, available  # noqa: E402
 
 BATCH = 200
 PASSWORD = "bench-secret"
@@ -147,13 +151,20 @@ def warm(server, user: str) -> float:
 LAST_CPU_S: dict[str, float] = {}  # the CPU seconds of the last child run_child waited for
 
 
-def run_child(cmd: list[str], env: dict[str, str], log: Path) -> tuple[float, float, int]:
+def run_child(cmd: list[str], env: dict[str, str], log: Path,
+              sampler: Sampler | None = None) -> tuple[float, float, int]:  # fmt: skip
     """Run ``cmd``; return (wall seconds, its own peak RSS in MiB, exit code). Its CPU
     seconds (user + system, its reaped children included) go to ``LAST_CPU_S["cpu_s"]``: on a
-    shared machine they vary much less than wall time."""
+    shared machine they vary much less than wall time. A ``sampler`` (``--cpu``) reads
+    ``/proc`` while it runs, and once more after it exited, before it is reaped."""
     with log.open("wb") as out:
+        if sampler is not None:
+            sampler.start()
         start = time.perf_counter()
         proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+        if sampler is not None:
+            os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOWAIT)
+            sampler.read_now(proc.pid)
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - start
     LAST_CPU_S["cpu_s"] = usage.ru_utime + usage.ru_stime
@@ -242,7 +253,7 @@ def measure_raw(server, user: str, work: Path) -> list[Row]:
 
 def measure_mailflow(server, user: str, database_url: str, n: int, label: str,
                      work: Path, profile: Path | None = None,
-                     statements: Path | None = None) -> Row:  # fmt: skip
+                     statements: Path | None = None, cpu: bool = False) -> Row:  # fmt: skip
     env = {
         **os.environ,
         "MAILFLOW_SOURCE": server.source_url(user),
@@ -266,15 +277,24 @@ def measure_mailflow(server, user: str, database_url: str, n: int, label: str,
     if statements is not None:
         cmd = [sys.executable, str(ROOT / "benchmarks" / "statement_times.py"), str(statements),
                "poll", "--once"]  # fmt: skip
-    wall, rss, rc = run_child(cmd, env, work / f"{tag}-poll.log")
+    sampler = Sampler() if cpu else None
+    wall, rss, rc = run_child(cmd, env, work / f"{tag}-poll.log", sampler)
     if rc != 0:
         raise SystemExit(
             f"mailflow poll --once failed ({rc}):\n{(work / f'{tag}-poll.log').read_text()}"
         )
-    cpu = LAST_CPU_S["cpu_s"]
+    cpu_s = LAST_CPU_S["cpu_s"]
     stored = count_rows(database_url)
-    note = f"CPU {cpu:.1f} s" + ("" if stored == n else f"; stored {stored} of {n}!")
-    return Row(f"mailflow poll --once → {label}", n, wall, rss, note, {"cpu_s": cpu})
+    note = f"CPU {cpu_s:.1f} s" + ("" if stored == n else f"; stored {stored} of {n}!")
+    extra = {"cpu_s": cpu_s}
+    if sampler is not None:
+        from sqlalchemy.engine import make_url
+
+        database = make_url(database_url).database if "postgresql" in label else None
+        by_process = sampler.result(database, server.process_title)
+        extra |= {f"cpu {role}": s for role, s in by_process.seconds.items()}
+        extra["idle"] = by_process.idle
+    return Row(f"mailflow poll --once → {label}", n, wall, rss, note, extra)
 
 
 NO_SEARCH = " without search index"
@@ -352,6 +372,22 @@ def show(rows: list[Row], header: str) -> None:
     Console(width=max(Console().width, 150)).print(table)
 
 
+def show_cpu(rows: list[Row]) -> None:
+    """Print the CPU of each process of every mailflow run (``--cpu``), repetitions apart."""
+    from process_cpu import INTERVAL_S, ROLES
+
+    measured = [r for r in rows if "idle" in r.extra]
+    print(f"\nCPU seconds by process, every run (/proc read every {INTERVAL_S * 1000:.0f} ms;"
+          " a process's last moments before it ends may be missed):")  # fmt: skip
+    print(f"{'run':40} {'wall':>7} " + " ".join(f"{role:>15}" for role in ROLES)
+          + f" {'all, ms a mail':>15} {'idle':>6}")  # fmt: skip
+    for r in measured:
+        seconds = [r.extra[f"cpu {role}"] for role in ROLES]
+        per_mail = f"{sum(seconds) * 1000 / r.messages:.2f}" if r.messages else "-"
+        print(f"{r.run:40} {r.seconds:7.2f} " + " ".join(f"{v:15.2f}" for v in seconds)
+              + f" {per_mail:>15} {r.extra['idle']:6.0%}")  # fmt: skip
+
+
 def print_profile(path: Path, top: int = 25) -> None:
     import pstats
 
@@ -416,8 +452,9 @@ def statements_file(run: Run, stamp: str) -> Path:
     return RESULTS / f"statements-{run.kind.split()[-1]}-{run.size}-{stamp}.json"
 
 
-def measure(server, run: Run, work: Path, prof: Path, stamp: str = "") -> list[Row]:
-    """Run one measurement; return its rows."""
+def measure(server, run: Run, work: Path, prof: Path, stamp: str = "",
+            cpu: bool = False) -> list[Row]:  # fmt: skip
+    """Run one measurement; return its rows (``cpu``: with the CPU of each process)."""
     if run.kind == "raw":
         return measure_raw(server, run.user, work)
     timed = statements_file(run, stamp) if run.kind.startswith("statements") else None
@@ -426,11 +463,13 @@ def measure(server, run: Run, work: Path, prof: Path, stamp: str = "") -> list[R
 
         with fresh_postgres() as pg_url:
             return [measure_mailflow(server, run.user, pg_url, run.size, run.kind, work,
-                                     statements=timed)]  # fmt: skip
+                                     statements=timed, cpu=cpu and not timed)]  # fmt: skip
     url = f"sqlite:///{work / f'{run.user}.db'}"
     profile = prof if run.kind == "profile" else None
     label = run.kind if run.kind.startswith("sqlite") else "sqlite"
-    return [measure_mailflow(server, run.user, url, run.size, label, work, profile, timed)]
+    measured = cpu and profile is None and timed is None
+    return [measure_mailflow(server, run.user, url, run.size, label, work, profile, timed,
+                             measured)]  # fmt: skip
 
 
 def best_of(rows: list[Row], repeat: int) -> list[Row]:
@@ -728,6 +767,12 @@ def main() -> None:
         help="also time every SQL statement and IMAP call of one poll --once per database, by"
         " batch, to see which grow with what is stored (benchmarks/statement_times.py)",
     )
+    p.add_argument(
+        "--cpu",
+        action="store_true",
+        help="also read from /proc, in every mailflow run, the CPU of each process (the poller,"
+        " its parse workers, the database server, Dovecot) and the share of idle cores",
+    )
     p.add_argument("--keep", action="store_true", help="keep the work directory")
     p.add_argument(
         "--people",
@@ -755,6 +800,8 @@ def main() -> None:
     p.add_argument("--raw-child", nargs=3, metavar=("HOST", "PORT", "USER"), help=argparse.SUPPRESS)
     p.add_argument("--large-raw-child", metavar="MAILDIR", help=argparse.SUPPRESS)
     args = p.parse_args()
+    if args.cpu and not available():
+        p.error("--cpu reads each process's CPU from /proc, which this system does not have")
     if args.large_raw_child:
         large_raw_child(args.large_raw_child)
         return
@@ -791,7 +838,7 @@ def main() -> None:
         with running_dovecot({run.user: PASSWORD for run in runs}) as server:
             prepare(server, runs, args.messages, args.seed, args.people)
             for run in runs:
-                for row in measure(server, run, work, prof, stamp):
+                for row in measure(server, run, work, prof, stamp, args.cpu):
                     row.run = run.user
                     print(f"{run.user}: {row.what}: {row.seconds:.2f} s, {row.rate:.0f} msg/s")
                     if run.kind != "profile" and not run.kind.startswith("statements"):
@@ -803,6 +850,7 @@ def main() -> None:
         else:
             shutil.rmtree(work, ignore_errors=True)
 
+    every_run = list(rows)
     rows = best_of(rows, args.repeat)
     header = (f"mailflow ingest benchmark: {args.messages} messages, seed {args.seed}\n"
               f"{machine()}\nload average before/after: {loads[0]} / {loads[1]}")  # fmt: skip
@@ -813,6 +861,8 @@ def main() -> None:
                                "rows": [asdict(r) | {"rate": r.rate} for r in rows]},
                               ensure_ascii=False, indent=2))  # fmt: skip
     print(f"results: {out.relative_to(ROOT)}")
+    if args.cpu:
+        show_cpu(every_run)
     if args.profile and prof.exists():
         print_profile(prof)
     for run in runs:

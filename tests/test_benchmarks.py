@@ -35,8 +35,11 @@ def _redis_db() -> str:
 RUNS: dict[str, tuple[str, list[str], str]] = {
     "ingest": (
         "ingest.py",
-        ["--messages", "10", "--skip-postgres", "--statements"],
-        r"│ mailflow poll --once → sqlite ",
+        ["--messages", "10", "--skip-postgres", "--statements", "--cpu"],
+        # the result table, then the CPU of each process of the 10-mail run: its wall time and
+        # the poller's CPU, which cannot be nothing
+        r"│ mailflow poll --once → sqlite [\s\S]*"
+        r"^sqlite-10-0@example\.test +\d+\.\d\d +(?!0\.00 )\d+\.\d\d ",
     ),
     "ingest-parse-only": (
         "ingest.py",
@@ -74,9 +77,9 @@ RUNS: dict[str, tuple[str, list[str], str]] = {
 
 
 def test_every_benchmark_script_has_a_tiny_run() -> None:
-    """A script added to benchmarks/ gets its line in RUNS (mailgen.py, statement_times.py and
-    delivery_kills.py are libraries of ingest.py and delivery.py)."""
-    libraries = {"mailgen.py", "statement_times.py", "delivery_kills.py"}
+    """A script added to benchmarks/ gets its line in RUNS (mailgen.py, statement_times.py,
+    process_cpu.py and delivery_kills.py are libraries of ingest.py and delivery.py)."""
+    libraries = {"mailgen.py", "statement_times.py", "process_cpu.py", "delivery_kills.py"}
     scripts = {p.name for p in BENCHMARKS.glob("*.py")} - libraries
     assert scripts == {script for script, _, _ in RUNS.values()}
 

@@ -32,13 +32,14 @@ STOP_TIMEOUT_S = 15.0
 DOVECOT_CANDIDATES = ("dovecot", "/usr/sbin/dovecot")
 INSTALL_HINT = "Dovecot is not installed: apt-get install -y dovecot-imapd"
 _APPENDUID = re.compile(rb"\[APPENDUID (\d+) (\d+)\]")
+INSTANCE = "mailflow-test-{port}"  # Dovecot's processes title themselves dovecot-INSTANCE/…
 _INDEX_FILES = ("dovecot-uidlist", "dovecot.index", "dovecot.index.log", "dovecot.index.cache")
 
 CONFIG = """\
 # Throwaway Dovecot 2.3 for mailflow tests. Nothing from /etc/dovecot is read.
 base_dir = {d}/run
 state_dir = {d}/state
-instance_name = mailflow-test-{port}
+instance_name = {instance}
 protocols = imap
 listen = {host}
 log_path = {d}/dovecot.log
@@ -110,6 +111,11 @@ class DovecotServer:
     users: dict[str, str]
     pid: int = 0
     _proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+    @property
+    def process_title(self) -> str:
+        """How each of this server's processes begins its title (``dovecot-…/imap``, …)."""
+        return f"dovecot-{INSTANCE.format(port=self.port)}/"
 
     def maildir_of(self, user: str) -> Path:
         """Return the Maildir root of ``user`` (``local@domain``) as Dovecot stores it."""
@@ -285,6 +291,7 @@ def _write_files(server: DovecotServer, extra_config: str) -> None:
         host=server.host,
         port=server.port,
         port_tls=server.port_tls,
+        instance=INSTANCE.format(port=server.port),
         extra=extra_config,
         **names,
     )

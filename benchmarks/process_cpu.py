@@ -1,0 +1,168 @@
+"""Where a benchmarked command's CPU goes, process by process (Linux; used by ``ingest.py --cpu``).
+
+A thread reads ``/proc`` every ``INTERVAL_S`` while the command runs: for each process its CPU
+seconds (user + system), its parent and its command line, and for the machine its idle time.
+After the run each process is given a role:
+
+- ``poller``: the command itself;
+- ``parse workers`` and ``forkserver``: the processes below it (the forkserver is the one it
+  started, the workers are forked from that); anything else below it is ``other``;
+- ``database server``: the PostgreSQL backends serving the database the command wrote to;
+- ``IMAP server``: the processes of the benchmark's Dovecot (their titles start with its
+  instance name), of which only the measured user's ``imap`` is busy.
+
+A process's last moments between two reads are missed (at most ``INTERVAL_S`` of CPU each), but
+the command itself is read once more after it has exited and before it is reaped, so its own
+total is exact. Processes that existed before the run count only what they spent during it.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+INTERVAL_S = 0.05
+ROLES = ("poller", "parse workers", "forkserver", "other", "database server", "IMAP server")
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class _Seen:
+    parent: int
+    command: str
+    first_cpu: float  # when first read (0.0 for a process that started during the run)
+    cpu: float
+
+
+@dataclass
+class CpuByProcess:
+    """CPU seconds by role over one run, and the share of the machine's CPU time left idle."""
+
+    seconds: dict[str, float] = field(default_factory=dict)
+    idle: float = 0.0
+
+    @property
+    def total(self) -> float:
+        return sum(self.seconds.values())
+
+
+def available() -> bool:
+    return Path("/proc/stat").exists()
+
+
+class Sampler:
+    """Reads ``/proc`` in a thread from ``start`` until ``stop``; made before the command starts,
+    so that what older processes had spent is known. Wait for the command without reaping it
+    (``os.waitid`` with ``WNOWAIT``), call ``read_now``, then reap it and call ``result``."""
+
+    def __init__(self) -> None:
+        self._command_pid = 0
+        self._seen: dict[int, _Seen] = {}
+        self._before = self._read_all()
+        self._idle0 = _idle()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="process-cpu", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def read_now(self, command_pid: int) -> None:
+        """Read once more: the command ``command_pid``, exited and not yet reaped, still shows
+        its totals."""
+        self._command_pid = command_pid
+        self._update()
+
+    def result(self, database: str | None, imap_server: str | None) -> CpuByProcess:
+        """Stop reading; return the CPU by role of the command, which wrote to ``database`` (a
+        PostgreSQL database's name, or None) and read from the Dovecot whose process titles
+        start with ``imap_server``."""
+        self._stop.set()
+        self._thread.join()
+        self._update()
+        idle1 = _idle()
+        idle, all_ = idle1[0] - self._idle0[0], idle1[1] - self._idle0[1]
+        share = idle / all_ if all_ else 0.0
+        seconds = self._attribute(self._command_pid, database, imap_server)
+        return CpuByProcess(seconds, share)
+
+    def _run(self) -> None:
+        while not self._stop.wait(INTERVAL_S):
+            self._update()
+
+    def _update(self) -> None:
+        for pid, (parent, command, cpu) in self._read_all().items():
+            seen = self._seen.get(pid)
+            if seen is None:
+                before = self._before.get(pid)
+                first = before[2] if before is not None and before[1] == command else 0.0
+                self._seen[pid] = _Seen(parent, command, first, cpu)
+            else:
+                seen.cpu = max(seen.cpu, cpu)
+                # the newest command line: a child read between fork and exec shows its parent's,
+                # and a zombie shows none
+                seen.command = command or seen.command
+
+    @staticmethod
+    def _read_all() -> dict[int, tuple[int, str, float]]:
+        found: dict[int, tuple[int, str, float]] = {}
+        for entry in os.scandir("/proc"):
+            if not entry.name.isdigit():
+                continue
+            try:
+                stat = Path(entry.path, "stat").read_text()
+                command = Path(entry.path, "cmdline").read_bytes().replace(b"\0", b" ")
+            except OSError:  # it ended meanwhile
+                continue
+            fields = stat.rpartition(")")[2].split()
+            cpu = (int(fields[11]) + int(fields[12])) / _TICKS
+            found[int(entry.name)] = (int(fields[1]), command.decode(errors="replace"), cpu)
+        return found
+
+    def _attribute(
+        self, command_pid: int, database: str | None, imap_server: str | None
+    ) -> dict[str, float]:
+        below = _descendants(command_pid, {pid: s.parent for pid, s in self._seen.items()})
+        seconds = dict.fromkeys(ROLES, 0.0)
+        for pid, seen in self._seen.items():
+            role = _role(pid, seen, command_pid, below, database, imap_server)
+            if role is not None:
+                seconds[role] += max(0.0, seen.cpu - seen.first_cpu)
+        return seconds
+
+
+def _role(
+    pid: int,
+    seen: _Seen,
+    command_pid: int,
+    below: set[int],
+    database: str | None,
+    imap_server: str | None,
+) -> str | None:
+    if pid == command_pid:
+        return "poller"
+    if pid in below:
+        if "multiprocessing.forkserver" not in seen.command:
+            return "other"
+        return "forkserver" if seen.parent == command_pid else "parse workers"
+    if database and seen.command.startswith("postgres:") and f" {database} " in seen.command:
+        return "database server"
+    if imap_server and seen.command.startswith(imap_server):
+        return "IMAP server"
+    return None
+
+
+def _descendants(pid: int, parent_of: dict[int, int]) -> set[int]:
+    found: set[int] = set()
+    frontier = {pid}
+    while frontier:
+        frontier = {p for p, parent in parent_of.items() if parent in frontier} - found
+        found |= frontier
+    return found
+
+
+def _idle() -> tuple[int, int]:
+    """Return (idle + iowait, all) jiffies of the machine so far."""
+    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    return values[3] + values[4], sum(values)
