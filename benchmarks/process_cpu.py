@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 INTERVAL_S = 0.05
+SETTLE_READS = 10  # a process's command line is read in its first half second
+KTHREADD = 2  # the parent of every kernel thread
 ROLES = ("poller", "parse workers", "forkserver", "other", "database server", "IMAP server")
 _TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -34,6 +36,7 @@ class _Seen:
     command: str
     first_cpu: float  # when first read (0.0 for a process that started during the run)
     cpu: float
+    reads: int = 1  # its command line is read again until the process has settled
 
 
 @dataclass
@@ -60,7 +63,11 @@ class Sampler:
     def __init__(self) -> None:
         self._command_pid = 0
         self._seen: dict[int, _Seen] = {}
-        self._before = self._read_all()
+        self._kernel: set[int] = set()  # kernel threads: never read again
+        # what each process had spent before the command started, by (pid, start time)
+        self._before = {
+            (pid, started): cpu for pid, (_, started, cpu) in self._read_stats().items()
+        }
         self._idle0 = _idle()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="process-cpu", daemon=True)
@@ -92,32 +99,37 @@ class Sampler:
             self._update()
 
     def _update(self) -> None:
-        for pid, (parent, command, cpu) in self._read_all().items():
+        for pid, (parent, started, cpu) in self._read_stats().items():
             seen = self._seen.get(pid)
             if seen is None:
-                before = self._before.get(pid)
-                first = before[2] if before is not None and before[1] == command else 0.0
-                self._seen[pid] = _Seen(parent, command, first, cpu)
-            else:
-                seen.cpu = max(seen.cpu, cpu)
-                # the newest command line: a child read between fork and exec shows its parent's,
-                # and a zombie shows none
-                seen.command = command or seen.command
+                first = self._before.get((pid, started), 0.0)
+                self._seen[pid] = _Seen(parent, _command(pid), first, cpu)
+                continue
+            seen.cpu = max(seen.cpu, cpu)
+            if seen.reads < SETTLE_READS:
+                # a child read between fork and exec shows its parent's command line, a
+                # PostgreSQL backend names its database a moment after it starts, and a zombie
+                # shows none: the newest non-empty one counts
+                seen.command = _command(pid) or seen.command
+                seen.reads += 1
 
-    @staticmethod
-    def _read_all() -> dict[int, tuple[int, str, float]]:
-        found: dict[int, tuple[int, str, float]] = {}
-        for entry in os.scandir("/proc"):
-            if not entry.name.isdigit():
+    def _read_stats(self) -> dict[int, tuple[int, int, float]]:
+        """Return each process's (parent, start time, CPU seconds), from ``/proc/PID/stat``."""
+        found: dict[int, tuple[int, int, float]] = {}
+        for name in os.listdir("/proc"):
+            if not name.isdigit() or int(name) in self._kernel:
                 continue
             try:
-                stat = Path(entry.path, "stat").read_text()
-                command = Path(entry.path, "cmdline").read_bytes().replace(b"\0", b" ")
+                with open(f"/proc/{name}/stat", "rb") as f:
+                    fields = f.read().rpartition(b")")[2].split()
             except OSError:  # it ended meanwhile
                 continue
-            fields = stat.rpartition(")")[2].split()
+            pid, parent = int(name), int(fields[1])
+            if parent == KTHREADD or pid == KTHREADD:
+                self._kernel.add(pid)
+                continue
             cpu = (int(fields[11]) + int(fields[12])) / _TICKS
-            found[int(entry.name)] = (int(fields[1]), command.decode(errors="replace"), cpu)
+            found[pid] = (parent, int(fields[19]), cpu)
         return found
 
     def _attribute(
@@ -160,6 +172,14 @@ def _descendants(pid: int, parent_of: dict[int, int]) -> set[int]:
         frontier = {p for p, parent in parent_of.items() if parent in frontier} - found
         found |= frontier
     return found
+
+
+def _command(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
 
 
 def _idle() -> tuple[int, int]:
