@@ -46,19 +46,16 @@ class CpuByProcess:
     seconds: dict[str, float] = field(default_factory=dict)
     idle: float = 0.0
 
-    @property
-    def total(self) -> float:
-        return sum(self.seconds.values())
-
 
 def available() -> bool:
     return Path("/proc/stat").exists()
 
 
 class Sampler:
-    """Reads ``/proc`` in a thread from ``start`` until ``stop``; made before the command starts,
-    so that what older processes had spent is known. Wait for the command without reaping it
-    (``os.waitid`` with ``WNOWAIT``), call ``read_now``, then reap it and call ``result``."""
+    """Reads ``/proc`` in a thread from ``start`` until ``result``. Make it before the command
+    starts, so that what older processes had spent is known; wait for the command without
+    reaping it (``os.waitid`` with ``WNOWAIT``), call ``read_now``, then reap it and call
+    ``result``."""
 
     def __init__(self) -> None:
         self._command_pid = 0

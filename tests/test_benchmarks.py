@@ -132,3 +132,44 @@ def test_a_tiny_run_exits_0_and_prints_its_table(name: str, finished: dict[str, 
     shown = f"{' '.join(run.command)} (exit {run.code}, {run.seconds:.0f} s):\n{run.output[-4000:]}"
     assert run.code == 0, shown
     assert re.search(RUNS[name][2], run.output, re.MULTILINE), shown
+
+
+_BUSY_WORKER = """
+import multiprocessing, sys, time
+
+def spin(seconds):
+    end = time.process_time() + seconds
+    while time.process_time() < end:
+        pass
+
+if __name__ == "__main__":
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([])
+    with context.Pool(1) as pool:
+        pool.apply(spin, (0.3,))
+    spin(0.2)
+"""
+
+
+def test_the_cpu_of_a_command_and_of_the_workers_its_forkserver_forks_is_told_apart(
+    tmp_path: Path,
+) -> None:
+    """``process_cpu`` (``ingest.py --cpu``) gives the command's own CPU to ``poller`` and the
+    CPU of the processes its forkserver forks to ``parse workers``."""
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        from process_cpu import Sampler
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+    sampler = Sampler()
+    sampler.start()
+    script = tmp_path / "busy.py"  # a file: the workers find ``spin`` in it
+    script.write_text(_BUSY_WORKER)
+    process = subprocess.Popen([sys.executable, str(script)])
+    os.waitid(os.P_PID, process.pid, os.WEXITED | os.WNOWAIT)
+    sampler.read_now(process.pid)
+    assert process.wait() == 0
+    seconds = sampler.result(None, None).seconds
+    assert seconds["poller"] >= 0.2
+    assert 0.2 <= seconds["parse workers"] < 0.6  # 0.3 s, up to one reading interval missed
+    assert seconds["forkserver"] < 0.3  # a started interpreter, nothing more
