@@ -163,8 +163,7 @@ def run_child(cmd: list[str], env: dict[str, str], log: Path,
         start = time.perf_counter()
         proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
         if sampler is not None:
-            os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOWAIT)
-            sampler.read_now(proc.pid)
+            sampler.wait(proc)
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - start
     LAST_CPU_S["cpu_s"] = usage.ru_utime + usage.ru_stime
@@ -277,7 +276,8 @@ def measure_mailflow(server, user: str, database_url: str, n: int, label: str,
     if statements is not None:
         cmd = [sys.executable, str(ROOT / "benchmarks" / "statement_times.py"), str(statements),
                "poll", "--once"]  # fmt: skip
-    sampler = Sampler() if cpu else None
+    # the profiled and the timed runs are reported apart, and their CPU is not the pass's own
+    sampler = Sampler() if cpu and profile is None and statements is None else None
     wall, rss, rc = run_child(cmd, env, work / f"{tag}-poll.log", sampler)
     if rc != 0:
         raise SystemExit(
@@ -463,13 +463,11 @@ def measure(server, run: Run, work: Path, prof: Path, stamp: str = "",
 
         with fresh_postgres() as pg_url:
             return [measure_mailflow(server, run.user, pg_url, run.size, run.kind, work,
-                                     statements=timed, cpu=cpu and not timed)]  # fmt: skip
+                                     statements=timed, cpu=cpu)]  # fmt: skip
     url = f"sqlite:///{work / f'{run.user}.db'}"
     profile = prof if run.kind == "profile" else None
     label = run.kind if run.kind.startswith("sqlite") else "sqlite"
-    measured = cpu and profile is None and timed is None
-    return [measure_mailflow(server, run.user, url, run.size, label, work, profile, timed,
-                             measured)]  # fmt: skip
+    return [measure_mailflow(server, run.user, url, run.size, label, work, profile, timed, cpu)]
 
 
 def best_of(rows: list[Row], repeat: int) -> list[Row]:

@@ -19,6 +19,7 @@ total is exact. Processes that existed before the run count only what they spent
 from __future__ import annotations
 
 import os
+import subprocess
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,9 +54,8 @@ def available() -> bool:
 
 class Sampler:
     """Reads ``/proc`` in a thread from ``start`` until ``result``. Make it before the command
-    starts, so that what older processes had spent is known; wait for the command without
-    reaping it (``os.waitid`` with ``WNOWAIT``), call ``read_now``, then reap it and call
-    ``result``."""
+    starts, so that what older processes had spent is known; ``wait`` for the command's end,
+    then reap it and call ``result``."""
 
     def __init__(self) -> None:
         self._command_pid = 0
@@ -72,10 +72,11 @@ class Sampler:
     def start(self) -> None:
         self._thread.start()
 
-    def read_now(self, command_pid: int) -> None:
-        """Read once more: the command ``command_pid``, exited and not yet reaped, still shows
-        its totals."""
-        self._command_pid = command_pid
+    def wait(self, command: subprocess.Popen[bytes]) -> None:
+        """Wait until ``command`` has exited, without reaping it, and read once more: exited and
+        not yet reaped, it still shows its totals. The caller reaps it."""
+        os.waitid(os.P_PID, command.pid, os.WEXITED | os.WNOWAIT)
+        self._command_pid = command.pid
         self._update()
 
     def result(self, database: str | None, imap_server: str | None) -> CpuByProcess:

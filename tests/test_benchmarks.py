@@ -166,8 +166,7 @@ def test_the_cpu_of_a_command_and_of_the_workers_its_forkserver_forks_is_told_ap
     script = tmp_path / "busy.py"  # a file: the workers find ``spin`` in it
     script.write_text(_BUSY_WORKER)
     process = subprocess.Popen([sys.executable, str(script)])
-    os.waitid(os.P_PID, process.pid, os.WEXITED | os.WNOWAIT)
-    sampler.read_now(process.pid)
+    sampler.wait(process)
     assert process.wait() == 0
     seconds = sampler.result(None, None).seconds
     assert seconds["poller"] >= 0.2
