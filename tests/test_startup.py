@@ -75,3 +75,63 @@ def test_the_poller_without_a_shared_broker_loads_no_queue(tmp_path: Path) -> No
     """``poll --once`` hands mail to a shared broker only when there is one: without
     MAILFLOW_BROKER_URL, Dramatiq stays unloaded."""
     assert "dramatiq" not in _loaded(tmp_path, ["poll", "--once"])
+
+
+# the script pip writes for a console entry point, with ``{module}`` and ``{function}`` filled
+# in; ``{run}`` is what it does when run (pip's own calls the function)
+CONSOLE_SCRIPT = (
+    "import re\n"
+    "import sys\n"
+    "from {module} import {function}\n"
+    "if __name__ == '__main__':\n"
+    "    sys.argv[0] = re.sub(r'(-script\\.pyw|\\.exe)?$', '', sys.argv[0])\n"
+    "{run}"
+)
+# instead of the command: start a worker as the poller starts its parse workers, and print
+# which of mailflow's packages the worker had loaded before its first task
+ASK_A_WORKER = (
+    "    from concurrent.futures import ProcessPoolExecutor\n"
+    "    from mailflow.service.parsing import _worker_context\n"
+    "    with ProcessPoolExecutor(1, mp_context=_worker_context()) as pool:\n"
+    "        task = pool.submit(eval, \"sorted(__import__('sys').modules)\")\n"
+    "        print(*[m for m in task.result() if m.startswith('mailflow.')])\n"
+)
+
+
+def _console_script(tmp_path: Path, run: str) -> Path:
+    """Write the ``mailflow`` script as pip does for pyproject.toml's entry point."""
+    import tomllib
+
+    project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
+    module, function = project["project"]["scripts"]["mailflow"].split(":")
+    script = tmp_path / "mailflow"
+    script.write_text(CONSOLE_SCRIPT.format(module=module, function=function, run=run))
+    return script
+
+
+def test_the_mailflow_command_is_the_command_line(tmp_path: Path) -> None:
+    """The console script's entry point runs the command line, exit codes included."""
+    script = _console_script(tmp_path, "    sys.exit(main())\n")
+    done = subprocess.run(
+        [sys.executable, str(script), "--help"], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert "poll" in done.stdout and "status" in done.stdout
+    usage = subprocess.run([sys.executable, str(script), "no-such-command"],
+                           capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert usage.returncode == 2, usage.stderr
+
+
+def test_a_parse_worker_of_the_mailflow_command_does_not_load_the_command_line(
+    tmp_path: Path,
+) -> None:
+    """multiprocessing runs the main file again in every worker; for the console script that
+    must not import the command line (0.16 s of CPU a worker, at every big pass)."""
+    script = _console_script(tmp_path, ASK_A_WORKER)
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    loaded = done.stdout.split()
+    assert "mailflow.service.parsing" in loaded  # the worker was asked, after its start-up
+    assert [m for m in loaded if m.startswith("mailflow.cli")] == []
