@@ -110,7 +110,8 @@ def worker() -> None:
     fix_mmap_threshold()
     stop = _serve()
     with open_runtime(last_good=True, wait=stop) as runtime, guard():
-        err.print("worker started; Ctrl-C stops")
+        sessions = runtime.delivery_threads
+        err.print(f"worker started: {sessions} mails at once (sessions={sessions}); Ctrl-C stops")
         freeze_start_up()
         with _metrics(runtime, "worker"):
             serve_forever(runtime, stop)

@@ -98,7 +98,8 @@ def _send_due(runtime: Runtime, now: datetime | None) -> tuple[list[int], bool]:
     """Enqueue every outbox row due at ``now`` and wait until the broker's queue is drained;
     return the rows enqueued and whether this process serves the queue itself."""
     broker = build_broker(runtime.settings.broker_url)
-    with Dispatcher(broker, lambda: runtime.courier(now)) as dispatcher:
+    threads = runtime.delivery_threads
+    with Dispatcher(broker, lambda: runtime.courier(now), threads=threads) as dispatcher:
         due = due_outbox(runtime.sessions, now, grace=timedelta(0))
         dispatcher.enqueue(due)
         dispatcher.drain()
@@ -123,7 +124,7 @@ def run_forever(
     broker = build_broker(runtime.settings.broker_url)
     watch = Watch("scheduler" if source is None else "run", runtime.settings.broker_url)
     courier = lambda: runtime.courier(renderer=live)  # noqa: E731 - deliveries follow reloads
-    with Dispatcher(broker, courier, serve=serve) as dispatcher:
+    with Dispatcher(broker, courier, serve=serve, threads=runtime.delivery_threads) as dispatcher:
         poller = _start_poller(runtime, source, live, dispatcher, stop) if source else None
 
         def turn() -> None:
@@ -160,7 +161,8 @@ def serve_forever(runtime: Runtime, stop: threading.Event) -> None:
     live = live_rules(runtime)
     broker = build_broker(runtime.settings.broker_url)
     watch = Watch("worker", runtime.settings.broker_url)
-    with Dispatcher(broker, lambda: runtime.courier(renderer=live), serve=True) as dispatcher:
+    courier = lambda: runtime.courier(renderer=live)  # noqa: E731 - deliveries follow reloads
+    with Dispatcher(broker, courier, serve=True, threads=runtime.delivery_threads) as dispatcher:
 
         def turn() -> None:
             dispatcher.enqueue(live.refresh(runtime.sessions))

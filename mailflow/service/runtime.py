@@ -19,7 +19,7 @@ from mailflow.errors import (
 )
 from mailflow.mail.model import ParseContext
 from mailflow.outbound.render import Renderer, TemplateSet
-from mailflow.outbound.transports import open_transport
+from mailflow.outbound.transports import open_transport, sessions_for
 from mailflow.rulebook.loader import Rulebook, load_rulebook
 from mailflow.rulebook.organization import Organization, load_organization
 from mailflow.rulebook.parse_settings import parse_context
@@ -63,6 +63,11 @@ class Runtime:
     @property
     def organization(self) -> Organization:
         return self.rulebook.organization
+
+    @property
+    def delivery_threads(self) -> int:
+        """How many mails this process delivers at once (``sessions=`` of an SMTP transport)."""
+        return sessions_for(self.settings)
 
     def courier(self, now: datetime | None = None, renderer: Renderer | None = None) -> Courier:
         """Return a courier with its own transport (one per worker process or thread);

@@ -3,7 +3,8 @@
 ``running_smtp()`` makes a self-signed certificate for 127.0.0.1 with ``openssl``, starts an
 aiosmtpd ``Controller`` on a free port and yields an ``SmtpServer``: its ``sink`` captures every
 accepted mail (envelope and exact bytes, parsed too) and every TCP session that sent MAIL, and
-takes programmed failures (``fail_next(3, "421 …")``, ``refuse("x@…", "550 …")``). Importable
+takes programmed failures (``fail_next(3, "421 …")``, ``refuse("x@…", "550 …")``) and, like
+Exchange Online, may refuse sessions beyond a number open at once (``Sink(max_sessions=3)``). Importable
 without pytest, for benchmarks; the fixtures ``smtp_server`` and ``smtps_server`` are at the bottom
 and fail (never skip) when something is missing.
 """
@@ -35,6 +36,8 @@ HOST = "127.0.0.1"
 USER = "coord@example.com"
 PASSWORD = "s3cret-不要外传"
 OK = "250 OK"
+# what Exchange Online answers a mailbox's fourth concurrent SMTP AUTH session
+SESSION_LIMIT = "432 4.3.2 STOREDRV.ClientSubmit; sender thread limit exceeded"
 INSTALL_HINT = "openssl is not installed: apt-get install -y openssl"
 
 
@@ -66,6 +69,13 @@ class Sink:
     received: list[Received] = field(default_factory=list)
     sessions: list[tuple[str, int]] = field(default_factory=list)
     refusals: dict[str, str] = field(default_factory=dict)
+    # None: any number of sessions; else MAIL on a session beyond this many open ones that
+    # have sent MAIL is answered SESSION_LIMIT, as Exchange Online does
+    max_sessions: int | None = None
+    busy_refusals: int = 0  # MAIL commands answered SESSION_LIMIT
+    most_sessions: int = 0  # the most sessions that had sent MAIL and were open at once
+    _active: set[int] = field(default_factory=set)  # open sessions that sent MAIL
+    _admitted: set[int] = field(default_factory=set)  # of those, the ones within the limit
     _failures: list[str] = field(default_factory=list)
     _drops: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -99,6 +109,25 @@ class Sink:
             self.refusals.clear()
             self._failures.clear()
             self._drops = 0
+            self.busy_refusals = self.most_sessions = 0
+
+    def closed(self, server: SMTP) -> None:
+        """A session ended (its connection was lost or closed)."""
+        with self._lock:
+            self._active.discard(id(server))
+            self._admitted.discard(id(server))
+
+    def _over_limit(self, server: SMTP) -> bool:
+        """Count ``server``'s session as active; return whether it is beyond the limit."""
+        self._active.add(id(server))
+        self.most_sessions = max(self.most_sessions, len(self._active))
+        if self.max_sessions is None or id(server) in self._admitted:
+            return False
+        if len(self._admitted) >= self.max_sessions:
+            self.busy_refusals += 1
+            return True
+        self._admitted.add(id(server))
+        return False
 
     async def handle_MAIL(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
@@ -110,6 +139,8 @@ class Sink:
                 return OK  # never written: the connection is closed
             if self._failures:
                 return self._failures.pop(0)
+            if self._over_limit(server):
+                return SESSION_LIMIT
             if session.peer not in self.sessions:
                 self.sessions.append(session.peer)
         envelope.mail_from = address
@@ -196,13 +227,22 @@ def make_certificate(folder: Path) -> tuple[Path, Path]:
     return cert, key
 
 
+class _TellingSMTP(SMTP):  # type: ignore[misc]
+    """aiosmtpd's server, telling its Sink when a session's connection ends."""
+
+    def connection_lost(self, error: Exception | None) -> None:
+        if isinstance(self.event_handler, Sink):
+            self.event_handler.closed(self)
+        super().connection_lost(error)
+
+
 class _QuietController(Controller):  # type: ignore[misc]
     """A Controller that silences aiosmtpd's AUTH-without-STARTTLS warning for implicit TLS."""
 
     def factory(self) -> SMTP:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", "Requiring AUTH while not requiring TLS")
-            return super().factory()
+            return _TellingSMTP(self.handler, **self.SMTP_kwargs)
 
 
 @contextmanager

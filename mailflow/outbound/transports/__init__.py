@@ -21,6 +21,7 @@ from mailflow.outbound.transports.base import (
 from mailflow.outbound.transports.file import FileTransport
 from mailflow.outbound.transports.smtp import SmtpTransport
 from mailflow.outbound.transports.url import (
+    DEFAULT_SESSIONS,
     FileUrl,
     SmtpUrl,
     TransportUrl,
@@ -43,6 +44,7 @@ __all__ = [
     "TransportUrl",
     "open_transport",
     "parse_transport_url",
+    "sessions_for",
 ]
 
 
@@ -86,3 +88,11 @@ def __getattr__(name: str) -> Any:
 
         return EwsTransport
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def sessions_for(settings: Settings) -> int:
+    """Return how many deliveries one process runs at once for ``settings.transport``, each
+    thread on a session of its own: the SMTP URL's ``sessions=`` (3 on Microsoft 365), else
+    ``DEFAULT_SESSIONS``."""
+    url = parse_transport_url(settings.transport)
+    return url.sessions if isinstance(url, SmtpUrl) else DEFAULT_SESSIONS

@@ -10,8 +10,10 @@ Forms understood::
     ews://user%40example.com@exchange.example.com/     on-premises Exchange (mailflow.ews.url)
 
 SMTP query options: ``security=``, ``cafile=/path/ca.pem`` (trust this CA bundle instead of the
-system's), ``timeout=30`` (seconds per SMTP command) and ``auth=password|xoauth2|oauthbearer``
-(an OAuth2 access token from the ``MAILFLOW_OAUTH_*`` settings instead of the password).
+system's), ``timeout=30`` (seconds per SMTP command), ``auth=password|xoauth2|oauthbearer``
+(an OAuth2 access token from the ``MAILFLOW_OAUTH_*`` settings instead of the password) and
+``sessions=4`` (how many SMTP sessions one mailflow process holds at once, one per delivery
+thread; 3 by default on Microsoft 365, which refuses a mailbox's fourth).
 The password never lives in the URL: it comes from ``MAILFLOW_TRANSPORT_PASSWORD`` or its
 ``_FILE``; a URL carrying one is refused, and no error message repeats the URL's text. Imports
 nothing of mailflow but ``errors``, ``urls`` and ``ews.url``.
@@ -33,7 +35,16 @@ SMTP_PORT = 25
 SMTPS_PORT = 465
 DEFAULT_TIMEOUT_S = 30.0
 MAX_TIMEOUT_S = 600.0
-_OPTIONS = frozenset({"security", "cafile", "timeout", "auth"})
+# delivery threads, each with its own SMTP session, in one process (``jobs.dispatch``)
+DEFAULT_SESSIONS = 4
+MAX_SESSIONS = 32
+# Exchange Online takes at most three concurrent SMTP AUTH sessions per mailbox, and answers
+# a fourth "432 4.3.2 STOREDRV.ClientSubmit; sender thread limit exceeded"
+MICROSOFT_SESSIONS = 3
+MICROSOFT_SUBMISSION_HOSTS = frozenset(
+    {"smtp.office365.com", "smtp-mail.outlook.com", "smtp.partner.outlook.cn"}
+)
+_OPTIONS = frozenset({"security", "cafile", "timeout", "auth", "sessions"})
 
 
 @dataclass(frozen=True)
@@ -59,6 +70,7 @@ class SmtpUrl:
     cafile: Path | None = None
     timeout_s: float = DEFAULT_TIMEOUT_S
     auth: Auth = field(default=Auth.PASSWORD, repr=False)  # repr: no word 'password'
+    sessions: int = DEFAULT_SESSIONS  # SMTP sessions one process holds at once
 
     @property
     def name(self) -> str:
@@ -127,6 +139,7 @@ def _smtp(parts: SplitResult) -> SmtpUrl:
         cafile=Path(query["cafile"]) if query.get("cafile") else None,
         timeout_s=_timeout(query.get("timeout")),
         auth=_auth(query.get("auth"), parts),
+        sessions=_sessions(query.get("sessions"), parts.hostname),
     )
 
 
@@ -137,6 +150,15 @@ def _auth(value: str | None, parts: SplitResult) -> Auth:
             f"{VARIABLE}: auth={auth.value} needs the mailbox as user (smtp://user%40domain@host)"
         )
     return auth
+
+
+def _sessions(value: str | None, host: str) -> int:
+    if value is None:
+        microsoft = host.lower() in MICROSOFT_SUBMISSION_HOSTS
+        return MICROSOFT_SESSIONS if microsoft else DEFAULT_SESSIONS
+    if not value.isdigit() or not 1 <= int(value) <= MAX_SESSIONS:
+        raise ConfigurationError(f"{VARIABLE}: sessions={value!r}; use 1 to {MAX_SESSIONS}")
+    return int(value)
 
 
 def _timeout(value: str | None) -> float:
