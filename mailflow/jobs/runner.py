@@ -22,7 +22,7 @@ from mailflow.service.live import LiveRules, Rules
 from mailflow.service.outage import Outage
 from mailflow.service.poll import poll_forever, poll_once
 from mailflow.service.runtime import Runtime
-from mailflow.service.sweep import due_outbox
+from mailflow.service.sweep import due_outbox, settle_interrupted
 from mailflow.sources.base import MailSource
 from mailflow.store import outbox
 from mailflow.store.db import database_outage, probe_database
@@ -100,6 +100,7 @@ def _send_due(runtime: Runtime, now: datetime | None) -> tuple[list[int], bool]:
     broker = build_broker(runtime.settings.broker_url)
     threads = runtime.delivery_threads
     with Dispatcher(broker, lambda: runtime.courier(now), threads=threads) as dispatcher:
+        settle_interrupted(runtime.sessions, runtime.sent_folder, now)
         due = due_outbox(runtime.sessions, now, grace=timedelta(0))
         dispatcher.enqueue(due)
         dispatcher.drain()
@@ -147,6 +148,7 @@ def _sweep(
     now = datetime.now(UTC)
     fresh = sweep_clocks(runtime.sessions, rules.rulebook, rules.context, now)
     dispatcher.enqueue(m.outbox_id for m in fresh if m.outbox_id is not None)
+    settle_interrupted(runtime.sessions, runtime.sent_folder, now)
     dispatcher.enqueue(due_outbox(runtime.sessions, now))
     dispatcher.enqueue(directory.tick(runtime.sessions, rules.rulebook.organization, now))
 

@@ -296,6 +296,53 @@ def failed_ids(session: Session) -> list[int]:
     return list(session.scalars(query.order_by(OutboxMail.id)))
 
 
+@dataclass(frozen=True)
+class Interrupted:
+    """A row whose delivery was cut short: claimed, then no outcome recorded."""
+
+    id: int
+    message_id: str
+    claimed_until: datetime  # the claim that ran out; the mail went out, if at all, before
+
+
+def interrupted(session: Session, now: datetime, limit: int = 200) -> list[Interrupted]:
+    """Return pending rows whose claim ran out with no outcome recorded (the worker died, or
+    took longer than ``CLAIM``), oldest first: the mail may have gone out. Rows some recipient
+    of which was answered for alone are left out: a copy of theirs in the Sent folder could be
+    an earlier attempt's."""
+    query = (
+        select(OutboxMail.id, OutboxMail.message_id, OutboxMail.claimed_until)
+        .where(
+            OutboxMail.status == OUTBOX_PENDING,
+            OutboxMail.claimed_until.is_not(None),
+            OutboxMail.claimed_until <= now,
+            OutboxMail.id.not_in(recipients.with_lines()),
+        )
+        .order_by(OutboxMail.claimed_until, OutboxMail.id)
+        .limit(limit)
+    )
+    return [
+        Interrupted(row_id, message_id, claimed_until)
+        for row_id, message_id, claimed_until in session.execute(query)
+        if claimed_until is not None  # always: the query asks for it
+    ]
+
+
+def mark_sent_found(session: Session, outbox_id: int, subject: str | None, now: datetime) -> bool:
+    """Record sent an interrupted row whose mail was found to have gone out; return False when
+    the row is no longer interrupted (a worker claimed it meanwhile, or it was settled)."""
+    row = session.get(OutboxMail, outbox_id, with_for_update=True)
+    if row is None or row.status != OUTBOX_PENDING:
+        return False
+    if row.claimed_until is None or row.claimed_until > now:
+        return False
+    row.status, row.claimed_until, row.last_error = OUTBOX_SENT, None, None
+    row.subject = subject if subject is not None else row.subject
+    row.sent_at = row.sent_at or now
+    forget_secrets(row)
+    return True
+
+
 def due_ids(
     session: Session, now: datetime, grace: timedelta = timedelta(0), limit: int = 1000
 ) -> list[int]:

@@ -99,6 +99,11 @@ def any_with_status(session: Session, outbox_id: int, status: str) -> bool:
     return session.scalar(query.limit(1)) is not None
 
 
+def with_lines() -> Select[Any]:
+    """Return the query of outbox ids some recipient of which was answered for alone."""
+    return select(OutboxRecipient.outbox_id)
+
+
 def with_failures() -> Select[Any]:
     """Return the query of outbox ids that have a refused recipient."""
     return select(OutboxRecipient.outbox_id).where(OutboxRecipient.status == RECIPIENT_FAILED)
