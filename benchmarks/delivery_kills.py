@@ -52,6 +52,8 @@ class KillReport:
     lost: list[str] = field(default_factory=list)
     not_sent: dict[str, int] = field(default_factory=dict)  # rows left in another status
     seconds: float = 0.0
+    # --sent-copies: cut-short rows the sweep found in the Sent folder and did not send again
+    settled_from_sent: int | None = None
 
     @property
     def ok(self) -> bool:
@@ -191,6 +193,11 @@ def kill_lines(report: KillReport, window_s: float) -> list[str]:
         ),
         f"lost (a Message-ID the server never received): {len(report.lost)}",
     ]
+    if report.settled_from_sent is not None:
+        lines.append(
+            f"cut-short deliveries found in the Sent folder by the sweep, recorded sent and not"
+            f" sent again: {report.settled_from_sent}"
+        )
     if report.resent_ids:
         # a kill comes at most window_s after the worker's first mail, and a worker starts
         # seconds after the kill before it: an acceptance within a second after a kill is the
