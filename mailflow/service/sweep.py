@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from mailflow.service import journal
 from mailflow.sources.sent import SentFolder
 from mailflow.store import outbox
 from mailflow.store.db import writing
@@ -64,5 +65,6 @@ def settle_interrupted(
             row.message_id,
             sent.name,
         )
+        journal.tell_sent(row.id, row.kind, row.message_id, row.in_reply_to)
         settled.append(row.id)
     return settled

@@ -301,7 +301,9 @@ class Interrupted:
     """A row whose delivery was cut short: claimed, then no outcome recorded."""
 
     id: int
+    kind: str
     message_id: str
+    in_reply_to: str | None
     claimed_until: datetime  # the claim that ran out; the mail went out, if at all, before
 
 
@@ -311,7 +313,13 @@ def interrupted(session: Session, now: datetime, limit: int = 200) -> list[Inter
     of which was answered for alone are left out: a copy of theirs in the Sent folder could be
     an earlier attempt's."""
     query = (
-        select(OutboxMail.id, OutboxMail.message_id, OutboxMail.claimed_until)
+        select(
+            OutboxMail.id,
+            OutboxMail.kind,
+            OutboxMail.message_id,
+            OutboxMail.in_reply_to,
+            OutboxMail.claimed_until,
+        )
         .where(
             OutboxMail.status == OUTBOX_PENDING,
             OutboxMail.claimed_until.is_not(None),
@@ -322,8 +330,8 @@ def interrupted(session: Session, now: datetime, limit: int = 200) -> list[Inter
         .limit(limit)
     )
     return [
-        Interrupted(row_id, message_id, claimed_until)
-        for row_id, message_id, claimed_until in session.execute(query)
+        Interrupted(row_id, kind, message_id, in_reply_to, claimed_until)
+        for row_id, kind, message_id, in_reply_to, claimed_until in session.execute(query)
         if claimed_until is not None  # always: the query asks for it
     ]
 
@@ -337,7 +345,7 @@ def mark_sent_found(session: Session, outbox_id: int, subject: str | None, now: 
     if row.claimed_until is None or row.claimed_until > now:
         return False
     row.status, row.claimed_until, row.last_error = OUTBOX_SENT, None, None
-    row.subject = subject if subject is not None else row.subject
+    row.subject = subject or row.subject
     row.sent_at = row.sent_at or now
     forget_secrets(row)
     return True

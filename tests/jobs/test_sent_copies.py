@@ -105,13 +105,18 @@ def test_a_cut_short_delivery_found_in_sent_is_recorded_not_sent_again(
     missing = _queue(runtime, "missing", cut_short=True)
     imap_user.append(_copy(found.message_id), "Sent")
     imap_user.append(_copy("<someone-else@example.com>"), "Sent")
-    with caplog.at_level(logging.WARNING, logger="mailflow.service.sweep"):
+    with (
+        caplog.at_level(logging.WARNING, logger="mailflow.service.sweep"),
+        caplog.at_level(logging.INFO, logger="mailflow.events"),
+    ):
         sweep_once(runtime, T0)
 
     settled = _status(runtime, found.id)
     assert settled.status == OUTBOX_SENT and settled.subject == SUBJECT
     assert settled.claimed_until is None and settled.sent_at == T0
     assert f"a copy of {found.message_id} is in the Sent folder" in caplog.text
+    events = [r for r in caplog.records if getattr(r, "event", None) == "sent"]
+    assert found.message_id in [getattr(r, "message_id", None) for r in events]  # logged sent
     # the other cut-short row had no copy: it goes out again, once
     assert _status(runtime, missing.id).status == OUTBOX_SENT
     received = [m.message.get("Message-ID") for m in smtp_server.sink.received]
