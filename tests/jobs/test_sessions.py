@@ -19,13 +19,12 @@ from sqlalchemy import select
 from mailflow.errors import ConfigurationError
 from mailflow.jobs.runner import sweep_once
 from mailflow.outbound.transports import parse_transport_url
-from mailflow.service.outmail import key_of, outbox_row
 from mailflow.service.runtime import Runtime, build_runtime
 from mailflow.settings import load_settings
 from mailflow.store import outbox
 from mailflow.store.db import writing
 from mailflow.store.models import OUTBOX_SENT, OutboxMail
-from tests.outbound.samples import sample_context
+from tests.outbound.samples import receipt_rows
 from tests.servers.smtp import PASSWORD, SESSION_LIMIT, Sink, SmtpServer, running_smtp
 
 REPO = Path(__file__).resolve().parents[2]
@@ -53,23 +52,8 @@ def _runtime(sqlite_url: str, server: SmtpServer, query: str) -> Runtime:
 
 
 def _queue(rt: Runtime, count: int) -> None:
-    rows = [
-        outbox.row_values(
-            outbox_row(
-                key=key_of(f"sessions-{n}"),
-                kind="receipt",
-                rule="测试",
-                to=[f"person{n}@example.com"],
-                cc=[],
-                context=sample_context(),
-                domain="example.com",
-                now=T0,
-            )
-        )
-        for n in range(count)
-    ]
     with writing(rt.sessions) as session:
-        outbox.add_all_new(session, rows)
+        outbox.add_all_new(session, receipt_rows("sessions", count, T0))
 
 
 def _deliver(rt: Runtime) -> list[OutboxMail]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 ORGANIZATION = {"name": "示例科技", "shared_address": "coord@example.com"}
@@ -60,3 +61,26 @@ def sample_context(**overrides: Any) -> dict[str, Any]:
     }
     context.update(overrides)
     return context
+
+
+def receipt_rows(prefix: str, count: int, now: datetime) -> list[dict[str, Any]]:
+    """Return the column values of ``count`` due receipt rows (keys ``prefix-0``…), each to
+    its own recipient, with ``sample_context()``: an outbox to deliver."""
+    from mailflow.service.outmail import key_of, outbox_row
+    from mailflow.store import outbox
+
+    return [
+        outbox.row_values(
+            outbox_row(
+                key=key_of(f"{prefix}-{n}"),
+                kind="receipt",
+                rule="测试",
+                to=[f"person{n}@example.com"],
+                cc=[],
+                context=sample_context(),
+                domain="example.com",
+                now=now,
+            )
+        )
+        for n in range(count)
+    ]

@@ -17,13 +17,12 @@ from sqlalchemy import func, select
 from mailflow.errors import TemplateError
 from mailflow.outbound.transports.base import Transport
 from mailflow.service.deliver import RETRY, SENT, SKIPPED, Courier
-from mailflow.service.outmail import key_of, outbox_row
 from mailflow.service.runtime import Runtime, build_runtime
 from mailflow.settings import load_settings
 from mailflow.store import outbox
 from mailflow.store.db import writing
 from mailflow.store.models import OUTBOX_SENT, OutboxMail
-from tests.outbound.samples import sample_context
+from tests.outbound.samples import receipt_rows
 from tests.servers.smtp import PASSWORD, SmtpServer
 
 REPO = Path(__file__).resolve().parents[2]
@@ -47,23 +46,8 @@ def runtime(database_url: str, smtp_server: SmtpServer) -> Iterator[Runtime]:
 
 
 def _queue(rt: Runtime, count: int) -> list[int]:
-    rows = [
-        outbox.row_values(
-            outbox_row(
-                key=key_of(f"batch-{n}"),
-                kind="receipt",
-                rule="测试",
-                to=[f"person{n}@example.com"],
-                cc=[],
-                context=sample_context(),
-                domain="example.com",
-                now=T0,
-            )
-        )
-        for n in range(count)
-    ]
     with writing(rt.sessions) as session:
-        return sorted(outbox.add_all_new(session, rows))
+        return sorted(outbox.add_all_new(session, receipt_rows("batch", count, T0)))
 
 
 class _Killed(BaseException):
