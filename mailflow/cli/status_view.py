@@ -70,6 +70,12 @@ def print_status(console: Console, found: Health, tz: tzinfo) -> None:
             f" {o['oldest_pending_age_s']} s), {o['failed']} failed",
             highlight=False,
         )
+        if o.get("cut_short"):
+            console.print(
+                f"  {o['cut_short']} of them cut short (a worker died while sending): the sweep"
+                " looks in the mailbox's Sent folder before it sends again",
+                highlight=False,
+            )
         console.print(
             "messages: "
             + (", ".join(f"{n} {s}" for s, n in sorted(found.messages.items())) or "none"),

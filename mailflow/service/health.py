@@ -153,6 +153,7 @@ def _read(found: Health, sessions: sessionmaker[Session], now: datetime) -> None
         "backlog": queue["due"],
         "oldest_due_at": oldest,
         "oldest_pending_age_s": round(age),
+        "cut_short": queue["cut_short"],
     }
     _judge(found, age)
 

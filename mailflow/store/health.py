@@ -23,8 +23,9 @@ from mailflow.store.models import (
 
 
 def outbox_queue(session: Session, now: datetime) -> dict[str, Any]:
-    """Return the outbox counts by status, how many pending rows are due now, and the
-    ``due_at`` of the longest-waiting due row (None when none waits)."""
+    """Return the outbox counts by status, how many pending rows are due now, the ``due_at``
+    of the longest-waiting due row (None when none waits), and how many pending rows a worker
+    claimed and left without an outcome, its claim run out (``cut_short``: it died mid-send)."""
     counts = dict(
         session.execute(select(OutboxMail.status, func.count()).group_by(OutboxMail.status)).all()
     )
@@ -32,7 +33,19 @@ def outbox_queue(session: Session, now: datetime) -> dict[str, Any]:
     waiting, oldest = session.execute(
         select(func.count(), func.min(OutboxMail.due_at)).where(*due)
     ).one()
-    return {"by_status": counts, "due": int(waiting or 0), "oldest_due_at": oldest}
+    cut_short = session.scalar(
+        select(func.count()).where(
+            OutboxMail.status == OUTBOX_PENDING,
+            OutboxMail.claimed_until.is_not(None),
+            OutboxMail.claimed_until <= now,
+        )
+    )
+    return {
+        "by_status": counts,
+        "due": int(waiting or 0),
+        "oldest_due_at": oldest,
+        "cut_short": int(cut_short or 0),
+    }
 
 
 def message_counts(session: Session) -> dict[str, int]:

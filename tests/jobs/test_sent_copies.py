@@ -20,6 +20,7 @@ import pytest
 from sqlalchemy import update
 
 from mailflow.jobs.runner import sweep_once
+from mailflow.service import health
 from mailflow.service.outmail import key_of, outbox_row
 from mailflow.service.runtime import Runtime, build_runtime
 from mailflow.settings import load_settings
@@ -180,3 +181,20 @@ def test_a_mailbox_that_cannot_be_read_sends_the_mail_again(
         rt.close()
     assert "could not look in the Sent folder" in caplog.text
     assert [m.message.get("Message-ID") for m in smtp_server.sink.received] == [row.message_id]
+
+
+def test_status_counts_the_cut_short_rows_until_the_sweep_settles_them(
+    runtime: Runtime, imap_user: ImapUser, smtp_server: SmtpServer
+) -> None:
+    """`status` says how many pending mails a dead worker left; none once the sweep ran."""
+    row = _queue(runtime, "status", cut_short=True)
+    _queue(runtime, "waiting", cut_short=False)
+    imap_user.append(_copy(row.message_id), "Sent")
+
+    def cut_short() -> int:
+        found = health.check(runtime.engine, runtime.sessions, lambda: None, "test", now=T0)
+        return int(found.outbox["cut_short"])
+
+    assert cut_short() == 1
+    sweep_once(runtime, T0)
+    assert cut_short() == 0
