@@ -67,6 +67,11 @@ def _stored(found: Health) -> Iterator[GaugeMetricFamily]:
     age = _gauge("outbox_oldest_pending_age_seconds", "How long the longest-waiting due mail has.")
     age.add_metric([], float(found.outbox.get("oldest_pending_age_s", 0)))
     yield age
+    cut_short = _gauge(
+        "outbox_cut_short", "Pending outgoing mails a worker died while sending (claim run out)."
+    )
+    cut_short.add_metric([], float(found.outbox.get("cut_short", 0)))
+    yield cut_short
     messages = _gauge("messages", "Stored messages by status.", ["status"])
     for status, n in sorted(found.messages.items()):
         messages.add_metric([status], float(n))

@@ -17,8 +17,10 @@ from email.utils import format_datetime
 from pathlib import Path
 
 import pytest
+from prometheus_client import CollectorRegistry
 from sqlalchemy import update
 
+from mailflow.jobs.metrics import HealthCollector
 from mailflow.jobs.runner import sweep_once
 from mailflow.service import health
 from mailflow.service.outmail import key_of, outbox_row
@@ -195,6 +197,12 @@ def test_status_counts_the_cut_short_rows_until_the_sweep_settles_them(
         found = health.check(runtime.engine, runtime.sessions, lambda: None, "test", now=T0)
         return int(found.outbox["cut_short"])
 
+    def metric() -> float | None:
+        registry = CollectorRegistry()
+        registry.register(HealthCollector(runtime, "scheduler"))
+        return registry.get_sample_value("mailflow_outbox_cut_short")
+
     assert cut_short() == 1
+    assert metric() == 1.0
     sweep_once(runtime, T0)
     assert cut_short() == 0
