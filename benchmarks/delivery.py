@@ -628,7 +628,7 @@ def run_kills(sink, env: dict[str, str], args, work: Path, database_url: str) ->
 
     from mailflow.service.sweep import settle_interrupted
     from mailflow.settings import load_settings
-    from mailflow.sources.sent import SentFolder
+    from mailflow.sources.sent import open_sent_folder
 
     engine = create_engine(database_url)
     sessions = sessionmaker(engine)
@@ -659,7 +659,7 @@ def run_kills(sink, env: dict[str, str], args, work: Path, database_url: str) ->
             _quiet(sink)  # the dead worker's last bytes are in, and filed
             sql("UPDATE outbox SET claimed_until = now() - interval '1 second'"
                 " WHERE status = 'pending' AND claimed_until IS NOT NULL")  # fmt: skip
-            settled.extend(settle_interrupted(sessions, lambda: SentFolder.from_settings(settings)))
+            settled.extend(settle_interrupted(sessions, lambda: open_sent_folder(settings)))
         else:
             sql("UPDATE outbox SET claimed_until = NULL WHERE status = 'pending'")
         flush_redis(args.redis_db)

@@ -30,7 +30,7 @@ from mailflow.settings import Settings
 from mailflow.sources.base import MailSource
 from mailflow.sources.imap import ImapSource
 from mailflow.sources.maildir import MaildirSource
-from mailflow.sources.sent import SentFolder
+from mailflow.sources.sent import SentCopies, open_sent_folder
 from mailflow.sources.url import ImapUrl, MaildirUrl, parse_source_url
 from mailflow.store import migrate, outbox
 from mailflow.store.connection_errors import unusable_database
@@ -65,10 +65,10 @@ class Runtime:
     def organization(self) -> Organization:
         return self.rulebook.organization
 
-    def sent_folder(self) -> SentFolder | None:
+    def sent_folder(self) -> SentCopies | None:
         """Return the source mailbox's Sent folder, where interrupted deliveries are looked
-        for (``sweep.settle_interrupted``); None when the source is not IMAP."""
-        return SentFolder.from_settings(self.settings)
+        for (``sweep.settle_interrupted``); None for a Maildir source."""
+        return open_sent_folder(self.settings)
 
     @property
     def delivery_threads(self) -> int:

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.orm import Session, sessionmaker
 
 from mailflow.service import journal
-from mailflow.sources.sent import SentFolder
+from mailflow.sources.sent import SentCopies
 from mailflow.store import outbox
 from mailflow.store.db import writing
 
@@ -37,7 +37,7 @@ def due_outbox(
 
 def settle_interrupted(
     sessions: sessionmaker[Session],
-    sent_folder: Callable[[], SentFolder | None],
+    sent_folder: Callable[[], SentCopies | None],
     now: datetime | None = None,
 ) -> list[int]:
     """Record sent the rows whose delivery was cut short (claimed, no outcome, claim run out)

@@ -5,13 +5,14 @@ pending, and once its claim runs out the sweep would send the mail again: at lea
 lost (invariants 3 to 5), but the recipient gets it twice. Microsoft 365 (Exchange Online, since
 2018) and Gmail keep a copy of every mail submitted over SMTP in the mailbox's Sent folder. So,
 before such a row goes out again, the sweep asks this module whether a copy with the row's
-Message-ID is there (``SentFolder.find``): found, the row is recorded sent and not sent again;
+Message-ID is there (``SentCopies.find``): found, the row is recorded sent and not sent again;
 not found, or the folder cannot be read, the mail goes out again as before. A copy there proves
 the server took the mail, so nothing is ever lost by looking.
 
-The folder is the source mailbox's (``MAILFLOW_SOURCE``, IMAP only): the one flagged ``\\Sent``
-(RFC 6154), else the usual names, Chinese providers' included. Imports nothing of mailflow but
-``errors``, ``oauth``, ``settings``, ``mail.header`` and its own package.
+The folder is the source mailbox's (``MAILFLOW_SOURCE``): over IMAP the one flagged ``\\Sent``
+(RFC 6154), else the usual names, Chinese providers' included; over EWS, Sent Items
+(``sources.ews_sent``). Imports nothing of mailflow but ``errors``, ``oauth``, ``settings``,
+``mail.header``, ``ews`` and its own package.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import logging
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from email.parser import HeaderParser
+from typing import Protocol
 
 from imapclient import IMAPClient
 from imapclient.imapclient import SENT
@@ -29,7 +31,7 @@ from mailflow.mail.header import decode_text
 from mailflow.oauth import AccessTokens, open_tokens
 from mailflow.settings import Settings
 from mailflow.sources.imap_session import CONNECTION_ERRORS, connect, describe, guarded, shutdown
-from mailflow.sources.url import ImapUrl, parse_source_url
+from mailflow.sources.url import ImapUrl, MaildirUrl, parse_source_url
 
 log = logging.getLogger(__name__)
 
@@ -42,29 +44,44 @@ _HEADERS = "BODY.PEEK[HEADER.FIELDS (MESSAGE-ID SUBJECT)]"
 _HEADERS_KEY = b"BODY[HEADER.FIELDS (MESSAGE-ID SUBJECT)]"
 
 
-class SentFolder:
-    """Looks for copies of sent mail, by Message-ID, in the source mailbox's Sent folder."""
+class SentCopies(Protocol):
+    """Where copies of sent mail are looked for (``ImapSentFolder``, ``EwsSentFolder``)."""
+
+    @property
+    def name(self) -> str: ...
+
+    def find(self, wanted: Mapping[str, datetime]) -> dict[str, str]: ...
+
+
+def open_sent_folder(settings: Settings) -> SentCopies | None:
+    """Return the Sent folder of the ``MAILFLOW_SOURCE`` mailbox (IMAP or EWS), or None when
+    the source is a Maildir or its credentials are not at hand (the rows are then sent again)."""
+    try:
+        url = parse_source_url(settings.source)
+        if isinstance(url, ImapUrl) and url.auth.uses_token:
+            return ImapSentFolder(url, None, open_tokens(settings))
+        if isinstance(url, MaildirUrl):
+            return None
+        password = settings.source_secret()
+    except MailflowError as e:
+        log.debug("no Sent folder to look in: %s", e)
+        return None
+    if password is None:
+        return None
+    if isinstance(url, ImapUrl):
+        return ImapSentFolder(url, password)
+    from mailflow.sources.ews_sent import EwsSentFolder  # exchangelib: only where it is used
+
+    return EwsSentFolder(url, password)
+
+
+class ImapSentFolder:
+    """Looks for copies of sent mail, by Message-ID, in an IMAP mailbox's Sent folder."""
 
     def __init__(
         self, url: ImapUrl, password: str | None, tokens: AccessTokens | None = None
     ) -> None:
         self._url, self._password, self._tokens = url, password, tokens
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> SentFolder | None:
-        """Return the Sent folder of the ``MAILFLOW_SOURCE`` mailbox, or None when the source
-        is not IMAP or its credentials are not at hand (the rows are then sent again)."""
-        try:
-            url = parse_source_url(settings.source)
-            if not isinstance(url, ImapUrl):
-                return None
-            if url.auth.uses_token:
-                return cls(url, None, open_tokens(settings))
-            password = settings.source_secret()
-        except MailflowError as e:
-            log.debug("no Sent folder to look in: %s", e)
-            return None
-        return cls(url, password) if password is not None else None
 
     @property
     def name(self) -> str:

@@ -26,11 +26,13 @@ from mailflow.service import health
 from mailflow.service.outmail import key_of, outbox_row
 from mailflow.service.runtime import Runtime, build_runtime
 from mailflow.settings import load_settings
+from mailflow.sources.sent import open_sent_folder
 from mailflow.store import outbox
 from mailflow.store.db import writing
 from mailflow.store.models import OUTBOX_PENDING, OUTBOX_SENT, OutboxMail
 from tests.outbound.samples import sample_context
 from tests.servers.dovecot import ImapUser
+from tests.servers.ews import EwsServer, running_ews
 from tests.servers.smtp import PASSWORD, SmtpServer
 
 REPO = Path(__file__).resolve().parents[2]
@@ -206,3 +208,70 @@ def test_status_counts_the_cut_short_rows_until_the_sweep_settles_them(
     assert metric() == 1.0
     sweep_once(runtime, T0)
     assert cut_short() == 0
+
+
+# ---- an Exchange mailbox read over EWS (the protocol-level test server, tests/servers/ews.py)
+
+EWS_USER, EWS_PASSWORD = "coord@corp.example.cn", "Exchange-密码-2026"
+
+
+@pytest.fixture(scope="module")
+def exchange() -> Iterator[EwsServer]:
+    with running_ews(EWS_USER, EWS_PASSWORD) as server:
+        yield server
+
+
+def _ews_source(server: EwsServer) -> str:
+    port = server.url.split(":")[2].split("/")[0]
+    user = EWS_USER.replace("@", "%40")
+    return f"ews://{user}@127.0.0.1:{port}/EWS/Exchange.asmx?auth=basic&cafile={server.cafile}"
+
+
+def test_a_cut_short_delivery_is_found_in_exchanges_sent_items(
+    sqlite_url: str, exchange: EwsServer, smtp_server: SmtpServer
+) -> None:
+    """With an ews:// source, the copy is looked for in Sent Items by its InternetMessageId."""
+    exchange.reset()
+    rt = build_runtime(
+        load_settings(
+            database_url=sqlite_url,
+            source=_ews_source(exchange),
+            source_password=EWS_PASSWORD,
+            transport=smtp_server.url(),
+            transport_password=PASSWORD,
+            rules_dir=REPO / "rules",
+            templates_dir=REPO / "templates",
+        )
+    )
+    try:
+        found = _queue(rt, "ews-found", cut_short=True)
+        missing = _queue(rt, "ews-missing", cut_short=True)
+        exchange.deliver(_copy("<another@corp.example.cn>"), folder="sent-id")
+        exchange.deliver(_copy(found.message_id), folder="sent-id")
+        exchange.deliver(_copy(missing.message_id), folder="inbox-id")  # not a Sent copy
+        sweep_once(rt, T0)
+        assert _status(rt, found.id).status == OUTBOX_SENT
+        received = [m.message.get("Message-ID") for m in smtp_server.sink.received]
+        assert received == [missing.message_id]
+        assert "FindItem" in exchange.operations()
+    finally:
+        rt.close()
+
+
+def test_exchange_refusing_the_login_finds_nothing(
+    exchange: EwsServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    exchange.reset()
+    exchange.deliver(_copy("<kept@corp.example.cn>"), folder="sent-id")
+    settings = load_settings(source=_ews_source(exchange), source_password="wrong")
+    folder = open_sent_folder(settings)
+    assert folder is not None
+    with caplog.at_level(logging.WARNING, logger="mailflow.sources.ews_sent"):
+        assert folder.find({"<kept@corp.example.cn>": T0}) == {}
+    assert "could not look in the Sent Items" in caplog.text
+    right = open_sent_folder(
+        load_settings(source=_ews_source(exchange), source_password=EWS_PASSWORD)
+    )
+    assert right is not None and list(right.find({"<kept@corp.example.cn>": T0})) == [
+        "<kept@corp.example.cn>"
+    ]
