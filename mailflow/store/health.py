@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from mailflow.store import outbox
 from mailflow.store.db import in_chunks
 from mailflow.store.models import (
     OUTBOX_PENDING,
@@ -24,8 +25,8 @@ from mailflow.store.models import (
 
 def outbox_queue(session: Session, now: datetime) -> dict[str, Any]:
     """Return the outbox counts by status, how many pending rows are due now, the ``due_at``
-    of the longest-waiting due row (None when none waits), and how many pending rows a worker
-    claimed and left without an outcome, its claim run out (``cut_short``: it died mid-send)."""
+    of the longest-waiting due row (None when none waits), and how many rows the sweep will
+    look for in the Sent folder (``outbox.cut_short``: their worker died mid-send)."""
     counts = dict(
         session.execute(select(OutboxMail.status, func.count()).group_by(OutboxMail.status)).all()
     )
@@ -33,13 +34,7 @@ def outbox_queue(session: Session, now: datetime) -> dict[str, Any]:
     waiting, oldest = session.execute(
         select(func.count(), func.min(OutboxMail.due_at)).where(*due)
     ).one()
-    cut_short = session.scalar(
-        select(func.count()).where(
-            OutboxMail.status == OUTBOX_PENDING,
-            OutboxMail.claimed_until.is_not(None),
-            OutboxMail.claimed_until <= now,
-        )
-    )
+    cut_short = session.scalar(select(func.count()).where(*outbox.cut_short(now)))
     return {
         "by_status": counts,
         "due": int(waiting or 0),

@@ -11,7 +11,7 @@ from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, case, func, select, update
+from sqlalchemy import ColumnElement, Table, bindparam, case, func, select, update
 from sqlalchemy.orm import Session
 
 from mailflow.store import recipients
@@ -307,11 +307,21 @@ class Interrupted:
     claimed_until: datetime  # the claim that ran out; the mail went out, if at all, before
 
 
+def cut_short(now: datetime) -> tuple[ColumnElement[bool], ...]:
+    """Return the criteria of a row whose delivery was cut short: pending, its claim run out
+    with no outcome recorded (the worker died, or took longer than ``CLAIM``), so the mail may
+    have gone out. Rows some recipient of which was answered for alone are left out: a copy of
+    theirs in the Sent folder could be an earlier attempt's."""
+    return (
+        OutboxMail.status == OUTBOX_PENDING,
+        OutboxMail.claimed_until.is_not(None),
+        OutboxMail.claimed_until <= now,
+        OutboxMail.id.not_in(recipients.with_lines()),
+    )
+
+
 def interrupted(session: Session, now: datetime, limit: int = 200) -> list[Interrupted]:
-    """Return pending rows whose claim ran out with no outcome recorded (the worker died, or
-    took longer than ``CLAIM``), oldest first: the mail may have gone out. Rows some recipient
-    of which was answered for alone are left out: a copy of theirs in the Sent folder could be
-    an earlier attempt's."""
+    """Return the rows whose delivery was cut short (``cut_short``), oldest claim first."""
     query = (
         select(
             OutboxMail.id,
@@ -320,12 +330,7 @@ def interrupted(session: Session, now: datetime, limit: int = 200) -> list[Inter
             OutboxMail.in_reply_to,
             OutboxMail.claimed_until,
         )
-        .where(
-            OutboxMail.status == OUTBOX_PENDING,
-            OutboxMail.claimed_until.is_not(None),
-            OutboxMail.claimed_until <= now,
-            OutboxMail.id.not_in(recipients.with_lines()),
-        )
+        .where(*cut_short(now))
         .order_by(OutboxMail.claimed_until, OutboxMail.id)
         .limit(limit)
     )
