@@ -86,6 +86,12 @@ class TransientSendError(SendError):
     """Raised for a failure worth retrying later: 4xx replies, dropped or refused connections."""
 
 
+class SessionsBusy(TransientSendError):
+    """Raised when every SMTP session the mailbox allows (``sessions=``) stayed held by other
+    delivery threads, of this worker or another, for as long as a send may wait for one. The
+    mail did not go out; it waits for a free session, and no attempt is counted."""
+
+
 class PermanentSendError(SendError):
     """Raised for a failure no retry will mend for this mail: 5xx replies, refused recipients.
     The mail fails and the administrators are told."""

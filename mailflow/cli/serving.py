@@ -111,7 +111,11 @@ def worker() -> None:
     stop = _serve()
     with open_runtime(last_good=True, wait=stop) as runtime, guard():
         sessions = runtime.delivery_threads
-        err.print(f"worker started: {sessions} mails at once (sessions={sessions}); Ctrl-C stops")
+        shared = ", the mailbox's limit for all workers" if runtime.sessions_shared else ""
+        err.print(
+            f"worker started: up to {sessions} mails at once (sessions={sessions}{shared});"
+            " Ctrl-C stops"
+        )
         freeze_start_up()
         with _metrics(runtime, "worker"):
             serve_forever(runtime, stop)

@@ -24,7 +24,7 @@ from datetime import UTC, datetime, timedelta, tzinfo
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from mailflow.errors import PermanentSendError, TemplateError, TransientSendError
+from mailflow.errors import PermanentSendError, SessionsBusy, TemplateError, TransientSendError
 from mailflow.outbound.attachments import build_attachments
 from mailflow.outbound.compose import compose
 from mailflow.outbound.render import Renderer
@@ -96,7 +96,13 @@ class Courier:
                     with held.begin():
                         outbox.release(held, [j.id for j in jobs[n:]])
                     break
-                outcome[job.id], record = self._deliver_job(job, now, record)
+                try:
+                    outcome[job.id], record = self._deliver_job(job, now, record)
+                except SessionsBusy as e:  # other threads hold every session the mailbox allows
+                    log.warning("outbox %s: %s; back to the outbox", _ids(jobs[n:]), e)
+                    with writing(self.sessions) as session:
+                        outbox.release(session, [j.id for j in jobs[n:]])
+                    break
         return outcome
 
     def _deliver_job(
@@ -112,6 +118,8 @@ class Courier:
                     return _finish(session, job.id, subject, job.last_error, now), record
             quick = _QuickRecord(job, subject, record) if record and not job.has_lines else None
             self.transport.send(raw, self.sender, job.envelope, quick)
+        except SessionsBusy:
+            raise  # not this mail's failure: the batch goes back unsent, no attempt counted
         except RecipientsRefused as e:
             return self._refused(job, e, subject, now), _still(record, quick)
         except (TransientSendError, SendConfigurationError, TemplateError) as e:
@@ -258,6 +266,10 @@ def refusal_answers(e: RecipientsRefused) -> dict[str, recipients.Answer]:
         status = RECIPIENT_PENDING if 400 <= code < 500 else RECIPIENT_FAILED
         answers[address] = recipients.Answer(status, code, text)
     return answers
+
+
+def _ids(jobs: list[_Job]) -> str:
+    return ", ".join(str(job.id) for job in jobs)
 
 
 def _kind(e: Exception) -> str:

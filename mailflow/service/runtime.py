@@ -19,13 +19,21 @@ from mailflow.errors import (
 )
 from mailflow.mail.model import ParseContext
 from mailflow.outbound.render import Renderer, TemplateSet
-from mailflow.outbound.transports import open_transport, sessions_for
+from mailflow.outbound.transports import (
+    SmtpTransport,
+    SmtpUrl,
+    Transport,
+    open_transport,
+    parse_transport_url,
+    sessions_for,
+)
 from mailflow.rulebook.loader import Rulebook, load_rulebook
 from mailflow.rulebook.organization import Organization, load_organization
 from mailflow.rulebook.parse_settings import parse_context
 from mailflow.service import rulestore
 from mailflow.service.admin_notices import rules_error_notice
 from mailflow.service.deliver import Courier
+from mailflow.service.session_slots import SessionSlots
 from mailflow.settings import Settings
 from mailflow.sources.base import MailSource
 from mailflow.sources.imap import ImapSource
@@ -75,6 +83,21 @@ class Runtime:
         """How many mails this process delivers at once (``sessions=`` of an SMTP transport)."""
         return sessions_for(self.settings)
 
+    @property
+    def sessions_shared(self) -> bool:
+        """Whether ``delivery_threads`` is the mailbox's limit, shared by every worker."""
+        url = parse_transport_url(self.settings.transport)
+        return isinstance(url, SmtpUrl) and url.shared_sessions
+
+    def transport(self) -> Transport:
+        """Return a new transport; an SMTP one whose account has a session limit
+        (``sessions=``, Microsoft 365) shares it with every worker through the database."""
+        transport = open_transport(self.settings)
+        if isinstance(transport, SmtpTransport) and transport.url.shared_sessions:
+            url = transport.url
+            transport.gate = SessionSlots(self.sessions, url.name, url.sessions)
+        return transport
+
     def courier(self, now: datetime | None = None, renderer: Renderer | None = None) -> Courier:
         """Return a courier with its own transport (one per worker process or thread);
         ``now`` fixes the instant it judges due-ness by (``scheduler --now``); ``renderer``
@@ -84,7 +107,7 @@ class Runtime:
         return Courier(
             sessions=self.sessions,
             renderer=renderer or self.templates,
-            transport=open_transport(self.settings),
+            transport=self.transport(),
             sender=info.shared_address,
             sender_name=info.name,
             administrators=tuple(info.administrators),

@@ -263,6 +263,19 @@ class ServiceState(Base):
     updated_at: Mapped[datetime]
 
 
+class SmtpSessionSlot(Base):
+    """One of the SMTP sessions a mailbox allows at once (``sessions=`` on MAILFLOW_TRANSPORT),
+    held by a delivery thread of any worker process while its session is open, until
+    ``held_until`` unless renewed (``store.session_slots``)."""
+
+    __tablename__ = "smtp_session_slots"
+
+    account: Mapped[str] = mapped_column(String(500), primary_key=True)  # smtp://user@host:port
+    slot: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    holder: Mapped[str | None] = mapped_column(String(200))
+    held_until: Mapped[datetime | None]
+
+
 ITEM_OPEN, ITEM_DONE = "open", "done"
 ITEM_STATUSES = (ITEM_OPEN, ITEM_DONE)
 ANSWER_PENDING = "pending"

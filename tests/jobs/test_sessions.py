@@ -1,10 +1,11 @@
-"""How many SMTP sessions one process holds at once: ``sessions=`` on MAILFLOW_TRANSPORT.
+"""How many SMTP sessions mailflow holds at once: ``sessions=`` on MAILFLOW_TRANSPORT.
 
 Exchange Online accepts at most three concurrent SMTP AUTH sessions per mailbox and answers a
 fourth "432 4.3.2 STOREDRV.ClientSubmit; sender thread limit exceeded": every mail a delivery
 thread sends on such a session is put off, and after twelve refusals given up. The test server
 refuses the same way (``Sink(max_sessions=3)``); the in-process broker delivers as `mailflow run`
-does, one thread and one session per ``sessions``.
+does, one thread and one session per ``sessions``. Two runtimes on one database stand for two
+worker processes: the limit is the mailbox's, shared through the database.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+import threading
+
 import pytest
 from sqlalchemy import select
 
@@ -20,8 +23,9 @@ from mailflow.errors import ConfigurationError
 from mailflow.jobs.runner import sweep_once
 from mailflow.outbound.transports import parse_transport_url
 from mailflow.service.runtime import Runtime, build_runtime
+from mailflow.service.session_slots import LEASE, SessionSlots
 from mailflow.settings import load_settings
-from mailflow.store import outbox
+from mailflow.store import outbox, session_slots
 from mailflow.store.db import writing
 from mailflow.store.models import OUTBOX_SENT, OutboxMail
 from tests.outbound.samples import receipt_rows
@@ -30,6 +34,8 @@ from tests.servers.smtp import PASSWORD, SESSION_LIMIT, Sink, SmtpServer, runnin
 REPO = Path(__file__).resolve().parents[2]
 T0 = datetime(2026, 3, 2, 1, 30, tzinfo=UTC)
 MAILS = 60
+# a worker of another machine: alive as far as this one can tell
+ELSEWHERE = "worker-2.example.com/1a2b3c4d 4242 0badf00d"
 
 
 @pytest.fixture
@@ -59,8 +65,12 @@ def _queue(rt: Runtime, count: int) -> None:
 def _deliver(rt: Runtime) -> list[OutboxMail]:
     _queue(rt, MAILS)
     sweep_once(rt, T0)
+    return _rows(rt)
+
+
+def _rows(rt: Runtime) -> list[OutboxMail]:
     with rt.sessions() as session:
-        return list(session.scalars(select(OutboxMail)))
+        return list(session.scalars(select(OutboxMail).order_by(OutboxMail.id)))
 
 
 def test_within_the_servers_session_limit_every_mail_goes_out_at_once(
@@ -112,6 +122,9 @@ def test_more_sessions_than_the_server_takes_put_mail_off(
 def test_sessions_default_to_four_and_to_three_on_microsoft_365(url: str, sessions: int) -> None:
     parsed = parse_transport_url(url)
     assert getattr(parsed, "sessions", None) == sessions
+    # a limit given, or Microsoft's, is the mailbox's: shared by every worker; the default
+    # four elsewhere is only how many threads each process runs
+    assert getattr(parsed, "shared_sessions", None) is (url != "smtp://relay.example.cn:587")
 
 
 @pytest.mark.parametrize("value", ["0", "33", "-1", "two", ""])
@@ -120,3 +133,75 @@ def test_a_sessions_value_out_of_range_is_refused_with_the_range(value: str) -> 
         parse_transport_url(f"smtp://relay.example.cn:587?sessions={value}")
     assert f"sessions={value!r}; use 1 to 32" in str(refused.value)
     assert str(refused.value).startswith("MAILFLOW_TRANSPORT")
+
+
+def test_two_workers_share_the_mailboxs_three_sessions(
+    database_url: str, exchange_like: SmtpServer
+) -> None:
+    """Two workers, each with three delivery threads, send the same outbox at once: six
+    threads, three sessions between them, and no session refused."""
+    workers = [_runtime(database_url, exchange_like, "&sessions=3") for _ in range(2)]
+    try:
+        _queue(workers[0], MAILS)
+        errors: list[BaseException] = []
+
+        def work(rt: Runtime) -> None:
+            try:
+                sweep_once(rt, T0)
+            except BaseException as e:  # reported by the test, not lost in the thread
+                errors.append(e)
+
+        both = [threading.Thread(target=work, args=(rt,)) for rt in workers]
+        for thread in both:
+            thread.start()
+        for thread in both:
+            thread.join()
+        assert errors == []
+        rows = _rows(workers[0])
+    finally:
+        for rt in workers:
+            rt.close()
+    sink = exchange_like.sink
+    assert sink.busy_refusals == 0
+    assert sink.most_sessions <= 3
+    assert [r.status for r in rows] == [OUTBOX_SENT] * MAILS
+    assert [r.attempts for r in rows] == [1] * MAILS
+    assert sorted(m.message.get("Message-ID") for m in sink.received) == sorted(
+        r.message_id for r in rows
+    )
+
+
+def test_mail_that_waits_too_long_for_a_session_goes_back_unsent_and_uncounted(
+    database_url: str, exchange_like: SmtpServer
+) -> None:
+    """Every session held by another machine's worker: the batch goes back to the outbox
+    (no attempt counted, no error recorded) and goes out once a session is free."""
+    rt = _runtime(database_url, exchange_like, "&sessions=1")
+    try:
+        courier = rt.courier(T0)
+        gate = getattr(courier.transport, "gate", None)
+        assert isinstance(gate, SessionSlots)
+        gate.patience_s = 0.2
+        _queue(rt, 3)
+        ids = [r.id for r in _rows(rt)]
+        with writing(rt.sessions) as session:
+            session_slots.ensure(session, gate.account, 1)
+            taken = session_slots.take(
+                session, gate.account, 1, ELSEWHERE, T0, datetime.now(UTC) + LEASE, bool
+            )
+            assert taken == 0
+        assert set(courier.deliver_many(ids, T0).values()) == {"skipped"}
+        waiting = _rows(rt)
+        assert [(r.status, r.attempts, r.claimed_until, r.last_error) for r in waiting] == [
+            ("pending", 0, None, None)
+        ] * 3
+        assert exchange_like.sink.received == []
+        with writing(rt.sessions) as session:
+            session_slots.give_back(session, gate.account, 0, ELSEWHERE)
+        assert set(courier.deliver_many(ids, T0).values()) == {"sent"}
+        courier.transport.close()
+        with rt.sessions() as session:
+            assert session_slots.held(session, gate.account, datetime.now(UTC)) == []
+    finally:
+        rt.close()
+    assert len(exchange_like.sink.received) == 3

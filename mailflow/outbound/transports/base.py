@@ -13,7 +13,7 @@ from typing import Protocol
 
 from mailflow.errors import RecipientsRefused, SendConfigurationError
 
-__all__ = ["RecipientsRefused", "SendConfigurationError", "Transport"]
+__all__ = ["RecipientsRefused", "SendConfigurationError", "SessionGate", "Transport"]
 
 
 class Transport(Protocol):
@@ -47,3 +47,22 @@ class Transport(Protocol):
 
     def __exit__(self, *exc: object) -> None:
         """Call ``close()``."""
+
+
+class SessionGate(Protocol):
+    """Holds one of the SMTP sessions a mailbox allows at once, across every worker process
+    (``sessions=``): a transport enters before it opens a session and leaves once it is
+    closed. Implemented over the database (``service.session_slots``)."""
+
+    patience_s: float  # how long ``enter`` may wait for a session before SessionsBusy
+
+    def due(self) -> bool:
+        """Return True when ``enter`` has work to do (no session held, or its hold is to be
+        renewed); cheap, read in the transport's event loop before every send."""
+
+    def enter(self) -> None:
+        """Hold a session, or renew the one held; wait for one at most ``patience_s``, then
+        raise ``SessionsBusy``."""
+
+    def leave(self) -> None:
+        """Give the session back (a no-op when none is held); never raises."""

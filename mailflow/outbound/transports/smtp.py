@@ -11,6 +11,10 @@ parallel delivery use one instance per worker thread. TLS is never left to chanc
 is required (``start_tls=True``) unless the URL says ``security=none``, and ``smtps://`` is
 implicit TLS.
 
+With a ``gate`` (``sessions=``, shared by every worker through the database), a session is
+opened only while the gate holds one of the sessions the mailbox allows, and given back when
+it closes.
+
 Library exceptions stop here, translated by ``translate_error``. The password lives in one
 private attribute and appears in no message or repr; so do OAuth2 access tokens
 (``?auth=xoauth2|oauthbearer``, ``smtp_oauth``). Imports nothing of mailflow but ``errors``,
@@ -31,7 +35,7 @@ from typing import Any, TypeVar
 import aiosmtplib
 
 from mailflow.oauth import AccessTokens
-from mailflow.outbound.transports.base import RecipientsRefused
+from mailflow.outbound.transports.base import RecipientsRefused, SessionGate
 from mailflow.outbound.transports.smtp_errors import translate_error
 from mailflow.outbound.transports.smtp_oauth import token_login
 from mailflow.outbound.transports.url import SmtpUrl
@@ -92,6 +96,9 @@ KEEPALIVE_S = 30.0
 # after mail): a server that closed it in between is seen as closed; one that drops it at the
 # next command is replaced at once, and the mail sent on a fresh session
 FRESH_S = 2.0
+# a session that holds one of the mailbox's shared sessions (a gate) waits for the next send
+# only this long: a delivery thread of another worker may be waiting for it
+SHARED_KEEPALIVE_S = 5.0
 
 
 class SmtpTransport:
@@ -104,11 +111,14 @@ class SmtpTransport:
         *,
         keepalive_s: float = KEEPALIVE_S,
         tokens: AccessTokens | None = None,
+        gate: SessionGate | None = None,
     ) -> None:
         """``keepalive_s``: how long a session stays open after a send outside ``batch()``
         for the next one (checked with NOOP before reuse); 0 closes it after every send.
         ``tokens``: the OAuth2 access tokens of ``?auth=xoauth2|oauthbearer``, asked on every
-        connect."""
+        connect. ``gate``: holds one of the sessions the mailbox allows across every worker
+        (``sessions=``) while this transport's session is open; None: no limit but the
+        caller's threads."""
         self.url = url
         self.__password = password
         self._tokens = tokens
@@ -121,6 +131,7 @@ class SmtpTransport:
         self._last_sent = float("-inf")  # the event loop's time of the last mail sent
         self._tls = _tls_context(url) if url.security is not Security.NONE else None
         self.connections_opened = 0  # how many SMTP sessions this instance started
+        self.gate = gate
 
     def __repr__(self) -> str:
         return f"SmtpTransport({self.url.name!r})"
@@ -145,6 +156,8 @@ class SmtpTransport:
         if not rcpts:
             raise RecipientsRefused("a mail needs at least one recipient", {}, ())
         deadline = self.url.timeout_s * (_COMMANDS_PER_SEND + len(rcpts))
+        if self.gate is not None:
+            deadline += self.gate.patience_s  # the wait for a session comes first
         with self._lock:
             try:
                 refused = self._loop.run(self._send(raw, sender, rcpts, on_accepted), deadline)
@@ -183,6 +196,7 @@ class SmtpTransport:
             self._loop.run(self._quit(), self.url.timeout_s)
         except Exception:  # QUIT on a dead connection has nothing to report
             self._client = None
+            self._leave()
 
     async def _send(
         self,
@@ -194,6 +208,9 @@ class SmtpTransport:
         self._cancel_idle()
         client, unchecked = await self._usable_client()
         try:
+            if self.gate is not None and self.gate.due():
+                # the database, from this transport's own loop: nothing else runs on it
+                self.gate.enter()
             if client is None:
                 client = self._client = await self._connect()
             try:
@@ -210,14 +227,18 @@ class SmtpTransport:
             self._client = None
             if client is not None:
                 client.close()
+            self._leave()
             raise
         if on_accepted is not None and not errors:
             on_accepted()  # before anything else: the mail is out, the caller records it now
         loop = asyncio.get_running_loop()
         self._last_sent = loop.time()
         if self._depth == 0:
-            if self._keepalive_s > 0:
-                self._idle = loop.call_later(self._keepalive_s, self._quit_later)
+            keepalive_s = self._keepalive_s
+            if self.gate is not None:
+                keepalive_s = min(keepalive_s, SHARED_KEEPALIVE_S)
+            if keepalive_s > 0:
+                self._idle = loop.call_later(keepalive_s, self._quit_later)
             else:
                 await self._quit()
         return {address: (r.code, r.message) for address, r in errors.items()}
@@ -279,12 +300,19 @@ class SmtpTransport:
 
     async def _quit(self) -> None:
         client, self._client = self._client, None
-        if client is None or not client.is_connected:
-            return
         try:
-            await client.quit()
-        except aiosmtplib.SMTPException:
-            client.close()
+            if client is not None and client.is_connected:
+                try:
+                    await client.quit()
+                except aiosmtplib.SMTPException:
+                    client.close()
+        finally:
+            self._leave()
+
+    def _leave(self) -> None:
+        """Give back the mailbox's session held for the one just closed (if any)."""
+        if self.gate is not None:
+            self.gate.leave()
 
 
 def _tls_context(url: SmtpUrl) -> ssl.SSLContext:

@@ -32,6 +32,8 @@ _MS_BASIC_AUTH_DISABLED = "5.7.30"
 def translate_error(error: BaseException, url: SmtpUrl) -> SendError:
     """Return the mailflow error that says what ``error`` means for this mail."""
     where = url.name
+    if isinstance(error, SendError):  # already mailflow's (the session gate's)
+        return error
     if isinstance(error, TokenRefused):
         return SendConfigurationError(f"{where}: {error}")
     if isinstance(error, TokenUnavailable):

@@ -12,8 +12,9 @@ Forms understood::
 SMTP query options: ``security=``, ``cafile=/path/ca.pem`` (trust this CA bundle instead of the
 system's), ``timeout=30`` (seconds per SMTP command), ``auth=password|xoauth2|oauthbearer``
 (an OAuth2 access token from the ``MAILFLOW_OAUTH_*`` settings instead of the password) and
-``sessions=4`` (how many SMTP sessions one mailflow process holds at once, one per delivery
-thread; 3 by default on Microsoft 365, which refuses a mailbox's fourth).
+``sessions=3`` (how many SMTP sessions the account may hold at once: the mailbox's limit,
+shared by every worker process of the database; 3 by default on Microsoft 365, which refuses
+a mailbox's fourth. Without it, each process holds up to 4, one per delivery thread).
 The password never lives in the URL: it comes from ``MAILFLOW_TRANSPORT_PASSWORD`` or its
 ``_FILE``; a URL carrying one is refused, and no error message repeats the URL's text. Imports
 nothing of mailflow but ``errors``, ``urls`` and ``ews.url``.
@@ -71,6 +72,8 @@ class SmtpUrl:
     timeout_s: float = DEFAULT_TIMEOUT_S
     auth: Auth = field(default=Auth.PASSWORD, repr=False)  # repr: no word 'password'
     sessions: int = DEFAULT_SESSIONS  # SMTP sessions one process holds at once
+    # whether ``sessions`` is the account's limit across every worker (given, or Microsoft's)
+    shared_sessions: bool = False
 
     @property
     def name(self) -> str:
@@ -140,6 +143,7 @@ def _smtp(parts: SplitResult) -> SmtpUrl:
         timeout_s=_timeout(query.get("timeout")),
         auth=_auth(query.get("auth"), parts),
         sessions=_sessions(query.get("sessions"), parts.hostname),
+        shared_sessions="sessions" in query or _microsoft(parts.hostname),
     )
 
 
@@ -152,10 +156,13 @@ def _auth(value: str | None, parts: SplitResult) -> Auth:
     return auth
 
 
+def _microsoft(host: str) -> bool:
+    return host.lower() in MICROSOFT_SUBMISSION_HOSTS
+
+
 def _sessions(value: str | None, host: str) -> int:
     if value is None:
-        microsoft = host.lower() in MICROSOFT_SUBMISSION_HOSTS
-        return MICROSOFT_SESSIONS if microsoft else DEFAULT_SESSIONS
+        return MICROSOFT_SESSIONS if _microsoft(host) else DEFAULT_SESSIONS
     if not value.isdigit() or not 1 <= int(value) <= MAX_SESSIONS:
         raise ConfigurationError(f"{VARIABLE}: sessions={value!r}; use 1 to {MAX_SESSIONS}")
     return int(value)
