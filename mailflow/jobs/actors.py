@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import dramatiq
 from dramatiq import Broker
@@ -31,15 +31,27 @@ SPREAD = 16  # a short list is cut so that at least this many threads can share 
 
 @dataclass(frozen=True)
 class Actors:
-    """The actors of one broker."""
+    """The actors of one broker, and the couriers their worker threads built."""
 
     deliver: dramatiq.Actor[[int], None]
     deliver_batch: dramatiq.Actor[[list[int]], None]
+    couriers: list[Courier] = field(default_factory=list)
 
     def enqueue(self, outbox_ids: list[int]) -> None:
         """Send the ids in batches of at most BATCH, one message each."""
         for batch in batches(outbox_ids):
             self.deliver_batch.send(batch)
+
+    def close(self) -> None:
+        """Close every courier's transport once its thread has stopped: an SMTP session says
+        QUIT and gives back the mailbox's session it held (``sessions=``). Never raises."""
+        while self.couriers:
+            transport = getattr(self.couriers.pop(), "transport", None)
+            try:
+                if transport is not None:
+                    transport.close()
+            except Exception as e:
+                log.warning("closing the transport %s: %s", transport, e)
 
 
 def batches(outbox_ids: list[int]) -> list[list[int]]:
@@ -52,11 +64,13 @@ def batches(outbox_ids: list[int]) -> list[list[int]]:
 def declare_actors(broker: Broker, courier_factory: Callable[[], Courier]) -> Actors:
     """Declare mailflow's actors on ``broker``; the courier is built on first use."""
     local = threading.local()  # one courier (and SMTP connection) per worker thread
+    built: list[Courier] = []
 
     def courier() -> Courier:
         found: Courier | None = getattr(local, "courier", None)
         if found is None:
             found = local.courier = courier_factory()
+            built.append(found)
         return found
 
     def deliver_batch(outbox_ids: list[int]) -> None:
@@ -77,5 +91,7 @@ def declare_actors(broker: Broker, courier_factory: Callable[[], Courier]) -> Ac
         return dramatiq.actor(broker=broker, actor_name=name, queue_name=QUEUE, max_retries=0)
 
     return Actors(
-        deliver=declare(DELIVER)(deliver), deliver_batch=declare(DELIVER_BATCH)(deliver_batch)
+        deliver=declare(DELIVER)(deliver),
+        deliver_batch=declare(DELIVER_BATCH)(deliver_batch),
+        couriers=built,
     )

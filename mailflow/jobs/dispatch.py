@@ -77,8 +77,10 @@ class Dispatcher:
         self._worker.join()
 
     def close(self) -> None:
-        """Stop the worker threads (not daemons: a forgotten stop hangs exit) and the broker."""
+        """Stop the worker threads (not daemons: a forgotten stop hangs exit), close their
+        transports (QUIT; the mailbox's sessions given back) and the broker."""
         if self._worker is not None:
             self._worker.stop()
             self._worker = None
+        self.actors.close()
         self.broker.close()

@@ -10,11 +10,15 @@ worker processes: the limit is the mailbox's, shared through the database.
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-
-import threading
 
 import pytest
 from sqlalchemy import select
@@ -66,6 +70,12 @@ def _deliver(rt: Runtime) -> list[OutboxMail]:
     _queue(rt, MAILS)
     sweep_once(rt, T0)
     return _rows(rt)
+
+
+def _held(rt: Runtime) -> list[tuple[int, str]]:
+    account = parse_transport_url(rt.settings.transport).name
+    with rt.sessions() as session:
+        return session_slots.held(session, account, datetime.now(UTC))
 
 
 def _rows(rt: Runtime) -> list[OutboxMail]:
@@ -158,12 +168,14 @@ def test_two_workers_share_the_mailboxs_three_sessions(
             thread.join()
         assert errors == []
         rows = _rows(workers[0])
+        held = _held(workers[0])
     finally:
         for rt in workers:
             rt.close()
     sink = exchange_like.sink
     assert sink.busy_refusals == 0
     assert sink.most_sessions <= 3
+    assert held == []  # each worker's threads, once stopped, said QUIT and gave theirs back
     assert [r.status for r in rows] == [OUTBOX_SENT] * MAILS
     assert [r.attempts for r in rows] == [1] * MAILS
     assert sorted(m.message.get("Message-ID") for m in sink.received) == sorted(
@@ -205,3 +217,50 @@ def test_mail_that_waits_too_long_for_a_session_goes_back_unsent_and_uncounted(
     finally:
         rt.close()
     assert len(exchange_like.sink.received) == 3
+
+
+def test_the_sessions_of_a_worker_killed_with_kill_9_are_free_at_once(
+    sqlite_url: str, exchange_like: SmtpServer, tmp_path: Path
+) -> None:
+    """`mailflow run` answers the example inbox over three sessions and is killed with kill -9
+    while it holds them; another worker on this machine sends at once, without waiting the
+    three minutes their holds would last."""
+    shutil.copytree(REPO / "examples" / "inbox", tmp_path / "inbox")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MAILFLOW_")}
+    env |= {
+        "MAILFLOW_DATABASE_URL": sqlite_url,
+        "MAILFLOW_SOURCE": f"maildir://{tmp_path / 'inbox'}",
+        "MAILFLOW_TRANSPORT": exchange_like.url() + "&sessions=3",
+        "MAILFLOW_TRANSPORT_PASSWORD": PASSWORD,
+        "MAILFLOW_RULES_DIR": str(REPO / "rules"),
+        "MAILFLOW_TEMPLATES_DIR": str(REPO / "templates"),
+        "MAILFLOW_PARSE_WORKERS": "0",
+        "PYTHONPATH": str(REPO),
+    }
+    rt = _runtime(sqlite_url, exchange_like, "&sessions=3")
+    log = (tmp_path / "run.log").open("wb")
+    run = subprocess.Popen(
+        [sys.executable, "-m", "mailflow", "run"], env=env, cwd=tmp_path, stdout=log, stderr=log
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while len(_held(rt)) < 3:  # seven replies, three threads: all three, 5 s after the last
+            assert run.poll() is None, (tmp_path / "run.log").read_text()
+            assert time.monotonic() < deadline, "mailflow run never held the three sessions"
+            time.sleep(0.05)
+        run.kill()
+        run.wait()
+        held = _held(rt)
+        assert len(held) == 3 and all(f" {run.pid} " in holder for _slot, holder in held)
+        before = {r.id for r in _rows(rt)}
+        _queue(rt, 6)
+        started = time.monotonic()
+        sweep_once(rt, datetime.now(UTC))
+        took = time.monotonic() - started
+        rows = [r for r in _rows(rt) if r.id not in before]
+    finally:
+        run.kill()
+        log.close()
+        rt.close()
+    assert [r.status for r in rows] == [OUTBOX_SENT] * 6, took
+    assert exchange_like.sink.busy_refusals == 0
