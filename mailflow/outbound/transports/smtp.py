@@ -98,7 +98,7 @@ KEEPALIVE_S = 30.0
 FRESH_S = 2.0
 # a session that holds one of the mailbox's shared sessions (a gate) waits for the next send
 # only this long: a delivery thread of another worker may be waiting for it
-SHARED_KEEPALIVE_S = 5.0
+SHARED_KEEPALIVE_S = 2.0
 
 
 class SmtpTransport:
