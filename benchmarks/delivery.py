@@ -564,6 +564,10 @@ def main() -> None:
             print(f"{sum(kinds.values())} pending outbox rows: {dict(kinds)}")
             row, exits, workers = measure_mailflow(smtp.sink, env, args, work, pg_url)
             print(f"{row.what}: {row.mails} mails in {row.seconds:.2f} s, {row.rate:.0f}/s")
+            if args.server_sessions:
+                print(f"server limit {args.server_sessions} sessions: at most"
+                      f" {row.extra['most_sessions']} at once,"
+                      f" {row.extra['busy_refusals']} refused")  # fmt: skip
             problems = delivery_problems(smtp.sink, pg_url, args.rows)
             row.extra |= record_gaps(smtp.sink, pg_url)
             print(gap_line(row))

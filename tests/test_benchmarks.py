@@ -49,12 +49,14 @@ RUNS: dict[str, tuple[str, list[str], str]] = {
     "delivery": (
         "delivery.py",
         # --kills 2: the kill -9 path (delivery_kills.py) runs too: nothing lost, all rows sent;
-        # --sent-copies: with the server filing copies in Dovecot and the sweep looking there
+        # --sent-copies: with the server filing copies in Dovecot and the sweep looking there;
+        # --server-sessions 2: the server refuses a third session, the workers share two
         [
             *("--rows", "20", "--workers", "1", "--redis-db", _redis_db()),
-            *("--timeout", "300", "--kills", "2", "--sent-copies"),
+            *("--timeout", "300", "--kills", "2", "--sent-copies", "--server-sessions", "2"),
         ],
-        r"mails/s[\s\S]*^cut-short deliveries found in the Sent folder by the sweep",
+        r"^server limit 2 sessions: at most [12] at once, 0 refused$[\s\S]*mails/s[\s\S]*"
+        r"^cut-short deliveries found in the Sent folder by the sweep",
     ),
     "latency": (
         "latency.py",
