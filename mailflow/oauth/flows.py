@@ -2,10 +2,11 @@
 
 ``EndpointFlow`` speaks RFC 6749 §4.4 / §6 to any token endpoint (Google's, a company's own
 identity server, the test server). ``MsalFlow`` lets MSAL talk to Microsoft Entra ID (tenant
-discovery, client credentials, refresh tokens; also the 21Vianet cloud). Both keep the newest
-refresh token a server rotates in memory. Errors become ``TokenUnavailable`` (network, 5xx:
-retry) or ``TokenRefused`` (4xx, a refused grant or client), never quoting a secret. Imports
-nothing of mailflow but ``errors`` and its own package.
+discovery, client credentials, refresh tokens; also the 21Vianet cloud). A refresh token a
+server rotates is shared by every flow of the grant and kept (``oauth.refresh``). Errors
+become ``TokenUnavailable`` (network, 5xx: retry) or ``TokenRefused`` (4xx, a refused grant
+or client), never quoting a secret. Imports nothing of mailflow but ``errors`` and its own
+package.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import msal
 import requests
 
 from mailflow.errors import TokenRefused, TokenUnavailable
+from mailflow.oauth.refresh import shared
 from mailflow.oauth.token import Grant
 
 log = logging.getLogger(__name__)
@@ -54,13 +56,25 @@ class EndpointFlow:
         """``provider grant`` for logs and errors."""
         return f"{self.provider} {self.grant.value}"
 
+    @property
+    def grant_name(self) -> str:
+        """A secret-free name of the grant: provider, endpoint and client."""
+        return f"{self.provider} {self.token_url} {self.client_id}"
+
     def request(self) -> Grant:
         """POST the grant; return the token; raise TokenUnavailable or TokenRefused."""
+        if self.grant is GrantType.REFRESH_TOKEN:
+            refresh = shared(self.grant_name, self.refresh_token or "")
+            return refresh.exchange(self._post)
+        return self._post(None)[0]
+
+    def _post(self, refresh_token: str | None) -> tuple[Grant, str | None]:
+        """Ask the endpoint; return the token and the refresh token it rotated to, if any."""
         form = {"grant_type": self.grant.value, "client_id": self.client_id}
         if self.client_secret:
             form["client_secret"] = self.client_secret
-        if self.grant is GrantType.REFRESH_TOKEN:
-            form["refresh_token"] = self.refresh_token or ""
+        if refresh_token is not None:
+            form["refresh_token"] = refresh_token
         if self.scope:
             form["scope"] = self.scope
         try:
@@ -79,9 +93,8 @@ class EndpointFlow:
             raise TokenRefused(
                 f"{self.name}: the token endpoint refused: {_problem(body, response)}"
             )
-        if body.get("refresh_token"):
-            self.refresh_token = str(body["refresh_token"])  # rotated: the old one may expire
-        return Grant(str(body["access_token"]), _lifetime(body))
+        rotated = str(body["refresh_token"]) if body.get("refresh_token") else None
+        return Grant(str(body["access_token"]), _lifetime(body)), rotated
 
 
 @dataclass
@@ -103,10 +116,21 @@ class MsalFlow:
         """``microsoft grant`` for logs and errors."""
         return f"microsoft {self.grant.value}"
 
+    @property
+    def grant_name(self) -> str:
+        """A secret-free name of the grant: the authority and the client."""
+        return f"microsoft {self.authority} {self.client_id}"
+
     def request(self) -> Grant:
         """Ask MSAL; return the token; raise TokenUnavailable or TokenRefused."""
+        if self.grant is GrantType.REFRESH_TOKEN:
+            refresh = shared(self.grant_name, self.refresh_token or "")
+            return refresh.exchange(self._ask)
+        return self._ask(None)[0]
+
+    def _ask(self, refresh_token: str | None) -> tuple[Grant, str | None]:
         try:
-            result = self._acquire()
+            result = self._acquire(refresh_token)
         except requests.RequestException as e:
             raise TokenUnavailable(f"{self.name}: Entra ID is unreachable: {e}") from e
         except ValueError as e:  # MSAL's tenant discovery failed: a wrong tenant or authority
@@ -114,17 +138,16 @@ class MsalFlow:
             raise TokenRefused(f"{self.name}: {str(e).splitlines()[0]}") from e
         if not result or "access_token" not in result:
             raise TokenRefused(f"{self.name}: Entra ID refused: {_problem(result or {}, None)}")
-        if result.get("refresh_token"):
-            self.refresh_token = str(result["refresh_token"])
-        return Grant(str(result["access_token"]), _lifetime(result))
+        rotated = str(result["refresh_token"]) if result.get("refresh_token") else None
+        return Grant(str(result["access_token"]), _lifetime(result)), rotated
 
-    def _acquire(self) -> dict[str, Any] | None:
+    def _acquire(self, refresh_token: str | None) -> dict[str, Any] | None:
         app = self._application()
-        if self.grant is GrantType.CLIENT_CREDENTIALS:
+        if refresh_token is None:
             assert isinstance(app, msal.ConfidentialClientApplication)
             result: dict[str, Any] | None = app.acquire_token_for_client(scopes=self.scopes)
             return result
-        result = app.acquire_token_by_refresh_token(self.refresh_token or "", scopes=self.scopes)
+        result = app.acquire_token_by_refresh_token(refresh_token, scopes=self.scopes)
         return result
 
     def _application(self) -> msal.ClientApplication:
