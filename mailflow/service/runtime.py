@@ -18,6 +18,7 @@ from mailflow.errors import (
     ServiceUnavailable,
 )
 from mailflow.mail.model import ParseContext
+from mailflow.oauth import refresh
 from mailflow.outbound.render import Renderer, TemplateSet
 from mailflow.outbound.transports import (
     SmtpTransport,
@@ -33,6 +34,7 @@ from mailflow.rulebook.parse_settings import parse_context
 from mailflow.service import rulestore
 from mailflow.service.admin_notices import rules_error_notice
 from mailflow.service.deliver import Courier
+from mailflow.service.oauth_keeper import DatabaseKeeper
 from mailflow.service.session_slots import SessionSlots
 from mailflow.settings import Settings
 from mailflow.sources.base import MailSource
@@ -65,9 +67,15 @@ class Runtime:
     unpacked: rulestore.Unpacked | None = None
     # keeps PostgreSQL's statistics up with the tables the clocks and deliveries change
     planner: PlannerStatistics = field(init=False)
+    # where OAuth2 refresh tokens a server rotates are kept (a refresh_token grant only)
+    refresh_keeper: DatabaseKeeper | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         self.planner = PlannerStatistics(self.sessions)
+        grant = self.settings.oauth_grant.strip().lower()
+        if self.settings.oauth_provider and grant == "refresh_token":
+            self.refresh_keeper = DatabaseKeeper(self.sessions)
+            refresh.keep_in(self.refresh_keeper)
 
     @property
     def organization(self) -> Organization:
@@ -116,6 +124,8 @@ class Runtime:
         )
 
     def close(self) -> None:
+        if self.refresh_keeper is not None and refresh.kept_in() is self.refresh_keeper:
+            refresh.keep_in(None)
         self.engine.dispose()
         if self.unpacked is not None:
             self.unpacked.discard()

@@ -15,20 +15,16 @@ see that its process is gone.
 from __future__ import annotations
 
 import logging
-import os
 import random
-import secrets
-import socket
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from functools import cache
-from pathlib import Path
 from typing import TypeVar
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from mailflow.errors import SessionsBusy, TransientSendError
+from mailflow.service.holders import gone, holder_name
 from mailflow.store import session_slots
 from mailflow.store.db import database_outage, writing
 
@@ -40,37 +36,6 @@ RENEW_AFTER_S = 60.0  # a hold older than this is renewed by the next send
 # a session held by another worker is given back at most KEEPALIVE_S (30 s) after its last mail
 PATIENCE_S = 60.0
 POLL_S = 0.5
-BOOT_ID = Path("/proc/sys/kernel/random/boot_id")
-
-
-@cache
-def this_machine() -> str:
-    """Return a name for this machine that a restart changes (its boot id, where Linux has
-    one): a process id means something only on the machine and boot that gave it."""
-    try:
-        boot = BOOT_ID.read_text().strip()[:8]
-    except OSError:
-        boot = ""
-    return f"{socket.gethostname()[:120]}/{boot}" if boot else socket.gethostname()[:120]
-
-
-def holder_name() -> str:
-    """Return a name for one holder: this machine, this process, and a token of its own."""
-    return f"{this_machine()} {os.getpid()} {secrets.token_hex(4)}"
-
-
-def gone(holder: str) -> bool:
-    """Return True when ``holder`` was a process of this machine that no longer runs."""
-    machine, _, pid = holder.rpartition(" ")[0].rpartition(" ")
-    if machine != this_machine() or not pid.isdigit() or int(pid) == os.getpid():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except OSError:  # alive, another user's
-        return False
-    return False
 
 
 class SessionSlots:

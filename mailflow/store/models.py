@@ -276,6 +276,22 @@ class SmtpSessionSlot(Base):
     held_until: Mapped[datetime | None]
 
 
+class OAuthRefreshToken(Base):
+    """The newest refresh token of an OAuth2 grant (``oauth.refresh``): a server that rotates
+    them refuses the old one, so every process, and each after a restart, starts from this
+    one. ``seed`` names the configured token it grew from; ``turn_by`` holds the grant's turn
+    to refresh until ``turn_until`` (``store.oauth_tokens``)."""
+
+    __tablename__ = "oauth_refresh_tokens"
+
+    grant_name: Mapped[str] = mapped_column(String(700), primary_key=True)
+    seed: Mapped[str | None] = mapped_column(String(64))
+    refresh_token: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime | None]
+    turn_by: Mapped[str | None] = mapped_column(String(200))
+    turn_until: Mapped[datetime | None]
+
+
 ITEM_OPEN, ITEM_DONE = "open", "done"
 ITEM_STATUSES = (ITEM_OPEN, ITEM_DONE)
 ANSWER_PENDING = "pending"

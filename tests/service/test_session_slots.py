@@ -16,7 +16,8 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from mailflow.errors import SessionsBusy
-from mailflow.service.session_slots import LEASE, SessionSlots, this_machine
+from mailflow.service.holders import this_machine
+from mailflow.service.session_slots import LEASE, SessionSlots
 from mailflow.store import session_slots
 from mailflow.store.db import make_engine, make_session_factory, writing
 
