@@ -17,10 +17,10 @@ import typer
 from rich.console import Console
 
 from mailflow.errors import ConfigurationError, MailflowError, RuleFileError
-from mailflow.settings import Settings, load_settings
 
 if TYPE_CHECKING:
     from mailflow.service.runtime import Reader, Runtime
+    from mailflow.settings import Settings
 
 out = Console()
 err = Console(stderr=True)
@@ -37,6 +37,8 @@ def fail(message: str) -> NoReturn:
 
 def read_settings() -> Settings:
     """Return the settings, or fail with the bad setting named."""
+    from mailflow.settings import load_settings
+
     try:
         return load_settings()
     except ConfigurationError as e:
