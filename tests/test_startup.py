@@ -58,10 +58,16 @@ BELOW_THE_COMMAND_LINE = ["jobs", "service", "store", "sources", "outbound", "di
 
 
 def _loaded(
-    tmp_path: Path, command: list[str], *, example: bool = True, probe: str = PROBE
+    tmp_path: Path,
+    command: list[str],
+    *,
+    example: bool = True,
+    probe: str = PROBE,
+    exit_code: int = 0,
 ) -> set[str]:
-    """Run ``mailflow COMMAND`` (or ``probe``) on the example inbox (or an empty one) and return
-    the top-level modules it had loaded at its end, and mailflow's own by their full names."""
+    """Run ``mailflow COMMAND`` (or ``probe``) on the example inbox (or an empty one), check its
+    exit code, and return the top-level modules it had loaded at its end, and mailflow's own by
+    their full names."""
     inbox = tmp_path / "inbox"
     if example:
         shutil.copytree(REPO / "examples" / "inbox", inbox)
@@ -83,7 +89,7 @@ def _loaded(
         [sys.executable, "-c", probe, *command],
         env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == exit_code, done.stderr
     [line] = [x for x in done.stderr.splitlines() if x.startswith("LOADED ")]
     return set(line.split()[1:])
 
@@ -133,6 +139,22 @@ def test_the_app_help_reads_no_settings(tmp_path: Path) -> None:
     loaded = _loaded(tmp_path, ["--help"])
     assert "typer" in loaded
     assert sorted(loaded & {"pydantic_settings", "pydantic", "mailflow.settings"}) == []
+
+
+# what ``status`` has no use for: templates (Jinja2), the queue (Dramatiq), the mail clients,
+# and mailflow's rule engine, sources, transports and the runtime that composes them
+NOT_FOR_STATUS = ["jinja2", "dramatiq", "imapclient", "aiosmtplib", "mailflow.rulebook.loader",
+                  "mailflow.service.runtime", "mailflow.service.rulestore",
+                  "mailflow.service.deliver", "mailflow.mail.message"]  # fmt: skip
+
+
+def test_status_loads_what_it_shows_and_no_more(tmp_path: Path) -> None:
+    """``status`` reads the database, the broker's URL and the rules' timezone: no templates,
+    queue, mail clients, rule engine, sources or transports (it exits 1 here: no poller runs)."""
+    loaded = _loaded(tmp_path, ["status"], exit_code=1)
+    assert {"sqlalchemy", "mailflow.service.health"} <= loaded  # the probe saw the check
+    assert sorted(loaded.intersection(NOT_FOR_STATUS)) == []
+    assert [m for m in loaded if m.startswith(("mailflow.outbound.", "mailflow.sources."))] == []
 
 
 # the script pip writes for a console entry point, with ``{module}`` and ``{function}`` filled

@@ -19,7 +19,8 @@ from rich.console import Console
 from mailflow.errors import ConfigurationError, MailflowError, RuleFileError
 
 if TYPE_CHECKING:
-    from mailflow.service.runtime import Reader, Runtime
+    from mailflow.service.reader import Reader
+    from mailflow.service.runtime import Runtime
     from mailflow.settings import Settings
 
 out = Console()
@@ -101,7 +102,7 @@ def open_runtime(
 @contextmanager
 def open_reader() -> Iterator[Reader]:
     """The database and the timezone to show times in, for commands that need no valid rules."""
-    from mailflow.service.runtime import build_reader
+    from mailflow.service.reader import build_reader
 
     try:
         reader = build_reader(read_settings())

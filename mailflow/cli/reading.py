@@ -21,7 +21,7 @@ def status(as_json: JsonFlag = False) -> None:
     from mailflow.cli.status_view import print_status
     from mailflow.jobs.broker import broker_kind, probe_broker
     from mailflow.service.health import check
-    from mailflow.service.runtime import display_timezone
+    from mailflow.service.reader import display_timezone
     from mailflow.store.db import make_engine, make_session_factory
 
     settings = read_settings()
