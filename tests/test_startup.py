@@ -2,8 +2,10 @@
 
 The poller and the all-in-one process start often (``--once`` from cron, every restart), and
 each library they import costs every start time and memory: LDAP, spreadsheets, calendars,
-MSAL, Exchange and Alembic are for the commands and settings that use them. Each case runs
-the real command in a fresh interpreter, on the example inbox and a migrated SQLite file.
+MSAL, Exchange and Alembic are for the commands and settings that use them. Operators run
+``--help`` and ``status`` by hand and from health checks, where the database layer, templates
+and the service layer are most of the wait. Each case runs the real command in a fresh
+interpreter, on the example inbox and a migrated SQLite file.
 """
 
 from __future__ import annotations
@@ -19,19 +21,53 @@ from mailflow.store.migrate import upgrade
 REPO = Path(__file__).resolve().parents[1]
 # what a mailbox on IMAP or Maildir, a file or SMTP transport and no directory sync never need
 NEVER = ["alembic", "ldap3", "openpyxl", "icalendar", "msal", "requests", "exchangelib"]
+# prints the top-level modules loaded at the end, and each of mailflow's own by its full name
+LOADED = (
+    "print('LOADED', *sorted({m.split('.')[0] for m in sys.modules}),\n"
+    "      *sorted(m for m in sys.modules if m.startswith('mailflow.')), file=sys.stderr)\n"
+)
 PROBE = (
     "import sys\n"
     "from mailflow.cli import main\n"
     "try:\n"
     "    main()\n"
     "finally:\n"
-    "    print('LOADED', *sorted({m.split('.')[0] for m in sys.modules}), file=sys.stderr)\n"
+    "    " + LOADED
+)  # fmt: skip
+# ``--help`` of the app and of every command and group under it, one after the other
+EVERY_HELP = (
+    "import sys\n"
+    "import typer\n"
+    "from mailflow.cli import app, main\n"
+    "def walk(command, path):\n"
+    "    yield path\n"
+    "    for name, sub in getattr(command, 'commands', {}).items():\n"
+    "        yield from walk(sub, [*path, name])\n"
+    "paths = list(walk(typer.main.get_command(app), []))\n"
+    "assert ['web', 'token', 'create'] in paths, paths\n"
+    "for path in paths:\n"
+    "    sys.argv = ['mailflow', *path, '--help']\n"
+    "    try:\n"
+    "        main()\n"
+    "    except SystemExit as e:\n"
+    "        assert e.code == 0, (path, e.code)\n" + LOADED
 )
+# what the code of a layer below the command line would load (the layer rules in pyproject)
+BELOW_THE_COMMAND_LINE = ["jobs", "service", "store", "sources", "outbound", "directories",
+                          "rulebook", "oauth", "ews", "tracking", "mail"]  # fmt: skip
 
 
-def _loaded(tmp_path: Path, command: list[str], *, example: bool = True) -> set[str]:
-    """Run ``mailflow COMMAND`` on the example inbox (or an empty one) and return the
-    top-level modules it had loaded at its end."""
+def _loaded(
+    tmp_path: Path,
+    command: list[str],
+    *,
+    example: bool = True,
+    probe: str = PROBE,
+    exit_code: int = 0,
+) -> set[str]:
+    """Run ``mailflow COMMAND`` (or ``probe``) on the example inbox (or an empty one), check its
+    exit code, and return the top-level modules it had loaded at its end, and mailflow's own by
+    their full names."""
     inbox = tmp_path / "inbox"
     if example:
         shutil.copytree(REPO / "examples" / "inbox", inbox)
@@ -46,12 +82,14 @@ def _loaded(tmp_path: Path, command: list[str], *, example: bool = True) -> set[
         "MAILFLOW_TEMPLATES_DIR": str(REPO / "templates"),
         "MAILFLOW_SOURCE": f"maildir://{inbox}",
         "MAILFLOW_TRANSPORT": f"file://{tmp_path / 'outbox'}",
+        # the mailflow of this checkout, also when the interpreter's is installed from another
+        "PYTHONPATH": os.pathsep.join([str(REPO), *filter(None, [env.get("PYTHONPATH")])]),
     }
     done = subprocess.run(
-        [sys.executable, "-c", PROBE, *command],
+        [sys.executable, "-c", probe, *command],
         env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == exit_code, done.stderr
     [line] = [x for x in done.stderr.splitlines() if x.startswith("LOADED ")]
     return set(line.split()[1:])
 
@@ -75,6 +113,48 @@ def test_the_poller_without_a_shared_broker_loads_no_queue(tmp_path: Path) -> No
     """``poll --once`` hands mail to a shared broker only when there is one: without
     MAILFLOW_BROKER_URL, Dramatiq stays unloaded."""
     assert "dramatiq" not in _loaded(tmp_path, ["poll", "--once"])
+
+
+def _layers(loaded: set[str]) -> list[str]:
+    """Return the layers below the command line that ``loaded`` holds modules of."""
+    return [
+        x for x in BELOW_THE_COMMAND_LINE if any(m.startswith(f"mailflow.{x}.") for m in loaded)
+    ]
+
+
+def test_help_loads_no_database_template_or_service_code(tmp_path: Path) -> None:
+    """``--help`` of the app and of every command and group: no SQLAlchemy, Jinja2, Dramatiq,
+    YAML or web server, and none of mailflow's layers below the command line (commands import
+    them when they run)."""
+    loaded = _loaded(tmp_path, [], probe=EVERY_HELP)
+    assert "mailflow.cli.web" in loaded  # the probe saw the command modules
+    libraries = {"sqlalchemy", "jinja2", "dramatiq", "yaml", "fastapi", "uvicorn"}
+    assert sorted(loaded & libraries) == []
+    assert _layers(loaded) == []
+
+
+def test_the_app_help_reads_no_settings(tmp_path: Path) -> None:
+    """``mailflow --help`` runs no command, and so loads neither the settings nor
+    pydantic-settings (a command's ``--help`` reads them: the app's callback runs first)."""
+    loaded = _loaded(tmp_path, ["--help"])
+    assert "typer" in loaded
+    assert sorted(loaded & {"pydantic_settings", "pydantic", "mailflow.settings"}) == []
+
+
+# what ``status`` has no use for: templates (Jinja2), the queue (Dramatiq), the mail clients,
+# and mailflow's rule engine, sources, transports and the runtime that composes them
+NOT_FOR_STATUS = ["jinja2", "dramatiq", "imapclient", "aiosmtplib", "mailflow.rulebook.loader",
+                  "mailflow.service.runtime", "mailflow.service.rulestore",
+                  "mailflow.service.deliver", "mailflow.mail.message"]  # fmt: skip
+
+
+def test_status_loads_what_it_shows_and_no_more(tmp_path: Path) -> None:
+    """``status`` reads the database, the broker's URL and the rules' timezone: no templates,
+    queue, mail clients, rule engine, sources or transports (it exits 1 here: no poller runs)."""
+    loaded = _loaded(tmp_path, ["status"], exit_code=1)
+    assert {"sqlalchemy", "mailflow.service.health"} <= loaded  # the probe saw the check
+    assert sorted(loaded.intersection(NOT_FOR_STATUS)) == []
+    assert [m for m in loaded if m.startswith(("mailflow.outbound.", "mailflow.sources."))] == []
 
 
 # the script pip writes for a console entry point, with ``{module}`` and ``{function}`` filled

@@ -14,14 +14,16 @@ from __future__ import annotations
 import logging
 import sys
 from datetime import UTC, tzinfo
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from mailflow.cli import checking, reading, serving
 from mailflow.cli.common import err, fail, first_line, read_settings
 from mailflow.errors import ConfigurationError, MailflowError
-from mailflow.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from mailflow.settings import Settings
 
 app = typer.Typer(
     help="mailflow: the shared mailbox that follows the communication standard.",
@@ -46,6 +48,7 @@ def _main(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress details.")] = False,
 ) -> None:
     from mailflow.cli.logs import configure_logging
+    from mailflow.settings import load_settings
 
     try:
         settings: Settings | None = load_settings()
@@ -138,6 +141,8 @@ def main() -> Any:
 
 
 def _database_url() -> str:
+    from mailflow.settings import load_settings
+
     try:
         return load_settings().database_url
     except ConfigurationError:

@@ -13,11 +13,11 @@ import typer
 
 from mailflow.cli.common import JsonFlag, aware, err, fail, out, read_settings
 from mailflow.errors import ConfigurationError, MailflowError, RuleFileError
-from mailflow.mail.model import ParseContext
-from mailflow.settings import Settings
 
 if TYPE_CHECKING:
+    from mailflow.mail.model import ParseContext
     from mailflow.rulebook.loader import Rulebook
+    from mailflow.settings import Settings
 
 
 def parse(
@@ -46,6 +46,7 @@ def parse(
 
 def parse_context_of(settings: Settings) -> ParseContext:
     """Return the parse context of the rules, or a bare one when there is no organization.yaml."""
+    from mailflow.mail.model import ParseContext
     from mailflow.rulebook.organization import ORGANIZATION_FILE, load_organization
     from mailflow.rulebook.parse_settings import parse_context
 

@@ -17,10 +17,11 @@ import typer
 from rich.console import Console
 
 from mailflow.errors import ConfigurationError, MailflowError, RuleFileError
-from mailflow.settings import Settings, load_settings
 
 if TYPE_CHECKING:
-    from mailflow.service.runtime import Reader, Runtime
+    from mailflow.service.reader import Reader
+    from mailflow.service.runtime import Runtime
+    from mailflow.settings import Settings
 
 out = Console()
 err = Console(stderr=True)
@@ -37,6 +38,8 @@ def fail(message: str) -> NoReturn:
 
 def read_settings() -> Settings:
     """Return the settings, or fail with the bad setting named."""
+    from mailflow.settings import load_settings
+
     try:
         return load_settings()
     except ConfigurationError as e:
@@ -99,7 +102,7 @@ def open_runtime(
 @contextmanager
 def open_reader() -> Iterator[Reader]:
     """The database and the timezone to show times in, for commands that need no valid rules."""
-    from mailflow.service.runtime import build_reader
+    from mailflow.service.reader import build_reader
 
     try:
         reader = build_reader(read_settings())

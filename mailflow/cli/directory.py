@@ -9,13 +9,14 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from mailflow.rulebook.roster import RosterChange, SyncPlan
+if TYPE_CHECKING:
+    from mailflow.rulebook.roster import RosterChange, SyncPlan
 
 directory_app = typer.Typer(help="The people directory and its sync.", no_args_is_help=True)
 SHOWN = 20  # rows of each kind a person sees; --json lists all

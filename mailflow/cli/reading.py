@@ -13,7 +13,6 @@ import typer
 from mailflow.cli.common import JsonFlag, err, fail, message_id_arg, open_reader, out, read_settings
 from mailflow.cli.repair import ByOption, NoteOption
 from mailflow.errors import MailflowError
-from mailflow.mail.header import normalise_id
 
 
 def status(as_json: JsonFlag = False) -> None:
@@ -22,7 +21,7 @@ def status(as_json: JsonFlag = False) -> None:
     from mailflow.cli.status_view import print_status
     from mailflow.jobs.broker import broker_kind, probe_broker
     from mailflow.service.health import check
-    from mailflow.service.runtime import display_timezone
+    from mailflow.service.reader import display_timezone
     from mailflow.store.db import make_engine, make_session_factory
 
     settings = read_settings()
@@ -156,6 +155,7 @@ def thread(
     it: `thread close ID --by NAME --note WHY` stops every reminder about it."""
     from mailflow.cli import views
     from mailflow.cli.repair import who
+    from mailflow.mail.header import normalise_id
     from mailflow.service.queries import thread_view
     from mailflow.service.repair import close_thread
 

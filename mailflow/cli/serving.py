@@ -26,7 +26,6 @@ from mailflow.cli.common import (
     read_settings,
 )
 from mailflow.errors import MailflowError
-from mailflow.service.heap import fix_mmap_threshold, freeze_start_up
 
 if TYPE_CHECKING:
     from mailflow.service.runtime import Runtime
@@ -40,6 +39,7 @@ def poll(once: OnceFlag = False) -> None:
     `mailflow scheduler`.
     """
     from mailflow.cli import views
+    from mailflow.service.heap import fix_mmap_threshold, freeze_start_up
     from mailflow.service.poll import poll_once
 
     fix_mmap_threshold()
@@ -77,6 +77,7 @@ def run(once: OnceFlag = False) -> None:
     """Poller, workers and scheduler in one process (the embedded default)."""
     from mailflow.cli import outbox_view, views
     from mailflow.jobs.runner import run_forever, run_once
+    from mailflow.service.heap import fix_mmap_threshold, freeze_start_up
 
     fix_mmap_threshold()
     if once:
@@ -101,6 +102,7 @@ def run(once: OnceFlag = False) -> None:
 def worker() -> None:
     """Deliver outgoing mail from the shared broker (MAILFLOW_BROKER_URL) until stopped."""
     from mailflow.jobs.runner import serve_forever
+    from mailflow.service.heap import fix_mmap_threshold, freeze_start_up
 
     if not read_settings().broker_url:
         fail(

@@ -4,16 +4,20 @@ Unset: an in-process ``StubBroker`` served by worker threads inside ``mailflow r
 embedded default). What it holds is lost with the process, which is safe because the outbox
 table is the truth and the sweep re-enqueues. ``redis://`` and ``amqp://`` give a shared
 broker for ``mailflow worker`` processes on many hosts; RabbitMQ publishes are confirmed.
+
+Dramatiq is imported where a broker is built: ``mailflow status`` probes the broker by its URL
+and names its kind, and loads none of it.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from dramatiq import Broker
-from dramatiq.brokers.stub import StubBroker
-
 from mailflow.errors import ConfigurationError, ServiceUnavailable
+
+if TYPE_CHECKING:
+    from dramatiq import Broker
 
 PROBE_TIMEOUT_S = 3.0
 CONNECT_TIMEOUT_S = 10.0
@@ -23,6 +27,8 @@ QUEUE = "mailflow"
 
 def build_broker(url: str | None) -> Broker:
     """Return a new broker for ``url`` (None: in-process); raise ConfigurationError."""
+    from dramatiq.brokers.stub import StubBroker
+
     if not url:
         return StubBroker()
     scheme = urlsplit(url).scheme.lower()
@@ -47,6 +53,8 @@ def build_broker(url: str | None) -> Broker:
 
 def is_in_process(broker: Broker) -> bool:
     """Return True for the in-process broker, whose queue lives and dies with this process."""
+    from dramatiq.brokers.stub import StubBroker
+
     return isinstance(broker, StubBroker)
 
 

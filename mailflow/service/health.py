@@ -19,12 +19,11 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from mailflow.errors import ServiceUnavailable
-from mailflow.service.rulestore import RULES_STATE
 from mailflow.service.timestamps import local_iso
 from mailflow.store import health, migrate, service_state
 from mailflow.store.db import database_outage, probe_database
 from mailflow.store.models import OUTBOX_FAILED, OUTBOX_PENDING
-from mailflow.store.service_state import MAILBOX_STATE
+from mailflow.store.service_state import MAILBOX_STATE, RULES_STATE
 
 # due mail waiting longer than this means nobody delivers it (no worker, a stuck transport)
 STALLED_AFTER = timedelta(minutes=15)

@@ -22,10 +22,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from mailflow.store import service_state
 from mailflow.store.db import writing
+from mailflow.store.service_state import RULES_STATE
 
 log = logging.getLogger(__name__)
 
-RULES_STATE = "rules"
 RULES_FOLDER, TEMPLATES_FOLDER = "rules", "templates"
 # in the ``rules`` state: the verdict key of the templates that last passed their check
 TEMPLATES_PASSED = "templates_passed"

@@ -5,18 +5,12 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, tzinfo
-from zoneinfo import ZoneInfo
+from datetime import UTC, datetime
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from mailflow.errors import (
-    ConfigurationError,
-    DatabaseUnavailable,
-    RuleFileError,
-    ServiceUnavailable,
-)
+from mailflow.errors import RuleFileError
 from mailflow.mail.model import ParseContext
 from mailflow.oauth import refresh
 from mailflow.outbound.render import Renderer, TemplateSet
@@ -29,12 +23,13 @@ from mailflow.outbound.transports import (
     sessions_for,
 )
 from mailflow.rulebook.loader import Rulebook, load_rulebook
-from mailflow.rulebook.organization import Organization, load_organization
+from mailflow.rulebook.organization import Organization
 from mailflow.rulebook.parse_settings import parse_context
 from mailflow.service import rulestore
 from mailflow.service.admin_notices import rules_error_notice
 from mailflow.service.deliver import Courier
 from mailflow.service.oauth_keeper import DatabaseKeeper
+from mailflow.service.reader import check_schema
 from mailflow.service.session_slots import SessionSlots
 from mailflow.settings import Settings
 from mailflow.sources.base import MailSource
@@ -42,9 +37,9 @@ from mailflow.sources.imap import ImapSource
 from mailflow.sources.maildir import MaildirSource
 from mailflow.sources.sent import SentCopies, open_sent_folder
 from mailflow.sources.url import ImapUrl, MaildirUrl, parse_source_url
-from mailflow.store import migrate, outbox
+from mailflow.store import outbox
 from mailflow.store.connection_errors import unusable_database
-from mailflow.store.db import database_outage, make_engine, make_session_factory, writing
+from mailflow.store.db import make_engine, make_session_factory, writing
 from mailflow.store.planner import PlannerStatistics
 
 log = logging.getLogger(__name__)
@@ -164,9 +159,9 @@ def build_runtime(
     try:
         engine = make_engine(settings.database_url)
     except OSError as e:
-        raise _unusable(e, settings.database_url) from e
+        raise (unusable_database(e, settings.database_url) or e) from e
     if require_schema:
-        _check_schema(engine, settings.database_url)
+        check_schema(engine, settings.database_url)
     return Runtime(
         settings=settings,
         engine=engine,
@@ -179,7 +174,7 @@ def build_runtime(
 
 def _build_on_last_good(settings: Settings) -> Runtime:
     engine = make_engine(settings.database_url)
-    _check_schema(engine, settings.database_url)
+    check_schema(engine, settings.database_url)
     sessions = make_session_factory(engine)
     unpacked: rulestore.Unpacked | None = None
     problems: list[str] = []
@@ -219,50 +214,6 @@ def _build_on_last_good(settings: Settings) -> Runtime:
     )
 
 
-@dataclass
-class Reader:
-    """What a command that only reads (or closes an item) needs: no valid rules required."""
-
-    settings: Settings
-    engine: Engine
-    sessions: sessionmaker[Session]
-    timezone: tzinfo  # the organisation's, to show times in
-
-    def close(self) -> None:
-        self.engine.dispose()
-
-
-def build_reader(settings: Settings) -> Reader:
-    """Return the database and the organisation's timezone; raise ConfigurationError when the
-    database is not ready. Broken rule files do not matter here."""
-    engine = make_engine(settings.database_url)
-    _check_schema(engine, settings.database_url)
-    sessions = make_session_factory(engine)
-    return Reader(settings, engine, sessions, display_timezone(settings, sessions))
-
-
-def display_timezone(settings: Settings, sessions: sessionmaker[Session]) -> tzinfo:
-    """MAILFLOW_TIMEZONE, else the rules' timezone: the files', else the last good set's."""
-    name = settings.timezone
-    if not name:
-        try:
-            name = load_organization(settings.rules_dir).organization.timezone
-        except (RuleFileError, OSError):
-            unpacked = rulestore.unpack_newest(sessions)
-            try:
-                org = load_organization(unpacked.rules_dir) if unpacked else None
-            except RuleFileError:
-                org = None
-            finally:
-                if unpacked is not None:
-                    unpacked.discard()
-            name = org.organization.timezone if org else "UTC"
-    try:
-        return ZoneInfo(name)
-    except Exception as e:
-        raise ConfigurationError(f"MAILFLOW_TIMEZONE: unknown timezone {name!r}") from e
-
-
 def _tell_administrators(
     sessions: sessionmaker[Session], org: Organization, problems: list[str]
 ) -> None:
@@ -274,34 +225,6 @@ def _tell_administrators(
         )
         with writing(sessions) as session:
             outbox.add_if_new(session, notice)
-
-
-def _check_schema(engine: Engine, url: str) -> None:
-    """Raise ConfigurationError unless the schema is current. A database that does not answer
-    raises ServiceUnavailable (long-running commands wait for it), with the one-line reason
-    and never the password; one that cannot be used at all raises DatabaseUnavailable."""
-    try:
-        current = migrate.current_revision(engine)
-    except Exception as e:
-        engine.dispose()
-        unusable = _unusable(e, url)
-        outage = database_outage(e)
-        if outage is not None:
-            reason = str(unusable) if isinstance(unusable, DatabaseUnavailable) else outage.reason
-            raise ServiceUnavailable("database", reason) from e
-        raise unusable from e
-    head = migrate.head_revision()
-    if current != head:
-        engine.dispose()
-        state = "has no mailflow tables" if current is None else f"is at revision {current}"
-        raise ConfigurationError(
-            f"the database {state}, the code needs {head}: run `mailflow db upgrade` first"
-        )
-
-
-def _unusable(error: Exception, url: str) -> Exception:
-    """Return the DatabaseUnavailable ``error`` means, or ``error`` itself (a bug)."""
-    return unusable_database(error, url) or error
 
 
 def open_source(settings: Settings) -> MailSource:

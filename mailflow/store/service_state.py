@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from mailflow.store.models import RuleSet, ServiceState
 
 MAILBOX_STATE = "mailbox:"  # + the source's name: its poller, last fetch and backlog
+RULES_STATE = "rules"  # the rules in force and the last reload error (service.rulestore)
 
 
 def save_rule_set(session: Session, digest: str, archive: bytes, now: datetime) -> int:
