@@ -76,6 +76,12 @@ def print_status(console: Console, found: Health, tz: tzinfo) -> None:
                 " looks in the mailbox's Sent folder before it sends again",
                 highlight=False,
             )
+        for s in o.get("smtp_sessions", ()):
+            console.print(
+                f"  SMTP sessions of {escape(s['account'])}: {s['held']} of {s['limit']} held"
+                " (sessions=, shared by every worker)",
+                highlight=False,
+            )
         console.print(
             "messages: "
             + (", ".join(f"{n} {s}" for s, n in sorted(found.messages.items())) or "none"),
@@ -87,6 +93,12 @@ def print_status(console: Console, found: Health, tz: tzinfo) -> None:
         console.print(
             f"rules: version {r.get('version')} from {r.get('source')}, {state};"
             f" last error: {escape(str(r.get('last_error') or 'none'))}",
+            highlight=False,
+        )
+    for t in found.oauth:
+        console.print(
+            f"OAuth2: the refresh token of {escape(t['grant'])} is kept in the database,"
+            f" last rotated {_when(t['rotated_at'], tz)}",
             highlight=False,
         )
     for warning in found.warnings:

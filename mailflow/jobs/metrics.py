@@ -72,6 +72,17 @@ def _stored(found: Health) -> Iterator[GaugeMetricFamily]:
     )
     cut_short.add_metric([], float(found.outbox.get("cut_short", 0)))
     yield cut_short
+    held = _gauge(
+        "smtp_sessions_held",
+        "SMTP sessions delivery threads hold of an account's shared limit (sessions=).",
+        ["account"],
+    )
+    limit = _gauge("smtp_sessions_limit", "An account's shared SMTP session limit.", ["account"])
+    for s in found.outbox.get("smtp_sessions", ()):
+        held.add_metric([s["account"]], float(s["held"]))
+        limit.add_metric([s["account"]], float(s["limit"]))
+    yield held
+    yield limit
     messages = _gauge("messages", "Stored messages by status.", ["status"])
     for status, n in sorted(found.messages.items()):
         messages.add_metric([status], float(n))

@@ -40,6 +40,8 @@ class Health:
     messages: dict[str, int] = field(default_factory=dict)
     outbox: dict[str, Any] = field(default_factory=dict)
     rules: dict[str, Any] = field(default_factory=dict)
+    # OAuth2 grants whose rotated refresh token the database keeps, and when it last rotated
+    oauth: list[dict[str, Any]] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
@@ -73,6 +75,11 @@ class Health:
             "messages": self.messages,
             "outbox": self.outbox | {"oldest_due_at": local_iso(oldest, tz)},
             "rules": rules,
+            "oauth": {
+                "refresh_tokens": [
+                    t | {"rotated_at": local_iso(t["rotated_at"], tz)} for t in self.oauth
+                ]
+            },
         }
 
 
@@ -142,6 +149,8 @@ def _read(found: Health, sessions: sessionmaker[Session], now: datetime) -> None
         found.messages = health.message_counts(session)
         queue = health.outbox_queue(session, now)
         found.rules = service_state.state(session, RULES_STATE) or {}
+        smtp_sessions = health.smtp_sessions(session, now)
+        found.oauth = health.refresh_tokens(session)
     oldest = queue["oldest_due_at"]
     age = (now - oldest).total_seconds() if oldest else 0.0
     counts = queue["by_status"]
@@ -153,6 +162,7 @@ def _read(found: Health, sessions: sessionmaker[Session], now: datetime) -> None
         "oldest_due_at": oldest,
         "oldest_pending_age_s": round(age),
         "cut_short": queue["cut_short"],
+        "smtp_sessions": smtp_sessions,
     }
     _judge(found, age)
 

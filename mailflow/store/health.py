@@ -1,5 +1,6 @@
 """What ``mailflow status`` and the metrics read from the database: the outbox's queue, the
-messages stored, the pollers' leases and last fetches, the rules in force.
+messages stored, the pollers' leases and last fetches, the rules in force, the SMTP sessions
+held of a shared limit and the OAuth2 refresh tokens kept.
 
 Functions take a Session and never commit.
 """
@@ -10,7 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
 
 from mailflow.store import outbox
@@ -19,7 +20,9 @@ from mailflow.store.models import (
     OUTBOX_PENDING,
     MailboxLease,
     Message,
+    OAuthRefreshToken,
     OutboxMail,
+    SmtpSessionSlot,
 )
 
 
@@ -70,3 +73,26 @@ def outbox_by_message(
         for message_id, row_id, kind, rule in rows:
             found.setdefault(message_id, []).append((row_id, kind, rule))
     return found
+
+
+def smtp_sessions(session: Session, now: datetime) -> list[dict[str, Any]]:
+    """Return, for each account with a shared session limit (``sessions=``), how many of its
+    sessions delivery threads hold now and how many it allows (its rows)."""
+    slots = SmtpSessionSlot
+    live = case((and_(slots.holder.is_not(None), slots.held_until > now), 1), else_=0)
+    rows = session.execute(
+        select(slots.account, func.count(), func.sum(live))
+        .group_by(slots.account)
+        .order_by(slots.account)
+    ).all()
+    return [{"account": a, "held": int(h or 0), "limit": int(n)} for a, n, h in rows]
+
+
+def refresh_tokens(session: Session) -> list[dict[str, Any]]:
+    """Return the OAuth2 grants whose rotated refresh token is kept, and when it last was."""
+    rows = session.execute(
+        select(OAuthRefreshToken.grant_name, OAuthRefreshToken.updated_at)
+        .where(OAuthRefreshToken.refresh_token.is_not(None))
+        .order_by(OAuthRefreshToken.grant_name)
+    ).all()
+    return [{"grant": grant, "rotated_at": at} for grant, at in rows]

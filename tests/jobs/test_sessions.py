@@ -21,11 +21,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from prometheus_client import CollectorRegistry
+from rich.console import Console
 from sqlalchemy import select
 
+from mailflow.cli.status_view import print_status
 from mailflow.errors import ConfigurationError
+from mailflow.jobs.metrics import HealthCollector
 from mailflow.jobs.runner import sweep_once
 from mailflow.outbound.transports import parse_transport_url
+from mailflow.service import health
 from mailflow.service.runtime import Runtime, build_runtime
 from mailflow.service.session_slots import LEASE, SessionSlots
 from mailflow.settings import load_settings
@@ -264,3 +269,32 @@ def test_the_sessions_of_a_worker_killed_with_kill_9_are_free_at_once(
         rt.close()
     assert [r.status for r in rows] == [OUTBOX_SENT] * 6, took
     assert exchange_like.sink.busy_refusals == 0
+
+
+def test_status_and_the_metrics_show_the_sessions_held(
+    database_url: str, exchange_like: SmtpServer
+) -> None:
+    """`mailflow status` and the metrics say how many of the shared sessions are held."""
+    rt = _runtime(database_url, exchange_like, "&sessions=3")
+    try:
+        account = parse_transport_url(rt.settings.transport).name
+        gate = SessionSlots(rt.sessions, account, 3)
+
+        def shown() -> tuple[list[dict[str, object]], float | None, str]:
+            found = health.check(rt.engine, rt.sessions, lambda: None, "test")
+            registry = CollectorRegistry()
+            registry.register(HealthCollector(rt, "worker"))
+            held = registry.get_sample_value("mailflow_smtp_sessions_held", {"account": account})
+            console = Console(record=True, width=200)
+            print_status(console, found, UTC)
+            return found.outbox["smtp_sessions"], held, console.export_text()
+
+        gate.enter()
+        sessions, held, text = shown()
+        assert sessions == [{"account": account, "held": 1, "limit": 3}]
+        assert held == 1.0
+        assert f"SMTP sessions of {account}: 1 of 3 held" in text
+        gate.leave()
+        assert shown()[:2] == ([{"account": account, "held": 0, "limit": 3}], 0.0)
+    finally:
+        rt.close()

@@ -9,6 +9,7 @@ Runs on SQLite and PostgreSQL.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -105,6 +106,14 @@ def test_processes_starting_together_and_after_a_restart_each_get_a_token(
     assert all(server.user_of(token) == MAILBOX for token in tokens)
     sent = [g["refresh_token"] for g in server.grants]
     assert len(sent) == 4 and len(set(sent)) == 4
+    status = subprocess.run(
+        [sys.executable, "-m", "mailflow", "status", "--json"],
+        env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert "rt-" not in status.stdout + status.stderr  # the kept token is never shown
+    [kept] = json.loads(status.stdout)["oauth"]["refresh_tokens"]
+    assert kept["grant"] == f"generic {server.token_url()} {CLIENT}"
+    assert kept["rotated_at"] is not None
 
 
 def test_a_new_configured_token_starts_a_new_chain(
