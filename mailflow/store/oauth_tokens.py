@@ -12,10 +12,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, Table, and_, select, update
+from sqlalchemy import Table, select, update
 from sqlalchemy.orm import Session
 
 from mailflow.store.db import skipping_insert
+from mailflow.store.holds import takeover
 from mailflow.store.models import OAuthRefreshToken
 
 _TOKENS: Table = OAuthRefreshToken.__table__  # type: ignore[assignment]
@@ -35,15 +36,8 @@ def take_turn(
     row = session.execute(
         select(_TOKENS.c.turn_by, _TOKENS.c.turn_until).where(_TOKENS.c.grant_name == grant)
     ).one()
-    held_by, held_until = row
-    still: ColumnElement[bool]
-    if held_by is None:
-        still = _TOKENS.c.turn_by.is_(None)
-    elif held_until is None or held_until <= now:
-        still = and_(_TOKENS.c.turn_by == held_by, _TOKENS.c.turn_until <= now)
-    elif held_by == holder or dead(held_by):
-        still = _TOKENS.c.turn_by == held_by
-    else:
+    still = takeover(_TOKENS.c.turn_by, _TOKENS.c.turn_until, tuple(row), holder, now, dead)
+    if still is None:
         return False
     taken = session.execute(
         update(_TOKENS)

@@ -4,8 +4,8 @@ A mailbox's ``count`` sessions are rows ``(account, 0 … count-1)``. A delivery
 row while its SMTP session is open: ``holder`` names it and ``held_until`` bounds the hold,
 which the thread renews while it keeps sending. A row is free when nobody holds it, when the
 hold ran out, or when ``dead(holder)`` says the holder no longer runs (a process of this
-machine killed without giving it back). Every change is a compare-and-set on the holder read,
-so two threads that saw the same free row never both take it.
+machine killed without giving it back). Every change is a compare-and-set on the holder read
+(``holds.takeover``), so two threads that saw the same free row never both take it.
 
 Functions take a Session and never commit; the use case owns the transaction.
 """
@@ -15,10 +15,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, Table, and_, select, update
+from sqlalchemy import Table, select, update
 from sqlalchemy.orm import Session
 
 from mailflow.store.db import skipping_insert
+from mailflow.store.holds import takeover
 from mailflow.store.models import SmtpSessionSlot
 
 _SLOTS: Table = SmtpSessionSlot.__table__  # type: ignore[assignment]
@@ -47,14 +48,10 @@ def take(
         .order_by(_SLOTS.c.slot)
     ).all()
     for slot, held_by, held_until in rows:
-        still: ColumnElement[bool]
-        if held_by is None:
-            still = _SLOTS.c.holder.is_(None)
-        elif held_until is None or held_until <= now:
-            still = and_(_SLOTS.c.holder == held_by, _SLOTS.c.held_until <= now)
-        elif held_by == holder or dead(held_by):
-            still = _SLOTS.c.holder == held_by
-        else:
+        still = takeover(
+            _SLOTS.c.holder, _SLOTS.c.held_until, (held_by, held_until), holder, now, dead
+        )
+        if still is None:
             continue
         taken = session.execute(
             update(_SLOTS)

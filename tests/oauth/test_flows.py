@@ -26,12 +26,7 @@ def _server() -> Iterator[AuthorizationServer]:
 @pytest.fixture
 def server(_server: AuthorizationServer) -> AuthorizationServer:
     """The HTTPS authorization server, its clients and grants forgotten."""
-    with _server.lock:
-        _server.clients.clear()
-        _server.refresh_tokens.clear()
-        _server.grants.clear()
-        _server.failing, _server.rotate, _server.lifetime_s = 0, False, 3600.0
-    return _server
+    return _server.forget()
 
 
 def _endpoint(server: AuthorizationServer, refresh_token: str = "", **kw: object) -> EndpointFlow:

@@ -61,6 +61,16 @@ class AuthorizationServer:
     introspections: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
+    def forget(self, *, rotate: bool = False) -> AuthorizationServer:
+        """Forget every client, consent and request, as a new server (one per test module is
+        started; each test begins with this); ``rotate``: rotate refresh tokens from now on."""
+        with self.lock:
+            self.clients.clear()
+            self.refresh_tokens.clear()
+            self.grants.clear()
+            self.failing, self.rotate, self.lifetime_s = 0, rotate, 3600.0
+        return self
+
     def register(self, client_id: str, secret: str | None, mailbox: str | None = None) -> None:
         """Register an application (``mailbox`` for its client-credentials tokens)."""
         with self.lock:

@@ -46,14 +46,9 @@ def _server() -> Iterator[AuthorizationServer]:
 @pytest.fixture
 def server(_server: AuthorizationServer) -> AuthorizationServer:
     """The authorization server, rotating refresh tokens, with mailflow's client registered."""
-    with _server.lock:
-        _server.clients.clear()
-        _server.refresh_tokens.clear()
-        _server.grants.clear()
-        _server.failing, _server.lifetime_s = 0, 3600.0
-    _server.rotate = True
-    _server.register(CLIENT, SECRET)
-    return _server
+    server = _server.forget(rotate=True)
+    server.register(CLIENT, SECRET)
+    return server
 
 
 def _site(url: str, server: AuthorizationServer, tmp_path: Path, token: str) -> dict[str, str]:
