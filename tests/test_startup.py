@@ -3,8 +3,9 @@
 The poller and the all-in-one process start often (``--once`` from cron, every restart), and
 each library they import costs every start time and memory: LDAP, spreadsheets, calendars,
 MSAL, Exchange and Alembic are for the commands and settings that use them. Operators run
-``--help`` and ``status`` by hand and from health checks, where the database layer, templates
-and the service layer are most of the wait. Each case runs the real command in a fresh
+``--help`` and ``status`` by hand and from health checks, and the listings (``messages list``,
+``items list``, ``outbox list``, ``thread``) by hand, where the database layer, templates and
+the service layer are most of the wait. Each case runs the real command in a fresh
 interpreter, on the example inbox and a migrated SQLite file.
 """
 
@@ -155,6 +156,36 @@ def test_status_loads_what_it_shows_and_no_more(tmp_path: Path) -> None:
     assert {"sqlalchemy", "mailflow.service.health"} <= loaded  # the probe saw the check
     assert sorted(loaded.intersection(NOT_FOR_STATUS)) == []
     assert [m for m in loaded if m.startswith(("mailflow.outbound.", "mailflow.sources."))] == []
+
+
+# the read-only commands operators run by hand, each in a fresh interpreter; the thread is the
+# example inbox's meeting minutes
+READ_ONLY = [["messages", "list"], ["messages", "list", "--json"], ["items", "list"],
+             ["items", "list", "--json"], ["outbox", "list"],
+             ["thread", "000001d9f9c6$2b3c4d50$81b6e7f0$@example.com"]]  # fmt: skip
+# what showing stored rows has no use for: templates (Jinja2), HTML and the mail parser's
+# libraries, the parse workers' multiprocessing, and mailflow's ingest, decisions, clocks and
+# repairs (a thread is closed by ``thread close``)
+NOT_FOR_READING = ["jinja2", "lxml", "inscriptis", "ahocorasick", "multiprocessing",
+                   "dramatiq", "imapclient", "aiosmtplib", "mailflow.rulebook.loader",
+                   "mailflow.service.runtime", "mailflow.service.ingest",
+                   "mailflow.service.parsing", "mailflow.service.decide",
+                   "mailflow.service.clock_mail", "mailflow.service.repair",
+                   "mailflow.mail.message", "mailflow.mail.subject",
+                   "mailflow.tracking.tracker"]  # fmt: skip
+
+
+def test_the_read_only_commands_load_what_they_show_and_no_more(tmp_path: Path) -> None:
+    """``messages list``, ``items list``, ``outbox list`` and ``thread`` (tables and ``--json``)
+    on the stored example inbox read the database and the rules' timezone: no templates, mail
+    parser, rule engine, clocks, sources or transports."""
+    _loaded(tmp_path, ["poll", "--once"])  # stores the example inbox in tmp_path's database
+    for command in READ_ONLY:
+        loaded = _loaded(tmp_path, command, example=False)
+        assert {"sqlalchemy", "mailflow.service.reader"} <= loaded, command  # it read the rows
+        assert sorted(loaded.intersection(NOT_FOR_READING)) == [], command
+        prefixes = ("mailflow.outbound.", "mailflow.sources.")
+        assert [m for m in loaded if m.startswith(prefixes)] == [], command
 
 
 # the script pip writes for a console entry point, with ``{module}`` and ``{function}`` filled

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, tzinfo
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markup import escape
@@ -11,11 +11,13 @@ from rich.panel import Panel
 from rich.table import Table
 from sqlalchemy.orm import Session, sessionmaker
 
-from mailflow.service.clock_mail import ClockMail
 from mailflow.service.timestamps import local_iso
 from mailflow.store import recipients
 from mailflow.store.models import OutboxMail, OutboxRecipient
 from mailflow.store.outbox import list_outbox
+
+if TYPE_CHECKING:  # the clocks load the rule engine and templates
+    from mailflow.service.clock_mail import ClockMail
 
 _STATUS_STYLE = {"pending": "yellow", "sent": "green", "failed": "bold red", "cancelled": "dim"}
 _MARK = {"pending": "…", "sent": "✓", "failed": "✗", "cancelled": "–"}

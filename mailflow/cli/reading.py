@@ -153,13 +153,12 @@ def thread(
 ) -> None:
     """Show a thread (messages, items, who has confirmed, what administrators did), or close
     it: `thread close ID --by NAME --note WHY` stops every reminder about it."""
-    from mailflow.cli import views
-    from mailflow.cli.repair import who
     from mailflow.mail.header import normalise_id
-    from mailflow.service.queries import thread_view
-    from mailflow.service.repair import close_thread
 
     if len(words) == 2 and words[0] == "close":
+        from mailflow.cli.repair import who
+        from mailflow.service.repair import close_thread
+
         wanted = message_id_arg(words[1])
         with open_reader() as runtime:
             count = close_thread(runtime.sessions, normalise_id(wanted), who(by, note))
@@ -169,6 +168,9 @@ def thread(
         return
     if len(words) != 1:
         raise typer.BadParameter("give one MESSAGE_ID, or `close MESSAGE_ID`")
+    from mailflow.cli import views
+    from mailflow.service.queries import thread_view
+
     wanted = message_id_arg(words[0])
     with open_reader() as runtime:
         view = thread_view(runtime.sessions, normalise_id(wanted), tz=runtime.timezone)

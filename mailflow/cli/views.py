@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, tzinfo
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.cells import cell_len
 from rich.console import Console
@@ -24,10 +24,12 @@ from mailflow.mail.model import (
     NONSTANDARD_BRACKETS,
     UNKNOWN_DEPARTMENT,
 )
-from mailflow.service.ingest import IngestReport
 from mailflow.service.timestamps import local_iso
 from mailflow.store.messages import list_messages
 from mailflow.store.models import STATUS_QUARANTINED, Message
+
+if TYPE_CHECKING:  # the ingest use case loads the rule engine, templates and mail parser
+    from mailflow.service.ingest import IngestReport
 
 
 class IngestProgress:
