@@ -577,9 +577,17 @@ def main() -> None:
             for reuse in () if args.skip_raw else (True, False):
                 rows.append(measure_raw(smtp.sink, smtp, mails, work, reuse))
                 print(f"{rows[-1].what}: {rows[-1].rate:.0f}/s")
+            smtp.sink.max_sessions = args.server_sessions or None  # and the kills: a refused
+            # session would leave mail put off, which the kill run reports as not sent
             if workers.profile.exists():
                 profile = summarise_profile(workers.profile)
             killed = run_kills(smtp.sink, env, args, work, pg_url) if args.kills else None
+            if killed is not None and args.server_sessions:
+                print(f"kill -9 run, server limit {args.server_sessions} sessions: at most"
+                      f" {smtp.sink.most_sessions} at once, {smtp.sink.busy_refusals}"
+                      " refused")  # fmt: skip
+                if smtp.sink.busy_refusals:
+                    problems.append(f"kill -9: {smtp.sink.busy_refusals} sessions refused")
             if killed is not None and not killed.ok:
                 problems.append("kill -9: " + "; ".join(kill_lines(killed, args.kill_window)))
         loads.append(load_average())
