@@ -11,78 +11,15 @@ from rich.panel import Panel
 from rich.table import Table
 from sqlalchemy.orm import Session, sessionmaker
 
+from mailflow.service.queries import outbox_rows
 from mailflow.service.timestamps import local_iso
 from mailflow.store import recipients
-from mailflow.store.models import OutboxMail, OutboxRecipient
-from mailflow.store.outbox import list_outbox
 
 if TYPE_CHECKING:  # the clocks load the rule engine and templates
     from mailflow.service.clock_mail import ClockMail
 
 _STATUS_STYLE = {"pending": "yellow", "sent": "green", "failed": "bold red", "cancelled": "dim"}
 _MARK = {"pending": "…", "sent": "✓", "failed": "✗", "cancelled": "–"}
-
-
-def recipient_rows(row: OutboxMail, lines: list[OutboxRecipient]) -> list[dict[str, Any]]:
-    """Return each recipient's state: its own line where the server answered for it alone,
-    else the row's status."""
-    known = {line.address.lower(): line for line in lines}
-    out = []
-    for field, addresses in ((recipients.TO, row.to_addrs), (recipients.CC, row.cc_addrs)):
-        for address in addresses:
-            line = known.get(address.lower())
-            out.append(
-                {
-                    "address": address,
-                    "field": field,
-                    "status": line.status if line else row.status,
-                    "code": line.code if line else None,
-                    "reply": line.reply if line else None,
-                }
-            )
-    return out
-
-
-def outbox_json(
-    row: OutboxMail, lines: list[OutboxRecipient] | None = None, tz: tzinfo = UTC
-) -> dict[str, Any]:
-    """Return the ``outbox list --json`` object of one row (contract fields first), with
-    ``recipients``: each one's status, and the server's code and reply where it answered;
-    times in ``tz`` with their offset."""
-    return {
-        "id": row.id,
-        "kind": row.kind,
-        "to": list(row.to_addrs),
-        "cc": list(row.cc_addrs),
-        "subject": row.subject,
-        "status": row.status,
-        "in_reply_to": row.in_reply_to,
-        "due_at": local_iso(row.due_at, tz),
-        "sent_at": local_iso(row.sent_at, tz),
-        "message_id": row.message_id,
-        "rule": row.rule,
-        "attempts": row.attempts,
-        "next_attempt_at": local_iso(row.next_attempt_at, tz),
-        "last_error": row.last_error,
-        "recipients": recipient_rows(row, lines or []),
-        "thread_id": row.thread_id,
-    }
-
-
-def outbox_rows(
-    sessions: sessionmaker[Session],
-    *,
-    status: str | None = None,
-    limit: int | None = None,
-    tz: tzinfo = UTC,
-    thread_id: int | None = None,
-) -> list[dict[str, Any]]:
-    """Return outbox rows as ``outbox list --json`` objects, newest first (of one thread when
-    ``thread_id`` is given)."""
-    with sessions() as session:
-        rows = list_outbox(session, status=status, limit=limit, thread_id=thread_id)
-        lines = recipients.of_rows(session, [r.id for r in rows])
-        return [outbox_json(r, lines.get(r.id), tz) for r in rows]
 
 
 def print_outbox(

@@ -122,18 +122,18 @@ def outbox_list(
     as_json: JsonFlag = False,
 ) -> None:
     """List outgoing mail, newest first."""
-    from mailflow.cli import outbox_view
+    from mailflow.service.queries import outbox_rows
     from mailflow.store.models import OUTBOX_STATUSES
 
     if status is not None and status not in OUTBOX_STATUSES:
         fail(f"--status must be one of {', '.join(OUTBOX_STATUSES)}, not {status!r}")
     with open_reader() as runtime:
         if as_json:
-            rows = outbox_view.outbox_rows(
-                runtime.sessions, status=status, limit=limit, tz=runtime.timezone
-            )
+            rows = outbox_rows(runtime.sessions, status=status, limit=limit, tz=runtime.timezone)
             print(json.dumps(rows, ensure_ascii=False, indent=2))
         else:
+            from mailflow.cli import outbox_view
+
             outbox_view.print_outbox(
                 out, runtime.sessions, runtime.timezone, status=status, limit=limit
             )

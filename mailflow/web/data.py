@@ -1,6 +1,6 @@
 """What the pages and the API show, as plain dicts, already cut to the viewer's rights.
 
-Built on the same queries as the command line (``service.queries``, ``cli.outbox_view``), with
+Built on the same queries as the command line (``service.queries``), with
 what the web adds: the thread and department of each item, due-soon, filters, the messages'
 new text and quoted history, who is still silent, the mail mailflow sent in a thread.
 """
@@ -13,9 +13,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from mailflow.cli.outbox_view import outbox_rows
 from mailflow.rulebook.organization import Organization
-from mailflow.service.queries import OVERDUE, list_items, thread_view
+from mailflow.service.queries import OVERDUE, list_items, outbox_rows, thread_view
 from mailflow.store.messages import texts_of
 from mailflow.store.models import ITEM_OPEN
 from mailflow.store.threads import item_places

@@ -73,7 +73,7 @@ def test_raw_mail_is_stored_without_compression_on_postgresql() -> None:
 def test_outbox_rows_written_before_0005_keep_their_state(empty_database_url: str) -> None:
     """A mail sent under 0004 has no recipient lines after 0005: each recipient shows the row's
     status; lines and repair history written under 0005 go with a downgrade, the rows stay."""
-    from mailflow.cli.outbox_view import outbox_rows
+    from mailflow.service.queries import outbox_rows
     from mailflow.store.db import make_session_factory
 
     migrate.upgrade(empty_database_url, "0004")
