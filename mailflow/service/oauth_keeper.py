@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
@@ -85,10 +85,10 @@ class DatabaseKeeper:
                 return None
             time.sleep(POLL_S)  # another process refreshes: its token is the one to use next
 
-    def _quietly(self, what: str, grant: str, write: object, *args: object) -> None:
+    def _quietly(self, what: str, grant: str, write: Callable[..., object], *args: object) -> None:
         try:
             with writing(self._sessions) as session:
-                write(session, grant, *args)  # type: ignore[operator]
+                write(session, grant, *args)
         except Exception as e:
             log.warning("%s: cannot %s (%s)", grant, what, _reason(e))
 

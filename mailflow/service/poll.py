@@ -8,12 +8,9 @@ lease cannot write over the one that took over.
 from __future__ import annotations
 
 import logging
-import os
 import random
-import socket
 import threading
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -23,9 +20,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from mailflow.errors import LeaseLost, MailboxBusy, SourceConnectionError
 from mailflow.mail.model import ParseContext
 from mailflow.rulebook.loader import Rulebook
+from mailflow.service.holders import gone, holder_name
 from mailflow.service.ingest import IngestReport, Lease, ingest
 from mailflow.service.outage import Outage
-from mailflow.service.processes import process_exists
 from mailflow.sources.base import MailSource
 from mailflow.store import cursors, service_state
 from mailflow.store.db import database_outage, writing
@@ -39,31 +36,13 @@ LEASE_RENEW_S = 20.0
 MAX_BACKOFF_S = 300.0
 
 
-def poller_identity() -> str:
-    """Return a name for this process that is unique across hosts and restarts."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-
-
-def is_abandoned(owner: str) -> bool:
-    """Return True when ``owner`` is a poller on this host whose process no longer exists.
-
-    A poller killed by the OOM killer or SIGKILL cannot release its lease; a restart on the
-    same host then need not wait for the lease to expire. Other hosts' leases just expire.
-    """
-    host, _, rest = owner.partition(":")
-    pid = rest.partition(":")[0]
-    if host != socket.gethostname() or not pid.isdigit() or int(pid) == os.getpid():
-        return False
-    return not process_exists(int(pid))
-
-
 def take_lease(
     sessions: sessionmaker[Session], source: str, owner: str, ttl: timedelta = LEASE_TTL
 ) -> Lease | None:
     """Take or renew the lease on ``source`` for ``ttl``; return it, or None while another
     poller has it."""
     with writing(sessions) as session:
-        row = cursors.acquire_lease(session, source, owner, datetime.now(UTC), ttl, is_abandoned)
+        row = cursors.acquire_lease(session, source, owner, datetime.now(UTC), ttl, gone)
         return Lease(owner, row.epoch, ttl) if row else None
 
 
@@ -86,7 +65,7 @@ def poll_once(
 
     ``decided_at`` dates the decisions (outbox rows) for a simulated clock; ``parse_workers``
     is as for ``ingest``."""
-    owner = poller_identity()
+    owner = holder_name()
     lease = take_lease(sessions, source.name, owner)
     if lease is None:
         raise MailboxBusy(_busy_message(sessions, source.name))
@@ -215,7 +194,7 @@ class _Poller:
     on_batch: Callable[[IngestReport], None] | None
     rules: Callable[[], tuple[ParseContext, Rulebook | None]] | None
     parse_workers: int | None
-    owner: str = field(default_factory=poller_identity)
+    owner: str = field(default_factory=holder_name)
     ttl: timedelta = LEASE_TTL
     failures: int = 0  # consecutive mailbox connection failures
     role: _Role = field(init=False)

@@ -7,6 +7,7 @@ no longer runs is a real one that has exited.
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -16,14 +17,13 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from mailflow.errors import SessionsBusy
-from mailflow.service.holders import this_machine
 from mailflow.service.session_slots import LEASE, SessionSlots
 from mailflow.store import session_slots
 from mailflow.store.db import make_engine, make_session_factory, writing
 
 ACCOUNT = "smtp://coord%40example.com@smtp.office365.com:587"
 # a hold by another machine's worker: alive as far as this machine can tell
-ELSEWHERE = "worker-2.example.com/1a2b3c4d 4242 0badf00d"
+ELSEWHERE = "worker-2.example.com:4242:0badf00d"
 
 
 @pytest.fixture
@@ -109,7 +109,7 @@ def test_a_session_held_by_a_process_of_this_machine_that_is_gone_is_free_at_onc
     """kill -9 of a worker: its holds are not given back; a worker of the same machine sees
     that the process is gone and takes them without waiting for the hold to run out."""
     until = datetime.now(UTC) + LEASE
-    _hold(sessions, 0, f"{this_machine()} {_exited_pid()} deadbeef", until)
+    _hold(sessions, 0, f"{socket.gethostname()}:{_exited_pid()}:deadbeef", until)
     gate = _gate(sessions, 1)
     gate.enter()
     assert gate.slot == 0
