@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 from mailflow.errors import ServiceUnavailable
 from mailflow.jobs.broker import broker_outage, build_broker, probe_broker
-from mailflow.jobs.dispatch import Dispatcher
+from mailflow.jobs.dispatch import ONE_PASS_TIMEOUT_MS, Dispatcher
 from mailflow.service.clock_mail import ClockMail, sweep_clocks
 from mailflow.service.directory_sync import DirectorySyncClock
 from mailflow.service.ingest import IngestReport
@@ -22,7 +22,7 @@ from mailflow.service.live import LiveRules, Rules
 from mailflow.service.outage import Outage
 from mailflow.service.poll import poll_forever, poll_once
 from mailflow.service.runtime import Runtime
-from mailflow.service.sweep import due_outbox, settle_interrupted
+from mailflow.service.sweep import STUCK_AFTER, due_outbox, settle_interrupted
 from mailflow.sources.base import MailSource
 from mailflow.store import outbox
 from mailflow.store.db import database_outage, probe_database
@@ -99,7 +99,8 @@ def _send_due(runtime: Runtime, now: datetime | None) -> tuple[list[int], bool]:
     return the rows enqueued and whether this process serves the queue itself."""
     broker = build_broker(runtime.settings.broker_url)
     threads = runtime.delivery_threads
-    with Dispatcher(broker, lambda: runtime.courier(now), threads=threads) as dispatcher:
+    courier = lambda: runtime.courier(now)  # noqa: E731
+    with Dispatcher(broker, courier, threads=threads, timeout_ms=ONE_PASS_TIMEOUT_MS) as dispatcher:
         settle_interrupted(runtime.sessions, runtime.sent_folder, now)
         due = due_outbox(runtime.sessions, now, grace=timedelta(0))
         dispatcher.enqueue(due)
@@ -129,7 +130,7 @@ def run_forever(
         poller = _start_poller(runtime, source, live, dispatcher, stop) if source else None
 
         def turn() -> None:
-            _sweep(runtime, live, dispatcher, directory)
+            sweep_turn(runtime, live, dispatcher, directory, broker_was_down=watch.down("broker"))
 
         while not stop.is_set():
             stop.wait(watch.attempt(turn) or SWEEP_EVERY_S)
@@ -138,18 +139,30 @@ def run_forever(
             poller.join(timeout=30)
 
 
-def _sweep(
-    runtime: Runtime, live: LiveRules, dispatcher: Dispatcher, directory: DirectorySyncClock
+def sweep_turn(
+    runtime: Runtime,
+    live: LiveRules,
+    dispatcher: Dispatcher,
+    directory: DirectorySyncClock,
+    *,
+    broker_was_down: bool = False,
 ) -> None:
     """One turn of the scheduler: reload rules, run the clocks and the directory sync, enqueue
-    what is due."""
+    what is due.
+
+    Rows are normally enqueued when they are decided; the sweep takes those a worker has not
+    claimed after STUCK_AFTER. The first turn after a broker outage takes every due row at
+    once: what was decided meanwhile could not be enqueued, and a broker that keeps nothing
+    on disk (Redis by default) has lost its queue. A row enqueued twice is delivered once
+    (the courier claims it)."""
     dispatcher.enqueue(live.refresh(runtime.sessions))
     rules = live.current
     now = datetime.now(UTC)
     fresh = sweep_clocks(runtime.sessions, rules.rulebook, rules.context, now)
     dispatcher.enqueue(m.outbox_id for m in fresh if m.outbox_id is not None)
     settle_interrupted(runtime.sessions, runtime.sent_folder, now)
-    dispatcher.enqueue(due_outbox(runtime.sessions, now))
+    grace = timedelta(0) if broker_was_down else STUCK_AFTER
+    dispatcher.enqueue(due_outbox(runtime.sessions, now, grace))
     dispatcher.enqueue(directory.tick(runtime.sessions, rules.rulebook.organization, now))
 
 
@@ -187,6 +200,10 @@ class Watch:
     def classify(self, e: BaseException) -> ServiceUnavailable | None:
         """Return the outage ``e`` means (database or broker), or None."""
         return database_outage(e) or broker_outage(e)
+
+    def down(self, server: str) -> bool:
+        """Return whether the last attempt found ``server`` (database, broker) unreachable."""
+        return self.outages[server].down_for_s is not None
 
     def probe(self, runtime: Runtime) -> None:
         """Raise ServiceUnavailable unless both the database and the broker answer."""
