@@ -126,16 +126,24 @@ class Runtime:
             self.unpacked.discard()
 
 
+# the verdict_keys of the template sets that passed their check in this process
+_PASSED_HERE: set[str] = set()
+
+
 def load_rules(settings: Settings, passed: str | None = None) -> tuple[Rulebook, TemplateSet]:
     """Return the validated rules and templates; raise RuleFileError listing every problem.
 
     ``passed`` is the ``verdict_key`` of templates that passed their check before (the rule
     store remembers it): templates with that same key are not checked again, which saves a
     starting process about 0.35 s of CPU (docs/benchmarks.md). The rules are always read and
-    validated."""
+    validated. Templates that passed in this process are not checked again either (a
+    reload of unchanged templates, the web view's runtime beside the CLI's)."""
     templates = TemplateSet(settings.templates_dir)
-    known = passed is not None and templates.verdict_key == passed
+    key = templates.verdict_key
+    known = key is not None and (key == passed or key in _PASSED_HERE)
     problems = [] if known else templates.check()
+    if not known and not problems and key is not None:
+        _PASSED_HERE.add(key)  # what this process checked itself
     try:
         rulebook = load_rulebook(settings.rules_dir, templates.names())
     except RuleFileError as e:

@@ -127,6 +127,34 @@ def test_templates_that_passed_are_not_checked_again_until_a_byte_changes(
         runtime.close()
 
 
+def test_templates_checked_in_this_process_are_not_checked_again_until_a_byte_changes(
+    folders: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A second runtime of the same process on the same templates (a reload, the web view's
+    beside the CLI's) skips the check that passed; an edited file is checked again."""
+    rules, templates = folders
+    (templates / "zh-CN" / "receipt.txt").write_text(
+        (templates / "zh-CN" / "receipt.txt").read_text("utf-8") + "\n", "utf-8"
+    )  # a key no other test of this process has checked
+    settings = load_settings(rules_dir=rules, templates_dir=templates)
+    load_rules(settings)
+    checked: list[str] = []
+    real_check = TemplateSet.check
+
+    def counted(self: TemplateSet) -> list[str]:
+        checked.append(str(self.root))
+        return real_check(self)
+
+    monkeypatch.setattr(TemplateSet, "check", counted)
+    load_rules(settings)
+    assert checked == []
+    receipt = templates / "zh-CN" / "receipt.txt"
+    receipt.write_text(receipt.read_text("utf-8") + "{% if %}\n", "utf-8")
+    with pytest.raises(RuleFileError, match=r"receipt\.txt"):
+        load_rules(settings)
+    assert checked == [str(templates)]
+
+
 def test_the_verdict_key_covers_every_file_and_what_was_refused(tmp_path: Path) -> None:
     """A new file, a renamed one, a changed byte and a file refused while reading each give
     another key; reading the same folder again gives the same one."""
