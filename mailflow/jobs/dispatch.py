@@ -21,6 +21,10 @@ from mailflow.service.deliver import Courier
 WORKER_THREADS = 4
 # how long an idle worker thread waits for a message before checking for shutdown
 WORKER_TIMEOUT_MS = 200
+# the same for a dispatcher that lives for one pass (`run --once`, `scheduler --once`): Dramatiq
+# stops its worker threads, then its consumer, each after its next wait, so a pass would end
+# about 0.4 s after its last mail; 20 ms waits cost nothing over a pass's few seconds
+ONE_PASS_TIMEOUT_MS = 20
 
 
 class Dispatcher:
@@ -33,13 +37,15 @@ class Dispatcher:
         *,
         serve: bool | None = None,
         threads: int = WORKER_THREADS,
+        timeout_ms: int = WORKER_TIMEOUT_MS,
     ) -> None:
-        """``serve`` runs worker threads here; by default only for the in-process broker."""
+        """``serve`` runs worker threads here; by default only for the in-process broker. They
+        wait ``timeout_ms`` at a time for a message, and stop after the wait they are in."""
         self.broker = broker
         self.actors: Actors = declare_actors(broker, courier_factory)
         serve = is_in_process(broker) if serve is None else serve
         self._worker = (
-            dramatiq.Worker(broker, worker_threads=threads, worker_timeout=WORKER_TIMEOUT_MS)
+            dramatiq.Worker(broker, worker_threads=threads, worker_timeout=timeout_ms)
             if serve
             else None
         )
