@@ -17,6 +17,7 @@ from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.wait import WebDriverWait
 
 from mailflow.cli.web import web_context
@@ -27,6 +28,8 @@ from tests.servers.smtp import PASSWORD, SmtpServer
 
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
 MINUTES = "<000001d9f9c6$2b3c4d50$81b6e7f0$@example.com>"
+# find_element waits this long for the next page's element; absent ones go through `shown`
+IMPLICIT_WAIT_S = 10
 
 pytestmark = pytest.mark.skipif(
     not (CHROMIUM.exists() and CHROMEDRIVER.exists()),
@@ -75,7 +78,7 @@ def browser(monkeypatch: pytest.MonkeyPatch) -> Iterator[WebDriver]:
             options.add_argument(arg)
         driver = webdriver.Chrome(options=options, service=Service(str(CHROMEDRIVER)))
         driver.set_page_load_timeout(30)
-        driver.implicitly_wait(10)  # find_element waits for the next page's element
+        driver.implicitly_wait(IMPLICIT_WAIT_S)
         try:
             yield driver
         finally:
@@ -101,9 +104,20 @@ def sign_in(browser: WebDriver, site: str, smtp: SmtpServer, address: str) -> No
     assert address in browser.find_element(By.ID, "viewer").text
 
 
+def shown(browser: WebDriver, page: str, css: str) -> list[WebElement]:
+    """The elements matching ``css`` on the page whose element ``#page`` shows, which may be
+    none: the implicit wait is for the page, not for elements that may never come."""
+    browser.find_element(By.ID, page)
+    browser.implicitly_wait(0)
+    try:
+        return browser.find_elements(By.CSS_SELECTOR, css)
+    finally:
+        browser.implicitly_wait(IMPLICIT_WAIT_S)
+
+
 def item_ids(browser: WebDriver) -> set[str]:
     """The ids in the item table."""
-    rows = browser.find_elements(By.CSS_SELECTOR, "#items tbody tr")
+    rows = shown(browser, "items", "#items tbody tr")
     return {row.find_elements(By.TAG_NAME, "td")[0].text for row in rows}
 
 
@@ -137,7 +151,7 @@ def test_staff_see_their_own_items_and_not_a_thread_they_are_not_on(
     sign_in(browser, site, smtp_server, "wang.wu@example.com")
     assert item_ids(browser) == {"2", "5"}
     browser.get(f"{site}/thread?id={MINUTES}")
-    assert not browser.find_elements(By.ID, "close-thread")
+    assert not shown(browser, "subject", "#close-thread")
     browser.find_element(By.CSS_SELECTOR, "form.who button").click()  # sign out
     WebDriverWait(browser, 30).until(lambda b: b.current_url.endswith("/sign-in"))
     sign_in(browser, site, smtp_server, "chen.jing@example.com")
@@ -157,7 +171,7 @@ def test_a_search_in_chinese_finds_only_threads_one_may_see(
     browser.find_element(By.ID, "q").send_keys("联调")
     browser.find_element(By.ID, "search-go").click()
     WebDriverWait(browser, 30).until(lambda b: "q=" in b.current_url)
-    rows = browser.find_elements(By.CSS_SELECTOR, "#results tbody tr")
+    rows = shown(browser, "results", "#results tbody tr")
     assert len(rows) == 3
     assert {m.text for m in browser.find_elements(By.CSS_SELECTOR, "#results mark")} == {"联调"}
     browser.find_element(By.PARTIAL_LINK_TEXT, "【会议纪要】技术部").click()
@@ -166,7 +180,7 @@ def test_a_search_in_chinese_finds_only_threads_one_may_see(
     WebDriverWait(browser, 30).until(lambda b: b.current_url.endswith("/sign-in"))
     sign_in(browser, site, smtp_server, "chen.jing@example.com")
     browser.get(f"{site}/search?q=联调")
-    assert not browser.find_elements(By.CSS_SELECTOR, "#results tbody tr")
+    assert not shown(browser, "results", "#results tbody tr")
     browser.get(f"{site}/search?q=合同号")
-    [row] = browser.find_elements(By.CSS_SELECTOR, "#results tbody tr")
+    [row] = shown(browser, "results", "#results tbody tr")
     assert "X200智能终端批量死机" in row.text
