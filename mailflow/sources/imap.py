@@ -404,13 +404,22 @@ class ImapSource:
         return stored
 
     def _arrived_since_fetch(self, client: IMAPClient) -> bool:
-        """Return whether mail came after the last listing (its EXISTS may have been consumed)."""
+        """Return whether mail came after the last listing (its EXISTS may have been consumed).
+
+        Mail delivered after the NOOP is not in the SEARCH's answer when the server syncs the
+        session only after running it: the server then tells it with an EXISTS beside that
+        answer (which imaplib keeps aside, in ``untagged_responses``) and, the session being
+        up to date, says nothing more once IDLE starts. So an EXISTS told during the SEARCH
+        counts as new mail too."""
         _, responses = client.noop()  # lets the server sync this session's view first
         if has_new_mail(responses):
             return True
         if self._uidnext is None:
             return False
-        return any(u >= self._uidnext for u in client.search(["UID", f"{self._uidnext}:*"]))
+        told = client._imap.untagged_responses
+        told.pop(EXISTS.decode(), None)  # of earlier commands: the SEARCH finds that mail
+        found = client.search(["UID", f"{self._uidnext}:*"])
+        return any(u >= self._uidnext for u in found) or bool(told.pop(EXISTS.decode(), None))
 
     # ---- fetching and marking ----
 

@@ -197,8 +197,10 @@ def idle_until(client: IMAPClient, deadline: float, name: str) -> None:
             break
         if slice_s < remaining:
             log.debug("%s: renewing IDLE", name)
-            client.idle_done()
-            client.noop()
+            _, told = client.idle_done()
+            _, more = client.noop()
+            if has_new_mail([*told, *more]):  # told now, so not again once IDLE restarts
+                return
             client.idle()
     client.idle_done()
 

@@ -415,6 +415,70 @@ def test_mail_that_arrived_after_fetch_returns_at_once(
     assert not idling.is_set()
 
 
+@contextmanager
+def appended_before(
+    command: str, user: ImapUser
+) -> Iterator[tuple[threading.Event, threading.Event]]:
+    """Yield (armed, fired): once ``armed`` is set, mail is APPENDed from another connection
+    just before the source next sends a command containing ``command``; ``fired`` tells it was.
+    imapclient and imaplib log each command in the sending thread before they send it, imaplib
+    only for a client that connected while its logger showed DEBUG records (``quiet_imaplib``):
+    so connect the source inside this block."""
+    armed, fired = threading.Event(), threading.Event()
+
+    class AppendBefore(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if armed.is_set() and not fired.is_set() and command in record.getMessage():
+                fired.set()
+                user.append(raw_mail(1))
+
+    protocol = logging.getLogger("imapclient")  # imapclient.imapclient and imapclient.imaplib
+    handler, level = AppendBefore(), protocol.level
+    protocol.addHandler(handler)
+    protocol.setLevel(logging.DEBUG)
+    try:
+        yield armed, fired
+    finally:
+        protocol.removeHandler(handler)
+        protocol.setLevel(level)
+
+
+def test_mail_told_in_the_answer_to_the_last_check_before_idle_ends_the_wait(
+    imap_user: ImapUser, open_source: Callable[..., ImapSource]
+) -> None:
+    """Mail delivered after the NOOP that precedes IDLE and before the SEARCH for new UIDs is
+    not in that SEARCH's answer: Dovecot tells it with an EXISTS after it, and says nothing
+    more once IDLE starts. The wait must end there, not at the next lease renewal (20 s)."""
+    with appended_before("SEARCH UID", imap_user) as (armed, fired), logged("idling") as idling:
+        source, cursor = open_source(imap_user), DictCursor()
+        assert ingest(source, cursor) == []
+        armed.set()
+        source.wait_for_mail(3)
+    assert fired.is_set() and not idling.is_set()
+    assert ingest(source, cursor) == ["<1@test>"]
+
+
+def test_mail_told_while_idle_is_renewed_ends_the_wait(
+    imap_user: ImapUser,
+    open_source: Callable[..., ImapSource],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Mail delivered just before the NOOP between two IDLEs is told in the NOOP's answer, and
+    not again once IDLE restarts: the wait ends at that renewal."""
+    monkeypatch.setattr("mailflow.sources.imap_session.IDLE_RENEW_S", 0.2)
+    with (
+        appended_before("NOOP", imap_user) as (armed, fired),
+        caplog.at_level(logging.DEBUG, logger="mailflow.sources"),
+        logged("renewing IDLE", then=armed.set),
+    ):
+        source, cursor = open_source(imap_user), DictCursor()
+        assert ingest(source, cursor) == []
+        source.wait_for_mail(3)
+    assert fired.is_set() and caplog.text.count("renewing IDLE") == 1
+    assert ingest(source, cursor) == ["<1@test>"]
+
+
 def test_wait_without_mail_lasts_its_timeout(
     imap_user: ImapUser, open_source: Callable[..., ImapSource]
 ) -> None:
