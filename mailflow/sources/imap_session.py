@@ -183,26 +183,65 @@ def idle_until(client: IMAPClient, deadline: float, name: str) -> None:
     Renews IDLE every IDLE_RENEW_S with a NOOP in between, which fails within READ_TIMEOUT_S
     on a dead connection. Raises ConnectionLost on BYE or on idle_check's EOF busy loop.
     """
-    client.idle()
+    responses = start_idle(client)
     log.debug("%s: idling", name)
     strikes = 0
     while (remaining := deadline - time.monotonic()) > 0:
         slice_s = min(remaining, IDLE_RENEW_S)
-        started = time.monotonic()
-        responses = client.idle_check(timeout=slice_s)
-        strikes = strikes + 1 if _early_empty(responses, started, slice_s) else 0
+        if not responses:
+            started = time.monotonic()
+            responses = client.idle_check(timeout=slice_s)
+            strikes = strikes + 1 if _early_empty(responses, started, slice_s) else 0
         if strikes >= EOF_STRIKES or any(r and r[0] == BYE for r in responses):
             raise ConnectionLost("the server closed the connection during IDLE")
         if has_new_mail(responses):
+            log.debug("%s: new mail", name)
             break
+        responses = []
         if slice_s < remaining:
             log.debug("%s: renewing IDLE", name)
             _, told = client.idle_done()
             _, more = client.noop()
             if has_new_mail([*told, *more]):  # told now, so not again once IDLE restarts
+                log.debug("%s: new mail", name)
                 return
-            client.idle()
+            responses = start_idle(client)
     client.idle_done()
+
+
+def start_idle(client: IMAPClient) -> list[tuple[Any, ...]]:
+    """Enter IDLE; return the untagged responses the server sent along with its "+ idling".
+
+    Dovecot, for one, tells the changes it has not told yet as soon as IDLE starts, often in
+    the same packet as the continuation. imaplib reads that packet whole into its buffer, where
+    ``idle_check``, which waits on the socket, would not see it until the next packet came."""
+    client.idle()
+    return read_ahead(client)
+
+
+def read_ahead(client: IMAPClient) -> list[tuple[Any, ...]]:
+    """Return the untagged responses imaplib (or TLS) has read ahead into its buffer, without
+    waiting for more from the server."""
+    responses: list[tuple[Any, ...]] = []
+    while _buffered(client):
+        line = client._imap._get_line()  # a whole line: the server sends them so
+        if line.startswith(b"* "):
+            words = line[2:].split(b" ", 2)
+            responses.append(tuple(int(w) if w.isdigit() else w for w in words))
+    return responses
+
+
+def _buffered(client: IMAPClient) -> bool:
+    """Return whether bytes wait in the client's read buffer (a peek that never blocks)."""
+    sock = client.socket()
+    timeout = sock.gettimeout()
+    sock.settimeout(0.0)
+    try:
+        return bool(client._imap.file.peek(1))
+    except OSError:  # nothing buffered, and the socket has nothing either (TLS says so)
+        return False
+    finally:
+        sock.settimeout(timeout)
 
 
 def poll_until(client: IMAPClient, deadline: float, interval_s: float, name: str) -> None:

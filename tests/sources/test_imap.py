@@ -458,6 +458,24 @@ def test_mail_told_in_the_answer_to_the_last_check_before_idle_ends_the_wait(
     assert ingest(source, cursor) == ["<1@test>"]
 
 
+def test_mail_told_with_the_idle_continuation_ends_the_wait(
+    imap_user: ImapUser, open_source: Callable[..., ImapSource], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Mail delivered just before IDLE is told by Dovecot right after its "+ idling", often in
+    the same packet, which imaplib reads whole into its buffer: that EXISTS ends the wait too,
+    though the socket has nothing more to read."""
+    with (
+        appended_before(" IDLE", imap_user) as (armed, fired),
+        caplog.at_level(logging.DEBUG, logger="mailflow.sources"),
+    ):
+        source, cursor = open_source(imap_user), DictCursor()
+        assert ingest(source, cursor) == []
+        armed.set()
+        source.wait_for_mail(3)
+    assert fired.is_set() and "new mail" in caplog.text
+    assert ingest(source, cursor) == ["<1@test>"]
+
+
 def test_mail_told_while_idle_is_renewed_ends_the_wait(
     imap_user: ImapUser,
     open_source: Callable[..., ImapSource],
