@@ -4,6 +4,7 @@ courier."""
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -12,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from mailflow.errors import RuleFileError
 from mailflow.mail.model import ParseContext
-from mailflow.oauth import refresh
+from mailflow.oauth import AccessTokens, open_tokens, refresh
 from mailflow.outbound.render import Renderer, TemplateSet
 from mailflow.outbound.transports import (
     SmtpTransport,
@@ -64,6 +65,9 @@ class Runtime:
     planner: PlannerStatistics = field(init=False)
     # where OAuth2 refresh tokens a server rotates are kept (a refresh_token grant only)
     refresh_keeper: DatabaseKeeper | None = field(init=False, default=None)
+    # the OAuth2 access tokens of MAILFLOW_OAUTH_*, made when first needed (access_tokens)
+    _tokens: AccessTokens | None = field(init=False, default=None, repr=False)
+    _tokens_lock: threading.Lock = field(init=False, default_factory=threading.Lock, repr=False)
 
     def __post_init__(self) -> None:
         self.planner = PlannerStatistics(self.sessions)
@@ -76,10 +80,19 @@ class Runtime:
     def organization(self) -> Organization:
         return self.rulebook.organization
 
+    def access_tokens(self) -> AccessTokens:
+        """Return the OAuth2 access tokens of ``MAILFLOW_OAUTH_*``, one set for the runtime: its
+        delivery threads and the Sent folder ask for a token once an hour together, not each
+        on its own. Raise ConfigurationError when those settings are wrong."""
+        with self._tokens_lock:
+            if self._tokens is None:
+                self._tokens = open_tokens(self.settings)
+            return self._tokens
+
     def sent_folder(self) -> SentCopies | None:
         """Return the source mailbox's Sent folder, where interrupted deliveries are looked
         for (``sweep.settle_interrupted``); None for a Maildir source."""
-        return open_sent_folder(self.settings)
+        return open_sent_folder(self.settings, self.access_tokens)
 
     @property
     def delivery_threads(self) -> int:
@@ -95,7 +108,7 @@ class Runtime:
     def transport(self) -> Transport:
         """Return a new transport; an SMTP one whose account has a session limit
         (``sessions=``, Microsoft 365) shares it with every worker through the database."""
-        transport = open_transport(self.settings)
+        transport = open_transport(self.settings, self.access_tokens)
         if isinstance(transport, SmtpTransport) and transport.url.shared_sessions:
             url = transport.url
             transport.gate = SessionSlots(self.sessions, url.name, url.sessions)

@@ -18,7 +18,7 @@ The folder is the source mailbox's (``MAILFLOW_SOURCE``): over IMAP the one flag
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from email.parser import HeaderParser
 from typing import Protocol
@@ -53,13 +53,16 @@ class SentCopies(Protocol):
     def find(self, wanted: Mapping[str, datetime]) -> dict[str, str]: ...
 
 
-def open_sent_folder(settings: Settings) -> SentCopies | None:
+def open_sent_folder(
+    settings: Settings, tokens: Callable[[], AccessTokens] | None = None
+) -> SentCopies | None:
     """Return the Sent folder of the ``MAILFLOW_SOURCE`` mailbox (IMAP or EWS), or None when
-    the source is a Maildir or its credentials are not at hand (the rows are then sent again)."""
+    the source is a Maildir or its credentials are not at hand (the rows are then sent again).
+    ``tokens`` gives the OAuth2 tokens to log in with (a runtime's); by default its own."""
     try:
         url = parse_source_url(settings.source)
         if isinstance(url, ImapUrl) and url.auth.uses_token:
-            return ImapSentFolder(url, None, open_tokens(settings))
+            return ImapSentFolder(url, None, tokens() if tokens else open_tokens(settings))
         if isinstance(url, MaildirUrl):
             return None
         password = settings.source_secret()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,6 +14,7 @@ import pytest
 from aiosmtpd.smtp import SMTP, AuthResult
 
 from mailflow.errors import TransientSendError
+from mailflow.jobs.runner import run_once
 from mailflow.oauth.flows import EndpointFlow, GrantType
 from mailflow.oauth.token import AccessTokens
 from mailflow.outbound.transports import (
@@ -22,12 +24,14 @@ from mailflow.outbound.transports import (
     parse_transport_url,
 )
 from mailflow.outbound.transports.url import SmtpUrl
+from mailflow.service.runtime import build_runtime, open_source
 from mailflow.settings import load_settings
 from tests.outbound.test_smtp import SENDER, TO, mail
 from tests.servers.oauth import AuthorizationServer, running_authorization_server
 from tests.servers.smtp import Sink, SmtpServer, running_smtp
 
 CLIENT, SECRET = "mailflow-desk", "smtp-client-secret-never-shown"
+REPO = Path(__file__).resolve().parents[2]
 
 
 @dataclass
@@ -164,3 +168,30 @@ def test_open_transport_builds_the_token_flow_from_settings(
     with open_transport(settings) as transport:
         transport.send(mail(3), SENDER, [TO])
     assert len(server.sink.received) == 1
+
+
+def test_a_runtimes_delivery_threads_share_one_token(
+    server: SmtpServer, authorization: AuthorizationServer, sqlite_url: str, tmp_path: Path
+) -> None:
+    """The example inbox's answers go out over three SMTP sessions at once, all with the one
+    token the runtime asked for: the token endpoint sees one request, not one per thread."""
+    server.sink.reset()
+    authorization.grants.clear()
+    shutil.copytree(REPO / "examples" / "inbox", tmp_path / "inbox")
+    settings = load_settings(
+        database_url=sqlite_url,
+        source=f"maildir://{tmp_path / 'inbox'}",
+        transport=server.url() + "&auth=xoauth2&sessions=3",
+        rules_dir=REPO / "rules", templates_dir=REPO / "templates", parse_workers=0,
+        oauth_provider="generic", oauth_token_url=authorization.token_url(),
+        oauth_client_id=CLIENT, oauth_client_secret=SECRET,
+        oauth_refresh_token=authorization.consent(CLIENT, SENDER),
+    )  # fmt: skip
+    runtime = build_runtime(settings)
+    try:
+        report = run_once(runtime, open_source(settings))
+    finally:
+        runtime.close()
+    assert report.outbox.get("sent", 0) == len(report.ingest.outbox_ids) > 3
+    assert isinstance(server.sink, TokenSink) and len(server.sink.logins) > 1
+    assert len(authorization.grants) == 1

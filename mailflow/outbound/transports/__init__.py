@@ -8,11 +8,12 @@ never decide, render or store; this package imports nothing of mailflow but ``se
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from mailflow.errors import ConfigurationError
 from mailflow.ews import EwsUrl
-from mailflow.oauth import open_tokens
+from mailflow.oauth import AccessTokens, open_tokens
 from mailflow.outbound.transports.base import (
     RecipientsRefused,
     SendConfigurationError,
@@ -48,8 +49,13 @@ __all__ = [
 ]
 
 
-def open_transport(settings: Settings) -> Transport:
-    """Return the transport ``settings.transport`` names; raise ConfigurationError if unusable."""
+def open_transport(
+    settings: Settings, tokens: Callable[[], AccessTokens] | None = None
+) -> Transport:
+    """Return the transport ``settings.transport`` names; raise ConfigurationError if unusable.
+
+    ``tokens`` gives the OAuth2 tokens an ``auth=xoauth2|oauthbearer`` transport logs in with
+    (a runtime's, shared by its transports); by default the transport gets its own."""
     url = parse_transport_url(settings.transport)
     if isinstance(url, FileUrl):
         return FileTransport(url.path)
@@ -68,7 +74,7 @@ def open_transport(settings: Settings) -> Transport:
                 f"MAILFLOW_TRANSPORT: auth={url.auth.value} logs in with an OAuth2 token;"
                 " unset MAILFLOW_TRANSPORT_PASSWORD(_FILE)"
             )
-        return SmtpTransport(url, tokens=open_tokens(settings))
+        return SmtpTransport(url, tokens=tokens() if tokens else open_tokens(settings))
     if url.username is None and password:
         raise ConfigurationError(
             "MAILFLOW_TRANSPORT_PASSWORD is set but MAILFLOW_TRANSPORT names no user"
