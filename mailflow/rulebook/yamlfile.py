@@ -93,3 +93,36 @@ def load_yaml(path: Path) -> tuple[Any, Locator]:
     finally:
         loader.dispose()
     return data, Locator(path, root)
+
+
+def scalar_at(path: Path, keys: Sequence[str]) -> str | None:
+    """Return the scalar written at ``keys`` (mapping keys from the top) of the YAML file at
+    ``path``, reading events only as far as needed: a directory of thousands of people after it
+    is never parsed. None when the file cannot be read or parsed up to it, or has no such
+    scalar there. Nothing is validated; ``load_yaml`` reads the whole file."""
+    wanted = tuple(keys)
+    frames: list[list[Any]] = []  # per open collection: [is a mapping, key awaiting its value]
+    try:
+        with path.open(encoding="utf-8") as stream:
+            for event in yaml.parse(stream, Loader=_LOADER):
+                if isinstance(event, yaml.CollectionStartEvent):
+                    frames.append([isinstance(event, yaml.MappingStartEvent), None])
+                    continue
+                if isinstance(event, yaml.CollectionEndEvent):
+                    ended = tuple(f[1] for f in frames[:-1])
+                    frames.pop()
+                    if ended == wanted[:-1]:  # the mapping that would hold it has ended
+                        return None
+                elif isinstance(event, yaml.ScalarEvent) and frames:
+                    if frames[-1][0] and frames[-1][1] is None:
+                        frames[-1][1] = event.value  # a key; its value comes next
+                        continue
+                    if tuple(f[1] for f in frames) == wanted:
+                        return str(event.value)
+                elif not isinstance(event, yaml.AliasEvent):
+                    continue  # stream and document boundaries
+                if frames and frames[-1][0]:
+                    frames[-1][1] = None  # a value ended: the mapping's next key comes
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return None
+    return None

@@ -21,7 +21,8 @@ from mailflow.errors import (
     RuleFileError,
     ServiceUnavailable,
 )
-from mailflow.rulebook.organization import load_organization
+from mailflow.rulebook.organization import ORGANIZATION_FILE, load_organization
+from mailflow.rulebook.yamlfile import scalar_at
 from mailflow.settings import Settings
 from mailflow.store import migrate
 from mailflow.store.connection_errors import unusable_database
@@ -51,8 +52,11 @@ def build_reader(settings: Settings) -> Reader:
 
 
 def display_timezone(settings: Settings, sessions: sessionmaker[Session]) -> tzinfo:
-    """MAILFLOW_TIMEZONE, else the rules' timezone: the files', else the last good set's."""
-    name = settings.timezone
+    """MAILFLOW_TIMEZONE, else the rules' timezone: the files', else the last good set's.
+
+    The files' is read as written, up to its line only (``scalar_at``): validating the whole
+    directory for it took 0.7 s with 10,000 people, at every ``status`` or ``thread``."""
+    name = settings.timezone or _declared_timezone(settings)
     if not name:
         try:
             name = load_organization(settings.rules_dir).organization.timezone
@@ -72,6 +76,18 @@ def display_timezone(settings: Settings, sessions: sessionmaker[Session]) -> tzi
         return ZoneInfo(name)
     except Exception as e:
         raise ConfigurationError(f"MAILFLOW_TIMEZONE: unknown timezone {name!r}") from e
+
+
+def _declared_timezone(settings: Settings) -> str | None:
+    """Return organization.timezone as organization.yaml writes it, when it names a zone."""
+    name = scalar_at(settings.rules_dir / ORGANIZATION_FILE, ("organization", "timezone"))
+    if not name:
+        return None
+    try:
+        ZoneInfo(name)
+    except Exception:  # the whole file is read then, to report it or fall back
+        return None
+    return name
 
 
 def check_schema(engine: Engine, url: str) -> None:
