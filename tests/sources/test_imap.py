@@ -458,17 +458,23 @@ def test_mail_told_in_the_answer_to_the_last_check_before_idle_ends_the_wait(
     assert ingest(source, cursor) == ["<1@test>"]
 
 
+@pytest.mark.parametrize("security", ["none", "tls"])
 def test_mail_told_with_the_idle_continuation_ends_the_wait(
-    imap_user: ImapUser, open_source: Callable[..., ImapSource], caplog: pytest.LogCaptureFixture
+    imap_user: ImapUser,
+    open_source: Callable[..., ImapSource],
+    caplog: pytest.LogCaptureFixture,
+    security: str,
 ) -> None:
     """Mail delivered just before IDLE is told by Dovecot right after its "+ idling", often in
-    the same packet, which imaplib reads whole into its buffer: that EXISTS ends the wait too,
-    though the socket has nothing more to read."""
+    the same packet, which imaplib (or TLS) reads whole into its buffer: that EXISTS ends the
+    wait too, though the socket has nothing more to read."""
     with (
         appended_before(" IDLE", imap_user) as (armed, fired),
         caplog.at_level(logging.DEBUG, logger="mailflow.sources"),
     ):
-        source, cursor = open_source(imap_user), DictCursor()
+        cafile = str(imap_user.server.cafile)
+        source = open_source(imap_user, security=security, cafile=cafile)
+        cursor = DictCursor()
         assert ingest(source, cursor) == []
         armed.set()
         source.wait_for_mail(3)
