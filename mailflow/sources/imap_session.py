@@ -181,31 +181,33 @@ def idle_until(client: IMAPClient, deadline: float, name: str) -> None:
     """IDLE until new mail (EXISTS) or ``deadline`` (monotonic); leave IDLE before returning.
 
     Renews IDLE every IDLE_RENEW_S with a NOOP in between, which fails within READ_TIMEOUT_S
-    on a dead connection. Raises ConnectionLost on BYE or on idle_check's EOF busy loop.
+    on a dead connection; other news (a flag changed, ``* OK Still here``) does not end the
+    wait. Raises ConnectionLost on BYE or on idle_check's EOF busy loop.
     """
     responses = start_idle(client)
     log.debug("%s: idling", name)
-    strikes = 0
-    while (remaining := deadline - time.monotonic()) > 0:
-        slice_s = min(remaining, IDLE_RENEW_S)
-        if not responses:
-            started = time.monotonic()
-            responses = client.idle_check(timeout=slice_s)
-            strikes = strikes + 1 if _early_empty(responses, started, slice_s) else 0
+    renew_at, strikes = time.monotonic() + IDLE_RENEW_S, 0
+    while True:
         if strikes >= EOF_STRIKES or any(r and r[0] == BYE for r in responses):
             raise ConnectionLost("the server closed the connection during IDLE")
         if has_new_mail(responses):
             log.debug("%s: new mail", name)
             break
-        responses = []
-        if slice_s < remaining:
+        now = time.monotonic()
+        if now >= deadline:
+            break
+        if now >= renew_at:
             log.debug("%s: renewing IDLE", name)
             _, told = client.idle_done()
             _, more = client.noop()
             if has_new_mail([*told, *more]):  # told now, so not again once IDLE restarts
                 log.debug("%s: new mail", name)
                 return
-            responses = start_idle(client)
+            responses, renew_at = start_idle(client), time.monotonic() + IDLE_RENEW_S
+            continue
+        wait_s = min(deadline, renew_at) - now
+        responses = client.idle_check(timeout=wait_s)
+        strikes = strikes + 1 if _early_empty(responses, now, wait_s) else 0
     client.idle_done()
 
 
