@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,27 +16,17 @@ from mailflow.jobs.runner import Watch, live_rules, sweep_turn
 from mailflow.service.directory_sync import DirectorySyncClock
 from mailflow.service.poll import poll_once
 from mailflow.service.runtime import Runtime, build_runtime, open_source
-from mailflow.settings import load_settings
 from mailflow.store.migrate import upgrade
-
-REPO = Path(__file__).resolve().parents[2]
+from tests.example_site import example_settings
 
 
 @pytest.fixture
 def decided(tmp_path: Path) -> Iterator[tuple[Runtime, list[int]]]:
     """The example inbox stored and decided a moment ago, its outbox rows never enqueued (as
     when the broker was away): the runtime and those rows' ids."""
-    shutil.copytree(REPO / "examples" / "inbox", tmp_path / "inbox")
     url = f"sqlite:///{tmp_path / 'mailflow.db'}"
     upgrade(url)
-    settings = load_settings(
-        database_url=url,
-        source=f"maildir://{tmp_path / 'inbox'}",
-        transport=f"file://{tmp_path / 'sent'}",
-        rules_dir=REPO / "rules",
-        templates_dir=REPO / "templates",
-        parse_workers=0,
-    )
+    settings = example_settings(tmp_path, url, transport=f"file://{tmp_path / 'sent'}")
     runtime = build_runtime(settings)
     try:
         report = poll_once(

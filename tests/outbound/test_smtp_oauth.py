@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import logging
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,12 +25,12 @@ from mailflow.outbound.transports import (
 from mailflow.outbound.transports.url import SmtpUrl
 from mailflow.service.runtime import build_runtime, open_source
 from mailflow.settings import load_settings
+from tests.example_site import example_settings
 from tests.outbound.test_smtp import SENDER, TO, mail
 from tests.servers.oauth import AuthorizationServer, running_authorization_server
 from tests.servers.smtp import Sink, SmtpServer, running_smtp
 
 CLIENT, SECRET = "mailflow-desk", "smtp-client-secret-never-shown"
-REPO = Path(__file__).resolve().parents[2]
 
 
 @dataclass
@@ -177,12 +176,8 @@ def test_a_runtimes_delivery_threads_share_one_token(
     token the runtime asked for: the token endpoint sees one request, not one per thread."""
     server.sink.reset()
     authorization.grants.clear()
-    shutil.copytree(REPO / "examples" / "inbox", tmp_path / "inbox")
-    settings = load_settings(
-        database_url=sqlite_url,
-        source=f"maildir://{tmp_path / 'inbox'}",
-        transport=server.url() + "&auth=xoauth2&sessions=3",
-        rules_dir=REPO / "rules", templates_dir=REPO / "templates", parse_workers=0,
+    settings = example_settings(
+        tmp_path, sqlite_url, transport=server.url() + "&auth=xoauth2&sessions=3",
         oauth_provider="generic", oauth_token_url=authorization.token_url(),
         oauth_client_id=CLIENT, oauth_client_secret=SECRET,
         oauth_refresh_token=authorization.consent(CLIENT, SENDER),

@@ -4,7 +4,6 @@ the database is back, not sent a second time when its claim runs out."""
 from __future__ import annotations
 
 import logging
-import shutil
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -19,12 +18,10 @@ from mailflow.outbound.transports.base import Transport
 from mailflow.outbound.transports.file import FileTransport
 from mailflow.service.poll import poll_once
 from mailflow.service.runtime import build_runtime, open_source
-from mailflow.settings import load_settings
 from mailflow.store.migrate import upgrade
 from mailflow.store.models import OUTBOX_SENT, OutboxMail
+from tests.example_site import example_settings
 from tests.servers.private import PrivatePostgres
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 class _CutAfterSending:
@@ -65,14 +62,7 @@ def test_sent_mail_waits_for_the_database_to_be_recorded(
     """The courier keeps trying to mark the row sent while PostgreSQL restarts; every row ends
     sent, with exactly one .eml per Message-ID."""
     upgrade(private_postgres.url)
-    shutil.copytree(REPO / "examples" / "inbox", tmp_path / "inbox")
-    settings = load_settings(
-        database_url=private_postgres.url,
-        source=f"maildir://{tmp_path / 'inbox'}",
-        rules_dir=REPO / "rules",
-        templates_dir=REPO / "templates",
-        parse_workers=0,
-    )
+    settings = example_settings(tmp_path, private_postgres.url)
     runtime = build_runtime(settings)
     try:
         report = poll_once(
