@@ -7,6 +7,7 @@ no longer runs is a real one that has exited.
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -113,6 +114,24 @@ def test_a_session_held_by_a_process_of_this_machine_that_is_gone_is_free_at_onc
     gate = _gate(sessions, 1)
     gate.enter()
     assert gate.slot == 0
+
+
+def test_a_session_held_by_a_killed_process_not_yet_reaped_is_free_at_once(
+    sessions: sessionmaker[Session],
+) -> None:
+    """A worker killed with kill -9 whose parent has not reaped it (a zombie: a slow
+    supervisor, or a script that never waits) has ended though its pid still answers."""
+    worker = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    try:
+        worker.kill()
+        os.waitid(os.P_PID, worker.pid, os.WEXITED | os.WNOWAIT)  # ended, and left unreaped
+        until = datetime.now(UTC) + LEASE
+        _hold(sessions, 0, f"{socket.gethostname()}:{worker.pid}:deadbeef", until)
+        gate = _gate(sessions, 1)
+        gate.enter()
+        assert gate.slot == 0
+    finally:
+        worker.wait()
 
 
 def test_a_session_held_elsewhere_is_waited_for_until_its_hold_runs_out(
