@@ -56,7 +56,9 @@ def display_timezone(settings: Settings, sessions: sessionmaker[Session]) -> tzi
 
     The files' is read as written, up to its line only (``scalar_at``): validating the whole
     directory for it took 0.7 s with 10,000 people, at every ``status`` or ``thread``."""
-    name = settings.timezone or _declared_timezone(settings)
+    name = settings.timezone
+    if not name and (declared := _declared_zone(settings)) is not None:
+        return declared
     if not name:
         try:
             name = load_organization(settings.rules_dir).organization.timezone
@@ -78,16 +80,14 @@ def display_timezone(settings: Settings, sessions: sessionmaker[Session]) -> tzi
         raise ConfigurationError(f"MAILFLOW_TIMEZONE: unknown timezone {name!r}") from e
 
 
-def _declared_timezone(settings: Settings) -> str | None:
-    """Return organization.timezone as organization.yaml writes it, when it names a zone."""
+def _declared_zone(settings: Settings) -> ZoneInfo | None:
+    """Return the zone organization.yaml writes as organization.timezone, or None (then the
+    whole file is read, to report it or fall back)."""
     name = scalar_at(settings.rules_dir / ORGANIZATION_FILE, ("organization", "timezone"))
-    if not name:
-        return None
     try:
-        ZoneInfo(name)
-    except Exception:  # the whole file is read then, to report it or fall back
+        return ZoneInfo(name) if name else None
+    except Exception:  # not a zone
         return None
-    return name
 
 
 def check_schema(engine: Engine, url: str) -> None:
