@@ -2,7 +2,8 @@
 
 Order matters for invariant 13: size and header count are checked on the raw bytes, nesting
 and attachment count on the parsed tree, all before any payload is decoded. The CPU time of
-the whole parse is bounded by a ``WorkBudget`` checked between steps, and action items are read
+the whole parse is bounded by a ``WorkBudget``, checked between steps and enforced inside them
+where the parse runs on the main thread (``budget.can_stop_steps``), and action items are read
 from the first ``MAX_ITEM_TEXT_CHARS`` of what the sender wrote only. Anything merely
 malformed is read best-effort and what was worked around is listed in ``defects``; only bytes
 that are not mail at all raise ``MessageRejected``. ``to_contract(parse_message(raw, ctx))``
@@ -50,6 +51,10 @@ def parse_message(raw: bytes, ctx: ParseContext) -> ParsedMessage:
     (with a human reason) when ``raw`` is not mail at all; never anything else for bad input.
     """
     budget = WorkBudget(ctx.limits.max_parse_cpu_s)
+    return budget.enforce(_parse, raw, ctx, budget)
+
+
+def _parse(raw: bytes, ctx: ParseContext, budget: WorkBudget) -> ParsedMessage:
     prelude = prepare(raw, ctx.limits)
     defects = list(prelude.defects)
     root = parse_tree(prelude.data, ctx.limits, defects)

@@ -3,9 +3,13 @@
 Parsing is pure CPU work (MIME, charsets, quoted history, items, dates) and holds the GIL, so
 threads would not help; a process pool parses one batch while the poller stores the one before
 it. A batch below ``POOL_MIN`` (the usual case once the mailbox is caught up: IDLE brings one or
-two mails) is parsed in the poller itself, so live mail never pays for the round trip to a
-worker. The pool is started on the first big batch and stopped when the pass ends, so an idle
-service holds no workers.
+two mails) is parsed in the poller itself when the poller is the process's main thread
+(`poll --once`, `run --once`). In a long-running `mailflow run` or `poll` the poller is a
+thread, where the work budget can only stop a parse between its steps (``mail.budget``): there
+a small batch goes to one worker process all the same, where a step that runs away is stopped
+inside, and the poller waits for it (nothing overlaps, so two batches of big mail are still
+never held at once). The pool is started on the first batch that needs it and stopped when the
+pass ends, so an idle service holds no workers.
 
 Whatever a worker returns is plain data (``ParsedMessage`` is frozen dataclasses); a parser bug
 comes back as text and quarantines that one mail (invariant 6), never the batch.
@@ -144,6 +148,7 @@ class BatchParser:
         self._workers = _worker_count(workers)
         self._pool: ProcessPoolExecutor | None = None
         self.pooled_batches = 0  # how many batches went to the workers
+        self.isolated_batches = 0  # how many small ones went to a worker, off the main thread
 
     def __enter__(self) -> BatchParser:
         return self
@@ -161,9 +166,17 @@ class BatchParser:
         in this process, when its results are asked for)."""
         return self._workers > 1 and count >= POOL_MIN
 
+    def isolates(self) -> bool:
+        """Return whether a small batch is parsed in a worker process all the same: on a thread
+        other than the main one, where a step that runs away could not be stopped (unless
+        ``workers`` is 0, everything in this process)."""
+        return self._workers > 0 and threading.current_thread() is not threading.main_thread()
+
     def submit(self, raws: Sequence[bytes]) -> Callable[[], list[Parsed]]:
         """Start parsing ``raws``; the returned function waits for and returns the results."""
         if not self.pools(len(raws)):
+            if raws and self.isolates():
+                return self._isolated(raws)
             return lambda: parse_all(raws, self._ctx)
         pool = self._start()
         self.pooled_batches += 1
@@ -172,6 +185,15 @@ class BatchParser:
             pool.submit(parse_share, list(raws[i : i + size])) for i in range(0, len(raws), size)
         ]
         return lambda: self._results(futures, raws)
+
+    def _isolated(self, raws: Sequence[bytes]) -> Callable[[], list[Parsed]]:
+        try:
+            future = self._start().submit(parse_share, list(raws))
+        except (OSError, BrokenProcessPool) as e:  # out of processes: parsed here, unguarded
+            log.warning("could not start a parser process (%s); parsing in the poller", e)
+            return lambda: parse_all(raws, self._ctx)
+        self.isolated_batches += 1
+        return lambda: self._results([future], raws)
 
     def _results(self, futures: list[Future[list[Parsed]]], raws: Sequence[bytes]) -> list[Parsed]:
         try:

@@ -3,13 +3,17 @@ before (found by fuzzing) now parse quickly or are quarantined with a reason."""
 
 from __future__ import annotations
 
+import re
+import signal
+import threading
+import time
 from dataclasses import replace
 
 import pytest
 
 from mailflow.errors import LimitExceeded, WorkBudgetExceeded
 from mailflow.mail.body import MAX_BODY_PARTS, MAX_LAYOUT_CHARS, html_to_text, strip_tags
-from mailflow.mail.budget import TOO_MUCH_WORK, WorkBudget
+from mailflow.mail.budget import TOO_MUCH_WORK, WorkBudget, can_stop_steps
 from mailflow.mail.message import MAX_ITEM_TEXT_CHARS, parse_message
 from mailflow.mail.mime import MAX_PARTS
 from mailflow.mail.model import ParseContext
@@ -49,6 +53,82 @@ def test_spent_budget_quarantines_the_mail_with_a_reason() -> None:
     raw = "From: a@example.com\r\nSubject: 周报\r\n\r\n请张三于周五前提交周报。\r\n".encode()
     with pytest.raises(WorkBudgetExceeded, match=f"^{TOO_MUCH_WORK}: "):
         parse_message(raw, ctx)
+
+
+# steps that run away inside themselves, each for seconds of CPU time, and then end: without
+# the stop inside a step they return normally and the tests below fail
+def runaway_pattern() -> object:
+    """A pattern that backtracks exponentially: about 4 s of CPU inside one call to ``re``."""
+    return re.match(r"(a+)+$", "a" * 27 + "!")
+
+
+def runaway_loop() -> int:
+    """A Python loop of about 2 s of CPU."""
+    n = 0
+    for _ in range(100_000_000):
+        n += 1
+    return n
+
+
+def burn(seconds: float) -> None:
+    """Spend ``seconds`` of this thread's CPU time."""
+    end = time.thread_time() + seconds
+    while time.thread_time() < end:
+        pass
+
+
+@pytest.mark.parametrize("step", [runaway_pattern, runaway_loop])
+def test_a_step_that_runs_away_is_stopped_inside_it(step: object) -> None:
+    """On the main thread the budget stops a step once it is spent, not when the step ends:
+    a backtracking pattern (the engine looks for signals) as well as a Python loop."""
+    assert callable(step)
+    budget = WorkBudget(0.05)
+    budget.check("reading the headers")
+    with pytest.raises(WorkBudgetExceeded) as caught:
+        budget.enforce(step)
+    assert caught.value.stage == "after reading the headers"
+    assert caught.value.reason.startswith(f"{TOO_MUCH_WORK}: ")
+    assert "was stopped after reading the headers" in caught.value.reason
+    assert signal.getitimer(signal.ITIMER_VIRTUAL) == (0.0, 0.0)  # the timer is off again
+
+
+def test_work_done_in_time_is_returned_and_leaves_no_timer_behind() -> None:
+    """A parse within its budget returns its result, and CPU spent after it stops nothing."""
+    assert WorkBudget(0.05).enforce(lambda n: n * 2, 21) == 42
+    assert signal.getitimer(signal.ITIMER_VIRTUAL) == (0.0, 0.0)
+    burn(0.1)  # past the budget, after it: no stop may come now
+
+
+def test_a_budget_inside_another_leaves_the_outer_one_in_charge() -> None:
+    """An enforced budget inside another runs its work with the outer one's stop."""
+    inner = WorkBudget(100)
+    with pytest.raises(WorkBudgetExceeded, match="was stopped in its first step"):
+        WorkBudget(0.05).enforce(inner.enforce, runaway_loop)
+
+
+def test_off_the_main_thread_only_the_checks_between_steps_apply() -> None:
+    """Signals reach the main thread only: elsewhere ``enforce`` runs the work as it is."""
+    seen: list[object] = []
+
+    def elsewhere() -> None:
+        seen.extend([can_stop_steps(), WorkBudget(0.01).enforce(lambda: "read")])
+
+    thread = threading.Thread(target=elsewhere)
+    thread.start()
+    thread.join()
+    assert seen == [False, "read"]
+
+
+def test_someone_elses_cpu_timer_is_left_alone() -> None:
+    """With another handler on the CPU-time signal, a budget does not take it over."""
+    ticks: list[int] = []
+    previous = signal.signal(signal.SIGVTALRM, lambda signum, frame: ticks.append(signum))
+    try:
+        assert not can_stop_steps()
+        assert WorkBudget(0.01).enforce(lambda: "read") == "read"
+        assert signal.getsignal(signal.SIGVTALRM) is not None and ticks == []
+    finally:
+        signal.signal(signal.SIGVTALRM, previous)
 
 
 def mail(body: str | bytes, headers: str = "", content_type: str = "text/plain") -> bytes:

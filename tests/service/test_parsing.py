@@ -8,7 +8,9 @@ import os
 import re
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -63,6 +65,44 @@ def test_a_small_batch_is_parsed_in_the_poller() -> None:
     with BatchParser(CTX, workers=2) as parser:
         assert parser.submit(raws)() == [parse_one(raw, CTX) for raw in raws]
         assert parser.pooled_batches == 0
+
+
+# a mail whose first step (the MIME parse of 800,000 lines) takes far longer than this budget
+_LONG_STEP = b"From: a@example.com\r\nSubject: log\r\n\r\n" + b"ok\n" * 800_000
+_TIGHT = replace(CTX, limits=replace(CTX.limits, max_parse_cpu_s=0.05))
+
+
+def _on_a_thread(work: Callable[[], list[Parsed]]) -> list[Parsed]:
+    """Run ``work`` on a thread of its own, as a long-running service's poller does."""
+    done: list[list[Parsed]] = []
+    thread = threading.Thread(target=lambda: done.append(work()))
+    thread.start()
+    thread.join()
+    return done[0]
+
+
+def test_live_mail_on_the_pollers_thread_is_parsed_where_a_step_can_be_stopped() -> None:
+    """Off the main thread a small batch goes to a worker process, where the budget stops a
+    step that runs away inside it, not only once it ends; its result is the poller's own."""
+    raws = varied_mail(POOL_MIN)[:3]
+    with BatchParser(CTX, workers=2) as parser:
+        assert _on_a_thread(lambda: parser.submit(raws)()) == [parse_one(r, CTX) for r in raws]
+        assert (parser.isolated_batches, parser.pooled_batches) == (1, 0)
+    with BatchParser(_TIGHT, workers=1) as parser:
+        [stopped] = _on_a_thread(lambda: parser.submit([_LONG_STEP])())
+    assert stopped.message is None and stopped.reason is not None
+    assert stopped.reason.startswith(TOO_MUCH_WORK) and "was stopped in its first step" in (
+        stopped.reason
+    )
+
+
+def test_without_workers_live_mail_is_parsed_in_the_poller_on_any_thread() -> None:
+    """``MAILFLOW_PARSE_WORKERS=0`` parses everything in the poller: the budget then stops a
+    parse between its steps only."""
+    with BatchParser(_TIGHT, workers=0) as parser:
+        [late] = _on_a_thread(lambda: parser.submit([_LONG_STEP])())
+        assert parser.isolated_batches == 0
+    assert late.reason is not None and "by the end of" in late.reason
 
 
 def _thread_of_mail(root: Path) -> Path:
