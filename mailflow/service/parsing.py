@@ -44,6 +44,10 @@ log = logging.getLogger(__name__)
 POOL_MIN = 16
 # how much lower than the poller's the parse workers' scheduling priority is
 WORKER_NICENESS = 3
+# how a mail whose parser process died on it, each time it was read alone, is quarantined
+PARSER_DIED = "parser process died"
+# how many times a mail is read alone, each in a new process, before it is held to blame
+ALONE_ATTEMPTS = 2
 _HAS_FORKSERVER = "forkserver" in multiprocessing.get_all_start_methods()
 
 
@@ -149,6 +153,7 @@ class BatchParser:
         self._pool: ProcessPoolExecutor | None = None
         self.pooled_batches = 0  # how many batches went to the workers
         self.isolated_batches = 0  # how many small ones went to a worker, off the main thread
+        self.read_alone = 0  # how many mails were read again alone after a worker died
 
     def __enter__(self) -> BatchParser:
         return self
@@ -181,30 +186,65 @@ class BatchParser:
         pool = self._start()
         self.pooled_batches += 1
         size = -(-len(raws) // self._workers)  # ceiling: one share per worker
-        futures: list[Future[list[Parsed]]] = [
-            pool.submit(parse_share, list(raws[i : i + size])) for i in range(0, len(raws), size)
-        ]
-        return lambda: self._results(futures, raws)
+        shares = [list(raws[i : i + size]) for i in range(0, len(raws), size)]
+        futures = [(pool.submit(parse_share, share), share) for share in shares]
+        return lambda: self._results(futures)
 
     def _isolated(self, raws: Sequence[bytes]) -> Callable[[], list[Parsed]]:
         try:
-            future = self._start().submit(parse_share, list(raws))
+            share = list(raws)
+            future = self._start().submit(parse_share, share)
         except (OSError, BrokenProcessPool) as e:  # out of processes: parsed here, unguarded
             log.warning("could not start a parser process (%s); parsing in the poller", e)
             return lambda: parse_all(raws, self._ctx)
         self.isolated_batches += 1
-        return lambda: self._results([future], raws)
+        return lambda: self._results([(future, share)])
 
-    def _results(self, futures: list[Future[list[Parsed]]], raws: Sequence[bytes]) -> list[Parsed]:
+    def _results(self, shares: list[tuple[Future[list[Parsed]], list[bytes]]]) -> list[Parsed]:
+        results: list[Parsed] = []
+        for future, share in shares:
+            try:
+                results.extend(future.result())
+            except BrokenProcessPool as e:
+                # a worker died: killed, out of memory, a crash in a library on one mail, or a
+                # program without a __main__ guard. Nothing is lost: its mails are read again
+                # one at a time, so that one mail that kills its reader is quarantined alone
+                if self._pool is not None:
+                    log.warning(
+                        "a parser process stopped (%s); reading its mails again one at a time", e
+                    )
+                    self.close()
+                results.extend(self._alone(raw) for raw in share)
+        return results
+
+    def _alone(self, raw: bytes) -> Parsed:
+        """Parse ``raw`` in a new process of its own; quarantine it when that process dies on
+        it each time while a process with nothing to read lives (else parse it here)."""
+        if self._workers == 0:  # no parser process can run here
+            return parse_one(raw, self._ctx)
+        self.read_alone += 1
+        for _ in range(ALONE_ATTEMPTS):
+            with contextlib.suppress(BrokenProcessPool, OSError):
+                return self._in_new_process([raw])[0]
         try:
-            return [parsed for future in futures for parsed in future.result()]
-        except BrokenProcessPool as e:
-            # a worker died (killed, out of memory, or a program without a __main__ guard):
-            # nothing is lost, this process parses from now on
-            log.warning("the parser processes stopped (%s); parsing in the poller instead", e)
+            self._in_new_process([])
+        except (BrokenProcessPool, OSError) as e:
+            log.warning("no parser process can run here (%s); parsing in the poller instead", e)
             self._workers = 0
-            self.close()
-            return parse_all(raws, self._ctx)
+            return parse_one(raw, self._ctx)
+        return Parsed(
+            hashlib.sha256(raw).hexdigest(),
+            None,
+            f"{PARSER_DIED}: the process that read this mail ended without an answer, "
+            f"{ALONE_ATTEMPTS} times in a row (killed, out of memory, or a crash in a library); "
+            "it is kept unparsed in quarantine",
+        )
+
+    def _in_new_process(self, raws: list[bytes]) -> list[Parsed]:
+        with ProcessPoolExecutor(
+            1, mp_context=_worker_context(), initializer=follow, initargs=(os.getpid(), self._ctx)
+        ) as pool:
+            return pool.submit(parse_share, raws).result()
 
     def close(self) -> None:
         """Stop the workers (waiting for work in hand); the parser may be used again after."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import threading
@@ -22,7 +23,15 @@ from sqlalchemy.orm import Session, sessionmaker
 from mailflow.mail.budget import TOO_MUCH_WORK
 from mailflow.rulebook.parse_settings import parse_context
 from mailflow.service.ingest import IngestReport, ingest
-from mailflow.service.parsing import POOL_MIN, WORKER_NICENESS, BatchParser, Parsed, parse_one
+from mailflow.service.parsing import (
+    ALONE_ATTEMPTS,
+    PARSER_DIED,
+    POOL_MIN,
+    WORKER_NICENESS,
+    BatchParser,
+    Parsed,
+    parse_one,
+)
 from mailflow.service.runtime import load_rules
 from mailflow.settings import load_settings
 from mailflow.sources.maildir import MaildirSource
@@ -103,6 +112,97 @@ def test_without_workers_live_mail_is_parsed_in_the_poller_on_any_thread() -> No
         [late] = _on_a_thread(lambda: parser.submit([_LONG_STEP])())
         assert parser.isolated_batches == 0
     assert late.reason is not None and "by the end of" in late.reason
+
+
+def _forkserver_children() -> set[int]:
+    """Return this process's parse workers: the forkserver's children, from /proc."""
+    from multiprocessing import forkserver
+
+    server = forkserver._forkserver._forkserver_pid
+    return _descendants(server) if server else set()
+
+
+def test_a_parse_worker_killed_mid_batch_loses_nothing() -> None:
+    """Workers killed while they parse (as the OOM killer would) cost the poller nothing: the
+    mails they had are read again one at a time, each in a process of its own, and come out
+    as the poller's own parse would have them."""
+    raws = [*varied_mail(POOL_MIN)[: POOL_MIN - 1], _LONG_STEP]
+    with BatchParser(CTX, workers=2) as parser:
+        results = parser.submit(raws)
+        deadline = time.monotonic() + 60
+        while not (workers := _forkserver_children()) and time.monotonic() < deadline:
+            time.sleep(0.005)  # until the pool has started its workers: a wait, not a timing
+        for pid in workers:
+            os.kill(pid, signal.SIGKILL)
+        parsed = results()
+        assert 0 < parser.read_alone <= len(raws)
+    assert workers
+    assert [_steady(p) for p in parsed] == [_steady(parse_one(raw, CTX)) for raw in raws]
+
+
+def _kill_busy_workers(stop: threading.Event, cpu_s: float) -> None:
+    """Until ``stop``, kill every parse worker that has spent more than ``cpu_s`` of CPU time:
+    whatever reads ``_LONG_STEP`` (0.7 s of CPU), not a worker that starts or reads less."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    while not stop.is_set():
+        for pid in _forkserver_children():
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+            except OSError:
+                continue
+            if (int(fields[11]) + int(fields[12])) / ticks > cpu_s:
+                os.kill(pid, signal.SIGKILL)
+        stop.wait(0.005)
+
+
+def test_a_mail_that_kills_every_process_that_reads_it_is_quarantined_alone() -> None:
+    """A mail whose reader dies each time (a crash in a library, say) is quarantined with its
+    reason, alone; the mails read with it come out as always, and the poller lives on."""
+    raws = [*varied_mail(POOL_MIN)[:3], _LONG_STEP]
+    stop = threading.Event()
+    killer = threading.Thread(target=_kill_busy_workers, args=(stop, 0.25))
+    killer.start()
+    try:
+        with BatchParser(CTX, workers=2) as parser:
+            parsed = _on_a_thread(lambda: parser.submit(raws)())
+    finally:
+        stop.set()
+        killer.join()
+    assert [_steady(p) for p in parsed[:3]] == [_steady(parse_one(r, CTX)) for r in raws[:3]]
+    assert parsed[3].message is None and parsed[3].reason is not None
+    assert parsed[3].reason.startswith(f"{PARSER_DIED}: ")
+    assert f"{ALONE_ATTEMPTS} times in a row" in parsed[3].reason
+    assert parser.read_alone == len(raws)
+
+
+NO_MAIN_GUARD = """
+import sys
+from mailflow.mail.model import ParseContext
+from mailflow.service.parsing import POOL_MIN, BatchParser
+
+raw = b"From: a@example.com\\r\\nSubject: hi\\r\\n\\r\\nbody\\r\\n"
+with BatchParser(ParseContext(), workers=2) as parser:
+    parsed = parser.submit([raw] * POOL_MIN)()
+print(sum(p.message is not None for p in parsed), len(parsed))
+"""
+
+
+def test_where_no_parser_process_can_live_the_poller_parses(tmp_path: Path) -> None:
+    """A program without a ``__main__`` guard kills every worker as it starts (each runs the
+    program again): no mail is blamed for that, and the poller parses them all itself."""
+    script = tmp_path / "unguarded.py"
+    script.write_text(NO_MAIN_GUARD)
+    result = subprocess.run(
+        [sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [str(POOL_MIN), str(POOL_MIN)]
+    assert "no parser process can run here" in result.stderr
 
 
 def _thread_of_mail(root: Path) -> Path:
