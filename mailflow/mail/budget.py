@@ -35,7 +35,7 @@ from typing import ParamSpec, TypeVar
 
 from mailflow.errors import WorkBudgetExceeded
 
-__all__ = ["TICK_S", "TOO_MUCH_WORK", "WorkBudget", "can_stop_steps"]
+__all__ = ["TICK_S", "TOO_MUCH_WORK", "WorkBudget", "can_stop_steps", "overrun"]
 
 TOO_MUCH_WORK = "too much work"  # how every reason of WorkBudgetExceeded starts
 # after the budget could first be spent, how often (CPU seconds of the process) the timer looks
@@ -115,6 +115,15 @@ def can_stop_steps() -> bool:
     if handler not in (signal.SIG_DFL, signal.SIG_IGN, None, _on_tick):
         return False  # someone else's timer: theirs stays
     return signal.getitimer(signal.ITIMER_VIRTUAL) == (0.0, 0.0)
+
+
+def overrun(main_cpu: float) -> float:
+    """Return how many CPU seconds the parse enforced on the main thread is past its budget,
+    given ``main_cpu``, the main thread's CPU time read from another thread (0 when no parse
+    is enforced). More than a tick means the parse is stuck where the signal cannot reach:
+    in C code that neither returns nor looks for signals."""
+    deadline = _deadline
+    return 0.0 if deadline is None else max(0.0, main_cpu - deadline)
 
 
 def _arm(deadline: float) -> None:

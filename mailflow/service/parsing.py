@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from types import TracebackType
 
 from mailflow.errors import MessageRejected
+from mailflow.mail.budget import overrun
 from mailflow.mail.message import parse_message
 from mailflow.mail.model import ParseContext, ParsedMessage
 from mailflow.service.heap import fix_mmap_threshold, freeze_start_up
@@ -44,6 +45,11 @@ log = logging.getLogger(__name__)
 POOL_MIN = 16
 # how much lower than the poller's the parse workers' scheduling priority is
 WORKER_NICENESS = 3
+# a parse stuck this many CPU seconds past its budget (in C code the budget's signal cannot
+# reach) ends its worker process; how often a worker looks, and the exit status it ends with
+STUCK_GRACE_S = 1.0
+STUCK_CHECK_S = 0.25
+STUCK_EXIT = 75
 # how a mail whose parser process died on it, each time it was read alone, is quarantined
 PARSER_DIED = "parser process died"
 # how many times a mail is read alone, each in a new process, before it is held to blame
@@ -98,10 +104,13 @@ def parse_share(raws: Sequence[bytes]) -> list[Parsed]:
 
 def follow(poller: int, ctx: ParseContext | None = None) -> None:
     """Worker start-up: keep ``ctx`` for the batches to come, build its name index, and exit
-    as soon as the poller process ``poller`` is gone.
+    as soon as the poller process ``poller`` is gone, or once a parse is stuck.
 
     A poller killed outright (SIGKILL, the OOM killer) cannot stop its pool, and its workers
-    would otherwise wait for work forever, keeping the forkserver alive with them.
+    would otherwise wait for work forever, keeping the forkserver alive with them. A parse
+    stuck in C code that does not look for signals (``mail.budget``) runs past its budget; at
+    ``STUCK_GRACE_S`` past it the worker ends, and the poller reads its mails again one at a
+    time (``BatchParser``), so the mail is quarantined alone.
     """
     fix_mmap_threshold()  # a worker holds each raw mail of its share, as the poller does
     if ctx is not None:
@@ -116,13 +125,28 @@ def follow(poller: int, ctx: ParseContext | None = None) -> None:
 
 
 def _exit_with(pid: int) -> None:
+    main = threading.main_thread().ident
+    cpu = getattr(time, "pthread_getcpuclockid", None)  # the parsing thread's CPU clock
+    clock = cpu(main) if cpu is not None and main is not None else None
     try:
-        handle = os.pidfd_open(pid)  # readable once the process has ended (Linux 5.3 and later)
-    except (AttributeError, OSError):  # another system, or the poller is gone already
-        while process_exists(pid):
-            time.sleep(1.0)  # polling: without a pidfd there is nothing to wait on
-    else:
-        select.select([handle], [], [])
+        handle: int | None = os.pidfd_open(pid)  # readable once the process has ended
+    except (AttributeError, OSError):  # not Linux 5.3 or later, or the poller is gone already
+        handle = None
+    while True:
+        if handle is not None:
+            if select.select([handle], [], [], STUCK_CHECK_S)[0]:
+                break
+        elif not process_exists(pid):
+            break
+        else:
+            time.sleep(STUCK_CHECK_S)  # polling: without a pidfd there is nothing to wait on
+        if clock is not None and overrun(time.clock_gettime(clock)) > STUCK_GRACE_S:
+            log.warning(
+                "a parse ran %g s of CPU time past its budget in code that cannot be stopped; "
+                "this parser process ends and its mails are read again one at a time",
+                STUCK_GRACE_S,
+            )
+            os._exit(STUCK_EXIT)
     os._exit(0)
 
 

@@ -27,6 +27,7 @@ from mailflow.service.parsing import (
     ALONE_ATTEMPTS,
     PARSER_DIED,
     POOL_MIN,
+    STUCK_EXIT,
     WORKER_NICENESS,
     BatchParser,
     Parsed,
@@ -173,6 +174,27 @@ def test_a_mail_that_kills_every_process_that_reads_it_is_quarantined_alone() ->
     assert parsed[3].reason.startswith(f"{PARSER_DIED}: ")
     assert f"{ALONE_ATTEMPTS} times in a row" in parsed[3].reason
     assert parser.read_alone == len(raws)
+
+
+STUCK_IN_C = """
+import hashlib, os
+from mailflow.mail.budget import WorkBudget
+from mailflow.service.parsing import follow
+
+follow(os.getppid())
+# PBKDF2 runs in C and looks for no signal: about 10 s of CPU, past a budget of 0.05 s
+WorkBudget(0.05).enforce(hashlib.pbkdf2_hmac, "sha256", b"p", b"s", 40_000_000)
+print("finished")
+"""
+
+
+def test_a_worker_stuck_in_c_past_its_budget_ends() -> None:
+    """A parse that the budget's signal cannot reach (C code that does not look for signals)
+    ends its worker once it is STUCK_GRACE_S of CPU time past the budget."""
+    result = _run_python(STUCK_IN_C)
+    assert result.returncode == STUCK_EXIT, result.stderr
+    assert "finished" not in result.stdout
+    assert "past its budget in code that cannot be stopped" in result.stderr
 
 
 NO_MAIN_GUARD = """
