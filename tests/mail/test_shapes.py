@@ -4,6 +4,14 @@ give. No timing is asserted; a shape that runs away again meets pytest's timeout
 
 from __future__ import annotations
 
+import random
+from dataclasses import replace
+from datetime import date
+
+import pytest
+
+from mailflow.mail.items import MAX_DRAFTS, _merge, _similar
+from mailflow.mail.items_base import Draft, Reading
 from mailflow.mail.message import parse_message
 from mailflow.mail.model import ParseContext
 from tests.mail.test_budget import mail
@@ -17,3 +25,70 @@ def test_twenty_thousand_references_are_read_in_order_without_repeats() -> None:
     raw = mail("hi", "References: " + "\r\n ".join([*ids, ids[0]]) + "\r\n")
     parsed = parse_message(raw, ParseContext())
     assert parsed.references == tuple(i.replace("Example.COM", "example.com") for i in ids)
+
+
+def test_a_text_table_of_thousands_of_tasks_gives_its_first_items() -> None:
+    """3,000 rows of a task table (9 s of pairwise merging before) give the first MAX_DRAFTS."""
+    rows = "\n".join(
+        f"{OWNERS[i % 8]} | 任务{i} | 12月{i % 28 + 1}日 | 报告{i}" for i in range(3_000)
+    )
+    raw = mail("责任人 | 任务 | 完成时限 | 交付标准\n" + rows)
+    items = parse_message(raw, ParseContext()).action_items
+    assert MAX_DRAFTS - 50 < len(items) <= MAX_DRAFTS  # 任务1 and 任务10 of one owner and day merge
+    assert (items[0].owner, items[0].task, items[0].deliverable) == ("张三", "任务0", "报告0")
+
+
+def test_an_html_table_of_a_thousand_tasks_gives_its_first_items() -> None:
+    """An HTML-only mail with a 1,000-row task table (8 s before) gives the first MAX_DRAFTS."""
+    head = "<tr><th>责任人</th><th>任务</th><th>完成时限</th><th>交付标准</th></tr>"
+    body = "".join(
+        f"<tr><td>{OWNERS[i % 8]}</td><td>任务{i}</td><td>12月{i % 28 + 1}日</td>"
+        f"<td>报告{i}</td></tr>"
+        for i in range(1_000)
+    )
+    markup = f"<html><body><table>{head}{body}</table></body></html>"
+    items = parse_message(mail(markup, content_type="text/html"), ParseContext()).action_items
+    assert 0 < len(items) <= MAX_DRAFTS and items[0].task == "任务0"
+
+
+def _merge_pairwise(drafts: list[Draft], reading: Reading) -> list[Draft]:
+    """The merge as it was, every draft against every kept one: the reference."""
+
+    def same(a: Draft, b: Draft) -> bool:
+        owners = {reading.email_of(d.owner) or d.owner for d in (a, b) if d.owner}
+        days = {d.deadline for d in (a, b) if d.deadline is not None}
+        return len(owners) <= 1 and len(days) <= 1 and _similar(a.task, b.task)
+
+    merged: list[Draft] = []
+    for d in drafts:
+        for i, kept in enumerate(merged):
+            if same(kept, d):
+                merged[i] = replace(
+                    kept,
+                    owner=kept.owner or d.owner,
+                    deadline=kept.deadline if kept.deadline is not None else d.deadline,
+                    deliverable=kept.deliverable or d.deliverable,
+                )
+                break
+        else:
+            merged.append(d)
+    return merged
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_merging_by_owner_gives_what_pairwise_merging_gave(seed: int) -> None:
+    """The owner-indexed merge keeps and combines exactly the drafts the pairwise one did."""
+    rng = random.Random(seed)
+    words = ["提交周报", "整理周报", "提交测试报告", "测试报告", "报价单", "接口文档评审"]
+    drafts = [
+        Draft(
+            task=rng.choice(words) + rng.choice(["", "", "第二版"]),
+            owner=rng.choice([None, None, *OWNERS[:3]]),
+            deadline=rng.choice([None, date(2023, 10, 13), date(2023, 10, 20)]),
+            deliverable=rng.choice([None, "报告"]),
+            line=i,
+        )
+        for i in range(rng.randint(1, 40))
+    ]
+    reading = Reading.build(ParseContext(), None, ())
+    assert _merge(drafts, reading) == _merge_pairwise(drafts, reading)
