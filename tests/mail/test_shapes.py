@@ -10,6 +10,7 @@ from datetime import date
 
 import pytest
 
+from mailflow.mail.body import MAX_ATTRIBUTES, MAX_LAYOUT_CHARS
 from mailflow.mail.items import MAX_DRAFTS, _merge, _similar
 from mailflow.mail.items_base import Draft, Reading
 from mailflow.mail.message import parse_message
@@ -92,3 +93,26 @@ def test_merging_by_owner_gives_what_pairwise_merging_gave(seed: int) -> None:
     ]
     reading = Reading.build(ParseContext(), None, ())
     assert _merge(drafts, reading) == _merge_pairwise(drafts, reading)
+
+
+def test_a_tag_with_twenty_thousand_attributes_is_read_without_them() -> None:
+    """20,000 attributes on one tag (2.5 s in lxml and inscriptis before) are dropped."""
+    attributes = " ".join(f"a{i}=x" for i in range(20_000))
+    raw = mail(f"<p {attributes}>请张三周五前提交报告</p>", content_type="text/html")
+    parsed = parse_message(raw, ParseContext())
+    assert parsed.body_text == "请张三周五前提交报告"
+    assert f"an HTML tag with over {MAX_ATTRIBUTES} attributes; they were dropped" in parsed.defects
+
+
+def test_a_hundred_html_parts_share_one_layout_allowance() -> None:
+    """100 HTML parts of 12 KB each (2 s of layout, twice, before): the ones past
+    MAX_LAYOUT_CHARS in all are stripped of their tags, and every part's text is kept."""
+    parts = b"".join(
+        b"--b\r\nContent-Type: text/html; charset=utf-8\r\n\r\n"
+        + (f"<div><p>第{i}部分</p>" + "<p>进度</p>" * 1_000 + "</div>\r\n").encode()
+        for i in range(100)
+    )
+    raw = mail(parts + b"--b--\r\n", content_type="multipart/mixed; boundary=b")
+    parsed = parse_message(raw, ParseContext())
+    assert "第0部分" in parsed.body_text and "第99部分" in parsed.body_text
+    assert f"HTML parts over {MAX_LAYOUT_CHARS} characters in all; tags stripped" in parsed.defects
