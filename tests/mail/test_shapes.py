@@ -15,6 +15,7 @@ from mailflow.mail.items import MAX_DRAFTS, _merge, _similar
 from mailflow.mail.items_base import Draft, Reading
 from mailflow.mail.message import parse_message
 from mailflow.mail.model import ParseContext
+from mailflow.mail.quote_html import cut_quoted_html
 from tests.mail.test_budget import mail
 
 OWNERS = ["张三", "李四", "王五", "赵六", "孙七", "周八", "吴九", "郑十"]
@@ -116,3 +117,30 @@ def test_a_hundred_html_parts_share_one_layout_allowance() -> None:
     parsed = parse_message(raw, ParseContext())
     assert "第0部分" in parsed.body_text and "第99部分" in parsed.body_text
     assert f"HTML parts over {MAX_LAYOUT_CHARS} characters in all; tags stripped" in parsed.defects
+
+
+@pytest.mark.parametrize(
+    ("markup", "cut_at"),
+    [
+        ('<p>好的</p><div class="gmail_quote">旧</div>', '<div class="gmail_quote">'),
+        ('<p>好的</p><DIV ID="divRplyFwdMsg">旧</DIV>', '<DIV ID="divRplyFwdMsg">'),
+        ('<p>İ好的</p><blockquote TYPE="cite">旧', '<blockquote TYPE="cite">'),
+        (
+            '<p style="border:none">好</p><div style="border:none;border-top:solid #E1E1E1 1.0pt">',
+            '<div style="border:none;',
+        ),
+        ("<p>border cite gmail_quote</p><cite>x</cite>", None),
+        ('<p title="gmail_quote">好<p class="x gmail_quote y">旧', '<p class="x gmail_quote'),
+    ],
+)
+def test_quote_containers_are_found_by_their_words(markup: str, cut_at: str | None) -> None:
+    """The markup is cut at the first start tag that is a quote container, words elsewhere
+    (text, other attributes, tag names) are not one."""
+    expected = markup if cut_at is None else markup[: markup.index(cut_at)]
+    assert cut_quoted_html(markup) == expected
+
+
+def test_megabytes_of_bordered_cells_leave_the_markup_whole() -> None:
+    """Megabytes of bordered tags that are not the quoted header leave the markup whole."""
+    markup = '<td style="border:none;padding:0">x</td>' * 50_000
+    assert cut_quoted_html(markup) is markup
