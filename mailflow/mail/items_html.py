@@ -15,6 +15,8 @@ from html.parser import HTMLParser
 
 MAX_CELLS = 5_000  # per mail; past it the remaining markup is not read as tables
 MAX_SPAN = 50
+# cells of one table once spans are expanded: 800 rows of 50x50 spans made 2,000,000 (seconds)
+MAX_GRID_CELLS = 20_000
 _BREAKS = frozenset({"br", "p", "div", "li"})
 _UNCLOSED_START = re.compile(r"<(?=[^<>]*<)")
 
@@ -73,10 +75,15 @@ class _TableParser(HTMLParser):
 
 
 def _grid(table: _Table) -> list[list[str]]:
-    """Return the table as rows of cell text, spans expanded."""
+    """Return the table as rows of cell text, spans expanded, up to ``MAX_GRID_CELLS`` (the
+    rows from the one where the expanded cells would pass it are left out)."""
     grid: list[list[str]] = []
     pending: dict[tuple[int, int], str] = {}  # (row, column) filled by a rowspan above
+    cells = 0
     for r, row in enumerate(table.rows):
+        cells += sum(cell.colspan * cell.rowspan for cell in row)
+        if cells > MAX_GRID_CELLS:
+            break
         out: list[str] = []
         col = 0
         for cell in row:

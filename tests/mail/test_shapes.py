@@ -13,6 +13,7 @@ import pytest
 from mailflow.mail.body import MAX_ATTRIBUTES, MAX_LAYOUT_CHARS
 from mailflow.mail.items import MAX_DRAFTS, _merge, _similar
 from mailflow.mail.items_base import Draft, Reading
+from mailflow.mail.items_html import MAX_GRID_CELLS, html_tables
 from mailflow.mail.message import parse_message
 from mailflow.mail.model import ParseContext
 from mailflow.mail.quote_html import cut_quoted_html
@@ -144,3 +145,10 @@ def test_megabytes_of_bordered_cells_leave_the_markup_whole() -> None:
     """Megabytes of bordered tags that are not the quoted header leave the markup whole."""
     markup = '<td style="border:none;padding:0">x</td>' * 50_000
     assert cut_quoted_html(markup) is markup
+
+
+def test_row_and_column_spans_expand_up_to_a_cap() -> None:
+    """800 rows of 50x50 spans (two million grid cells, seconds, before) stop at MAX_GRID_CELLS."""
+    markup = "<table>" + '<tr><td rowspan="50" colspan="50">张三周五前</td></tr>' * 800 + "</table>"
+    (grid,) = html_tables(markup)
+    assert 0 < sum(map(len, grid)) <= MAX_GRID_CELLS and grid[0][0] == "张三周五前"
