@@ -17,6 +17,7 @@ MAX_CELLS = 5_000  # per mail; past it the remaining markup is not read as table
 MAX_SPAN = 50
 # cells of one table once spans are expanded: 800 rows of 50x50 spans made 2,000,000 (seconds)
 MAX_GRID_CELLS = 20_000
+_CHUNK_CHARS = 65_536
 _BREAKS = frozenset({"br", "p", "div", "li"})
 _UNCLOSED_START = re.compile(r"<(?=[^<>]*<)")
 
@@ -112,9 +113,14 @@ def html_tables(markup: str) -> list[list[list[str]]]:
     """
     if "<table" not in markup.lower():
         return []
-    parser = _TableParser()
+    parser, text = _TableParser(), _UNCLOSED_START.sub("&lt;", markup)
     try:
-        parser.feed(_UNCLOSED_START.sub("&lt;", markup))
+        # fed in chunks, and no further once MAX_CELLS cells are read: the parser took 6 s
+        # to go through the rest of a 3 MB table whose cells past the cap were not kept
+        for start in range(0, len(text), _CHUNK_CHARS):
+            if parser.cells >= MAX_CELLS:
+                break
+            parser.feed(text[start : start + _CHUNK_CHARS])
         parser.close()
     except (AssertionError, ValueError):  # very old Pythons raised on some broken markup
         pass

@@ -13,7 +13,7 @@ import pytest
 from mailflow.mail.body import MAX_ATTRIBUTES, MAX_LAYOUT_CHARS
 from mailflow.mail.items import MAX_DRAFTS, _merge, _similar
 from mailflow.mail.items_base import Draft, Reading
-from mailflow.mail.items_html import MAX_GRID_CELLS, html_tables
+from mailflow.mail.items_html import MAX_CELLS, MAX_GRID_CELLS, html_tables
 from mailflow.mail.message import parse_message
 from mailflow.mail.model import ParseContext
 from mailflow.mail.quote_html import cut_quoted_html
@@ -171,3 +171,11 @@ def test_nine_hundred_to_fields_share_one_allowance() -> None:
     parsed = parse_message(mail("hi", field * 900), ParseContext())
     assert len(parsed.to) < 900 * 120 and parsed.to[1].address == "p0@example.com"
     assert any(d.endswith("more To fields not read") for d in parsed.defects)
+
+
+def test_the_table_parser_stops_once_it_has_read_max_cells() -> None:
+    """A 3 MB table (6 s of HTMLParser past the cell cap before) is read to MAX_CELLS cells."""
+    rows = "".join(f"<tr><td>{OWNERS[i % 8]}</td><td>任务{i}</td></tr>" for i in range(50_000))
+    tables = html_tables(f"<table>{rows}</table><table><tr><td>后面的表</td></tr></table>")
+    assert [sum(map(len, grid)) for grid in tables] == [MAX_CELLS]
+    assert tables[0][0] == ["张三", "任务0"]
