@@ -65,6 +65,11 @@ RUNS: dict[str, tuple[str, list[str], str]] = {
     ),
     "items_eval": ("items_eval.py", [], r"checks hold"),
     "parse_fuzz": ("parse_fuzz.py", ["--cases", "30"], r"^parse_message\s+[\d.]+"),
+    "parse_shapes": (
+        "parse_shapes.py",
+        ["--sizes", "1", "--only", "nested"],
+        r"^parse_message\s+[\d.]+",
+    ),
     "sweep": (
         "sweep.py",
         ["--items", "300", "--ledgers", "30", "--thread", "30"],
@@ -81,8 +86,10 @@ RUNS: dict[str, tuple[str, list[str], str]] = {
 
 def test_every_benchmark_script_has_a_tiny_run() -> None:
     """A script added to benchmarks/ gets its line in RUNS (mailgen.py, statement_times.py,
-    process_cpu.py and delivery_kills.py are libraries of ingest.py and delivery.py)."""
+    process_cpu.py, delivery_kills.py and mail_shapes.py are libraries of ingest.py,
+    delivery.py and parse_shapes.py)."""
     libraries = {"mailgen.py", "statement_times.py", "process_cpu.py", "delivery_kills.py"}
+    libraries.add("mail_shapes.py")
     scripts = {p.name for p in BENCHMARKS.glob("*.py")} - libraries
     assert scripts == {script for script, _, _ in RUNS.values()}
 

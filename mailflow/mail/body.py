@@ -4,7 +4,8 @@ Payloads are decoded from ``get_payload(decode=True)`` bytes with ``charset.deco
 never ``get_content()`` (which assumes ASCII or raises on unknown labels). HTML becomes text
 with inscriptis; table cells are joined with `` | `` so a row reads as one line. inscriptis
 lays out a long run of inline text in more than quadratic time, so markup over
-``MAX_LAYOUT_CHARS`` is read by a linear tag stripper instead (a defect says so).
+``MAX_LAYOUT_CHARS`` (or past that many in all the HTML parts of a mail) is read by a linear
+tag stripper instead (a defect says so).
 Imports nothing of storage/sources/jobs.
 """
 
@@ -36,6 +37,10 @@ _TAG = re.compile(r"<[^<>]*>")
 _SKIPPED_OPEN = re.compile(r"<(script|style|head)\b", re.IGNORECASE)
 _BLOCK_TAG = re.compile(r"<(?:/?(?:p|div|tr|li|h[1-6]|table|blockquote|pre)\b|br\b)[^<>]*>", re.I)
 _CELL_TAG = re.compile(r"</t[dh]\s*>", re.IGNORECASE)
+# a start tag long enough to hold MAX_ATTRIBUTES attributes; lxml and inscriptis handle the
+# attributes of one tag in quadratic time (20,000 of them: 2.5 s), and text needs none of them
+MAX_ATTRIBUTES = 200
+_LONG_START_TAG = re.compile(r"<([A-Za-z][A-Za-z0-9]*+)([^<>]{800,}+)>")
 
 
 @dataclass(frozen=True)
@@ -85,10 +90,16 @@ def body_text(sources: BodySources, defects: list[str], budget: WorkBudget | Non
 def html_texts(
     markups: tuple[str, ...], defects: list[str], budget: WorkBudget | None = None
 ) -> list[str]:
-    """Return each of ``markups`` as text, checking ``budget`` after each one."""
-    texts = []
+    """Return each of ``markups`` as text, checking ``budget`` after each one.
+
+    The parts share one layout allowance of ``MAX_LAYOUT_CHARS``: once it is spent, the rest
+    are stripped of their tags. A hundred HTML parts just under the limit each cost seconds
+    of layout in all before.
+    """
+    texts, allowance = [], MAX_LAYOUT_CHARS
     for markup in markups:
-        texts.append(html_to_text(markup, defects))
+        texts.append(html_to_text(markup, defects, layout=len(markup) <= allowance))
+        allowance -= len(markup)
         if budget is not None:
             budget.check("converting HTML to text")
     return texts
@@ -135,19 +146,40 @@ def _plain(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
-def html_to_text(markup: str, defects: list[str]) -> str:
-    """Return ``markup`` as text, tables kept row by row; falls back to tag stripping."""
+def html_to_text(markup: str, defects: list[str], *, layout: bool = True) -> str:
+    """Return ``markup`` as text, tables kept row by row; falls back to tag stripping.
+
+    Markup over ``MAX_LAYOUT_CHARS`` (or any, when not ``layout``) is stripped, not laid out.
+    """
     if len(markup) > MAX_LAYOUT_CHARS:
         defects.append(f"HTML of {len(markup)} characters is too large to lay out; tags stripped")
         text = strip_tags(markup)
+    elif not layout:
+        defects.append(f"HTML parts over {MAX_LAYOUT_CHARS} characters in all; tags stripped")
+        text = strip_tags(markup)
     else:
         try:
-            text = get_text(markup, ParserConfig(table_cell_separator=TABLE_CELL_SEPARATOR))
+            text = get_text(
+                _fewer_attributes(markup, defects),
+                ParserConfig(table_cell_separator=TABLE_CELL_SEPARATOR),
+            )
         except (RecursionError, ValueError) as e:
             defects.append(f"HTML could not be laid out ({type(e).__name__}); tags stripped")
             text = strip_tags(markup)
     lines = [line.rstrip() for line in text.replace("\r\n", "\n").split("\n")]
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip("\n")
+
+
+def _fewer_attributes(markup: str, defects: list[str]) -> str:
+    """Return ``markup`` with the attributes of any tag with over ``MAX_ATTRIBUTES`` dropped."""
+
+    def bare(tag: re.Match[str]) -> str:
+        if len(tag.group(2).split()) <= MAX_ATTRIBUTES:
+            return tag.group(0)
+        defects.append(f"an HTML tag with over {MAX_ATTRIBUTES} attributes; they were dropped")
+        return f"<{tag.group(1)}>"
+
+    return _LONG_START_TAG.sub(bare, markup)
 
 
 def strip_tags(markup: str) -> str:

@@ -11,15 +11,19 @@ is merged: same owner (or one unnamed), similar task, deadlines on the same day 
 the first wording wins and the other fills its gaps, a deadline with a time of day beating the
 bare day. Owners resolve to an address through the directory (``ctx.people``, matched by the
 automaton ``ctx.name_index`` built once per rulebook version), then the participants' display
-names; departments, groups and several owners get none. Imports nothing of
-storage/sources/jobs.
+names; departments, groups and several owners get none. The first ``MAX_DRAFTS`` items
+written are read (a task mail has a few dozen; a table of thousands of rows is not read
+past them). Imports nothing of storage/sources/jobs.
 """
 
 from __future__ import annotations
 
+import bisect
+import heapq
+import itertools
 import re
-from collections.abc import Collection
-from dataclasses import replace
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 
 from mailflow.mail.dates import find_deadline
@@ -33,6 +37,10 @@ from mailflow.mail.model import DEADLINE, DELIVERABLE, OWNER, ActionItem, Addres
 __all__ = ["extract_items", "settle_owner"]
 
 MAX_TASK = 80  # characters; a longer task is cut with …
+# drafts merged per mail, in the order they are written; a task mail has a few dozen. Merging
+# compares each draft with those kept before it, and thousands of drafts of one owner (or of
+# none) cost seconds
+MAX_DRAFTS = 500
 # an item is written on a line or a few: a longer line is read this far only, and a run of
 # blanks (table alignment needs a few) is read as eight, so no reader's work grows with them
 MAX_LINE_CHARS = 2_000
@@ -76,7 +84,7 @@ def extract_items(
     skip = in_tables | in_labels | _outside_item_sections(lines, reading)
     drafts = sorted(
         [*tables, *labelled, *read_sentences(lines, skip, reading)], key=lambda d: d.line
-    )
+    )[:MAX_DRAFTS]
     return tuple(_finish(d, reading, _near(lines, d)) for d in _merge(drafts, reading))
 
 
@@ -94,11 +102,16 @@ def _html_drafts(html: tuple[str, ...], text: str, reading: Reading) -> list[Dra
             pairs = _key_values(grid)
             found += read_labelled(pairs, set(), reading)[0] if pairs else read_grid(grid, reading)
     compact = [_SPACE.sub("", line) for line in text.split("\n")]
+    # the lines joined: a task (no white space) found in it lies within one line, whose number
+    # is looked up from where the lines start; scanning every line for every task was quadratic
+    joined = "\n".join(compact)
+    starts = list(itertools.accumulate((len(c) + 1 for c in compact[:-1]), initial=0))
     kept = []
     for d in found:  # placed on the last line naming the task: text order decides merges
         task = _SPACE.sub("", d.task)
         if task in written:
-            line = max((i for i, c in enumerate(compact) if task in c), default=len(compact))
+            at = joined.rfind(task)
+            line = bisect.bisect_right(starts, at) - 1 if at >= 0 else len(compact)
             kept.append(replace(d, line=line))
     return kept
 
@@ -132,27 +145,55 @@ def _key(task: str) -> str:
 
 def _similar(a: str, b: str) -> bool:
     """Return whether two task wordings name the same work (containment or shared bigrams)."""
-    ka, kb = _key(a), _key(b)
-    if not ka or not kb:
-        return False
-    if ka in kb or kb in ka:
-        return True
-    ga, gb = (
-        {ka[i : i + 2] for i in range(len(ka) - 1)},
-        {kb[i : i + 2] for i in range(len(kb) - 1)},
-    )
-    return bool(ga and gb) and len(ga & gb) / len(ga | gb) >= 0.6
+    return _Signature.of(a).similar(_Signature.of(b))
+
+
+@dataclass(frozen=True)
+class _Signature:
+    """What ``_similar`` compares of a task, computed once per draft, not once per pair."""
+
+    key: str
+    pairs: frozenset[str]
+
+    @classmethod
+    def of(cls, task: str) -> _Signature:
+        key = _key(task)
+        return cls(key, frozenset(key[i : i + 2] for i in range(len(key) - 1)))
+
+    def similar(self, other: _Signature) -> bool:
+        ka, kb, ga, gb = self.key, other.key, self.pairs, other.pairs
+        if not ka or not kb:
+            return False
+        if ka in kb or kb in ka:
+            return True
+        return bool(ga and gb) and len(ga & gb) / len(ga | gb) >= 0.6
 
 
 def _day(value: date | datetime | None) -> date | None:
     return value.date() if isinstance(value, datetime) else value
 
 
-def _same(a: Draft, b: Draft, reading: Reading) -> bool:
-    """Return whether two drafts are one item written twice."""
-    owners = {reading.email_of(d.owner) or d.owner for d in (a, b) if d.owner}
-    days = {_day(d.deadline) for d in (a, b) if d.deadline is not None}
-    return len(owners) <= 1 and len(days) <= 1 and _similar(a.task, b.task)
+@dataclass(frozen=True)
+class _Kept:
+    """A merged draft with what ``_same`` compares: its owner as an address (or name), its day."""
+
+    draft: Draft
+    owner: str | None
+    day: date | None
+    task: _Signature
+
+    @classmethod
+    def of(cls, d: Draft, reading: Reading, task: _Signature) -> _Kept:
+        owner = (reading.email_of(d.owner) or d.owner) if d.owner else None
+        return cls(d, owner, _day(d.deadline), task)
+
+    def same(self, other: _Kept) -> bool:
+        """Return whether two drafts are one item written twice."""
+        return (
+            (self.owner is None or other.owner is None or self.owner == other.owner)
+            and (self.day is None or other.day is None or self.day == other.day)
+            and self.task.similar(other.task)
+        )
 
 
 def _combine(a: Draft, b: Draft) -> Draft:
@@ -166,16 +207,31 @@ def _combine(a: Draft, b: Draft) -> Draft:
 
 
 def _merge(drafts: list[Draft], reading: Reading) -> list[Draft]:
-    """Return ``drafts`` with the same item written twice merged into its first wording."""
-    merged: list[Draft] = []
+    """Return ``drafts`` with the same item written twice merged into its first wording.
+
+    A draft is compared only with the kept ones whose owner is its own or unnamed (``by_owner``,
+    kept in order): a table of thousands of rows for different people was compared pair by
+    pair before, millions of owner lookups (seconds).
+    """
+    merged: list[_Kept] = []
+    by_owner: dict[str | None, list[int]] = {}
     for d in drafts:
-        for i, kept in enumerate(merged):
-            if _same(kept, d, reading):
-                merged[i] = _combine(kept, d)
-                break
+        new = _Kept.of(d, reading, _Signature.of(d.task))
+        if new.owner is None:
+            candidates: Iterable[int] = range(len(merged))
         else:
-            merged.append(d)
-    return merged
+            candidates = heapq.merge(by_owner.get(new.owner, ()), by_owner.get(None, ()))
+        i = next((i for i in candidates if merged[i].same(new)), None)
+        if i is None:
+            by_owner.setdefault(new.owner, []).append(len(merged))
+            merged.append(new)
+            continue
+        kept = merged[i]
+        merged[i] = _Kept.of(_combine(kept.draft, d), reading, kept.task)
+        if merged[i].owner != kept.owner:  # an unnamed owner filled in: file it under its owner
+            by_owner[kept.owner].remove(i)
+            bisect.insort(by_owner.setdefault(merged[i].owner, []), i)
+    return [k.draft for k in merged]
 
 
 def _finish(d: Draft, reading: Reading, near: str) -> ActionItem:

@@ -15,6 +15,9 @@ from html.parser import HTMLParser
 
 MAX_CELLS = 5_000  # per mail; past it the remaining markup is not read as tables
 MAX_SPAN = 50
+# cells of one table once spans are expanded: 800 rows of 50x50 spans made 2,000,000 (seconds)
+MAX_GRID_CELLS = 20_000
+_CHUNK_CHARS = 65_536
 _BREAKS = frozenset({"br", "p", "div", "li"})
 _UNCLOSED_START = re.compile(r"<(?=[^<>]*<)")
 
@@ -73,10 +76,15 @@ class _TableParser(HTMLParser):
 
 
 def _grid(table: _Table) -> list[list[str]]:
-    """Return the table as rows of cell text, spans expanded."""
+    """Return the table as rows of cell text, spans expanded, up to ``MAX_GRID_CELLS`` (the
+    rows from the one where the expanded cells would pass it are left out)."""
     grid: list[list[str]] = []
     pending: dict[tuple[int, int], str] = {}  # (row, column) filled by a rowspan above
+    cells = 0
     for r, row in enumerate(table.rows):
+        cells += sum(cell.colspan * cell.rowspan for cell in row)
+        if cells > MAX_GRID_CELLS:
+            break
         out: list[str] = []
         col = 0
         for cell in row:
@@ -105,9 +113,14 @@ def html_tables(markup: str) -> list[list[list[str]]]:
     """
     if "<table" not in markup.lower():
         return []
-    parser = _TableParser()
+    parser, text = _TableParser(), _UNCLOSED_START.sub("&lt;", markup)
     try:
-        parser.feed(_UNCLOSED_START.sub("&lt;", markup))
+        # fed in chunks, and no further once MAX_CELLS cells are read: the parser took 6 s
+        # to go through the rest of a 3 MB table whose cells past the cap were not kept
+        for start in range(0, len(text), _CHUNK_CHARS):
+            if parser.cells >= MAX_CELLS:
+                break
+            parser.feed(text[start : start + _CHUNK_CHARS])
         parser.close()
     except (AssertionError, ValueError):  # very old Pythons raised on some broken markup
         pass

@@ -19,7 +19,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
 
 from mailflow.errors import LimitExceeded
-from mailflow.mail.address import parse_addresses
+from mailflow.mail.address import parse_address_fields, parse_addresses
 from mailflow.mail.attachment import is_attachment, to_attachment
 from mailflow.mail.automated import automated_reason
 from mailflow.mail.body import body_sources, body_text
@@ -203,10 +203,7 @@ def _date(value: str | None, ctx: ParseContext, defects: list[str]) -> datetime 
 
 
 def _addresses(headers: _Headers, name: str, defects: list[str]) -> tuple[Address, ...]:
-    found: list[Address] = []
-    for value in headers.all(name):
-        found.extend(parse_addresses(value, name, defects))
-    return tuple(found)
+    return parse_address_fields(headers.all(name), name, defects)
 
 
 def _first(items: tuple[_T, ...]) -> _T | None:

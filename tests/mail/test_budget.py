@@ -171,7 +171,7 @@ COSTLY = {
     "unclosed_script_tags": mail("<script>" * 30_000 + "x" * 300_000, content_type="text/html"),
     "words_glued_to_one_address": mail(
         "请张三周五前回复。",
-        headers="To: " + "王 工, " * 40_000 + "周强 <zhou.qiang@example.com>\r\n",
+        headers="To: " + "王 工, " * 10_000 + "周强 <zhou.qiang@example.com>\r\n",
     ),
     "thousands_of_reply_prefixes": mail(
         "hi", headers="Subject: " + "Re: " * 50_000 + "【通知】\r\n"
