@@ -18,8 +18,9 @@ from mailflow.mail.model import Address
 
 MAX_NAME_CHARS = 200  # the longest display name kept (a real one is a few dozen characters)
 # an address field is read this far, to its last comma: the stdlib parser takes ~30 µs an
-# address, and a megabyte of To (30,000 addresses) took seconds; 2,000 addresses is a big list
-MAX_FIELD_CHARS = 100_000  # also for all the fields of one name together (900 To fields)
+# address, and a megabyte of To (30,000 addresses) took seconds; this is room for about 5,000
+# named addresses, a whole staff of thousands written out in To or Cc
+MAX_FIELD_CHARS = 250_000  # also for all the fields of one name together (900 To fields)
 _LOCAL = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 ADDR_SPEC = re.compile(rf"({_LOCAL})@({_LABEL}(?:\.{_LABEL})*)\.?")
