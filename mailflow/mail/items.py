@@ -64,6 +64,7 @@ def extract_items(
     to: tuple[Address, ...] = (),
     html: tuple[str, ...] = (),
     sender: Address | None = None,
+    defects: list[str] | None = None,
 ) -> tuple[ActionItem, ...]:
     """Return the action items in ``text``, in the order the mail first names them.
 
@@ -71,7 +72,8 @@ def extract_items(
     ``participants`` its From, To and Cc, whose display names resolve owners, and ``to`` its To
     recipients: when there is one, 你/您 in a task means that person. ``html`` is the markup
     of the mail's HTML parts, quoted history cut off: its tables are read from the markup.
-    ``sender`` is whom "I will…" means.
+    ``sender`` is whom "I will…" means. Past ``MAX_DRAFTS`` drafts, the rest are dropped and
+    ``defects`` (when given) says so.
     """
     reading = Reading.build(ctx, sent_at, participants, to, sender)
     lines = [
@@ -84,7 +86,12 @@ def extract_items(
     skip = in_tables | in_labels | _outside_item_sections(lines, reading)
     drafts = sorted(
         [*tables, *labelled, *read_sentences(lines, skip, reading)], key=lambda d: d.line
-    )[:MAX_DRAFTS]
+    )
+    if len(drafts) > MAX_DRAFTS and defects is not None:
+        defects.append(
+            f"{len(drafts)} action items written: the first {MAX_DRAFTS} read, the rest ignored"
+        )
+    drafts = drafts[:MAX_DRAFTS]
     return tuple(_finish(d, reading, _near(lines, d)) for d in _merge(drafts, reading))
 
 

@@ -87,6 +87,7 @@ def _parse(raw: bytes, ctx: ParseContext, budget: WorkBudget) -> ParsedMessage:
         to=to,
         html=_cut_html(sources.html),
         sender=sender,
+        defects=defects,
     )
     budget.check("reading action items")
     confirmation = read_confirmation(written, automated=reason is not None)

@@ -36,9 +36,14 @@ def test_a_text_table_of_thousands_of_tasks_gives_its_first_items() -> None:
         f"{OWNERS[i % 8]} | 任务{i} | 12月{i % 28 + 1}日 | 报告{i}" for i in range(3_000)
     )
     raw = mail("责任人 | 任务 | 完成时限 | 交付标准\n" + rows)
-    items = parse_message(raw, ParseContext()).action_items
+    parsed = parse_message(raw, ParseContext())
+    items = parsed.action_items
     assert MAX_DRAFTS - 50 < len(items) <= MAX_DRAFTS  # 任务1 and 任务10 of one owner and day merge
     assert (items[0].owner, items[0].task, items[0].deliverable) == ("张三", "任务0", "报告0")
+    assert any(
+        d.endswith(f"action items written: the first {MAX_DRAFTS} read, the rest ignored")
+        for d in parsed.defects
+    )
 
 
 def test_an_html_table_of_a_thousand_tasks_gives_its_first_items() -> None:
