@@ -89,13 +89,13 @@ def test_a_step_that_runs_away_is_stopped_inside_it(step: object) -> None:
     assert caught.value.stage == "after reading the headers"
     assert caught.value.reason.startswith(f"{TOO_MUCH_WORK}: ")
     assert "was stopped after reading the headers" in caught.value.reason
-    assert signal.getitimer(signal.ITIMER_VIRTUAL) == (0.0, 0.0)  # the timer is off again
+    assert signal.getitimer(signal.ITIMER_PROF) == (0.0, 0.0)  # the timer is off again
 
 
 def test_work_done_in_time_is_returned_and_leaves_no_timer_behind() -> None:
     """A parse within its budget returns its result, and CPU spent after it stops nothing."""
     assert WorkBudget(0.05).enforce(lambda n: n * 2, 21) == 42
-    assert signal.getitimer(signal.ITIMER_VIRTUAL) == (0.0, 0.0)
+    assert signal.getitimer(signal.ITIMER_PROF) == (0.0, 0.0)
     burn(0.1)  # past the budget, after it: no stop may come now
 
 
@@ -122,13 +122,13 @@ def test_off_the_main_thread_only_the_checks_between_steps_apply() -> None:
 def test_someone_elses_cpu_timer_is_left_alone() -> None:
     """With another handler on the CPU-time signal, a budget does not take it over."""
     ticks: list[int] = []
-    previous = signal.signal(signal.SIGVTALRM, lambda signum, frame: ticks.append(signum))
+    previous = signal.signal(signal.SIGPROF, lambda signum, frame: ticks.append(signum))
     try:
         assert not can_stop_steps()
         assert WorkBudget(0.01).enforce(lambda: "read") == "read"
-        assert signal.getsignal(signal.SIGVTALRM) is not None and ticks == []
+        assert signal.getsignal(signal.SIGPROF) is not None and ticks == []
     finally:
-        signal.signal(signal.SIGVTALRM, previous)
+        signal.signal(signal.SIGPROF, previous)
 
 
 def mail(body: str | bytes, headers: str = "", content_type: str = "text/plain") -> bytes:
