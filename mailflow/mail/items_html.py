@@ -116,11 +116,15 @@ def html_tables(markup: str) -> list[list[list[str]]]:
     parser, text = _TableParser(), _UNCLOSED_START.sub("&lt;", markup)
     try:
         # fed in chunks, and no further once MAX_CELLS cells are read: the parser took 6 s
-        # to go through the rest of a 3 MB table whose cells past the cap were not kept
-        for start in range(0, len(text), _CHUNK_CHARS):
-            if parser.cells >= MAX_CELLS:
-                break
-            parser.feed(text[start : start + _CHUNK_CHARS])
+        # to go through the rest of a 3 MB table whose cells past the cap were not kept.
+        # What the parser holds back unread (a start tag not closed yet) it reads again from
+        # its start with each chunk, so a chunk is never smaller than that: an unclosed tag
+        # of megabytes is read again a few times, not once per 64 KB
+        start = 0
+        while start < len(text) and parser.cells < MAX_CELLS:
+            end = start + max(_CHUNK_CHARS, len(parser.rawdata))
+            parser.feed(text[start:end])
+            start = end
         parser.close()
     except (AssertionError, ValueError):  # very old Pythons raised on some broken markup
         pass
