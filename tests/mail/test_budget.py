@@ -197,6 +197,14 @@ COSTLY = {
     "spaces_and_dashes_alternating": mail("收到\n" + " -" * 10_000 + "\n"),
     # each word a quote container needs sent the container scan back to the markup's start
     "a_megabyte_of_container_words": mail("<p>" + "cite " * 200_000, content_type="text/html"),
+    # a tag holding a container's word was read in quadratic time: its attribute names tried
+    # from every letter of a long run without "=", its name given back letter by letter
+    "a_long_word_in_a_container_tag": mail(
+        "<p>已收到</p><div cite " + "a" * 40_000 + ">", content_type="text/html"
+    ),
+    "a_long_unclosed_tag_name": mail(
+        "<p>已收到</p><cite" + "a" * 40_000 + " x<p>", content_type="text/html"
+    ),
     # the table reader, fed 64 KB at a time, read an unclosed start tag again from its start
     # with each chunk: quadratic (1 MB 1.6 s, 4 MB 20 s)
     "an_unclosed_start_tag_after_a_table": mail(
