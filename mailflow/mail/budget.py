@@ -18,7 +18,10 @@ and every parse worker process), a CPU-time timer (``ITIMER_PROF``) sends the pr
 ``SIGPROF`` once the budget could be spent, then every ``TICK_S`` of CPU time; the handler
 raises inside the parse once the parsing thread itself has spent the budget. Python runs
 signal handlers between bytecodes and the regular expression engine checks for them as it
-backtracks, so this reaches Python loops and runaway patterns alike. Signals reach the main
+backtracks, so this reaches Python loops and runaway patterns alike. The timer counts the
+process's user and system time, as ``thread_time`` does: a user-time timer (``ITIMER_VIRTUAL``)
+never fired for a step that spends its time in the kernel (page faults of megabyte strings
+built again and again), which then ran on to the next check. Signals reach the main
 thread only: elsewhere (the poller thread of a long-running `mailflow run` or `poll`, whose
 live mail ``service.parsing`` therefore parses in a worker process) only the checks between
 steps apply. Imports nothing of storage/sources/jobs.
@@ -41,6 +44,8 @@ TOO_MUCH_WORK = "too much work"  # how every reason of WorkBudgetExceeded starts
 # after the budget could first be spent, how often (CPU seconds of the process) the timer looks
 # again whether the parsing thread has spent it; other threads' work also runs the timer
 TICK_S = 0.02
+# the timer of the process's user and system time, and the signal it sends
+_TIMER, _SIGNAL = signal.ITIMER_PROF, signal.SIGPROF
 
 _P = ParamSpec("_P")
 _T = TypeVar("_T")
@@ -111,10 +116,10 @@ def can_stop_steps() -> bool:
     thread, with no budget enforced already and the CPU-time timer free."""
     if threading.current_thread() is not threading.main_thread() or _deadline is not None:
         return False
-    handler = signal.getsignal(signal.SIGPROF)
+    handler = signal.getsignal(_SIGNAL)
     if handler not in (signal.SIG_DFL, signal.SIG_IGN, None, _on_tick):
         return False  # someone else's timer: theirs stays
-    return signal.getitimer(signal.ITIMER_PROF) == (0.0, 0.0)
+    return signal.getitimer(_TIMER) == (0.0, 0.0)
 
 
 def overrun(main_cpu: float) -> float:
@@ -128,19 +133,19 @@ def overrun(main_cpu: float) -> float:
 
 def _arm(deadline: float) -> None:
     global _deadline
-    if signal.getsignal(signal.SIGPROF) is not _on_tick:
-        signal.signal(signal.SIGPROF, _on_tick)
+    if signal.getsignal(_SIGNAL) is not _on_tick:
+        signal.signal(_SIGNAL, _on_tick)
     _deadline = deadline
     # the process's CPU time runs at least as fast as this thread's: the first tick comes no
     # later than the moment the budget is spent, and early ticks look and wait for the next
     first = max(deadline - time.thread_time(), 1e-6)
-    signal.setitimer(signal.ITIMER_PROF, first, TICK_S)
+    signal.setitimer(_TIMER, first, TICK_S)
 
 
 def _disarm() -> None:
     global _deadline
     _deadline = None  # first: a tick that is already on its way now does nothing
-    signal.setitimer(signal.ITIMER_PROF, 0)
+    signal.setitimer(_TIMER, 0)
 
 
 def _on_tick(signum: int, frame: FrameType | None) -> None:

@@ -15,7 +15,8 @@ from html.parser import HTMLParser
 
 MAX_CELLS = 5_000  # per mail; past it the remaining markup is not read as tables
 MAX_SPAN = 50
-# cells of one table once spans are expanded: 800 rows of 50x50 spans made 2,000,000 (seconds)
+# cells of all the tables of one markup once spans are expanded: 800 rows of 50x50 spans made
+# 2,000,000 (seconds), and so did 800 tables of one such cell each
 MAX_GRID_CELLS = 20_000
 _CHUNK_CHARS = 65_536
 _BREAKS = frozenset({"br", "p", "div", "li"})
@@ -75,16 +76,17 @@ class _TableParser(HTMLParser):
             self.open[-1].cell.text.append(data)
 
 
-def _grid(table: _Table) -> list[list[str]]:
-    """Return the table as rows of cell text, spans expanded, up to ``MAX_GRID_CELLS`` (the
-    rows from the one where the expanded cells would pass it are left out)."""
+def _grid(table: _Table, allowance: int) -> tuple[list[list[str]], int]:
+    """Return the table as rows of cell text, spans expanded, up to ``allowance`` cells (the
+    rows from the one where the expanded cells would pass it are left out), and its cells."""
     grid: list[list[str]] = []
     pending: dict[tuple[int, int], str] = {}  # (row, column) filled by a rowspan above
     cells = 0
     for r, row in enumerate(table.rows):
-        cells += sum(cell.colspan * cell.rowspan for cell in row)
-        if cells > MAX_GRID_CELLS:
+        size = sum(cell.colspan * cell.rowspan for cell in row)
+        if cells + size > allowance:
             break
+        cells += size
         out: list[str] = []
         col = 0
         for cell in row:
@@ -101,11 +103,12 @@ def _grid(table: _Table) -> list[list[str]]:
             out.append(pending.pop((r, col)))
             col += 1
         grid.append(out)
-    return grid
+    return grid, cells
 
 
 def html_tables(markup: str) -> list[list[list[str]]]:
-    """Return every table of ``markup`` as a grid of cell text, in the order they close.
+    """Return every table of ``markup`` as a grid of cell text, in the order they close, up to
+    ``MAX_GRID_CELLS`` expanded cells in all.
 
     Markup without a table is not parsed at all. A ``<`` that another ``<`` follows before any
     ``>`` opens no tag and is read as text: the standard parser rescans the rest of the markup
@@ -116,12 +119,22 @@ def html_tables(markup: str) -> list[list[list[str]]]:
     parser, text = _TableParser(), _UNCLOSED_START.sub("&lt;", markup)
     try:
         # fed in chunks, and no further once MAX_CELLS cells are read: the parser took 6 s
-        # to go through the rest of a 3 MB table whose cells past the cap were not kept
-        for start in range(0, len(text), _CHUNK_CHARS):
-            if parser.cells >= MAX_CELLS:
-                break
-            parser.feed(text[start : start + _CHUNK_CHARS])
+        # to go through the rest of a 3 MB table whose cells past the cap were not kept.
+        # What the parser holds back unread (a start tag not closed yet) it reads again from
+        # its start with each chunk, so a chunk is never smaller than that: an unclosed tag
+        # of megabytes is read again a few times, not once per 64 KB
+        start = 0
+        while start < len(text) and parser.cells < MAX_CELLS:
+            end = start + max(_CHUNK_CHARS, len(parser.rawdata))
+            parser.feed(text[start:end])
+            start = end
         parser.close()
     except (AssertionError, ValueError):  # very old Pythons raised on some broken markup
         pass
-    return [_grid(t) for t in [*parser.done, *parser.open] if t.rows]
+    grids, allowance = [], MAX_GRID_CELLS
+    for table in [*parser.done, *parser.open]:
+        if table.rows and allowance > 0:
+            grid, cells = _grid(table, allowance)
+            grids.append(grid)
+            allowance -= cells
+    return grids

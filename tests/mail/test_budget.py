@@ -3,6 +3,7 @@ before (found by fuzzing) now parse quickly or are quarantined with a reason."""
 
 from __future__ import annotations
 
+import os
 import re
 import signal
 import threading
@@ -70,6 +71,18 @@ def runaway_loop() -> int:
     return n
 
 
+def runaway_in_the_kernel() -> str:
+    """About 1 s of CPU, nearly all of it system time: zeros read into new 16 MB buffers."""
+    fd = os.open("/dev/zero", os.O_RDONLY)
+    try:
+        end = time.thread_time() + 1.0
+        while time.thread_time() < end:
+            os.read(fd, 1 << 24)
+    finally:
+        os.close(fd)
+    return "read"
+
+
 def burn(seconds: float) -> None:
     """Spend ``seconds`` of this thread's CPU time."""
     end = time.thread_time() + seconds
@@ -77,10 +90,11 @@ def burn(seconds: float) -> None:
         pass
 
 
-@pytest.mark.parametrize("step", [runaway_pattern, runaway_loop])
+@pytest.mark.parametrize("step", [runaway_pattern, runaway_loop, runaway_in_the_kernel])
 def test_a_step_that_runs_away_is_stopped_inside_it(step: object) -> None:
     """On the main thread the budget stops a step once it is spent, not when the step ends:
-    a backtracking pattern (the engine looks for signals) as well as a Python loop."""
+    a backtracking pattern (the engine looks for signals), a Python loop, and a step whose
+    time is system time (a user-time timer never fired for it)."""
     assert callable(step)
     budget = WorkBudget(0.05)
     budget.check("reading the headers")
@@ -183,6 +197,20 @@ COSTLY = {
     "spaces_and_dashes_alternating": mail("收到\n" + " -" * 10_000 + "\n"),
     # each word a quote container needs sent the container scan back to the markup's start
     "a_megabyte_of_container_words": mail("<p>" + "cite " * 200_000, content_type="text/html"),
+    # a tag holding a container's word was read in quadratic time: its attribute names tried
+    # from every letter of a long run without "=", its name given back letter by letter
+    "a_long_word_in_a_container_tag": mail(
+        "<p>已收到</p><div cite " + "a" * 40_000 + ">", content_type="text/html"
+    ),
+    "a_long_unclosed_tag_name": mail(
+        "<p>已收到</p><cite" + "a" * 40_000 + " x<p>", content_type="text/html"
+    ),
+    # the table reader, fed 64 KB at a time, read an unclosed start tag again from its start
+    # with each chunk: quadratic (1 MB 1.6 s, 4 MB 20 s)
+    "an_unclosed_start_tag_after_a_table": mail(
+        "<table><tr><td>张三</td><td>周五前提交报表</td></tr></table><p 说明 " + "a=1 " * 300_000,
+        content_type="text/html",
+    ),
 }
 
 
