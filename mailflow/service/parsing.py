@@ -143,7 +143,7 @@ def _exit_with(pid: int) -> None:
         if clock is not None and overrun(time.clock_gettime(clock)) > STUCK_GRACE_S:
             log.warning(
                 "a parse ran %g s of CPU time past its budget in code that cannot be stopped; "
-                "this parser process ends and its mails are read again one at a time",
+                "this parser process ends and its mails are read again in new processes",
                 STUCK_GRACE_S,
             )
             os._exit(STUCK_EXIT)
@@ -177,7 +177,8 @@ class BatchParser:
         self._pool: ProcessPoolExecutor | None = None
         self.pooled_batches = 0  # how many batches went to the workers
         self.isolated_batches = 0  # how many small ones went to a worker, off the main thread
-        self.read_alone = 0  # how many mails were read again alone after a worker died
+        self.reread = 0  # how many mails were read again after their worker died
+        self.reread_processes = 0  # how many processes were started to read them
 
     def __enter__(self) -> BatchParser:
         return self
@@ -232,21 +233,42 @@ class BatchParser:
             except BrokenProcessPool as e:
                 # a worker died: killed, out of memory, a crash in a library on one mail, or a
                 # program without a __main__ guard. Nothing is lost: its mails are read again
-                # one at a time, so that one mail that kills its reader is quarantined alone
+                # in new processes, halves of halves, so that one mail that kills its reader is
+                # quarantined alone
                 if self._pool is not None:
                     log.warning(
-                        "a parser process stopped (%s); reading its mails again one at a time", e
+                        "a parser process stopped (%s); reading its %d mails again in new "
+                        "processes, to find any mail that stops them",
+                        e,
+                        len(share),
                     )
                     self.close()
-                results.extend(self._alone(raw) for raw in share)
+                self.reread += len(share)
+                results.extend(self._halves(share))
         return results
+
+    def _halves(self, raws: list[bytes]) -> list[Parsed]:
+        """Return the parses of ``raws``, whose reader died: each half read in a new process,
+        a half whose reader dies too halved again, down to one mail (``_alone``). One mail
+        that kills its reader costs about two process starts a halving, not one a mail."""
+        if len(raws) == 1:
+            return [self._alone(raws[0])]
+        middle = len(raws) // 2
+        return [*self._group(raws[:middle]), *self._group(raws[middle:])]
+
+    def _group(self, raws: list[bytes]) -> list[Parsed]:
+        if self._workers == 0:  # no parser process can run here
+            return parse_all(raws, self._ctx)
+        if len(raws) > 1:
+            with contextlib.suppress(BrokenProcessPool, OSError):
+                return self._in_new_process(raws)
+        return self._halves(raws)
 
     def _alone(self, raw: bytes) -> Parsed:
         """Parse ``raw`` in a new process of its own; quarantine it when that process dies on
         it each time while a process with nothing to read lives (else parse it here)."""
         if self._workers == 0:  # no parser process can run here
             return parse_one(raw, self._ctx)
-        self.read_alone += 1
         for _ in range(ALONE_ATTEMPTS):
             with contextlib.suppress(BrokenProcessPool, OSError):
                 return self._in_new_process([raw])[0]
@@ -265,6 +287,7 @@ class BatchParser:
         )
 
     def _in_new_process(self, raws: list[bytes]) -> list[Parsed]:
+        self.reread_processes += 1
         with ProcessPoolExecutor(
             1, mp_context=_worker_context(), initializer=follow, initargs=(os.getpid(), self._ctx)
         ) as pool:

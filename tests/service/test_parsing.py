@@ -136,9 +136,15 @@ def test_a_parse_worker_killed_mid_batch_loses_nothing() -> None:
         for pid in workers:
             os.kill(pid, signal.SIGKILL)
         parsed = results()
-        assert 0 < parser.read_alone <= len(raws)
+        assert 0 < parser.reread <= len(raws)
     assert workers
     assert [_steady(p) for p in parsed] == [_steady(parse_one(raw, CTX)) for raw in raws]
+
+
+def _small_mail(count: int) -> list[bytes]:
+    """Return ``count`` varied mails under 20 KB: each parses in a few milliseconds of CPU,
+    far below what ``_kill_busy_workers`` kills at, even on a slow machine."""
+    return [raw for raw in varied_mail(count * 2) if len(raw) < 20_000][:count]
 
 
 def _kill_busy_workers(stop: threading.Event, cpu_s: float) -> None:
@@ -159,7 +165,7 @@ def _kill_busy_workers(stop: threading.Event, cpu_s: float) -> None:
 def test_a_mail_that_kills_every_process_that_reads_it_is_quarantined_alone() -> None:
     """A mail whose reader dies each time (a crash in a library, say) is quarantined with its
     reason, alone; the mails read with it come out as always, and the poller lives on."""
-    raws = [*varied_mail(POOL_MIN)[:3], _LONG_STEP]
+    raws = [*_small_mail(3), _LONG_STEP]
     stop = threading.Event()
     killer = threading.Thread(target=_kill_busy_workers, args=(stop, 0.25))
     killer.start()
@@ -173,7 +179,29 @@ def test_a_mail_that_kills_every_process_that_reads_it_is_quarantined_alone() ->
     assert parsed[3].message is None and parsed[3].reason is not None
     assert parsed[3].reason.startswith(f"{PARSER_DIED}: ")
     assert f"{ALONE_ATTEMPTS} times in a row" in parsed[3].reason
-    assert parser.read_alone == len(raws)
+    assert parser.reread == len(raws)
+
+
+def test_a_mail_that_kills_its_readers_in_a_big_batch_is_found_by_halving() -> None:
+    """In a backlog batch, the mail that kills every reader is found in halves of halves of
+    its worker's share: a few process starts per halving, not one per mail."""
+    raws = [*_small_mail(63), _LONG_STEP]
+    stop = threading.Event()
+    killer = threading.Thread(target=_kill_busy_workers, args=(stop, 0.25))
+    killer.start()
+    try:
+        with BatchParser(CTX, workers=2) as parser:
+            parsed = parser.submit(raws)()
+    finally:
+        stop.set()
+        killer.join()
+    assert [p.reason or "" for p in parsed[:-1]] == [
+        parse_one(r, CTX).reason or "" for r in raws[:-1]
+    ]
+    assert parsed[-1].reason is not None and parsed[-1].reason.startswith(f"{PARSER_DIED}: ")
+    share = parser.reread
+    assert share >= 32  # at least the share the slow mail was in
+    assert parser.reread_processes < share  # one start a mail would be at least the share
 
 
 STUCK_IN_C = """
