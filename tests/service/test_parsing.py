@@ -3,6 +3,7 @@ stores from it is the same either way."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -11,7 +12,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -162,19 +163,25 @@ def _kill_busy_workers(stop: threading.Event, cpu_s: float) -> None:
         stop.wait(0.005)
 
 
+@contextlib.contextmanager
+def _killing_busy_workers(cpu_s: float = 0.25) -> Iterator[None]:
+    """While inside, kill every parse worker past ``cpu_s`` of CPU (``_kill_busy_workers``)."""
+    stop = threading.Event()
+    killer = threading.Thread(target=_kill_busy_workers, args=(stop, cpu_s))
+    killer.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        killer.join()
+
+
 def test_a_mail_that_kills_every_process_that_reads_it_is_quarantined_alone() -> None:
     """A mail whose reader dies each time (a crash in a library, say) is quarantined with its
     reason, alone; the mails read with it come out as always, and the poller lives on."""
     raws = [*_small_mail(3), _LONG_STEP]
-    stop = threading.Event()
-    killer = threading.Thread(target=_kill_busy_workers, args=(stop, 0.25))
-    killer.start()
-    try:
-        with BatchParser(CTX, workers=2) as parser:
-            parsed = _on_a_thread(lambda: parser.submit(raws)())
-    finally:
-        stop.set()
-        killer.join()
+    with _killing_busy_workers(), BatchParser(CTX, workers=2) as parser:
+        parsed = _on_a_thread(lambda: parser.submit(raws)())
     assert [_steady(p) for p in parsed[:3]] == [_steady(parse_one(r, CTX)) for r in raws[:3]]
     assert parsed[3].message is None and parsed[3].reason is not None
     assert parsed[3].reason.startswith(f"{PARSER_DIED}: ")
@@ -186,15 +193,8 @@ def test_a_mail_that_kills_its_readers_in_a_big_batch_is_found_by_halving() -> N
     """In a backlog batch, the mail that kills every reader is found in halves of halves of
     its worker's share: a few process starts per halving, not one per mail."""
     raws = [*_small_mail(63), _LONG_STEP]
-    stop = threading.Event()
-    killer = threading.Thread(target=_kill_busy_workers, args=(stop, 0.25))
-    killer.start()
-    try:
-        with BatchParser(CTX, workers=2) as parser:
-            parsed = parser.submit(raws)()
-    finally:
-        stop.set()
-        killer.join()
+    with _killing_busy_workers(), BatchParser(CTX, workers=2) as parser:
+        parsed = parser.submit(raws)()
     assert [p.reason or "" for p in parsed[:-1]] == [
         parse_one(r, CTX).reason or "" for r in raws[:-1]
     ]
