@@ -78,7 +78,7 @@ def _parse(raw: bytes, ctx: ParseContext, budget: WorkBudget) -> ParsedMessage:
     known = {id(part) for part in parts}  # the tree is not changed from here on
     sources = body_sources(root, defects, budget, attached=lambda part: id(part) in known)
     text = body_text(sources, defects, budget)
-    written = new_text(sources, text, defects, budget)
+    written = new_text(sources, text, defects, budget, laid_out=True)
     budget.check("removing quoted history")
     date = _date(headers.first("Date"), ctx, defects)
     participants = (*((sender,) if sender else ()), *to, *cc)

@@ -50,14 +50,21 @@ SIGNATURE_ZONE = 12  # a "-- " delimiter counts only among the last non-empty li
 
 
 def new_text(
-    sources: BodySources, body_text: str, defects: list[str], budget: WorkBudget | None = None
+    sources: BodySources,
+    body_text: str,
+    defects: list[str],
+    budget: WorkBudget | None = None,
+    *,
+    laid_out: bool = False,
 ) -> str:
     """Return the part of the body the sender wrote: history and signature removed.
 
-    ``body_text`` is what ``body.body_text`` made of ``sources``."""
+    ``body_text`` is what ``body.body_text`` made of ``sources``; with ``laid_out``, even when
+    it is empty (else an empty one may stand for "not given", and the HTML is laid out here)."""
     if sources.plain is None and sources.html:
         cut = tuple(cut_quoted_html(markup) for markup in sources.html)
-        if body_text and all(c is m for c, m in zip(cut, sources.html, strict=True)):
+        uncut = all(c is m for c, m in zip(cut, sources.html, strict=True))
+        if (body_text or laid_out) and uncut:
             # nothing quoted: ``body_text`` is this markup laid out already (layout costs
             # up to a second for dense markup; a laid-out text has no blank-only part)
             return strip_quotes(_leading(body_text, defects))

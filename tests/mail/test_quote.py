@@ -395,3 +395,15 @@ def test_corpus_italian_forward_chain_has_nothing_to_strip() -> None:
     parsed = parse_message((CORPUS / "mimekit/issue358.txt").read_bytes(), ParseContext())
     assert parsed.subject.raw.startswith("R: R: R: I:")
     assert parsed.new_text.split() == parsed.body_text.split()
+
+
+@pytest.mark.parametrize(("laid_out", "layouts"), [(True, 0), (False, 1)])
+def test_html_with_no_quote_is_laid_out_once_even_when_it_reads_as_nothing(
+    laid_out: bool, layouts: int
+) -> None:
+    """new_text reuses the body text laid out before, even an empty one, when nothing was
+    cut: 9 MB of <br> was laid out twice (two seconds) because its text is empty."""
+    sources = BodySources(plain=None, html=("<br>" * 60_000,))  # over the layout limit
+    defects: list[str] = []
+    assert new_text(sources, "", defects, laid_out=laid_out) == ""
+    assert sum("too large to lay out" in d for d in defects) == layouts
