@@ -78,7 +78,8 @@ def _parse(raw: bytes, ctx: ParseContext, budget: WorkBudget) -> ParsedMessage:
     known = {id(part) for part in parts}  # the tree is not changed from here on
     sources = body_sources(root, defects, budget, attached=lambda part: id(part) in known)
     text = body_text(sources, defects, budget)
-    written = new_text(sources, text, defects, budget, laid_out=True)
+    cut = _cut_html(sources.html)  # read once: for new_text and for the tables of items
+    written = new_text(sources, text, defects, budget, laid_out=True, cut=cut)
     budget.check("removing quoted history")
     date = _date(headers.first("Date"), ctx, defects)
     participants = (*((sender,) if sender else ()), *to, *cc)
@@ -88,7 +89,7 @@ def _parse(raw: bytes, ctx: ParseContext, budget: WorkBudget) -> ParsedMessage:
         date,
         participants,
         to=to,
-        html=_cut_html(sources.html),
+        html=cut,
         sender=sender,
         defects=defects,
     )

@@ -56,13 +56,16 @@ def new_text(
     budget: WorkBudget | None = None,
     *,
     laid_out: bool = False,
+    cut: tuple[str, ...] | None = None,
 ) -> str:
     """Return the part of the body the sender wrote: history and signature removed.
 
     ``body_text`` is what ``body.body_text`` made of ``sources``; with ``laid_out``, even when
-    it is empty (else an empty one may stand for "not given", and the HTML is laid out here)."""
+    it is empty (else an empty one may stand for "not given", and the HTML is laid out here).
+    ``cut`` is each HTML part up to its quoted history, when the caller has it already."""
     if sources.plain is None and sources.html:
-        cut = tuple(cut_quoted_html(markup) for markup in sources.html)
+        if cut is None:
+            cut = tuple(cut_quoted_html(markup) for markup in sources.html)
         uncut = all(c is m for c, m in zip(cut, sources.html, strict=True))
         if (body_text or laid_out) and uncut:
             # nothing quoted: ``body_text`` is this markup laid out already (layout costs
