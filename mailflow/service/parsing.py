@@ -109,8 +109,8 @@ def follow(poller: int, ctx: ParseContext | None = None) -> None:
     A poller killed outright (SIGKILL, the OOM killer) cannot stop its pool, and its workers
     would otherwise wait for work forever, keeping the forkserver alive with them. A parse
     stuck in C code that does not look for signals (``mail.budget``) runs past its budget; at
-    ``STUCK_GRACE_S`` past it the worker ends, and the poller reads its mails again one at a
-    time (``BatchParser``), so the mail is quarantined alone.
+    ``STUCK_GRACE_S`` past it the worker ends, and the poller reads its mails again in new
+    processes (``BatchParser``), so the mail is quarantined alone.
     """
     fix_mmap_threshold()  # a worker holds each raw mail of its share, as the poller does
     if ctx is not None:
@@ -204,28 +204,35 @@ class BatchParser:
 
     def submit(self, raws: Sequence[bytes]) -> Callable[[], list[Parsed]]:
         """Start parsing ``raws``; the returned function waits for and returns the results."""
-        if not self.pools(len(raws)):
-            if raws and self.isolates():
-                return self._isolated(raws)
+        pooled = self.pools(len(raws))
+        if pooled:
+            size = -(-len(raws) // self._workers)  # ceiling: one share per worker
+            shares = [list(raws[i : i + size]) for i in range(0, len(raws), size)]
+        elif raws and self.isolates():
+            shares = [list(raws)]
+        else:
             return lambda: parse_all(raws, self._ctx)
-        pool = self._start()
-        self.pooled_batches += 1
-        size = -(-len(raws) // self._workers)  # ceiling: one share per worker
-        shares = [list(raws[i : i + size]) for i in range(0, len(raws), size)]
-        futures = [(pool.submit(parse_share, share), share) for share in shares]
-        return lambda: self._results(futures)
+        for _ in range(2):  # a pool whose worker died since its last batch refuses work
+            pool = self._start()
+            try:
+                futures = [(pool.submit(parse_share, share), share) for share in shares]
+            except BrokenProcessPool:
+                self._drop(pool)
+                continue
+            except OSError as e:  # out of processes: this batch is parsed here, unguarded
+                log.warning("could not start a parser process (%s); parsing in the poller", e)
+                self._drop(pool)
+                break
+            if pooled:
+                self.pooled_batches += 1
+            else:
+                self.isolated_batches += 1
+            return lambda: self._results(pool, futures)
+        return lambda: parse_all(raws, self._ctx)
 
-    def _isolated(self, raws: Sequence[bytes]) -> Callable[[], list[Parsed]]:
-        try:
-            share = list(raws)
-            future = self._start().submit(parse_share, share)
-        except (OSError, BrokenProcessPool) as e:  # out of processes: parsed here, unguarded
-            log.warning("could not start a parser process (%s); parsing in the poller", e)
-            return lambda: parse_all(raws, self._ctx)
-        self.isolated_batches += 1
-        return lambda: self._results([(future, share)])
-
-    def _results(self, shares: list[tuple[Future[list[Parsed]], list[bytes]]]) -> list[Parsed]:
+    def _results(
+        self, pool: ProcessPoolExecutor, shares: list[tuple[Future[list[Parsed]], list[bytes]]]
+    ) -> list[Parsed]:
         results: list[Parsed] = []
         for future, share in shares:
             try:
@@ -234,15 +241,14 @@ class BatchParser:
                 # a worker died: killed, out of memory, a crash in a library on one mail, or a
                 # program without a __main__ guard. Nothing is lost: its mails are read again
                 # in new processes, halves of halves, so that one mail that kills its reader is
-                # quarantined alone
-                if self._pool is not None:
-                    log.warning(
-                        "a parser process stopped (%s); reading its %d mails again in new "
-                        "processes, to find any mail that stops them",
-                        e,
-                        len(share),
-                    )
-                    self.close()
+                # quarantined alone; later batches get a new pool
+                log.warning(
+                    "a parser process stopped (%s); reading %d of its mails again in new "
+                    "processes, to find any mail that stops them",
+                    e,
+                    len(share),
+                )
+                self._drop(pool)
                 self.reread += len(share)
                 results.extend(self._halves(share))
         return results
@@ -295,9 +301,15 @@ class BatchParser:
 
     def close(self) -> None:
         """Stop the workers (waiting for work in hand); the parser may be used again after."""
-        pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
+        if self._pool is not None:
+            self._drop(self._pool)
+
+    def _drop(self, pool: ProcessPoolExecutor) -> None:
+        """Stop ``pool``; the next batch that needs workers starts a new one. A pool already
+        replaced is only shut down: the batches in the new one go on."""
+        if self._pool is pool:
+            self._pool = None
+        pool.shutdown(wait=True, cancel_futures=True)
 
     def _start(self) -> ProcessPoolExecutor:
         if self._pool is None:

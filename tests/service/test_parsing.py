@@ -163,6 +163,28 @@ def _kill_busy_workers(stop: threading.Event, cpu_s: float) -> None:
         stop.wait(0.005)
 
 
+def test_workers_killed_between_the_batches_of_a_backlog_lose_nothing() -> None:
+    """Workers killed while idle between two batches leave a pool that refuses the next one:
+    that batch goes to a new pool, and the batch submitted after it (as ingest does, before
+    the one in hand is read) is not cancelled when a broken pool is let go."""
+    mail = _small_mail(3 * POOL_MIN)
+    batches = [mail[i : i + POOL_MIN] for i in range(0, len(mail), POOL_MIN)]
+    with BatchParser(CTX, workers=2) as parser:
+        parsed = parser.submit(batches[0])()
+        workers, broken = _forkserver_children(), parser._pool
+        for pid in workers:
+            os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 60
+        while not broken._broken and time.monotonic() < deadline:
+            time.sleep(0.005)  # until the pool has seen its workers die: a wait, not a timing
+        second = parser.submit(batches[1])
+        third = parser.submit(batches[2])
+        parsed += second() + third()
+        assert parser.pooled_batches == 3
+    assert workers and broken._broken
+    assert [_steady(p) for p in parsed] == [_steady(parse_one(raw, CTX)) for raw in mail]
+
+
 @contextlib.contextmanager
 def _killing_busy_workers(cpu_s: float = 0.25) -> Iterator[None]:
     """While inside, kill every parse worker past ``cpu_s`` of CPU (``_kill_busy_workers``)."""
