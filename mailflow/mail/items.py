@@ -81,7 +81,7 @@ def extract_items(
         for line in text.replace("\r\n", "\n").replace("\u00a0", " ").split("\n")
     ]
     tables, in_tables = read_tables(lines, reading)
-    tables = [*_html_drafts(html, text, reading), *tables]
+    tables = [*_html_drafts(html, text, reading, defects), *tables]
     labelled, in_labels = read_labelled(lines, in_tables, reading)
     skip = in_tables | in_labels | _outside_item_sections(lines, reading)
     drafts = sorted(
@@ -100,12 +100,14 @@ def _near(lines: list[str], draft: Draft) -> str:
     return lines[draft.line] if 0 <= draft.line < len(lines) else draft.task
 
 
-def _html_drafts(html: tuple[str, ...], text: str, reading: Reading) -> list[Draft]:
+def _html_drafts(
+    html: tuple[str, ...], text: str, reading: Reading, defects: list[str] | None
+) -> list[Draft]:
     """Return the items of the HTML tables whose tasks the sender wrote (are in ``text``)."""
     written = _SPACE.sub("", text)
     found: list[Draft] = []
     for markup in html:
-        for grid in html_tables(markup):
+        for grid in html_tables(markup, defects):
             pairs = _key_values(grid)
             found += read_labelled(pairs, set(), reading)[0] if pairs else read_grid(grid, reading)
     compact = [_SPACE.sub("", line) for line in text.split("\n")]

@@ -106,9 +106,10 @@ def _grid(table: _Table, allowance: int) -> tuple[list[list[str]], int]:
     return grid, cells
 
 
-def html_tables(markup: str) -> list[list[list[str]]]:
+def html_tables(markup: str, defects: list[str] | None = None) -> list[list[list[str]]]:
     """Return every table of ``markup`` as a grid of cell text, in the order they close, up to
-    ``MAX_GRID_CELLS`` expanded cells in all.
+    ``MAX_CELLS`` cells read and ``MAX_GRID_CELLS`` expanded cells in all (``defects``, when
+    given, says when a cap left cells unread).
 
     Markup without a table is not parsed at all. A ``<`` that another ``<`` follows before any
     ``>`` opens no tag and is read as text: the standard parser rescans the rest of the markup
@@ -131,10 +132,23 @@ def html_tables(markup: str) -> list[list[list[str]]]:
         parser.close()
     except (AssertionError, ValueError):  # very old Pythons raised on some broken markup
         pass
-    grids, allowance = [], MAX_GRID_CELLS
+    if parser.cells >= MAX_CELLS and defects is not None:
+        defects.append(f"HTML tables: the first {MAX_CELLS} cells read for action items")
+    grids, allowance, left_out = [], MAX_GRID_CELLS, False
     for table in [*parser.done, *parser.open]:
-        if table.rows and allowance > 0:
-            grid, cells = _grid(table, allowance)
-            grids.append(grid)
-            allowance -= cells
+        if not table.rows:
+            continue
+        size = sum(cell.colspan * cell.rowspan for row in table.rows for cell in row)
+        if allowance <= 0:
+            left_out = True
+            continue
+        grid, cells = _grid(table, allowance)
+        grids.append(grid)
+        allowance -= cells
+        left_out = left_out or cells < size
+    if left_out and defects is not None:
+        defects.append(
+            f"HTML tables: spans expanded to {MAX_GRID_CELLS} cells; the rest not read for "
+            "action items"
+        )
     return grids

@@ -70,6 +70,15 @@ def test_an_html_table_of_a_thousand_tasks_gives_its_first_items() -> None:
     assert 0 < len(items) <= MAX_DRAFTS and items[0].task == "任务0"
 
 
+def test_a_mail_says_when_its_html_tables_were_read_in_part() -> None:
+    """1,500 rows of 4 cells pass MAX_CELLS: the mail's defects say what was read."""
+    rows = "".join(f"<tr><td>{OWNERS[i % 8]}</td><td>任务{i}</td><td>周五</td><td>报告</td></tr>"
+                   for i in range(1_500))  # fmt: skip
+    raw = mail(f"<table>{rows}</table>", content_type="text/html")
+    parsed = parse_message(raw, ParseContext())
+    assert f"HTML tables: the first {MAX_CELLS} cells read for action items" in parsed.defects
+
+
 def _merge_pairwise(drafts: list[Draft], reading: Reading) -> list[Draft]:
     """The merge as it was, every draft against every kept one: the reference."""
 
@@ -166,17 +175,23 @@ def test_megabytes_of_bordered_cells_leave_the_markup_whole() -> None:
 def test_row_and_column_spans_expand_up_to_a_cap() -> None:
     """800 rows of 50x50 spans (two million grid cells, seconds, before) stop at MAX_GRID_CELLS."""
     markup = "<table>" + '<tr><td rowspan="50" colspan="50">张三周五前</td></tr>' * 800 + "</table>"
-    (grid,) = html_tables(markup)
+    defects: list[str] = []
+    (grid,) = html_tables(markup, defects)
     assert 0 < sum(map(len, grid)) <= MAX_GRID_CELLS and grid[0][0] == "张三周五前"
+    assert defects == [
+        f"HTML tables: spans expanded to {MAX_GRID_CELLS} cells; the rest not read for action items"
+    ]
 
 
 def test_spans_expand_up_to_a_cap_over_all_the_tables() -> None:
     """4,000 tables of one 50x50 cell (ten million grid cells, 1.1 s, when each table had its
     own cap) stop at MAX_GRID_CELLS in all, the first tables read."""
     markup = '<table><tr><td rowspan="50" colspan="50">张三周五前</td></tr></table>' * 4_000
-    grids = html_tables(markup)
+    defects: list[str] = []
+    grids = html_tables(markup, defects)
     assert 0 < sum(len(row) for grid in grids for row in grid) <= MAX_GRID_CELLS
     assert grids[0][0][0] == "张三周五前"
+    assert len(defects) == 1 and "spans expanded to" in defects[0]
 
 
 def test_a_megabyte_of_to_is_read_to_its_first_addresses() -> None:
@@ -201,6 +216,16 @@ def test_nine_hundred_to_fields_share_one_allowance() -> None:
 def test_the_table_parser_stops_once_it_has_read_max_cells() -> None:
     """A 3 MB table (6 s of HTMLParser past the cell cap before) is read to MAX_CELLS cells."""
     rows = "".join(f"<tr><td>{OWNERS[i % 8]}</td><td>任务{i}</td></tr>" for i in range(50_000))
-    tables = html_tables(f"<table>{rows}</table><table><tr><td>后面的表</td></tr></table>")
+    defects: list[str] = []
+    tables = html_tables(f"<table>{rows}</table><table><tr><td>后面的表</td></tr></table>", defects)
     assert [sum(map(len, grid)) for grid in tables] == [MAX_CELLS]
     assert tables[0][0] == ["张三", "任务0"]
+    assert defects == [f"HTML tables: the first {MAX_CELLS} cells read for action items"]
+
+
+def test_tables_under_the_caps_are_read_whole_and_say_nothing() -> None:
+    """A table within both caps gives every cell, spans expanded, and no defect."""
+    defects: list[str] = []
+    markup = '<table><tr><td rowspan="2">张三</td><td>周报</td></tr><tr><td>月报</td></tr></table>'
+    assert html_tables(markup, defects) == [[["张三", "周报"], ["张三", "月报"]]]
+    assert defects == []
