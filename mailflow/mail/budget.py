@@ -57,12 +57,19 @@ class _Overrun(BaseException):
 
 
 class WorkBudget:
-    """A CPU-time allowance for parsing one message, started when it is made."""
+    """A CPU-time allowance for parsing one message, started when it is made; ``first_step``
+    names the work before the first check, for the reason of a stop inside it."""
 
-    def __init__(self, seconds: float, clock: Callable[[], float] = time.thread_time) -> None:
+    def __init__(
+        self,
+        seconds: float,
+        clock: Callable[[], float] = time.thread_time,
+        first_step: str = "",
+    ) -> None:
         self.seconds = seconds
         self._clock = clock
         self._started = clock()
+        self._first_step = first_step
         self._done = ""  # the last step checked, for the reason of a stop inside the next one
 
     def spent(self) -> float:
@@ -98,7 +105,10 @@ class WorkBudget:
             finally:
                 _disarm()
         except _Overrun:  # outside the arming, so that even a late one is caught here
-            where = f"after {self._done}" if self._done else "in its first step"
+            if self._done:
+                where = f"after {self._done}"
+            else:
+                where = f"while {self._first_step}" if self._first_step else "in its first step"
             raise WorkBudgetExceeded(
                 f"{TOO_MUCH_WORK}: reading this mail took more than {self.seconds:g} s of CPU time "
                 f"(max_parse_cpu_s) and was stopped {where}; it is kept unparsed in quarantine",

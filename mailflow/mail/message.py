@@ -43,6 +43,7 @@ MAX_ITEM_TEXT_CHARS = 50_000
 # a References field is read this far from its end (about 3,000 ids), with its first id: a
 # thread's replies carry dozens; 800,000 ids (23 MB) took seconds
 MAX_REFERENCES_CHARS = 100_000
+FIRST_STEP = "reading the MIME structure"  # what a parse does before the budget's first check
 _T = TypeVar("_T")
 
 
@@ -53,7 +54,7 @@ def parse_message(raw: bytes, ctx: ParseContext) -> ParsedMessage:
     when reading it costs more than ``max_parse_cpu_s`` of CPU time) and ``MessageRejected``
     (with a human reason) when ``raw`` is not mail at all; never anything else for bad input.
     """
-    budget = WorkBudget(ctx.limits.max_parse_cpu_s)
+    budget = WorkBudget(ctx.limits.max_parse_cpu_s, first_step=FIRST_STEP)
     return budget.enforce(_parse, raw, ctx, budget)
 
 
@@ -66,7 +67,7 @@ def _parse(raw: bytes, ctx: ParseContext, budget: WorkBudget) -> ParsedMessage:
         raise LimitExceeded(
             f"message has {len(parts)} attachments, over the limit of {ctx.limits.max_attachments}"
         )
-    budget.check("reading the MIME structure")
+    budget.check(FIRST_STEP)
     headers = _Headers(root)
     message_id, generated = _message_id(headers, raw, defects)
     sender = _first(parse_addresses(headers.first("From"), "From", defects))
