@@ -34,6 +34,7 @@ from mailflow.service.parsing import (
     Parsed,
     parse_one,
 )
+from mailflow.service.processes import process_exists
 from mailflow.service.runtime import load_rules
 from mailflow.settings import load_settings
 from mailflow.sources.maildir import MaildirSource
@@ -153,11 +154,8 @@ def _kill_busy_workers(stop: threading.Event, cpu_s: float) -> None:
     ticks = os.sysconf("SC_CLK_TCK")
     while not stop.is_set():
         for pid in _forkserver_children():
-            try:
-                fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-            except OSError:
-                continue
-            if (int(fields[11]) + int(fields[12])) / ticks > cpu_s:
+            fields = _stat(pid)
+            if fields is not None and (int(fields[11]) + int(fields[12])) / ticks > cpu_s:
                 os.kill(pid, signal.SIGKILL)
         stop.wait(0.005)
 
@@ -521,30 +519,26 @@ def _run_python(script: str, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def _stat(pid: int) -> list[str] | None:
+    """Return the fields of /proc/PID/stat after the command (state, parent, …; utime and
+    stime at 11 and 12), or None once the process is gone."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return None
+
+
 def _descendants(pid: int) -> set[int]:
     """Return the processes below ``pid``, from /proc."""
     parent_of: dict[int, int] = {}
     for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rpartition(")")[2].split()
-            except OSError:  # it ended meanwhile
-                continue
+        if entry.name.isdigit() and (fields := _stat(int(entry.name))) is not None:
             parent_of[int(entry.name)] = int(fields[1])
     found, frontier = set(), {pid}
     while frontier:
         frontier = {p for p, parent in parent_of.items() if parent in frontier} - found
         found |= frontier
     return found
-
-
-def _running(pid: int) -> bool:
-    """Return whether ``pid`` exists and is not a zombie waiting to be reaped."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
 
 
 def test_workers_exit_when_the_poller_is_killed(tmp_path: Path) -> None:
@@ -565,9 +559,9 @@ def test_workers_exit_when_the_poller_is_killed(tmp_path: Path) -> None:
         child.kill()
         child.wait()
         deadline = time.monotonic() + 10
-        while any(_running(p) for p in helpers) and time.monotonic() < deadline:
+        while any(process_exists(p) for p in helpers) and time.monotonic() < deadline:
             time.sleep(0.05)  # polling for other processes to end; nothing to wait on
-        assert not [p for p in helpers if _running(p)]
+        assert not [p for p in helpers if process_exists(p)]
     finally:
         child.kill()
         child.wait()
